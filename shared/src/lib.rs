@@ -1,0 +1,23 @@
+//! Paypulse's shared vocabulary: the JSON wire types of SPEC §3 and the pure
+//! arithmetic behind the analytics (money, metric definitions, trend buckets,
+//! anomaly flags), compiled both for the server and for the WASM dashboard.
+
+pub mod catalogue;
+pub mod currency;
+pub mod error;
+pub mod money;
+pub mod payment;
+pub mod stats;
+pub mod time;
+pub mod wire;
+
+#[cfg(feature = "tz")]
+pub mod anomaly;
+#[cfg(feature = "tz")]
+pub mod buckets;
+#[cfg(feature = "tz")]
+pub mod metrics;
+#[cfg(feature = "tz")]
+pub mod trends;
+
+pub use money::Amount;

@@ -1,0 +1,197 @@
+//! Analytics responses of the REST API (SPEC §3): metrics, trend points,
+//! payment pages, and the `period` parameter.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::money::Amount;
+use crate::payment::Payment;
+
+/// `GET /api/analytics/metrics`. The first five fields are the contract; the
+/// rest are additions the dashboard uses.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentMetrics {
+    pub total_volume: Amount,
+    pub success_rate: f64,
+    pub average_amount: Amount,
+    pub peak_hour: Option<u8>,
+    pub top_payment_method: Option<String>,
+    pub active_methods: u32,
+    /// Payments in range, succeeded (refunded included) plus failed.
+    pub count: u64,
+    pub succeeded_count: u64,
+    pub failed_count: u64,
+    pub refunded_count: u64,
+    /// Gross volume less refunds.
+    pub net_volume: Amount,
+    pub refunded_volume: Amount,
+    /// Payments per hour of day (0–23, tenant time zone).
+    pub hourly_counts: Vec<u64>,
+    /// ISO 4217 code the amounts are in.
+    pub currency: String,
+    /// The range the numbers cover, `[from, to)`.
+    #[serde(with = "crate::time::rfc3339")]
+    pub from: DateTime<Utc>,
+    #[serde(with = "crate::time::rfc3339")]
+    pub to: DateTime<Utc>,
+}
+
+/// One bucket of `GET /api/analytics/trends`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrendData {
+    /// Start of the bucket (aligned to the tenant's time zone), in UTC.
+    #[serde(with = "crate::time::rfc3339")]
+    pub timestamp: DateTime<Utc>,
+    /// Gross succeeded volume.
+    pub amount: Amount,
+    /// Payments in the bucket, succeeded (refunded included) plus failed.
+    pub count: u64,
+    pub success_rate: f64,
+    /// True when the bucket's failure rate is far outside the series' norm.
+    pub anomaly: bool,
+}
+
+/// A page of `GET /api/payments`, newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentsPage {
+    pub items: Vec<Payment>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// The trend windows of SPEC §3.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Period {
+    /// Last 24 hours in 1-hour buckets.
+    Day,
+    /// Last 7 days in 6-hour buckets.
+    Week,
+    /// Last 30 days in 1-day buckets.
+    Month,
+}
+
+impl Period {
+    /// Every period, shortest first.
+    pub const ALL: [Self; 3] = [Self::Day, Self::Week, Self::Month];
+
+    /// The query-string spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Day => "day",
+            Self::Week => "week",
+            Self::Month => "month",
+        }
+    }
+
+    /// Number of buckets of the default window.
+    pub const fn default_points(self) -> usize {
+        match self {
+            Self::Day => 24,
+            Self::Week => 28,
+            Self::Month => 30,
+        }
+    }
+}
+
+impl fmt::Display for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A `period` that is not day, week or month.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown period '{0}' (expected day, week or month)")]
+pub struct UnknownPeriod(pub String);
+
+impl FromStr for Period {
+    type Err = UnknownPeriod;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|period| period.as_str() == text)
+            .ok_or_else(|| UnknownPeriod(text.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    #[test]
+    fn metrics_match_the_contract_field_for_field() {
+        let metrics = PaymentMetrics {
+            total_volume: Amount::from_minor(30, 2),
+            success_rate: 50.0,
+            average_amount: Amount::from_minor(30, 2),
+            peak_hour: Some(9),
+            top_payment_method: Some("card".into()),
+            active_methods: 2,
+            count: 2,
+            succeeded_count: 1,
+            failed_count: 1,
+            refunded_count: 0,
+            net_volume: Amount::from_minor(30, 2),
+            refunded_volume: Amount::from_minor(0, 2),
+            hourly_counts: vec![0; 24],
+            currency: "USD".into(),
+            from: Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap(),
+            to: Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap(),
+        };
+        let document = json!({
+            "totalVolume": 0.3, "successRate": 50.0, "averageAmount": 0.3, "peakHour": 9,
+            "topPaymentMethod": "card", "activeMethods": 2, "count": 2, "succeededCount": 1,
+            "failedCount": 1, "refundedCount": 0, "netVolume": 0.3, "refundedVolume": 0.0,
+            "hourlyCounts": vec![0; 24], "currency": "USD",
+            "from": "2026-11-23T10:00:00Z", "to": "2026-11-24T10:00:00Z"
+        });
+        assert_eq!(serde_json::to_value(&metrics).unwrap(), document);
+        assert_eq!(serde_json::from_value::<PaymentMetrics>(document).unwrap(), metrics);
+    }
+
+    #[test]
+    fn empty_metrics_have_nulls_not_missing_fields() {
+        let value = json!({"peakHour": null, "topPaymentMethod": null});
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Nullable {
+            peak_hour: Option<u8>,
+            top_payment_method: Option<String>,
+        }
+        let parsed: Nullable = serde_json::from_value(value).unwrap();
+        assert_eq!((parsed.peak_hour, parsed.top_payment_method), (None, None));
+    }
+
+    #[test]
+    fn trend_point_matches_the_contract() {
+        let point = TrendData {
+            timestamp: Utc.with_ymd_and_hms(2026, 11, 24, 4, 30, 0).unwrap(),
+            amount: Amount::from_minor(123_456, 2),
+            count: 7,
+            success_rate: 85.71428571428571,
+            anomaly: false,
+        };
+        let document = json!({"timestamp": "2026-11-24T04:30:00Z", "amount": 1234.56, "count": 7,
+            "successRate": 85.71428571428571, "anomaly": false});
+        assert_eq!(serde_json::to_value(&point).unwrap(), document);
+        assert_eq!(serde_json::from_value::<TrendData>(document).unwrap(), point);
+    }
+
+    #[test]
+    fn periods_parse_and_know_their_sizes() {
+        assert_eq!("week".parse(), Ok(Period::Week));
+        assert!("hour".parse::<Period>().is_err());
+        let sizes: Vec<_> = Period::ALL.iter().map(|period| period.default_points()).collect();
+        assert_eq!(sizes, [24, 28, 30]);
+    }
+}
