@@ -1,2 +1,73 @@
-//! placeholder
-fn main(){}
+//! `paypulse-server`: `serve` the API and dashboard, `seed` demo data.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use paypulse_server::config::Config;
+use paypulse_server::seed::SeedArgs;
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "paypulse-server",
+    version,
+    about = "Paypulse: real-time payment analytics server"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the REST API, the live feed and the dashboard.
+    Serve(Config),
+    /// Create the demo tenants, their keys and realistic payment history.
+    Seed(SeedArgs),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    // A missing .env is normal outside development.
+    dotenvy::dotenv().ok();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    match Cli::parse().command {
+        Command::Serve(config) => serve(config).await,
+        Command::Seed(args) => paypulse_server::seed::run(args).await,
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    tracing::info!(?config, "starting");
+    let address = (config.host, config.port);
+    let state = paypulse_server::connect(config).await?;
+    let listener = TcpListener::bind(address)
+        .await
+        .with_context(|| format!("binding {}:{}", address.0, address.1))?;
+    tracing::info!("listening on http://{}", listener.local_addr()?);
+    paypulse_server::launch(state, listener, shutdown_signal()).await
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        tokio::signal::ctrl_c().await.ok();
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

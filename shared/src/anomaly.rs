@@ -17,8 +17,11 @@ pub const MIN_BUCKETS: usize = 6;
 
 /// One flag per `(count, success_rate)` bucket.
 pub fn failure_spikes(buckets: &[(u64, f64)]) -> Vec<bool> {
-    let judged: Vec<f64> =
-        buckets.iter().filter(|(count, _)| *count >= MIN_COUNT).map(|(_, rate)| 100.0 - rate).collect();
+    let judged: Vec<f64> = buckets
+        .iter()
+        .filter(|(count, _)| *count >= MIN_COUNT)
+        .map(|(_, rate)| 100.0 - rate)
+        .collect();
     if judged.len() < MIN_BUCKETS {
         return vec![false; buckets.len()];
     }
@@ -34,7 +37,11 @@ pub fn failure_spikes(buckets: &[(u64, f64)]) -> Vec<bool> {
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     let middle = values.len() / 2;
-    if values.len() % 2 == 0 { (values[middle - 1] + values[middle]) / 2.0 } else { values[middle] }
+    if values.len() % 2 == 0 {
+        (values[middle - 1] + values[middle]) / 2.0
+    } else {
+        values[middle]
+    }
 }
 
 #[cfg(test)]
@@ -43,7 +50,14 @@ mod tests {
 
     #[test]
     fn flags_a_failure_spike_and_nothing_else() {
-        let mut buckets = vec![(100, 96.0), (120, 95.0), (90, 97.0), (110, 96.5), (100, 95.5), (80, 96.0)];
+        let mut buckets = vec![
+            (100, 96.0),
+            (120, 95.0),
+            (90, 97.0),
+            (110, 96.5),
+            (100, 95.5),
+            (80, 96.0),
+        ];
         buckets.push((100, 70.0));
         let flags = failure_spikes(&buckets);
         assert_eq!(flags, [false, false, false, false, false, false, true]);
@@ -54,7 +68,11 @@ mod tests {
         let mut buckets = vec![(100, 96.0); 6];
         buckets.push((3, 0.0));
         assert!(failure_spikes(&buckets).iter().all(|flag| !flag));
-        assert!(failure_spikes(&[(100, 96.0), (100, 10.0)]).iter().all(|flag| !flag));
+        assert!(
+            failure_spikes(&[(100, 96.0), (100, 10.0)])
+                .iter()
+                .all(|flag| !flag)
+        );
     }
 
     #[test]

@@ -34,7 +34,9 @@ impl From<Period> for BucketUnit {
 
 /// A range that would need more than [`MAX_BUCKETS`] buckets.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("the range needs more than {MAX_BUCKETS} buckets; choose a shorter range or a longer period")]
+#[error(
+    "the range needs more than {MAX_BUCKETS} buckets; choose a shorter range or a longer period"
+)]
 pub struct TooManyBuckets;
 
 /// The start of the bucket that holds `instant`.
@@ -45,7 +47,9 @@ pub fn floor_local(instant: DateTime<Utc>, unit: BucketUnit, tz: Tz) -> DateTime
         BucketUnit::SixHours => local.hour() - local.hour() % 6,
         BucketUnit::Day => 0,
     };
-    let truncated = local.date().and_time(NaiveTime::from_hms_opt(hour, 0, 0).expect("valid hour"));
+    let truncated = local
+        .date()
+        .and_time(NaiveTime::from_hms_opt(hour, 0, 0).expect("valid hour"));
     resolve_local(truncated, instant, tz)
 }
 
@@ -61,7 +65,11 @@ fn resolve_local(local: NaiveDateTime, not_after: DateTime<Utc>, tz: Tz) -> Date
             LocalResult::Single(found) => return found.with_timezone(&Utc),
             LocalResult::Ambiguous(first, second) => {
                 let (first, second) = (first.with_timezone(&Utc), second.with_timezone(&Utc));
-                let (earlier, later) = if first <= second { (first, second) } else { (second, first) };
+                let (earlier, later) = if first <= second {
+                    (first, second)
+                } else {
+                    (second, first)
+                };
                 return if later <= not_after { later } else { earlier };
             }
             LocalResult::None => candidate += TimeDelta::minutes(15),
@@ -98,7 +106,11 @@ pub fn bucket_starts(
 
 /// The default window of a period ending at `now`: as many whole buckets as
 /// the period has points, the last one being the bucket `now` is in.
-pub fn default_window(period: Period, now: DateTime<Utc>, tz: Tz) -> (DateTime<Utc>, DateTime<Utc>) {
+pub fn default_window(
+    period: Period,
+    now: DateTime<Utc>,
+    tz: Tz,
+) -> (DateTime<Utc>, DateTime<Utc>) {
     let unit = BucketUnit::from(period);
     let mut start = floor_local(now - TimeDelta::nanoseconds(1), unit, tz);
     for _ in 1..period.default_points() {
@@ -123,9 +135,17 @@ mod tests {
     #[test]
     fn kolkata_hours_start_at_half_past_utc() {
         let start = floor_local(utc("2026-11-24T10:15:00Z"), BucketUnit::Hour, Kolkata);
-        assert_eq!(start, utc("2026-11-24T09:30:00Z"), "15:45 IST floors to 15:00 IST");
+        assert_eq!(
+            start,
+            utc("2026-11-24T09:30:00Z"),
+            "15:45 IST floors to 15:00 IST"
+        );
         let day = floor_local(utc("2026-11-24T10:15:00Z"), BucketUnit::Day, Kolkata);
-        assert_eq!(day, utc("2026-11-23T18:30:00Z"), "midnight IST is 18:30 UTC the day before");
+        assert_eq!(
+            day,
+            utc("2026-11-23T18:30:00Z"),
+            "midnight IST is 18:30 UTC the day before"
+        );
     }
 
     #[test]
@@ -159,7 +179,11 @@ mod tests {
         assert_eq!(hours.len(), 25);
         assert_eq!(
             formatted(&hours[1..4]),
-            ["2026-11-01T05:00:00Z", "2026-11-01T06:00:00Z", "2026-11-01T07:00:00Z"],
+            [
+                "2026-11-01T05:00:00Z",
+                "2026-11-01T06:00:00Z",
+                "2026-11-01T07:00:00Z"
+            ],
             "01:00 EDT, 01:00 EST and 02:00 EST are three distinct buckets"
         );
         let days = bucket_starts(from, to, BucketUnit::Day, New_York).unwrap();
@@ -167,7 +191,12 @@ mod tests {
         let quarters = bucket_starts(from, to, BucketUnit::SixHours, New_York).unwrap();
         assert_eq!(
             formatted(&quarters),
-            ["2026-11-01T04:00:00Z", "2026-11-01T11:00:00Z", "2026-11-01T17:00:00Z", "2026-11-01T23:00:00Z"],
+            [
+                "2026-11-01T04:00:00Z",
+                "2026-11-01T11:00:00Z",
+                "2026-11-01T17:00:00Z",
+                "2026-11-01T23:00:00Z"
+            ],
             "the first six-hour bucket of the day lasts seven hours"
         );
     }
@@ -179,7 +208,10 @@ mod tests {
         let to = utc("2026-03-09T04:00:00Z");
         let hours = bucket_starts(from, to, BucketUnit::Hour, New_York).unwrap();
         assert_eq!(hours.len(), 23);
-        assert_eq!(formatted(&hours[1..3]), ["2026-03-08T06:00:00Z", "2026-03-08T07:00:00Z"]);
+        assert_eq!(
+            formatted(&hours[1..3]),
+            ["2026-03-08T06:00:00Z", "2026-03-08T07:00:00Z"]
+        );
         let days = bucket_starts(from, to, BucketUnit::Day, New_York).unwrap();
         assert_eq!(formatted(&days), ["2026-03-08T05:00:00Z"]);
     }
@@ -189,18 +221,31 @@ mod tests {
         // Santiago springs forward at 24:00 local: 2026-09-06 00:00 does not exist.
         let tz: Tz = "America/Santiago".parse().unwrap();
         let start = floor_local(utc("2026-09-06T12:00:00Z"), BucketUnit::Day, tz);
-        assert_eq!(start, utc("2026-09-06T04:00:00Z"), "the day begins at 01:00 -03");
+        assert_eq!(
+            start,
+            utc("2026-09-06T04:00:00Z"),
+            "the day begins at 01:00 -03"
+        );
     }
 
     #[test]
     fn empty_or_inverted_ranges_have_no_buckets() {
         let instant = utc("2026-11-24T10:00:00Z");
-        assert!(bucket_starts(instant, instant, BucketUnit::Hour, UTC).unwrap().is_empty());
+        assert!(
+            bucket_starts(instant, instant, BucketUnit::Hour, UTC)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
     fn refuses_ranges_with_too_many_buckets() {
-        let result = bucket_starts(utc("2020-01-01T00:00:00Z"), utc("2026-01-01T00:00:00Z"), BucketUnit::Hour, UTC);
+        let result = bucket_starts(
+            utc("2020-01-01T00:00:00Z"),
+            utc("2026-01-01T00:00:00Z"),
+            BucketUnit::Hour,
+            UTC,
+        );
         assert_eq!(result, Err(TooManyBuckets));
     }
 }

@@ -15,13 +15,41 @@ pub struct Method {
 
 /// Every method Paypulse knows; tenants enable a subset.
 pub const METHODS: &[Method] = &[
-    Method { id: "apple_pay", display_name: "Apple Pay", colour: "#6b7280" },
-    Method { id: "bank_transfer", display_name: "Bank transfer", colour: "#0e9f6e" },
-    Method { id: "card", display_name: "Card", colour: "#3f83f8" },
-    Method { id: "google_pay", display_name: "Google Pay", colour: "#e3a008" },
-    Method { id: "paypal", display_name: "PayPal", colour: "#7e3af2" },
-    Method { id: "sepa_debit", display_name: "SEPA Direct Debit", colour: "#d61f69" },
-    Method { id: "upi", display_name: "UPI", colour: "#ff5a1f" },
+    Method {
+        id: "apple_pay",
+        display_name: "Apple Pay",
+        colour: "#6b7280",
+    },
+    Method {
+        id: "bank_transfer",
+        display_name: "Bank transfer",
+        colour: "#0e9f6e",
+    },
+    Method {
+        id: "card",
+        display_name: "Card",
+        colour: "#3f83f8",
+    },
+    Method {
+        id: "google_pay",
+        display_name: "Google Pay",
+        colour: "#e3a008",
+    },
+    Method {
+        id: "paypal",
+        display_name: "PayPal",
+        colour: "#7e3af2",
+    },
+    Method {
+        id: "sepa_debit",
+        display_name: "SEPA Direct Debit",
+        colour: "#d61f69",
+    },
+    Method {
+        id: "upi",
+        display_name: "UPI",
+        colour: "#ff5a1f",
+    },
 ];
 
 /// The catalogue entry for `id`.
@@ -39,7 +67,10 @@ mod tests {
         ids.sort_unstable();
         ids.dedup();
         assert_eq!(ids.len(), METHODS.len());
-        assert!(ids.iter().all(|id| id.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')));
+        assert!(
+            ids.iter()
+                .all(|id| id.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+        );
         assert_eq!(method("card").map(|m| m.display_name), Some("Card"));
         assert_eq!(method("cash"), None);
     }

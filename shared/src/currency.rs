@@ -31,7 +31,10 @@ const CURRENCIES: &[(&str, u8)] = &[
 /// The number of minor-unit digits of `code`, or `None` for a currency we do
 /// not support.
 pub fn exponent(code: &str) -> Option<u8> {
-    CURRENCIES.iter().find(|(known, _)| *known == code).map(|(_, exponent)| *exponent)
+    CURRENCIES
+        .iter()
+        .find(|(known, _)| *known == code)
+        .map(|(_, exponent)| *exponent)
 }
 
 /// Every supported ISO 4217 code, alphabetical.
@@ -49,7 +52,11 @@ mod tests {
         assert_eq!(exponent("INR"), Some(2));
         assert_eq!(exponent("JPY"), Some(0));
         assert_eq!(exponent("KWD"), Some(3));
-        assert_eq!(exponent("usd"), None, "codes are upper case, as ISO 4217 writes them");
+        assert_eq!(
+            exponent("usd"),
+            None,
+            "codes are upper case, as ISO 4217 writes them"
+        );
         assert_eq!(exponent("XXX"), None);
     }
 

@@ -24,7 +24,10 @@ pub fn compute_metrics(
     let mut hourly_counts = vec![0u64; 24];
     for cell in cells {
         total.merge(&cell.stats);
-        by_method.entry(cell.method.as_str()).or_default().merge(&cell.stats);
+        by_method
+            .entry(cell.method.as_str())
+            .or_default()
+            .merge(&cell.stats);
         let hour = cell.start.with_timezone(&tz).hour() as usize;
         hourly_counts[hour] += cell.stats.count();
     }
@@ -83,11 +86,21 @@ mod tests {
             let key = (cell_start(parse_utc(at).unwrap()), (*method).to_owned());
             grouped.entry(key).or_default().record(*status, *minor);
         }
-        grouped.into_iter().map(|((start, method), stats)| Cell { start, method, stats }).collect()
+        grouped
+            .into_iter()
+            .map(|((start, method), stats)| Cell {
+                start,
+                method,
+                stats,
+            })
+            .collect()
     }
 
     fn metrics(rows: &[(&str, &str, PaymentStatus, i64)], tz: Tz) -> PaymentMetrics {
-        let range = (parse_utc("2026-11-01T00:00:00Z").unwrap(), parse_utc("2026-12-01T00:00:00Z").unwrap());
+        let range = (
+            parse_utc("2026-11-01T00:00:00Z").unwrap(),
+            parse_utc("2026-12-01T00:00:00Z").unwrap(),
+        );
         compute_metrics(&cells(rows), tz, "USD", 2, range.0, range.1)
     }
 
@@ -102,7 +115,10 @@ mod tests {
         assert_eq!(metrics.peak_hour, None);
         assert_eq!(metrics.top_payment_method, None);
         assert_eq!(metrics.active_methods, 0);
-        assert_eq!(serde_json::to_value(&metrics).unwrap()["peakHour"], serde_json::Value::Null);
+        assert_eq!(
+            serde_json::to_value(&metrics).unwrap()["peakHour"],
+            serde_json::Value::Null
+        );
     }
 
     #[test]
@@ -121,7 +137,10 @@ mod tests {
         assert_eq!(metrics.refunded_volume.minor(), 500);
         assert_eq!(metrics.success_rate, 50.0);
         assert_eq!(metrics.average_amount.minor(), 750);
-        assert_eq!(metrics.active_methods, 2, "a method with only failures is still active");
+        assert_eq!(
+            metrics.active_methods, 2,
+            "a method with only failures is still active"
+        );
         assert_eq!(metrics.top_payment_method.as_deref(), Some("card"));
     }
 
@@ -136,7 +155,11 @@ mod tests {
             UTC,
         );
         assert_eq!(metrics.peak_hour, Some(3));
-        assert_eq!(metrics.top_payment_method.as_deref(), Some("card"), "apple_pay has no succeeded volume");
+        assert_eq!(
+            metrics.top_payment_method.as_deref(),
+            Some("card"),
+            "apple_pay has no succeeded volume"
+        );
     }
 
     #[test]
@@ -177,7 +200,10 @@ mod tests {
 
     #[test]
     fn cents_sum_exactly() {
-        let rows = [("2026-11-24T10:00:00Z", "card", Succeeded, 10), ("2026-11-24T10:01:00Z", "card", Succeeded, 20)];
+        let rows = [
+            ("2026-11-24T10:00:00Z", "card", Succeeded, 10),
+            ("2026-11-24T10:01:00Z", "card", Succeeded, 20),
+        ];
         let value = serde_json::to_value(metrics(&rows, UTC)).unwrap();
         assert_eq!(value["totalVolume"], serde_json::json!(0.3));
         assert_eq!(value["averageAmount"], serde_json::json!(0.15));

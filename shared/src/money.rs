@@ -99,12 +99,19 @@ impl Amount {
         if digits.len() > 18 {
             return Err(too_large());
         }
-        let magnitude: i64 = if digits.is_empty() { 0 } else { digits.parse().map_err(|_| too_large())? };
+        let magnitude: i64 = if digits.is_empty() {
+            0
+        } else {
+            digits.parse().map_err(|_| too_large())?
+        };
         if magnitude > MAX_MINOR {
             return Err(too_large());
         }
         let scale = u8::try_from(scale).map_err(|_| invalid())?;
-        Ok(Self::from_minor(if negative { -magnitude } else { magnitude }, scale))
+        Ok(Self::from_minor(
+            if negative { -magnitude } else { magnitude },
+            scale,
+        ))
     }
 
     /// Reads a JSON double exactly as the decimal it was written as.
@@ -125,7 +132,10 @@ impl Amount {
             let factor = 10i64
                 .checked_pow(u32::from(scale - self.scale))
                 .ok_or_else(|| AmountError::TooLarge(text()))?;
-            let minor = self.minor.checked_mul(factor).ok_or_else(|| AmountError::TooLarge(text()))?;
+            let minor = self
+                .minor
+                .checked_mul(factor)
+                .ok_or_else(|| AmountError::TooLarge(text()))?;
             if minor.abs() > MAX_MINOR {
                 return Err(AmountError::TooLarge(text()));
             }
@@ -149,13 +159,18 @@ impl Amount {
         let numerator = i128::from(self.minor);
         let quotient = numerator / divisor;
         let remainder = numerator % divisor;
-        let rounded = if remainder.abs() * 2 >= divisor { quotient + numerator.signum() } else { quotient };
+        let rounded = if remainder.abs() * 2 >= divisor {
+            quotient + numerator.signum()
+        } else {
+            quotient
+        };
         Self::from_minor(i64::try_from(rounded).unwrap_or(i64::MAX), self.scale)
     }
 
     fn normalized(self, other: Self) -> (i128, i128) {
         let scale = self.scale.max(other.scale);
-        let lift = |amount: Self| i128::from(amount.minor) * 10i128.pow(u32::from(scale - amount.scale));
+        let lift =
+            |amount: Self| i128::from(amount.minor) * 10i128.pow(u32::from(scale - amount.scale));
         (lift(self), lift(other))
     }
 }
@@ -192,7 +207,12 @@ impl fmt::Display for Amount {
         }
         let factor = 10u64.pow(u32::from(self.scale));
         let width = usize::from(self.scale);
-        write!(f, "{sign}{}.{:0width$}", magnitude / factor, magnitude % factor)
+        write!(
+            f,
+            "{sign}{}.{:0width$}",
+            magnitude / factor,
+            magnitude % factor
+        )
     }
 }
 
@@ -215,17 +235,33 @@ mod tests {
 
     #[test]
     fn serializes_minor_units_as_exact_decimal_numbers() {
-        let cases = [(1234, 2, "12.34"), (30, 2, "0.3"), (-5, 2, "-0.05"), (1500, 0, "1500.0"), (1, 3, "0.001")];
+        let cases = [
+            (1234, 2, "12.34"),
+            (30, 2, "0.3"),
+            (-5, 2, "-0.05"),
+            (1500, 0, "1500.0"),
+            (1, 3, "0.001"),
+        ];
         for (minor, scale, json) in cases {
-            assert_eq!(serde_json::to_string(&Amount::from_minor(minor, scale)).unwrap(), json);
+            assert_eq!(
+                serde_json::to_string(&Amount::from_minor(minor, scale)).unwrap(),
+                json
+            );
         }
     }
 
     #[test]
     fn cents_add_up_where_floats_do_not() {
-        assert_ne!(0.1 + 0.2, 0.3, "the floating point trap this module exists for");
+        assert_ne!(
+            0.1 + 0.2,
+            0.3,
+            "the floating point trap this module exists for"
+        );
         let sum = Amount::from_minor(10, 2).minor() + Amount::from_minor(20, 2).minor();
-        assert_eq!(serde_json::to_string(&Amount::from_minor(sum, 2)).unwrap(), "0.3");
+        assert_eq!(
+            serde_json::to_string(&Amount::from_minor(sum, 2)).unwrap(),
+            "0.3"
+        );
         let ten_cents = Amount::parse("0.1").unwrap().to_minor_units(2).unwrap();
         let twenty_cents = Amount::parse("0.2").unwrap().to_minor_units(2).unwrap();
         assert_eq!(ten_cents + twenty_cents, 30);
@@ -244,9 +280,15 @@ mod tests {
     #[test]
     fn refuses_digits_finer_than_the_currency() {
         let amount = Amount::parse("12.345").unwrap();
-        assert!(matches!(amount.to_minor_units(2), Err(AmountError::TooPrecise(..))));
+        assert!(matches!(
+            amount.to_minor_units(2),
+            Err(AmountError::TooPrecise(..))
+        ));
         assert_eq!(Amount::parse("12.340").unwrap().to_minor_units(2), Ok(1234));
-        assert!(matches!(Amount::parse("1.5").unwrap().to_minor_units(0), Err(AmountError::TooPrecise(..))));
+        assert!(matches!(
+            Amount::parse("1.5").unwrap().to_minor_units(0),
+            Err(AmountError::TooPrecise(..))
+        ));
     }
 
     #[test]
@@ -254,7 +296,10 @@ mod tests {
         for text in ["", "abc", "1.2.3", "--1", "1,5", ".", "NaN", "inf", "0x10"] {
             assert!(Amount::parse(text).is_err(), "{text} should be refused");
         }
-        assert!(matches!(Amount::parse("99999999999999999999"), Err(AmountError::TooLarge(_))));
+        assert!(matches!(
+            Amount::parse("99999999999999999999"),
+            Err(AmountError::TooLarge(_))
+        ));
     }
 
     #[test]

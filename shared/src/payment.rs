@@ -68,7 +68,11 @@ pub struct Payment {
     pub status: PaymentStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::time::rfc3339_option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::time::rfc3339_option"
+    )]
     pub refunded_at: Option<DateTime<Utc>>,
     #[serde(with = "crate::time::rfc3339")]
     pub created_at: DateTime<Utc>,
@@ -152,7 +156,10 @@ mod tests {
         let again = serde_json::to_value(&payment).unwrap();
         assert_eq!(again["createdAt"], "2026-03-08T06:59:59.500Z");
         assert_eq!(again["amount"], json!(0.3));
-        assert!(again.get("refundedAt").is_none(), "absent optional fields are omitted, not null");
+        assert!(
+            again.get("refundedAt").is_none(),
+            "absent optional fields are omitted, not null"
+        );
     }
 
     #[test]

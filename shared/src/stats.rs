@@ -110,6 +110,9 @@ mod tests {
     #[test]
     fn cells_are_quarter_hours_of_utc() {
         let instant = Utc.with_ymd_and_hms(2026, 11, 24, 10, 44, 59).unwrap();
-        assert_eq!(cell_start(instant), Utc.with_ymd_and_hms(2026, 11, 24, 10, 30, 0).unwrap());
+        assert_eq!(
+            cell_start(instant),
+            Utc.with_ymd_and_hms(2026, 11, 24, 10, 30, 0).unwrap()
+        );
     }
 }

@@ -1,2 +1,55 @@
-//! placeholder
-fn main(){}
+//! Paypulse's project automation, in Rust behind `cargo xtask`:
+//! `run` (the product, on a fresh machine), `test` (everything CI checks),
+//! `ui` (the WASM dashboard), `setup` (the tools both need).
+
+mod embedded_db;
+mod process;
+mod run;
+mod setup;
+mod test;
+mod ui;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", about = "Paypulse automation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Install what is missing (system packages, WASM target, embedded
+    /// database, wasm-opt), then run the product: database, seed, server,
+    /// simulator, dashboard.
+    Run(run::RunArgs),
+    /// Run every check CI runs: fmt, clippy, unit and integration tests
+    /// against real MongoDB-compatible and Redis servers, the WASM build,
+    /// the desktop build and the browser smoke test.
+    Test,
+    /// Build the dashboard into ui/dist.
+    Ui {
+        /// Debug build: faster to compile, larger and slower.
+        #[arg(long)]
+        dev: bool,
+    },
+    /// Install the tools `run` and `test` need, and nothing else.
+    Setup,
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Run(args) => run::run(args),
+        Command::Test => test::test(),
+        Command::Ui { dev } => {
+            setup::ensure(setup::Needs::default())?;
+            ui::build(if dev {
+                ui::Profile::Dev
+            } else {
+                ui::Profile::Release
+            })
+        }
+        Command::Setup => setup::ensure(setup::Needs::everything()),
+    }
+}

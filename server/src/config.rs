@@ -1,0 +1,116 @@
+//! Typed configuration, read once in `main` from the environment (and `.env`
+//! in development). Handlers never read the environment; tests build a
+//! `Config` directly.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+
+use clap::Args;
+
+/// Everything `serve` needs to know.
+#[derive(Clone, Args)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "HOST", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    pub host: IpAddr,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, env = "PORT", default_value_t = 8080)]
+    pub port: u16,
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+    /// Redis for the analytics cache and cross-instance fan-out; without it
+    /// one process works alone.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key this deployment writes.
+    #[arg(long, env = "REDIS_PREFIX", default_value = "paypulse")]
+    pub redis_prefix: String,
+    /// Folder of the built dashboard (index.html, wasm, js, css).
+    #[arg(long, env = "UI_DIST", default_value = "ui/dist")]
+    pub ui_dist: PathBuf,
+    /// Domain under which `<tenant>.<domain>` names a tenant (e.g.
+    /// `paypulse.local`); unset means tenants come only from `X-Tenant-Id`.
+    #[arg(long, env = "BASE_DOMAIN")]
+    pub base_domain: Option<String>,
+}
+
+/// Where the MongoDB data lives; shared by `serve` and `seed`.
+#[derive(Clone, Args)]
+pub struct DatabaseConfig {
+    /// MongoDB connection string.
+    #[arg(
+        long,
+        env = "MONGODB_URI",
+        default_value = "mongodb://127.0.0.1:27017/?directConnection=true"
+    )]
+    pub mongodb_uri: String,
+    /// Database name.
+    #[arg(long, env = "MONGODB_DB", default_value = "paypulse")]
+    pub mongodb_db: String,
+}
+
+/// Hides the password of a connection string (`scheme://user:***@host`).
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let user = rest[..at].split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{}", &rest[at + 1..])
+        }
+        None => url.to_owned(),
+    }
+}
+
+impl fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("mongodb_uri", &redact_url(&self.mongodb_uri))
+            .field("mongodb_db", &self.mongodb_db)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("database", &self.database)
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field("redis_prefix", &self.redis_prefix)
+            .field("ui_dist", &self.ui_dist)
+            .field("base_domain", &self.base_domain)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_passwords() {
+        let config = DatabaseConfig {
+            mongodb_uri: "mongodb://app:s3cret@db.internal:27017/?tls=true".into(),
+            mongodb_db: "paypulse".into(),
+        };
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("s3cret"), "{printed}");
+        assert!(
+            printed.contains("mongodb://app:***@db.internal:27017/?tls=true"),
+            "{printed}"
+        );
+        assert_eq!(
+            redact_url("redis://127.0.0.1:6379"),
+            "redis://127.0.0.1:6379"
+        );
+        assert_eq!(
+            redact_url("redis://:pw@cache:6379/0"),
+            "redis://:***@cache:6379/0"
+        );
+    }
+}

@@ -1,0 +1,93 @@
+//! The one error type of the HTTP API. Every failure becomes `{code, message}`
+//! with the status that fits; database and internal errors are logged and
+//! answered with a bare 500 that leaks nothing.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use paypulse_shared::error::ErrorBody;
+
+/// An error the API answers with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A client mistake or refusal with a stable `code`.
+    #[error("{message}")]
+    Client {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+    },
+    /// A dependency is unreachable: 503, safe to retry.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Anything else: logged, answered with 500.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self::Client {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 400 for a query parameter that is malformed or out of range.
+    pub fn invalid_parameter(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_parameter", message)
+    }
+
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code, message)
+    }
+
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+}
+
+impl From<mongodb::error::Error> for ApiError {
+    fn from(error: mongodb::error::Error) -> Self {
+        Self::Internal(anyhow::Error::new(error).context("mongodb"))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = match self {
+            Self::Client {
+                status,
+                code,
+                message,
+            } => (status, code, message),
+            Self::Unavailable(message) => {
+                tracing::warn!(%message, "dependency unavailable");
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+            }
+            Self::Internal(error) => {
+                tracing::error!(error = format!("{error:#}"), "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal server error".to_owned(),
+                )
+            }
+        };
+        (
+            status,
+            Json(ErrorBody {
+                code: code.to_owned(),
+                message,
+            }),
+        )
+            .into_response()
+    }
+}

@@ -1,0 +1,103 @@
+//! Paypulse server: REST analytics, payments, tenancy and the dashboard,
+//! over MongoDB (and Redis when configured).
+//!
+//! `router(state)` is the whole HTTP surface; `launch` serves it on a given
+//! listener until `shutdown` resolves, which is how `main` and the
+//! integration tests both run it.
+
+pub mod analytics;
+pub mod config;
+pub mod error;
+pub mod health;
+pub mod params;
+pub mod payments;
+pub mod seed;
+pub mod state;
+pub mod store;
+pub mod tenancy;
+pub mod web;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use axum::http::{HeaderName, Method, StatusCode};
+use tokio::net::TcpListener;
+use tower_http::cors::{Any, CorsLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::Store;
+
+/// Every route of the server.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .merge(analytics::router())
+        .merge(payments::router())
+        .fallback(|| async { ApiError::not_found("no such API endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this endpoint does not accept that method",
+            )
+        });
+    Router::new()
+        .nest("/api", api)
+        .merge(health::router())
+        .merge(web::router(&state.config.ui_dist))
+        .layer(cors())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// The desktop app's webview and other dashboards call the API from another
+/// origin. Credentials are bearer keys, never cookies, so any origin may call
+/// and a page of another site still cannot act without a key.
+fn cors() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            axum::http::header::AUTHORIZATION,
+            axum::http::header::CONTENT_TYPE,
+            HeaderName::from_static(tenancy::TENANT_HEADER),
+        ])
+}
+
+/// Connects to the backends named by `config`.
+pub async fn connect(config: Config) -> anyhow::Result<AppState> {
+    let redis = match &config.redis_url {
+        None => None,
+        Some(url) => {
+            let client = redis::Client::open(url.as_str()).context("parsing REDIS_URL")?;
+            Some(
+                client
+                    .get_connection_manager()
+                    .await
+                    .context("connecting to redis")?,
+            )
+        }
+    };
+    let store = Store::connect(&config.database).await?;
+    Ok(AppState {
+        config: Arc::new(config),
+        store,
+        redis,
+    })
+}
+
+/// Serves until `shutdown` resolves, then finishes in-flight requests.
+pub async fn launch(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serving http")
+}

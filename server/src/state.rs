@@ -1,0 +1,15 @@
+//! The state every handler shares: one cheap-to-clone handle per backend.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::store::Store;
+
+/// Handed to handlers with `State`; clones share everything.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    /// Redis, when configured; the manager reconnects by itself.
+    pub redis: Option<redis::aio::ConnectionManager>,
+}

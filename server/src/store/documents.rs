@@ -1,0 +1,163 @@
+//! The stored shape of each collection (SPEC §2) and its conversion to the
+//! wire types. Money is `amountMinor` (an i64 of the currency's minor units).
+
+use chrono::{DateTime, Utc};
+use mongodb::bson::oid::ObjectId;
+use mongodb::bson::{self, DateTime as BsonDateTime};
+use paypulse_shared::payment::{Payment, PaymentStatus};
+use paypulse_shared::{Amount, currency};
+use serde::{Deserialize, Serialize};
+
+/// A document of `payments`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentDoc {
+    #[serde(rename = "_id")]
+    pub id: ObjectId,
+    pub tenant_id: String,
+    pub external_id: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub method: String,
+    pub status: PaymentStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refunded_at: Option<BsonDateTime>,
+    pub created_at: BsonDateTime,
+    pub updated_at: BsonDateTime,
+}
+
+impl PaymentDoc {
+    /// The wire form, amount in major units of the payment's currency.
+    pub fn to_wire(&self) -> Payment {
+        let scale = currency::exponent(&self.currency).unwrap_or(2);
+        Payment {
+            id: self.id.to_hex(),
+            tenant_id: self.tenant_id.clone(),
+            external_id: self.external_id.clone(),
+            amount: Amount::from_minor(self.amount_minor, scale),
+            currency: self.currency.clone(),
+            method: self.method.clone(),
+            status: self.status,
+            failure_reason: self.failure_reason.clone(),
+            refunded_at: self.refunded_at.map(to_chrono),
+            created_at: to_chrono(self.created_at),
+            updated_at: to_chrono(self.updated_at),
+        }
+    }
+}
+
+/// Who may do what with a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Read analytics and payments, watch the live feed.
+    Viewer,
+    /// Write payments and refunds.
+    Ingest,
+}
+
+impl Role {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Viewer => "viewer",
+            Self::Ingest => "ingest",
+        }
+    }
+}
+
+/// An API key as stored: only its SHA-256, never the key.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyDoc {
+    /// Public id of the key, safe to show and log.
+    pub id: String,
+    /// Hex SHA-256 of the key.
+    pub hash: String,
+    pub role: Role,
+    pub label: String,
+    pub created_at: BsonDateTime,
+}
+
+/// Per-tenant alert settings (failure spikes, volume thresholds).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertSettings {
+    /// Alert when a trend bucket's failure rate exceeds this percentage.
+    pub failure_rate_percent: f64,
+    /// Alert when hourly gross volume drops below this, in minor units.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_hourly_volume_minor: Option<i64>,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        Self {
+            failure_rate_percent: 15.0,
+            min_hourly_volume_minor: None,
+        }
+    }
+}
+
+/// A document of `tenants`; `_id` is the tenant's slug.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantDoc {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub name: String,
+    /// IANA time-zone name, e.g. `Asia/Kolkata`.
+    pub timezone: String,
+    /// ISO 4217 code of every amount of this tenant.
+    pub currency: String,
+    /// Enabled payment methods (ids of the catalogue).
+    pub methods: Vec<String>,
+    #[serde(default)]
+    pub alert_settings: AlertSettings,
+    #[serde(default)]
+    pub api_keys: Vec<ApiKeyDoc>,
+    pub created_at: BsonDateTime,
+}
+
+impl TenantDoc {
+    /// The tenant's zone; validated on write, so a bad value means a broken
+    /// document and falls back to UTC rather than failing every request.
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.timezone.parse().unwrap_or(chrono_tz::UTC)
+    }
+
+    /// Decimal places of the tenant's currency.
+    pub fn scale(&self) -> u8 {
+        currency::exponent(&self.currency).unwrap_or(2)
+    }
+}
+
+/// A document of `methods`, the catalogue.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MethodDoc {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub display_name: String,
+    pub colour: String,
+}
+
+pub fn to_chrono(instant: BsonDateTime) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(instant.timestamp_millis()).unwrap_or_default()
+}
+
+pub fn to_bson(instant: DateTime<Utc>) -> BsonDateTime {
+    BsonDateTime::from_millis(instant.timestamp_millis())
+}
+
+/// Reads a number of any BSON numeric type as i64 (sums come back as int32
+/// or int64 depending on their size).
+pub fn read_i64(document: &bson::Document, key: &str) -> i64 {
+    match document.get(key) {
+        Some(bson::Bson::Int32(value)) => i64::from(*value),
+        Some(bson::Bson::Int64(value)) => *value,
+        Some(bson::Bson::Double(value)) => *value as i64,
+        _ => 0,
+    }
+}

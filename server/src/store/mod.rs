@@ -1,0 +1,71 @@
+//! MongoDB storage: the connection, the collections and their documents, and
+//! the queries the features make. Every query takes the tenant id first.
+
+pub mod documents;
+pub mod payments;
+pub mod schema;
+pub mod tenants;
+
+use anyhow::Context;
+use mongodb::options::ClientOptions;
+use mongodb::{Client, Collection, Database};
+
+use crate::config::DatabaseConfig;
+use documents::{MethodDoc, PaymentDoc, TenantDoc};
+
+/// Collection names, in one place.
+pub mod names {
+    pub const PAYMENTS: &str = "payments";
+    pub const TENANTS: &str = "tenants";
+    pub const METHODS: &str = "methods";
+}
+
+/// The database handle; clones share one connection pool.
+#[derive(Clone, Debug)]
+pub struct Store {
+    database: Database,
+}
+
+impl Store {
+    /// Connects, checks the server answers, and makes sure every collection,
+    /// validator and index exists.
+    pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<Self> {
+        let mut options = ClientOptions::parse(&config.mongodb_uri)
+            .await
+            .context("parsing MONGODB_URI")?;
+        options.app_name = Some("paypulse-server".to_owned());
+        let client = Client::with_options(options).context("creating the mongodb client")?;
+        let store = Self {
+            database: client.database(&config.mongodb_db),
+        };
+        store.ping().await.context("connecting to mongodb")?;
+        schema::ensure(&store.database)
+            .await
+            .context("creating collections and indexes")?;
+        Ok(store)
+    }
+
+    /// One round trip to the server.
+    pub async fn ping(&self) -> mongodb::error::Result<()> {
+        self.database
+            .run_command(mongodb::bson::doc! { "ping": 1 })
+            .await
+            .map(drop)
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.database
+    }
+
+    pub fn payments(&self) -> Collection<PaymentDoc> {
+        self.database.collection(names::PAYMENTS)
+    }
+
+    pub fn tenants(&self) -> Collection<TenantDoc> {
+        self.database.collection(names::TENANTS)
+    }
+
+    pub fn methods(&self) -> Collection<MethodDoc> {
+        self.database.collection(names::METHODS)
+    }
+}

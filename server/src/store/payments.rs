@@ -1,0 +1,205 @@
+//! Queries over `payments`: analytics cells, the drill-down list, one payment,
+//! and bulk inserts that skip duplicates (idempotent on `externalId`).
+
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use mongodb::bson::oid::ObjectId;
+use mongodb::bson::{Bson, Document, doc};
+use mongodb::error::ErrorKind;
+use mongodb::options::InsertManyOptions;
+use paypulse_shared::payment::PaymentStatus;
+use paypulse_shared::stats::{CELL_MINUTES, Cell, Stats};
+
+use super::Store;
+use super::documents::{PaymentDoc, read_i64, to_bson};
+
+/// Filters of the drill-down list; every field narrows the result.
+#[derive(Clone, Debug, Default)]
+pub struct PaymentFilter {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub status: Option<PaymentStatus>,
+    pub method: Option<String>,
+    pub min_amount_minor: Option<i64>,
+}
+
+/// Where a page ends: the sort key of its last payment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Position {
+    pub created_at_ms: i64,
+    pub id: ObjectId,
+}
+
+/// How many documents one bulk insert carries.
+const INSERT_BATCH: usize = 1_000;
+
+/// What a bulk insert did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InsertOutcome {
+    pub inserted: u64,
+    /// Documents whose `(tenantId, externalId)` already existed.
+    pub duplicates: u64,
+}
+
+impl Store {
+    /// The 15-minute cells of one tenant's payments in `[from, to)`.
+    pub async fn payment_cells(
+        &self,
+        tenant_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> mongodb::error::Result<Vec<Cell>> {
+        let succeeded = doc! { "$in": ["$status", ["succeeded", "refunded"]] };
+        let refunded = doc! { "$eq": ["$status", "refunded"] };
+        let failed = doc! { "$eq": ["$status", "failed"] };
+        let cell_millis = CELL_MINUTES * 60 * 1000;
+        let pipeline = vec![
+            doc! { "$match": { "tenantId": tenant_id, "createdAt": { "$gte": to_bson(from), "$lt": to_bson(to) } } },
+            doc! { "$group": {
+                "_id": {
+                    // The cell start: the timestamp less its remainder modulo
+                    // 15 minutes since the epoch (UTC quarter hours).
+                    "cell": { "$subtract": [
+                        { "$toLong": "$createdAt" },
+                        { "$mod": [{ "$toLong": "$createdAt" }, cell_millis] },
+                    ] },
+                    "method": "$method",
+                },
+                "succeeded": { "$sum": { "$cond": [succeeded.clone(), 1, 0] } },
+                "failed": { "$sum": { "$cond": [failed, 1, 0] } },
+                "refunded": { "$sum": { "$cond": [refunded.clone(), 1, 0] } },
+                "volume": { "$sum": { "$cond": [succeeded, "$amountMinor", 0_i64] } },
+                "refundedVolume": { "$sum": { "$cond": [refunded, "$amountMinor", 0_i64] } },
+            } },
+        ];
+        let groups: Vec<Document> = self
+            .payments()
+            .aggregate(pipeline)
+            .await?
+            .try_collect()
+            .await?;
+        let mut cells: Vec<Cell> = groups
+            .iter()
+            .map(|group| {
+                let key = group.get_document("_id").cloned().unwrap_or_default();
+                let count = |field| u64::try_from(read_i64(group, field)).unwrap_or(0);
+                Cell {
+                    start: DateTime::from_timestamp_millis(read_i64(&key, "cell"))
+                        .unwrap_or_default(),
+                    method: key.get_str("method").unwrap_or_default().to_owned(),
+                    stats: Stats {
+                        succeeded: count("succeeded"),
+                        failed: count("failed"),
+                        refunded: count("refunded"),
+                        volume_minor: read_i64(group, "volume"),
+                        refunded_minor: read_i64(group, "refundedVolume"),
+                    },
+                }
+            })
+            .collect();
+        cells.sort_by(|left, right| (left.start, &left.method).cmp(&(right.start, &right.method)));
+        Ok(cells)
+    }
+
+    /// Up to `limit` payments after `after`, newest first, and the position to
+    /// continue from when more remain.
+    pub async fn list_payments(
+        &self,
+        tenant_id: &str,
+        filter: &PaymentFilter,
+        after: Option<Position>,
+        limit: u32,
+    ) -> mongodb::error::Result<(Vec<PaymentDoc>, Option<Position>)> {
+        let mut query = doc! { "tenantId": tenant_id };
+        let mut created = Document::new();
+        if let Some(from) = filter.from {
+            created.insert("$gte", to_bson(from));
+        }
+        if let Some(to) = filter.to {
+            created.insert("$lt", to_bson(to));
+        }
+        if !created.is_empty() {
+            query.insert("createdAt", created);
+        }
+        if let Some(status) = filter.status {
+            query.insert("status", status.as_str());
+        }
+        if let Some(method) = &filter.method {
+            query.insert("method", method.as_str());
+        }
+        if let Some(minimum) = filter.min_amount_minor {
+            query.insert("amountMinor", doc! { "$gte": minimum });
+        }
+        if let Some(position) = after {
+            let at = Bson::DateTime(mongodb::bson::DateTime::from_millis(position.created_at_ms));
+            query.insert(
+                "$or",
+                vec![
+                    doc! { "createdAt": { "$lt": at.clone() } },
+                    doc! { "createdAt": at, "_id": { "$lt": position.id } },
+                ],
+            );
+        }
+        let mut page: Vec<PaymentDoc> = self
+            .payments()
+            .find(query)
+            .sort(doc! { "createdAt": -1, "_id": -1 })
+            .limit(i64::from(limit) + 1)
+            .await?
+            .try_collect()
+            .await?;
+        let more = page.len() > limit as usize;
+        page.truncate(limit as usize);
+        let next = more.then(|| page.last()).flatten().map(|last| Position {
+            created_at_ms: last.created_at.timestamp_millis(),
+            id: last.id,
+        });
+        Ok((page, next))
+    }
+
+    /// One payment of one tenant.
+    pub async fn find_payment(
+        &self,
+        tenant_id: &str,
+        id: ObjectId,
+    ) -> mongodb::error::Result<Option<PaymentDoc>> {
+        self.payments()
+            .find_one(doc! { "_id": id, "tenantId": tenant_id })
+            .await
+    }
+
+    /// Inserts in batches, unordered, counting rows that already existed
+    /// instead of failing on them.
+    pub async fn insert_payments(
+        &self,
+        documents: &[PaymentDoc],
+    ) -> mongodb::error::Result<InsertOutcome> {
+        let mut outcome = InsertOutcome::default();
+        for batch in documents.chunks(INSERT_BATCH) {
+            let options = InsertManyOptions::builder().ordered(false).build();
+            match self
+                .payments()
+                .insert_many(batch)
+                .with_options(options)
+                .await
+            {
+                Ok(result) => outcome.inserted += result.inserted_ids.len() as u64,
+                Err(error) => match *error.kind {
+                    ErrorKind::InsertMany(ref failure)
+                        if failure.write_concern_error.is_none()
+                            && failure
+                                .write_errors
+                                .as_ref()
+                                .is_some_and(|errors| errors.iter().all(|e| e.code == 11000)) =>
+                    {
+                        let duplicates = failure.write_errors.as_ref().map_or(0, Vec::len) as u64;
+                        outcome.duplicates += duplicates;
+                        outcome.inserted += batch.len() as u64 - duplicates;
+                    }
+                    _ => return Err(error),
+                },
+            }
+        }
+        Ok(outcome)
+    }
+}

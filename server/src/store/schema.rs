@@ -1,0 +1,141 @@
+//! Collections, `$jsonSchema` validators and indexes, created idempotently at
+//! start so that a fresh database is ready without manual steps.
+
+use mongodb::bson::{Document, doc};
+use mongodb::options::IndexOptions;
+use mongodb::{Database, IndexModel};
+
+use super::names;
+
+/// Creates what is missing and brings validators up to date.
+pub async fn ensure(database: &Database) -> mongodb::error::Result<()> {
+    let existing = database.list_collection_names().await?;
+    for (name, validator) in [
+        (names::PAYMENTS, payments_validator()),
+        (names::TENANTS, tenants_validator()),
+        (names::METHODS, methods_validator()),
+    ] {
+        if existing.iter().any(|known| known == name) {
+            database
+                .run_command(doc! { "collMod": name, "validator": validator })
+                .await?;
+        } else {
+            match database.create_collection(name).validator(validator).await {
+                Ok(()) => {}
+                // Another instance created it between our listing and now.
+                Err(error) if is_namespace_exists(&error) => {}
+                Err(error) => return Err(error),
+            }
+        }
+    }
+    database
+        .collection::<Document>(names::PAYMENTS)
+        .create_indexes(payment_indexes())
+        .await?;
+    database
+        .collection::<Document>(names::TENANTS)
+        .create_indexes(tenant_indexes())
+        .await?;
+    Ok(())
+}
+
+fn is_namespace_exists(error: &mongodb::error::Error) -> bool {
+    matches!(*error.kind, mongodb::error::ErrorKind::Command(ref command) if command.code == 48)
+}
+
+fn index(name: &str, keys: Document, unique: bool) -> IndexModel {
+    let options = IndexOptions::builder()
+        .name(name.to_owned())
+        .unique(unique.then_some(true))
+        .build();
+    IndexModel::builder().keys(keys).options(options).build()
+}
+
+/// Every index leads with `tenantId`: each query the product makes is scoped
+/// to one tenant.
+fn payment_indexes() -> Vec<IndexModel> {
+    vec![
+        index(
+            "tenant_external_id",
+            doc! { "tenantId": 1, "externalId": 1 },
+            true,
+        ),
+        index(
+            "tenant_created",
+            doc! { "tenantId": 1, "createdAt": -1, "_id": -1 },
+            false,
+        ),
+        index(
+            "tenant_status_created",
+            doc! { "tenantId": 1, "status": 1, "createdAt": -1 },
+            false,
+        ),
+        index(
+            "tenant_method_created",
+            doc! { "tenantId": 1, "method": 1, "createdAt": -1 },
+            false,
+        ),
+    ]
+}
+
+fn tenant_indexes() -> Vec<IndexModel> {
+    vec![index("api_key_hash", doc! { "apiKeys.hash": 1 }, true)]
+}
+
+fn payments_validator() -> Document {
+    doc! { "$jsonSchema": {
+        "bsonType": "object",
+        "required": ["tenantId", "externalId", "amountMinor", "currency", "method", "status", "createdAt", "updatedAt"],
+        "properties": {
+            "tenantId": { "bsonType": "string", "minLength": 1 },
+            "externalId": { "bsonType": "string", "minLength": 1, "maxLength": 255 },
+            "amountMinor": { "bsonType": "long", "minimum": 1 },
+            "currency": { "bsonType": "string", "pattern": "^[A-Z]{3}$" },
+            "method": { "bsonType": "string", "minLength": 1 },
+            "status": { "enum": ["succeeded", "failed", "refunded"] },
+            "failureReason": { "bsonType": "string" },
+            "refundedAt": { "bsonType": "date" },
+            "createdAt": { "bsonType": "date" },
+            "updatedAt": { "bsonType": "date" },
+        },
+    } }
+}
+
+fn tenants_validator() -> Document {
+    doc! { "$jsonSchema": {
+        "bsonType": "object",
+        "required": ["_id", "name", "timezone", "currency", "methods", "apiKeys", "createdAt"],
+        "properties": {
+            "_id": { "bsonType": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$" },
+            "name": { "bsonType": "string", "minLength": 1 },
+            "timezone": { "bsonType": "string", "minLength": 1 },
+            "currency": { "bsonType": "string", "pattern": "^[A-Z]{3}$" },
+            "methods": { "bsonType": "array", "items": { "bsonType": "string" } },
+            "alertSettings": { "bsonType": "object" },
+            "apiKeys": { "bsonType": "array", "items": {
+                "bsonType": "object",
+                "required": ["id", "hash", "role", "label", "createdAt"],
+                "properties": {
+                    "id": { "bsonType": "string" },
+                    "hash": { "bsonType": "string", "pattern": "^[0-9a-f]{64}$" },
+                    "role": { "enum": ["viewer", "ingest"] },
+                    "label": { "bsonType": "string" },
+                    "createdAt": { "bsonType": "date" },
+                },
+            } },
+            "createdAt": { "bsonType": "date" },
+        },
+    } }
+}
+
+fn methods_validator() -> Document {
+    doc! { "$jsonSchema": {
+        "bsonType": "object",
+        "required": ["_id", "displayName", "colour"],
+        "properties": {
+            "_id": { "bsonType": "string" },
+            "displayName": { "bsonType": "string" },
+            "colour": { "bsonType": "string", "pattern": "^#[0-9a-f]{6}$" },
+        },
+    } }
+}

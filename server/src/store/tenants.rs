@@ -1,0 +1,61 @@
+//! Queries over `tenants` and `methods`: key lookup for authentication, and
+//! the idempotent upserts `seed` makes.
+
+use mongodb::bson::{self, doc};
+use paypulse_shared::catalogue::METHODS;
+
+use super::Store;
+use super::documents::{ApiKeyDoc, MethodDoc, TenantDoc};
+
+impl Store {
+    /// The tenant that owns the key with this hash.
+    pub async fn tenant_by_key_hash(
+        &self,
+        hash: &str,
+    ) -> mongodb::error::Result<Option<TenantDoc>> {
+        self.tenants().find_one(doc! { "apiKeys.hash": hash }).await
+    }
+
+    pub async fn tenant(&self, id: &str) -> mongodb::error::Result<Option<TenantDoc>> {
+        self.tenants().find_one(doc! { "_id": id }).await
+    }
+
+    /// Creates the tenant unless it exists; an existing tenant keeps its
+    /// settings and keys.
+    pub async fn ensure_tenant(&self, tenant: &TenantDoc) -> anyhow::Result<()> {
+        let mut fields = bson::to_document(tenant)?;
+        fields.remove("_id");
+        self.tenants()
+            .update_one(doc! { "_id": &tenant.id }, doc! { "$setOnInsert": fields })
+            .upsert(true)
+            .await?;
+        Ok(())
+    }
+
+    /// Adds a key unless a key with the same hash is already there.
+    pub async fn ensure_api_key(&self, tenant_id: &str, key: &ApiKeyDoc) -> anyhow::Result<()> {
+        self.tenants()
+            .update_one(
+                doc! { "_id": tenant_id, "apiKeys.hash": { "$ne": &key.hash } },
+                doc! { "$push": { "apiKeys": bson::to_bson(key)? } },
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Writes the payment-method catalogue.
+    pub async fn ensure_methods(&self) -> anyhow::Result<()> {
+        for method in METHODS {
+            let document = MethodDoc {
+                id: method.id.to_owned(),
+                display_name: method.display_name.to_owned(),
+                colour: method.colour.to_owned(),
+            };
+            self.methods()
+                .replace_one(doc! { "_id": method.id }, document)
+                .upsert(true)
+                .await?;
+        }
+        Ok(())
+    }
+}

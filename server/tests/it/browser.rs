@@ -1,0 +1,184 @@
+//! Browser smoke test: headless Chromium (driven over WebDriver) opens the
+//! dashboard the server serves, signs in through a `#tenant=&key=` link, and
+//! shows the same total volume as the REST endpoint.
+
+use std::net::{Ipv4Addr, TcpListener as StdListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{TimeDelta, Utc};
+use fantoccini::{Client, ClientBuilder, Locator};
+use paypulse_shared::payment::PaymentStatus;
+
+use crate::common::{TestApp, payment, ui_dist};
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+/// How long the page may take to show its numbers.
+const PAGE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A chromedriver process on a free port, stopped on drop.
+struct Chromedriver {
+    child: Child,
+    port: u16,
+    profile: PathBuf,
+}
+
+impl Chromedriver {
+    fn start() -> Self {
+        assert!(
+            std::path::Path::new(CHROMEDRIVER).exists(),
+            "{CHROMEDRIVER} is missing: `cargo xtask test` installs chromium and chromium-driver"
+        );
+        let port = StdListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting chromedriver");
+        let profile = std::env::temp_dir().join(format!("paypulse-chromium-{port}"));
+        Self {
+            child,
+            port,
+            profile,
+        }
+    }
+
+    /// A WebDriver session, once chromedriver accepts one.
+    async fn session(&self) -> Client {
+        let capabilities = serde_json::json!({
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--window-size=1280,900", format!("--user-data-dir={}", self.profile.display()),
+                ],
+            }
+        });
+        let capabilities = capabilities.as_object().unwrap().clone();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let mut builder =
+                ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
+            builder.capabilities(capabilities.clone());
+            match builder
+                .connect(&format!("http://127.0.0.1:{}", self.port))
+                .await
+            {
+                Ok(client) => return client,
+                Err(error) if Instant::now() < deadline => {
+                    // chromedriver is still starting; it answers within a second.
+                    let _ = error;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(error) => panic!("no WebDriver session from chromedriver: {error}"),
+            }
+        }
+    }
+}
+
+impl Drop for Chromedriver {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+        std::fs::remove_dir_all(&self.profile).ok();
+    }
+}
+
+#[tokio::test]
+async fn dashboard_shows_the_same_total_volume_as_the_api() {
+    assert!(
+        ui_dist().join("index.html").is_file(),
+        "the dashboard is not built at {}: run `cargo xtask ui` (cargo xtask test does)",
+        ui_dist().display()
+    );
+    let app = TestApp::spawn().await;
+    let now = Utc::now();
+    app.insert(&[
+        payment(
+            "acme",
+            now - TimeDelta::hours(2),
+            1_234_567,
+            "card",
+            PaymentStatus::Succeeded,
+        ),
+        payment(
+            "acme",
+            now - TimeDelta::hours(3),
+            10,
+            "paypal",
+            PaymentStatus::Succeeded,
+        ),
+        payment(
+            "acme",
+            now - TimeDelta::hours(4),
+            20,
+            "paypal",
+            PaymentStatus::Refunded,
+        ),
+        payment(
+            "acme",
+            now - TimeDelta::hours(5),
+            5_000,
+            "card",
+            PaymentStatus::Failed,
+        ),
+    ])
+    .await;
+    let api = app.json("acme", "/api/analytics/metrics").await;
+
+    let driver = Chromedriver::start();
+    let browser = driver.session().await;
+    let outcome = async {
+        browser
+            .goto(&app.url("/#tenant=acme&key=pk_demo_acme_viewer"))
+            .await?;
+        browser
+            .wait()
+            .at_most(PAGE_TIMEOUT)
+            .for_element(Locator::Css("[data-testid=metrics-grid][data-state=ready]"))
+            .await?;
+        let read = |testid: &'static str| {
+            let browser = browser.clone();
+            async move {
+                let element = browser
+                    .find(Locator::Css(&format!("[data-testid={testid}]")))
+                    .await?;
+                Ok::<_, fantoccini::error::CmdError>((
+                    element.attr("data-value").await?,
+                    element.text().await?,
+                ))
+            }
+        };
+        let total = read("metric-total-volume").await?;
+        let rate = read("metric-success-rate").await?;
+        let top = read("metric-top-method").await?;
+        let url = browser.current_url().await?;
+        Ok::<_, fantoccini::error::CmdError>((total, rate, top, url))
+    }
+    .await;
+    browser.close().await.ok();
+    let (total, rate, top, url) = outcome.expect("driving the dashboard");
+
+    let served: f64 = total.0.as_deref().unwrap().parse().unwrap();
+    assert_eq!(
+        Some(served),
+        api["totalVolume"].as_f64(),
+        "data-value equals the API's totalVolume"
+    );
+    assert_eq!(total.1, "$12,345.97", "shown as exact money");
+    let shown_rate: f64 = rate.0.as_deref().unwrap().parse().unwrap();
+    assert_eq!(Some(shown_rate), api["successRate"].as_f64());
+    assert_eq!(top.0.as_deref(), api["topPaymentMethod"].as_str());
+    assert!(
+        url.fragment().is_none(),
+        "the key is removed from the address bar: {url}"
+    );
+}

@@ -1,0 +1,215 @@
+//! The test harness: a real server on a port-0 listener, its own database,
+//! demo tenants and keys, and helpers to insert payments and call the API.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use mongodb::bson::oid::ObjectId;
+use paypulse_server::config::{Config, DatabaseConfig};
+use paypulse_server::seed::{self, SeedArgs};
+use paypulse_server::state::AppState;
+use paypulse_server::store::Store;
+use paypulse_server::store::documents::{PaymentDoc, to_bson};
+use paypulse_shared::payment::PaymentStatus;
+use rand::Rng;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// The demo tenants every test database starts with.
+pub const TENANTS: [&str; 3] = ["acme", "globex", "initech"];
+
+/// Where the MongoDB-compatible server is; a missing one fails loudly.
+pub fn mongodb_uri() -> String {
+    std::env::var("MONGODB_URI").unwrap_or_else(|_| {
+        panic!("MONGODB_URI is not set: run the suite with `cargo xtask test`, which starts a MongoDB-compatible server")
+    })
+}
+
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// The built dashboard (`cargo xtask ui` writes it).
+pub fn ui_dist() -> PathBuf {
+    std::env::var_os("UI_DIST")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../ui/dist"))
+}
+
+/// A unique name for this test's database and key prefix.
+fn unique_name() -> String {
+    format!("test_{:016x}", rand::rng().random::<u64>())
+}
+
+pub fn test_config(database: &str) -> Config {
+    Config {
+        host: Ipv4Addr::LOCALHOST.into(),
+        port: 0,
+        database: DatabaseConfig {
+            mongodb_uri: mongodb_uri(),
+            mongodb_db: database.to_owned(),
+        },
+        redis_url: Some(redis_url()),
+        redis_prefix: format!("paypulse-{database}"),
+        ui_dist: ui_dist(),
+        base_domain: Some("paypulse.local".to_owned()),
+    }
+}
+
+/// A running server with its own database.
+pub struct TestApp {
+    pub address: SocketAddr,
+    pub store: Store,
+    pub http: reqwest::Client,
+    database: String,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl TestApp {
+    /// Starts a server over a fresh database holding the demo tenants and keys.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let database = unique_name();
+        let mut config = test_config(&database);
+        adjust(&mut config);
+        let state: AppState = paypulse_server::connect(config)
+            .await
+            .expect("connecting the test server");
+        let store = state.store.clone();
+        let tenants_only = SeedArgs {
+            database: state.config.database.clone(),
+            tenants: TENANTS.iter().map(|tenant| (*tenant).to_owned()).collect(),
+            days: 0,
+            rate: 1.0,
+            demo_keys: true,
+            random_seed: 1,
+        };
+        seed::seed(&store, &tenants_only)
+            .await
+            .expect("creating demo tenants");
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .expect("binding port 0");
+        let address = listener.local_addr().expect("local address");
+        let (shutdown, stop) = oneshot::channel();
+        tokio::spawn(paypulse_server::launch(state, listener, async {
+            stop.await.ok();
+        }));
+        Self {
+            address,
+            store,
+            http: reqwest::Client::new(),
+            database,
+            shutdown: Some(shutdown),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// A GET as `tenant` with its demo viewer key.
+    pub fn viewer_get(&self, tenant: &str, path: &str) -> reqwest::RequestBuilder {
+        self.get_as(tenant, &format!("pk_demo_{tenant}_viewer"), path)
+    }
+
+    pub fn get_as(&self, tenant: &str, key: &str, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .get(self.url(path))
+            .header("X-Tenant-Id", tenant)
+            .bearer_auth(key)
+    }
+
+    /// GETs `path` as `tenant`'s viewer, expecting 200 and JSON.
+    pub async fn json(&self, tenant: &str, path: &str) -> serde_json::Value {
+        let response = self.viewer_get(tenant, path).send().await.expect("request");
+        let status = response.status();
+        let body = response.text().await.expect("body");
+        assert_eq!(status, 200, "GET {path} as {tenant}: {body}");
+        serde_json::from_str(&body).expect("JSON body")
+    }
+
+    pub async fn insert(&self, payments: &[PaymentDoc]) {
+        let outcome = self
+            .store
+            .insert_payments(payments)
+            .await
+            .expect("inserting payments");
+        assert_eq!(
+            outcome.inserted as usize,
+            payments.len(),
+            "test payments must be new"
+        );
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            shutdown.send(()).ok();
+        }
+        // Drop the database from a thread of its own: Drop cannot await, and
+        // the test's runtime may be shutting down.
+        let database = std::mem::take(&mut self.database);
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                if let Ok(client) = mongodb::Client::with_uri_str(mongodb_uri()).await {
+                    client.database(&database).drop().await.ok();
+                }
+            });
+        })
+        .join()
+        .ok();
+    }
+}
+
+/// A payment for a test, with sensible defaults.
+pub fn payment(
+    tenant: &str,
+    created_at: DateTime<Utc>,
+    amount_minor: i64,
+    method: &str,
+    status: PaymentStatus,
+) -> PaymentDoc {
+    let currency = if tenant == "initech" { "INR" } else { "USD" };
+    PaymentDoc {
+        id: ObjectId::new(),
+        tenant_id: tenant.to_owned(),
+        external_id: format!("ext_{}", ObjectId::new().to_hex()),
+        amount_minor,
+        currency: currency.to_owned(),
+        method: method.to_owned(),
+        status,
+        failure_reason: (status == PaymentStatus::Failed).then(|| "card_declined".to_owned()),
+        refunded_at: (status == PaymentStatus::Refunded)
+            .then(|| to_bson(created_at + chrono::TimeDelta::hours(1))),
+        created_at: to_bson(created_at),
+        updated_at: to_bson(created_at),
+    }
+}
+
+/// Asserts an error response: status, `code`, and a message mentioning `hint`.
+pub async fn assert_error(response: reqwest::Response, status: u16, code: &str, hint: &str) {
+    let actual = response.status().as_u16();
+    let body: serde_json::Value = response.json().await.expect("error bodies are JSON");
+    assert_eq!(actual, status, "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    let message = body["message"].as_str().expect("message is a string");
+    assert!(
+        message.contains(hint),
+        "message {message:?} should mention {hint:?}"
+    );
+    assert_eq!(
+        body.as_object().map(|object| object.len()),
+        Some(2),
+        "exactly code and message: {body}"
+    );
+}

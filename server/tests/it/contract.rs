@@ -1,0 +1,247 @@
+//! Responses match SPEC §3 field for field: names, types, formats, sizes.
+
+use chrono::{TimeDelta, Utc};
+use paypulse_shared::payment::PaymentStatus;
+use serde_json::Value;
+
+use crate::common::{TestApp, payment};
+
+fn keys(value: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = value
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    keys
+}
+
+fn is_utc_timestamp(value: &Value) -> bool {
+    value
+        .as_str()
+        .is_some_and(|text| text.ends_with('Z') && paypulse_shared::time::parse_utc(text).is_ok())
+}
+
+#[tokio::test]
+async fn metrics_have_every_contract_field() {
+    let app = TestApp::spawn().await;
+    let now = Utc::now();
+    app.insert(&[
+        payment(
+            "acme",
+            now - TimeDelta::minutes(30),
+            10,
+            "card",
+            PaymentStatus::Succeeded,
+        ),
+        payment(
+            "acme",
+            now - TimeDelta::minutes(20),
+            20,
+            "card",
+            PaymentStatus::Succeeded,
+        ),
+        payment(
+            "acme",
+            now - TimeDelta::minutes(10),
+            999,
+            "paypal",
+            PaymentStatus::Failed,
+        ),
+    ])
+    .await;
+    let metrics = app.json("acme", "/api/analytics/metrics").await;
+    assert_eq!(
+        keys(&metrics),
+        [
+            "activeMethods",
+            "averageAmount",
+            "count",
+            "currency",
+            "failedCount",
+            "from",
+            "hourlyCounts",
+            "netVolume",
+            "peakHour",
+            "refundedCount",
+            "refundedVolume",
+            "succeededCount",
+            "successRate",
+            "to",
+            "topPaymentMethod",
+            "totalVolume"
+        ]
+    );
+    assert_eq!(
+        metrics["totalVolume"],
+        serde_json::json!(0.3),
+        "0.10 + 0.20 is exactly 0.3"
+    );
+    assert_eq!(metrics["averageAmount"], serde_json::json!(0.15));
+    assert!((metrics["successRate"].as_f64().unwrap() - 200.0 / 3.0).abs() < 1e-9);
+    assert_eq!(metrics["topPaymentMethod"], "card");
+    assert_eq!(metrics["activeMethods"], 2);
+    assert!(metrics["peakHour"].as_u64().is_some_and(|hour| hour < 24));
+    assert_eq!(metrics["hourlyCounts"].as_array().unwrap().len(), 24);
+    assert!(is_utc_timestamp(&metrics["from"]) && is_utc_timestamp(&metrics["to"]));
+
+    let empty = app.json("globex", "/api/analytics/metrics").await;
+    assert_eq!(empty["peakHour"], Value::Null);
+    assert_eq!(empty["topPaymentMethod"], Value::Null);
+    assert_eq!(empty["successRate"], serde_json::json!(0.0));
+    assert_eq!(empty["totalVolume"], serde_json::json!(0.0));
+}
+
+#[tokio::test]
+async fn trends_have_the_contract_shape_and_sizes() {
+    let app = TestApp::spawn().await;
+    for (period, points, step_hours) in [("day", 24, 1), ("week", 28, 6), ("month", 30, 24)] {
+        for tenant in ["acme", "initech"] {
+            let trend = app
+                .json(tenant, &format!("/api/analytics/trends?period={period}"))
+                .await;
+            let trend = trend.as_array().expect("an array");
+            assert_eq!(trend.len(), points, "{period} for {tenant}");
+            for point in trend {
+                assert_eq!(
+                    keys(point),
+                    ["amount", "anomaly", "count", "successRate", "timestamp"]
+                );
+                assert!(is_utc_timestamp(&point["timestamp"]));
+                assert_eq!(point["count"], 0, "zero-filled");
+            }
+            let first =
+                paypulse_shared::time::parse_utc(trend[0]["timestamp"].as_str().unwrap()).unwrap();
+            let second =
+                paypulse_shared::time::parse_utc(trend[1]["timestamp"].as_str().unwrap()).unwrap();
+            // No DST change falls in the first two buckets of these zones today.
+            assert_eq!(
+                second - first,
+                TimeDelta::hours(step_hours),
+                "{period} for {tenant}"
+            );
+        }
+    }
+    let default = app.json("acme", "/api/analytics/trends").await;
+    assert_eq!(
+        default.as_array().unwrap().len(),
+        24,
+        "period defaults to day"
+    );
+}
+
+#[tokio::test]
+async fn payments_page_newest_first_with_filters_and_a_cursor() {
+    let app = TestApp::spawn().await;
+    let now = Utc::now();
+    let mut documents = Vec::new();
+    for index in 0..23 {
+        let status = if index % 5 == 0 {
+            PaymentStatus::Failed
+        } else {
+            PaymentStatus::Succeeded
+        };
+        let method = if index % 2 == 0 { "card" } else { "paypal" };
+        documents.push(payment(
+            "acme",
+            now - TimeDelta::minutes(index),
+            100 * (index + 1),
+            method,
+            status,
+        ));
+    }
+    // Two payments at the same millisecond must both appear, once each.
+    let mut twin = payment(
+        "acme",
+        now - TimeDelta::minutes(3),
+        777,
+        "card",
+        PaymentStatus::Succeeded,
+    );
+    twin.created_at = documents[3].created_at;
+    documents.push(twin);
+    app.insert(&documents).await;
+
+    let mut seen = Vec::new();
+    let mut path = "/api/payments?limit=5".to_owned();
+    loop {
+        let page = app.json("acme", &path).await;
+        assert_eq!(keys(&page), ["items", "nextCursor"]);
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= 5);
+        seen.extend(items.iter().cloned());
+        match page["nextCursor"].as_str() {
+            Some(cursor) => path = format!("/api/payments?limit=5&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), documents.len());
+    let mut ids: Vec<&str> = seen
+        .iter()
+        .map(|item| item["id"].as_str().unwrap())
+        .collect();
+    let created: Vec<&str> = seen
+        .iter()
+        .map(|item| item["createdAt"].as_str().unwrap())
+        .collect();
+    assert!(
+        created.windows(2).all(|pair| pair[0] >= pair[1]),
+        "newest first: {created:?}"
+    );
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), documents.len(), "no payment twice");
+
+    let first = &seen[0];
+    assert_eq!(
+        keys(first),
+        [
+            "amount",
+            "createdAt",
+            "currency",
+            "externalId",
+            "id",
+            "method",
+            "status",
+            "tenantId",
+            "updatedAt"
+        ]
+    );
+    let one = app
+        .json(
+            "acme",
+            &format!("/api/payments/{}", first["id"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(&one, first);
+
+    let failed = app
+        .json("acme", "/api/payments?status=failed&limit=100")
+        .await;
+    let failed = failed["items"].as_array().unwrap();
+    assert_eq!(failed.len(), 5);
+    assert!(
+        failed
+            .iter()
+            .all(|item| item["status"] == "failed" && item["failureReason"] == "card_declined")
+    );
+    let paypal_over_10 = app
+        .json(
+            "acme",
+            "/api/payments?method=paypal&minAmount=10.00&limit=100",
+        )
+        .await;
+    let amounts: Vec<f64> = paypal_over_10["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["amount"].as_f64().unwrap())
+        .collect();
+    assert_eq!(amounts, [12.0, 14.0, 16.0, 18.0, 20.0, 22.0]);
+    let from = paypulse_shared::time::format_utc(&(now - TimeDelta::seconds(150)));
+    let recent = app
+        .json("acme", &format!("/api/payments?from={from}"))
+        .await;
+    assert_eq!(recent["items"].as_array().unwrap().len(), 3);
+}

@@ -1,0 +1,417 @@
+//! The analytics served by the API equal an independent computation over the
+//! raw payment documents, for two tenants in two time zones (New York with its
+//! DST change, Kolkata with its half-hour offset), for metrics over several
+//! ranges and for every trend period.
+//!
+//! The expected values here are computed directly from the documents with
+//! chrono-tz, not with the shared crate's bucketing and metric code, so a
+//! mistake there cannot hide itself.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, TimeDelta, Timelike, Utc};
+use chrono_tz::Tz;
+use futures::TryStreamExt;
+use mongodb::bson::doc;
+use paypulse_server::store::documents::{PaymentDoc, to_chrono};
+use paypulse_shared::payment::PaymentStatus;
+use paypulse_shared::time::{format_utc, parse_utc};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::Value;
+
+use crate::common::{TestApp, payment};
+
+const METHODS: [&str; 4] = ["card", "paypal", "bank_transfer", "upi"];
+
+/// Random payments over the last 35 days, denser in the last day, plus some
+/// placed on both sides of New York's 2026 fall-back hour.
+fn dataset(tenant: &str, seed: u64) -> Vec<PaymentDoc> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let now = Utc::now();
+    let mut documents = Vec::new();
+    let mut add = |at: DateTime<Utc>, rng: &mut StdRng| {
+        let status = match rng.random_range(0..20) {
+            0..=2 => PaymentStatus::Failed,
+            3 => PaymentStatus::Refunded,
+            _ => PaymentStatus::Succeeded,
+        };
+        let method = METHODS[rng.random_range(0..METHODS.len())];
+        documents.push(payment(
+            tenant,
+            at,
+            rng.random_range(1..200_000),
+            method,
+            status,
+        ));
+    };
+    for _ in 0..400 {
+        let at = now - TimeDelta::milliseconds(rng.random_range(1..35 * 24 * 3_600_000));
+        add(at, &mut rng);
+    }
+    for _ in 0..150 {
+        let at = now - TimeDelta::milliseconds(rng.random_range(1..24 * 3_600_000));
+        add(at, &mut rng);
+    }
+    for at in [
+        "2026-11-01T04:59:59.999Z",
+        "2026-11-01T05:30:00Z",
+        "2026-11-01T06:00:00Z",
+        "2026-11-01T06:30:00Z",
+    ] {
+        add(parse_utc(at).unwrap(), &mut rng);
+    }
+    documents
+}
+
+async fn raw_payments(app: &TestApp, tenant: &str) -> Vec<PaymentDoc> {
+    app.store
+        .payments()
+        .find(doc! { "tenantId": tenant })
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap()
+}
+
+/// The sums of a set of payments, computed the plain way.
+#[derive(Debug, Default, PartialEq)]
+struct Expected {
+    gross_minor: i64,
+    refunded_minor: i64,
+    succeeded: u64,
+    failed: u64,
+}
+
+impl Expected {
+    fn of<'a>(payments: impl Iterator<Item = &'a PaymentDoc>) -> Self {
+        let mut expected = Self::default();
+        for payment in payments {
+            match payment.status {
+                PaymentStatus::Failed => expected.failed += 1,
+                PaymentStatus::Succeeded => {
+                    expected.succeeded += 1;
+                    expected.gross_minor += payment.amount_minor;
+                }
+                PaymentStatus::Refunded => {
+                    expected.succeeded += 1;
+                    expected.gross_minor += payment.amount_minor;
+                    expected.refunded_minor += payment.amount_minor;
+                }
+            }
+        }
+        expected
+    }
+
+    fn success_rate(&self) -> f64 {
+        let total = self.succeeded + self.failed;
+        if total == 0 {
+            0.0
+        } else {
+            self.succeeded as f64 / total as f64 * 100.0
+        }
+    }
+}
+
+fn major(minor: i64) -> f64 {
+    minor as f64 / 100.0
+}
+
+fn assert_close(actual: &Value, expected: f64, what: &str) {
+    let actual = actual
+        .as_f64()
+        .unwrap_or_else(|| panic!("{what} is not a number: {actual}"));
+    assert!(
+        (actual - expected).abs() < 1e-9,
+        "{what}: served {actual}, expected {expected}"
+    );
+}
+
+fn in_range(payment: &PaymentDoc, from: DateTime<Utc>, to: DateTime<Utc>) -> bool {
+    let at = to_chrono(payment.created_at);
+    from <= at && at < to
+}
+
+fn check_metrics(
+    served: &Value,
+    raw: &[PaymentDoc],
+    tz: Tz,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    label: &str,
+) {
+    let chosen: Vec<&PaymentDoc> = raw
+        .iter()
+        .filter(|payment| in_range(payment, from, to))
+        .collect();
+    let expected = Expected::of(chosen.iter().copied());
+    assert_eq!(
+        served["totalVolume"].as_f64(),
+        Some(major(expected.gross_minor)),
+        "{label} totalVolume"
+    );
+    assert_eq!(
+        served["netVolume"].as_f64(),
+        Some(major(expected.gross_minor - expected.refunded_minor)),
+        "{label}"
+    );
+    assert_eq!(
+        served["count"].as_u64(),
+        Some(expected.succeeded + expected.failed),
+        "{label} count"
+    );
+    assert_close(
+        &served["successRate"],
+        expected.success_rate(),
+        &format!("{label} successRate"),
+    );
+    let average = if expected.succeeded == 0 {
+        0
+    } else {
+        // Half away from zero, in integers: (2·sum + n) div (2·n) for positive sums.
+        (2 * expected.gross_minor + expected.succeeded as i64) / (2 * expected.succeeded as i64)
+    };
+    assert_eq!(
+        served["averageAmount"].as_f64(),
+        Some(major(average)),
+        "{label} averageAmount"
+    );
+
+    let mut per_hour = [0u64; 24];
+    let mut volume_per_method: BTreeMap<&str, i64> = BTreeMap::new();
+    for payment in &chosen {
+        per_hour[to_chrono(payment.created_at).with_timezone(&tz).hour() as usize] += 1;
+        if payment.status != PaymentStatus::Failed {
+            *volume_per_method
+                .entry(payment.method.as_str())
+                .or_default() += payment.amount_minor;
+        }
+    }
+    let busiest = per_hour.iter().max().copied().unwrap_or(0);
+    let peak = (busiest > 0).then(|| per_hour.iter().position(|count| *count == busiest).unwrap());
+    assert_eq!(
+        served["peakHour"].as_u64(),
+        peak.map(|hour| hour as u64),
+        "{label} peakHour"
+    );
+    let hourly: Vec<u64> = served["hourlyCounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|count| count.as_u64().unwrap())
+        .collect();
+    assert_eq!(hourly, per_hour, "{label} hourlyCounts");
+    let best = volume_per_method.values().max().copied();
+    let top = volume_per_method
+        .iter()
+        .find(|(_, volume)| Some(**volume) == best)
+        .map(|(method, _)| *method);
+    assert_eq!(
+        served["topPaymentMethod"].as_str(),
+        top,
+        "{label} topPaymentMethod"
+    );
+    let mut methods: Vec<&str> = chosen
+        .iter()
+        .map(|payment| payment.method.as_str())
+        .collect();
+    methods.sort_unstable();
+    methods.dedup();
+    assert_eq!(
+        served["activeMethods"].as_u64(),
+        Some(methods.len() as u64),
+        "{label} activeMethods"
+    );
+}
+
+/// Whether the tenant's wall clock at `instant` shows the start of a bucket.
+fn is_boundary(instant: DateTime<Utc>, tz: Tz, period: &str) -> bool {
+    let local = instant.with_timezone(&tz);
+    let whole_hour = local.minute() == 0 && local.second() == 0 && local.nanosecond() == 0;
+    match period {
+        "day" => whole_hour,
+        "week" => whole_hour && local.hour() % 6 == 0,
+        _ => whole_hour && local.hour() == 0,
+    }
+}
+
+/// Checks a served trend: each point starts on a local boundary, no boundary
+/// is skipped between points, the points cover `[from, to)`, and each point's
+/// sums equal those of the raw payments inside it.
+fn check_trend(
+    served: &Value,
+    raw: &[PaymentDoc],
+    tz: Tz,
+    period: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    label: &str,
+) {
+    let points = served.as_array().expect("an array");
+    let starts: Vec<DateTime<Utc>> = points
+        .iter()
+        .map(|point| parse_utc(point["timestamp"].as_str().unwrap()).unwrap())
+        .collect();
+    assert!(!starts.is_empty(), "{label}: no points");
+    assert!(
+        starts[0] <= from,
+        "{label}: first bucket starts after the range"
+    );
+    assert!(
+        *starts.last().unwrap() < to,
+        "{label}: last bucket starts at or after the end"
+    );
+    for (index, start) in starts.iter().enumerate() {
+        assert!(
+            is_boundary(*start, tz, period),
+            "{label}: {start} is not a bucket boundary"
+        );
+        let end = starts.get(index + 1).copied().unwrap_or(to);
+        let mut probe = *start + TimeDelta::minutes(15);
+        while probe < end {
+            assert!(
+                !is_boundary(probe, tz, period),
+                "{label}: a bucket starting at {probe} is missing"
+            );
+            probe += TimeDelta::minutes(15);
+        }
+        let inside = raw
+            .iter()
+            .filter(|payment| in_range(payment, (*start).max(from), end.min(to)));
+        let expected = Expected::of(inside);
+        let point = &points[index];
+        let what = format!("{label} bucket {}", format_utc(start));
+        assert_eq!(
+            point["amount"].as_f64(),
+            Some(major(expected.gross_minor)),
+            "{what} amount"
+        );
+        assert_eq!(
+            point["count"].as_u64(),
+            Some(expected.succeeded + expected.failed),
+            "{what} count"
+        );
+        assert_close(
+            &point["successRate"],
+            expected.success_rate(),
+            &format!("{what} successRate"),
+        );
+    }
+    // The window just before the first bucket holds no payment we counted.
+    let total: u64 = points
+        .iter()
+        .map(|point| point["count"].as_u64().unwrap())
+        .sum();
+    let expected_total = raw
+        .iter()
+        .filter(|payment| in_range(payment, from, to))
+        .count() as u64;
+    assert_eq!(
+        total, expected_total,
+        "{label}: every payment in range is in exactly one bucket"
+    );
+}
+
+#[tokio::test]
+async fn metrics_and_trends_equal_a_recomputation_over_raw_payments() {
+    let app = TestApp::spawn().await;
+    for (tenant, seed) in [("globex", 11), ("initech", 12)] {
+        app.insert(&dataset(tenant, seed)).await;
+    }
+    for (tenant, zone) in [("globex", "America/New_York"), ("initech", "Asia/Kolkata")] {
+        let tz: Tz = zone.parse().unwrap();
+        let raw = raw_payments(&app, tenant).await;
+        assert!(raw.len() > 500);
+
+        // Metrics: the default window and explicit ranges, one across DST.
+        let served = app.json(tenant, "/api/analytics/metrics").await;
+        let (from, to) = (
+            parse_utc(served["from"].as_str().unwrap()).unwrap(),
+            parse_utc(served["to"].as_str().unwrap()).unwrap(),
+        );
+        assert_eq!(to - from, TimeDelta::hours(24));
+        check_metrics(
+            &served,
+            &raw,
+            tz,
+            from,
+            to,
+            &format!("{tenant} default metrics"),
+        );
+        let now = Utc::now();
+        for (from, to) in [
+            (
+                parse_utc("2026-10-31T00:00:00Z").unwrap(),
+                parse_utc("2026-11-02T12:00:00Z").unwrap(),
+            ),
+            (now - TimeDelta::days(33), now),
+            (
+                now - TimeDelta::days(7) - TimeDelta::minutes(7),
+                now - TimeDelta::days(2),
+            ),
+        ] {
+            let path = format!(
+                "/api/analytics/metrics?from={}&to={}",
+                format_utc(&from),
+                format_utc(&to)
+            );
+            let served = app.json(tenant, &path).await;
+            check_metrics(
+                &served,
+                &raw,
+                tz,
+                from,
+                to,
+                &format!("{tenant} metrics {path}"),
+            );
+        }
+
+        // Trends: every period's default window, and explicit windows across
+        // the New York DST change.
+        for period in ["day", "week", "month"] {
+            let served = app
+                .json(tenant, &format!("/api/analytics/trends?period={period}"))
+                .await;
+            let points = served.as_array().unwrap();
+            let expected_points = match period {
+                "day" => 24,
+                "week" => 28,
+                _ => 30,
+            };
+            assert_eq!(points.len(), expected_points, "{tenant} {period}");
+            let from = parse_utc(points[0]["timestamp"].as_str().unwrap()).unwrap();
+            let to = Utc::now();
+            check_trend(
+                &served,
+                &raw,
+                tz,
+                period,
+                from,
+                to,
+                &format!("{tenant} {period} default"),
+            );
+        }
+        let (from, to) = (
+            parse_utc("2026-10-30T13:00:00Z").unwrap(),
+            parse_utc("2026-11-03T00:00:00Z").unwrap(),
+        );
+        for period in ["day", "week", "month"] {
+            let path = format!(
+                "/api/analytics/trends?period={period}&from={}&to={}",
+                format_utc(&from),
+                format_utc(&to)
+            );
+            let served = app.json(tenant, &path).await;
+            check_trend(
+                &served,
+                &raw,
+                tz,
+                period,
+                from,
+                to,
+                &format!("{tenant} {path}"),
+            );
+        }
+    }
+}

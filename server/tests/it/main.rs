@@ -1,0 +1,13 @@
+//! Integration tests of paypulse-server against a real MongoDB-compatible
+//! server (`MONGODB_URI`, started by `cargo xtask test`) and the real Redis
+//! (`REDIS_URL`, default 127.0.0.1:6379), over real HTTP. Each test gets its
+//! own database and Redis key prefix.
+
+mod access;
+mod browser;
+mod common;
+mod contract;
+mod correctness;
+mod health;
+mod parameters;
+mod seeding;

@@ -1,0 +1,68 @@
+//! `seed` is idempotent: a second run with the same flags changes nothing.
+
+use mongodb::bson::doc;
+use paypulse_server::seed::{self, SeedArgs};
+
+use crate::common::TestApp;
+
+#[tokio::test]
+async fn seeding_twice_inserts_nothing_the_second_time() {
+    let app = TestApp::spawn().await;
+    let args = SeedArgs {
+        database: paypulse_server::config::DatabaseConfig {
+            mongodb_uri: crate::common::mongodb_uri(),
+            mongodb_db: "unused".into(),
+        },
+        tenants: vec!["acme".into(), "initech".into()],
+        days: 2,
+        rate: 5.0,
+        demo_keys: true,
+        random_seed: 9,
+    };
+    seed::seed(&app.store, &args).await.unwrap();
+    let payments = app.store.payments().count_documents(doc! {}).await.unwrap();
+    assert!(payments > 0);
+    let tenants: Vec<_> = {
+        use futures::TryStreamExt;
+        app.store
+            .tenants()
+            .find(doc! {})
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap()
+    };
+    seed::seed(&app.store, &args).await.unwrap();
+    assert_eq!(
+        app.store.payments().count_documents(doc! {}).await.unwrap(),
+        payments
+    );
+    let again: Vec<_> = {
+        use futures::TryStreamExt;
+        app.store
+            .tenants()
+            .find(doc! {})
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap()
+    };
+    assert_eq!(again, tenants, "tenants and their keys are unchanged");
+    let acme = again.iter().find(|tenant| tenant.id == "acme").unwrap();
+    assert_eq!(acme.api_keys.len(), 2, "one viewer and one ingest demo key");
+    assert!(
+        acme.api_keys
+            .iter()
+            .all(|key| key.hash.len() == 64 && !key.hash.contains("pk_demo"))
+    );
+
+    let from =
+        paypulse_shared::time::format_utc(&(chrono::Utc::now() - chrono::TimeDelta::days(3)));
+    let metrics = app
+        .json("initech", &format!("/api/analytics/metrics?from={from}"))
+        .await;
+    assert!(metrics["count"].as_u64().unwrap() > 0);
+    assert_eq!(metrics["currency"], "INR");
+}

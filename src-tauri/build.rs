@@ -1,0 +1,5 @@
+//! Tauri's build step: reads tauri.conf.json and capabilities/ at compile time.
+
+fn main() {
+    tauri_build::build();
+}

@@ -1,0 +1,173 @@
+//! Installs what Paypulse needs on a fresh Debian machine, idempotently: the
+//! WASM target, system packages (browser and desktop tool chains), the
+//! embedded MongoDB-compatible server (SecantusDB, from PyPI) and wasm-opt
+//! (the npm `binaryen` package). Everything comes from the package
+//! registries; nothing is downloaded from anywhere else.
+
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+use crate::process::{self, local_dir, on_path, succeeds};
+
+/// SecantusDB release tested with the mongodb crate (see DEVELOPMENT.md).
+pub const SECANTUS: &str = "secantusdb==0.7.0b3";
+/// binaryen release whose wasm-opt (132) produces working builds; Debian's
+/// older binaryen yields a module that loads blank.
+pub const BINARYEN: &str = "binaryen@132.0.0";
+
+/// Which tool chains a command needs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Needs {
+    /// Chromium and chromedriver for browser tests.
+    pub browser: bool,
+    /// WebKitGTK and friends to build the Tauri app, Xvfb to run it.
+    pub desktop: bool,
+}
+
+impl Needs {
+    pub fn everything() -> Self {
+        Self {
+            browser: true,
+            desktop: true,
+        }
+    }
+}
+
+pub fn ensure(needs: Needs) -> anyhow::Result<()> {
+    wasm_target()?;
+    system_packages(needs)?;
+    embedded_db()?;
+    wasm_opt()?;
+    Ok(())
+}
+
+fn wasm_target() -> anyhow::Result<()> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output();
+    if let Ok(output) = installed
+        && String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .any(|line| line.trim() == "wasm32-unknown-unknown")
+    {
+        return Ok(());
+    }
+    process::run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))
+}
+
+/// Debian packages, installed only when something they provide is missing.
+fn system_packages(needs: Needs) -> anyhow::Result<()> {
+    let mut missing: Vec<&str> = Vec::new();
+    if !succeeds(Command::new("python3").args(["-m", "venv", "--help"])) {
+        missing.push("python3-venv");
+    }
+    if !on_path("pkg-config") {
+        missing.push("pkg-config");
+    }
+    if needs.browser && !(on_path("chromium") && on_path("chromedriver")) {
+        missing.extend(["chromium", "chromium-driver"]);
+    }
+    if needs.desktop {
+        if !succeeds(Command::new("pkg-config").args([
+            "--exists",
+            "webkit2gtk-4.1",
+            "libsoup-3.0",
+            "gtk+-3.0",
+        ])) {
+            missing.extend([
+                "libwebkit2gtk-4.1-dev",
+                "libgtk-3-dev",
+                "libsoup-3.0-dev",
+                "libayatana-appindicator3-dev",
+                "librsvg2-dev",
+                "libxdo-dev",
+                "libssl-dev",
+            ]);
+        }
+        if !on_path("Xvfb") {
+            missing.push("xvfb");
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let install = format!(
+        "apt-get update && apt-get install -y --no-install-recommends {}",
+        missing.join(" ")
+    );
+    if !is_root() {
+        bail!("missing system packages; install them with:\n  sudo sh -c '{install}'");
+    }
+    eprintln!("installing system packages: {}", missing.join(" "));
+    process::run(Command::new("apt-get").arg("update").arg("-qq"))?;
+    process::run(
+        Command::new("apt-get")
+            .args(["install", "-y", "-qq", "--no-install-recommends"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|output| String::from_utf8_lossy(&output.stdout).trim() == "0")
+}
+
+/// Path of the Python that runs the embedded database.
+pub fn venv_python() -> std::path::PathBuf {
+    local_dir().join("venv/bin/python")
+}
+
+fn embedded_db() -> anyhow::Result<()> {
+    if succeeds(Command::new(venv_python()).args(["-c", "import secantus"])) {
+        return Ok(());
+    }
+    std::fs::create_dir_all(local_dir()).context("creating .paypulse")?;
+    process::run(
+        Command::new("python3")
+            .arg("-m")
+            .arg("venv")
+            .arg(local_dir().join("venv")),
+    )?;
+    process::run(Command::new(venv_python()).args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        SECANTUS,
+    ]))
+}
+
+/// Path of the wasm-opt binary from npm.
+pub fn wasm_opt_path() -> std::path::PathBuf {
+    local_dir().join("tools/node_modules/.bin/wasm-opt")
+}
+
+fn wasm_opt() -> anyhow::Result<()> {
+    if wasm_opt_path().is_file() {
+        return Ok(());
+    }
+    if !on_path("npm") {
+        bail!(
+            "npm is needed to install wasm-opt (the npm `binaryen` package); install Node.js and npm"
+        );
+    }
+    let tools = local_dir().join("tools");
+    std::fs::create_dir_all(&tools)?;
+    process::run(
+        Command::new("npm")
+            .args([
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+                "--prefix",
+            ])
+            .arg(&tools)
+            .arg(BINARYEN),
+    )
+}

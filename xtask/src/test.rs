@@ -1,0 +1,129 @@
+//! `cargo xtask test`: everything CI checks, in the order that fails fastest.
+//! It installs what is missing, starts a throw-away MongoDB-compatible server
+//! when `MONGODB_URI` is not set, and needs the real Redis (REDIS_URL, or
+//! 127.0.0.1:6379), which it starts if it is installed but not running.
+
+use std::net::{TcpStream, ToSocketAddrs};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use crate::embedded_db::{EmbeddedDb, Storage};
+use crate::process::{self, cargo, free_port, on_path};
+use crate::setup::{self, Needs};
+use crate::ui;
+
+/// The desktop crate is always built the way `tauri build` builds it (the
+/// dashboard embedded), in tests too, so tauri is compiled once.
+const DESKTOP_FEATURES: &str = "paypulse-desktop/custom-protocol";
+
+pub fn test() -> anyhow::Result<()> {
+    let started = Instant::now();
+    setup::ensure(Needs::everything())?;
+
+    process::run(cargo().args(["fmt", "--all", "--check"]))?;
+    // The dashboard is embedded by the desktop crate at compile time, so it
+    // is built before anything compiles that crate.
+    ui::build(ui::Profile::Release)?;
+    process::run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--features",
+        DESKTOP_FEATURES,
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    process::run(cargo().args([
+        "clippy",
+        "--package",
+        "paypulse-ui",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+
+    let redis_url =
+        std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    ensure_redis(&redis_url)?;
+    let embedded;
+    let mongodb_uri = match std::env::var("MONGODB_URI") {
+        Ok(uri) => uri,
+        Err(_) => {
+            embedded = EmbeddedDb::start(Storage::Memory, free_port()?)?;
+            embedded.uri()
+        }
+    };
+    process::run(
+        cargo()
+            .args(["test", "--workspace", "--features", DESKTOP_FEATURES])
+            .env("MONGODB_URI", &mongodb_uri)
+            .env("REDIS_URL", &redis_url)
+            .env("UI_DIST", ui::dist_dir()),
+    )?;
+    process::run(cargo().args([
+        "build",
+        "--package",
+        "paypulse-desktop",
+        "--features",
+        "custom-protocol",
+    ]))?;
+    eprintln!(
+        "\nall checks passed in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Makes sure Redis answers at `url`, starting a local one when it is
+/// installed but not running (as on a machine whose Redis was stopped).
+fn ensure_redis(url: &str) -> anyhow::Result<()> {
+    let address = url
+        .trim_start_matches("redis://")
+        .split(['/', '?'])
+        .next()
+        .and_then(|authority| authority.rsplit('@').next())
+        .unwrap_or("127.0.0.1:6379")
+        .to_owned();
+    let reachable = || {
+        address
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut addresses| addresses.next())
+            .is_some_and(|socket| {
+                TcpStream::connect_timeout(&socket, Duration::from_secs(1)).is_ok()
+            })
+    };
+    if reachable() {
+        return Ok(());
+    }
+    if !(address.starts_with("127.0.0.1:6379") && on_path("redis-server")) {
+        bail!("Redis does not answer at {url}: start it, or set REDIS_URL to one that does");
+    }
+    eprintln!("Redis is installed but not running; starting it on 127.0.0.1:6379");
+    process::run(Command::new("redis-server").args([
+        "--daemonize",
+        "yes",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        "6379",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]))
+    .context("starting redis-server")?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !reachable() {
+        if Instant::now() > deadline {
+            bail!("redis-server started but does not answer at {url}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
+}
