@@ -104,13 +104,7 @@ mod tests {
             printed.contains("mongodb://app:***@db.internal:27017/?tls=true"),
             "{printed}"
         );
-        assert_eq!(
-            redact_url("redis://127.0.0.1:6379"),
-            "redis://127.0.0.1:6379"
-        );
-        assert_eq!(
-            redact_url("redis://:pw@cache:6379/0"),
-            "redis://:***@cache:6379/0"
-        );
+        assert_eq!(redact_url("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+        assert_eq!(redact_url("redis://:pw@cache:6379/0"), "redis://:***@cache:6379/0");
     }
 }

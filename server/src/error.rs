@@ -63,11 +63,7 @@ impl From<mongodb::error::Error> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message) = match self {
-            Self::Client {
-                status,
-                code,
-                message,
-            } => (status, code, message),
+            Self::Client { status, code, message } => (status, code, message),
             Self::Unavailable(message) => {
                 tracing::warn!(%message, "dependency unavailable");
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)

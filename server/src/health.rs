@@ -28,41 +28,26 @@ async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     match tokio::time::timeout(PROBE_TIMEOUT, state.store.ping()).await {
         Ok(Ok(())) => {}
         Ok(Err(error)) => {
-            return Err(ApiError::Unavailable(format!(
-                "mongodb is not reachable: {error}"
-            )));
+            return Err(ApiError::Unavailable(format!("mongodb is not reachable: {error}")));
         }
         Err(_) => {
-            return Err(ApiError::Unavailable(
-                "mongodb did not answer within 2 s".into(),
-            ));
+            return Err(ApiError::Unavailable("mongodb did not answer within 2 s".into()));
         }
     }
     let redis = match state.redis.clone() {
         None => "disabled",
         Some(mut connection) => {
             let command = redis::cmd("PING");
-            match tokio::time::timeout(
-                PROBE_TIMEOUT,
-                command.query_async::<String>(&mut connection),
-            )
-            .await
-            {
+            match tokio::time::timeout(PROBE_TIMEOUT, command.query_async::<String>(&mut connection)).await {
                 Ok(Ok(_)) => "ok",
                 Ok(Err(error)) => {
-                    return Err(ApiError::Unavailable(format!(
-                        "redis is not reachable: {error}"
-                    )));
+                    return Err(ApiError::Unavailable(format!("redis is not reachable: {error}")));
                 }
                 Err(_) => {
-                    return Err(ApiError::Unavailable(
-                        "redis did not answer within 2 s".into(),
-                    ));
+                    return Err(ApiError::Unavailable("redis did not answer within 2 s".into()));
                 }
             }
         }
     };
-    Ok(Json(
-        json!({ "status": "ready", "mongodb": "ok", "redis": redis }),
-    ))
+    Ok(Json(json!({ "status": "ready", "mongodb": "ok", "redis": redis })))
 }

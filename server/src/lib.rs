@@ -74,12 +74,7 @@ pub async fn connect(config: Config) -> anyhow::Result<AppState> {
         None => None,
         Some(url) => {
             let client = redis::Client::open(url.as_str()).context("parsing REDIS_URL")?;
-            Some(
-                client
-                    .get_connection_manager()
-                    .await
-                    .context("connecting to redis")?,
-            )
+            Some(client.get_connection_manager().await.context("connecting to redis")?)
         }
     };
     let store = Store::connect(&config.database).await?;

@@ -31,9 +31,7 @@ async fn main() -> anyhow::Result<()> {
     // A missing .env is normal outside development.
     dotenvy::dotenv().ok();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
     match Cli::parse().command {
         Command::Serve(config) => serve(config).await,

@@ -52,18 +52,13 @@ pub fn range(
     now: DateTime<Utc>,
     default_span: TimeDelta,
 ) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
-    let to = to
-        .map(|value| timestamp("to", value))
-        .transpose()?
-        .unwrap_or(now);
+    let to = to.map(|value| timestamp("to", value)).transpose()?.unwrap_or(now);
     let from = from
         .map(|value| timestamp("from", value))
         .transpose()?
         .unwrap_or(to - default_span);
     if from >= to {
-        return Err(ApiError::invalid_parameter(
-            "'from' must be earlier than 'to'",
-        ));
+        return Err(ApiError::invalid_parameter("'from' must be earlier than 'to'"));
     }
     if to - from > TimeDelta::days(MAX_RANGE_DAYS) {
         return Err(ApiError::invalid_parameter(format!(
@@ -114,12 +109,8 @@ mod tests {
     #[test]
     fn amounts_respect_the_currency_scale() {
         assert_eq!(amount("minAmount", "12.5", 2).unwrap(), 1250);
-        assert!(
-            message(amount("minAmount", "12.345", 2).unwrap_err()).contains("more decimal places")
-        );
+        assert!(message(amount("minAmount", "12.345", 2).unwrap_err()).contains("more decimal places"));
         assert!(message(amount("minAmount", "-1", 2).unwrap_err()).contains("negative"));
-        assert!(
-            message(amount("minAmount", "ten", 2).unwrap_err()).contains("not a decimal number")
-        );
+        assert!(message(amount("minAmount", "ten", 2).unwrap_err()).contains("not a decimal number"));
     }
 }

@@ -22,8 +22,10 @@ pub fn router(dist: &Path) -> Router<AppState> {
         Router::new().fallback(get(|| async {
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Html("<h1>Paypulse</h1><p>The dashboard is not built. Run <code>cargo xtask ui</code> \
-                      (or <code>cargo xtask run</code>) and reload.</p>"),
+                Html(
+                    "<h1>Paypulse</h1><p>The dashboard is not built. Run <code>cargo xtask ui</code> \
+                      (or <code>cargo xtask run</code>) and reload.</p>",
+                ),
             )
         }))
     }

@@ -37,7 +37,7 @@ pub fn failure_spikes(buckets: &[(u64, f64)]) -> Vec<bool> {
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     let middle = values.len() / 2;
-    if values.len() % 2 == 0 {
+    if values.len().is_multiple_of(2) {
         (values[middle - 1] + values[middle]) / 2.0
     } else {
         values[middle]
@@ -68,11 +68,7 @@ mod tests {
         let mut buckets = vec![(100, 96.0); 6];
         buckets.push((3, 0.0));
         assert!(failure_spikes(&buckets).iter().all(|flag| !flag));
-        assert!(
-            failure_spikes(&[(100, 96.0), (100, 10.0)])
-                .iter()
-                .all(|flag| !flag)
-        );
+        assert!(failure_spikes(&[(100, 96.0), (100, 10.0)]).iter().all(|flag| !flag));
     }
 
     #[test]

@@ -34,9 +34,7 @@ impl From<Period> for BucketUnit {
 
 /// A range that would need more than [`MAX_BUCKETS`] buckets.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "the range needs more than {MAX_BUCKETS} buckets; choose a shorter range or a longer period"
-)]
+#[error("the range needs more than {MAX_BUCKETS} buckets; choose a shorter range or a longer period")]
 pub struct TooManyBuckets;
 
 /// The start of the bucket that holds `instant`.
@@ -106,11 +104,7 @@ pub fn bucket_starts(
 
 /// The default window of a period ending at `now`: as many whole buckets as
 /// the period has points, the last one being the bucket `now` is in.
-pub fn default_window(
-    period: Period,
-    now: DateTime<Utc>,
-    tz: Tz,
-) -> (DateTime<Utc>, DateTime<Utc>) {
+pub fn default_window(period: Period, now: DateTime<Utc>, tz: Tz) -> (DateTime<Utc>, DateTime<Utc>) {
     let unit = BucketUnit::from(period);
     let mut start = floor_local(now - TimeDelta::nanoseconds(1), unit, tz);
     for _ in 1..period.default_points() {
@@ -135,11 +129,7 @@ mod tests {
     #[test]
     fn kolkata_hours_start_at_half_past_utc() {
         let start = floor_local(utc("2026-11-24T10:15:00Z"), BucketUnit::Hour, Kolkata);
-        assert_eq!(
-            start,
-            utc("2026-11-24T09:30:00Z"),
-            "15:45 IST floors to 15:00 IST"
-        );
+        assert_eq!(start, utc("2026-11-24T09:30:00Z"), "15:45 IST floors to 15:00 IST");
         let day = floor_local(utc("2026-11-24T10:15:00Z"), BucketUnit::Day, Kolkata);
         assert_eq!(
             day,
@@ -179,11 +169,7 @@ mod tests {
         assert_eq!(hours.len(), 25);
         assert_eq!(
             formatted(&hours[1..4]),
-            [
-                "2026-11-01T05:00:00Z",
-                "2026-11-01T06:00:00Z",
-                "2026-11-01T07:00:00Z"
-            ],
+            ["2026-11-01T05:00:00Z", "2026-11-01T06:00:00Z", "2026-11-01T07:00:00Z"],
             "01:00 EDT, 01:00 EST and 02:00 EST are three distinct buckets"
         );
         let days = bucket_starts(from, to, BucketUnit::Day, New_York).unwrap();
@@ -221,11 +207,7 @@ mod tests {
         // Santiago springs forward at 24:00 local: 2026-09-06 00:00 does not exist.
         let tz: Tz = "America/Santiago".parse().unwrap();
         let start = floor_local(utc("2026-09-06T12:00:00Z"), BucketUnit::Day, tz);
-        assert_eq!(
-            start,
-            utc("2026-09-06T04:00:00Z"),
-            "the day begins at 01:00 -03"
-        );
+        assert_eq!(start, utc("2026-09-06T04:00:00Z"), "the day begins at 01:00 -03");
     }
 
     #[test]

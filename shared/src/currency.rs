@@ -52,11 +52,7 @@ mod tests {
         assert_eq!(exponent("INR"), Some(2));
         assert_eq!(exponent("JPY"), Some(0));
         assert_eq!(exponent("KWD"), Some(3));
-        assert_eq!(
-            exponent("usd"),
-            None,
-            "codes are upper case, as ISO 4217 writes them"
-        );
+        assert_eq!(exponent("usd"), None, "codes are upper case, as ISO 4217 writes them");
         assert_eq!(exponent("XXX"), None);
     }
 

@@ -24,10 +24,7 @@ pub fn compute_metrics(
     let mut hourly_counts = vec![0u64; 24];
     for cell in cells {
         total.merge(&cell.stats);
-        by_method
-            .entry(cell.method.as_str())
-            .or_default()
-            .merge(&cell.stats);
+        by_method.entry(cell.method.as_str()).or_default().merge(&cell.stats);
         let hour = cell.start.with_timezone(&tz).hour() as usize;
         hourly_counts[hour] += cell.stats.count();
     }
@@ -88,11 +85,7 @@ mod tests {
         }
         grouped
             .into_iter()
-            .map(|((start, method), stats)| Cell {
-                start,
-                method,
-                stats,
-            })
+            .map(|((start, method), stats)| Cell { start, method, stats })
             .collect()
     }
 
@@ -137,10 +130,7 @@ mod tests {
         assert_eq!(metrics.refunded_volume.minor(), 500);
         assert_eq!(metrics.success_rate, 50.0);
         assert_eq!(metrics.average_amount.minor(), 750);
-        assert_eq!(
-            metrics.active_methods, 2,
-            "a method with only failures is still active"
-        );
+        assert_eq!(metrics.active_methods, 2, "a method with only failures is still active");
         assert_eq!(metrics.top_payment_method.as_deref(), Some("card"));
     }
 

@@ -78,8 +78,7 @@ impl Amount {
         };
         let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
         let all_digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
-        if (whole.is_empty() && fraction.is_empty()) || !all_digits(whole) || !all_digits(fraction)
-        {
+        if (whole.is_empty() && fraction.is_empty()) || !all_digits(whole) || !all_digits(fraction) {
             return Err(invalid());
         }
         // Trailing zeros of the fraction carry no value; dropping them keeps
@@ -108,10 +107,7 @@ impl Amount {
             return Err(too_large());
         }
         let scale = u8::try_from(scale).map_err(|_| invalid())?;
-        Ok(Self::from_minor(
-            if negative { -magnitude } else { magnitude },
-            scale,
-        ))
+        Ok(Self::from_minor(if negative { -magnitude } else { magnitude }, scale))
     }
 
     /// Reads a JSON double exactly as the decimal it was written as.
@@ -169,8 +165,7 @@ impl Amount {
 
     fn normalized(self, other: Self) -> (i128, i128) {
         let scale = self.scale.max(other.scale);
-        let lift =
-            |amount: Self| i128::from(amount.minor) * 10i128.pow(u32::from(scale - amount.scale));
+        let lift = |amount: Self| i128::from(amount.minor) * 10i128.pow(u32::from(scale - amount.scale));
         (lift(self), lift(other))
     }
 }
@@ -207,12 +202,7 @@ impl fmt::Display for Amount {
         }
         let factor = 10u64.pow(u32::from(self.scale));
         let width = usize::from(self.scale);
-        write!(
-            f,
-            "{sign}{}.{:0width$}",
-            magnitude / factor,
-            magnitude % factor
-        )
+        write!(f, "{sign}{}.{:0width$}", magnitude / factor, magnitude % factor)
     }
 }
 
@@ -243,25 +233,15 @@ mod tests {
             (1, 3, "0.001"),
         ];
         for (minor, scale, json) in cases {
-            assert_eq!(
-                serde_json::to_string(&Amount::from_minor(minor, scale)).unwrap(),
-                json
-            );
+            assert_eq!(serde_json::to_string(&Amount::from_minor(minor, scale)).unwrap(), json);
         }
     }
 
     #[test]
     fn cents_add_up_where_floats_do_not() {
-        assert_ne!(
-            0.1 + 0.2,
-            0.3,
-            "the floating point trap this module exists for"
-        );
+        assert_ne!(0.1 + 0.2, 0.3, "the floating point trap this module exists for");
         let sum = Amount::from_minor(10, 2).minor() + Amount::from_minor(20, 2).minor();
-        assert_eq!(
-            serde_json::to_string(&Amount::from_minor(sum, 2)).unwrap(),
-            "0.3"
-        );
+        assert_eq!(serde_json::to_string(&Amount::from_minor(sum, 2)).unwrap(), "0.3");
         let ten_cents = Amount::parse("0.1").unwrap().to_minor_units(2).unwrap();
         let twenty_cents = Amount::parse("0.2").unwrap().to_minor_units(2).unwrap();
         assert_eq!(ten_cents + twenty_cents, 30);
@@ -280,10 +260,7 @@ mod tests {
     #[test]
     fn refuses_digits_finer_than_the_currency() {
         let amount = Amount::parse("12.345").unwrap();
-        assert!(matches!(
-            amount.to_minor_units(2),
-            Err(AmountError::TooPrecise(..))
-        ));
+        assert!(matches!(amount.to_minor_units(2), Err(AmountError::TooPrecise(..))));
         assert_eq!(Amount::parse("12.340").unwrap().to_minor_units(2), Ok(1234));
         assert!(matches!(
             Amount::parse("1.5").unwrap().to_minor_units(0),

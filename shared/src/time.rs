@@ -18,16 +18,11 @@ pub fn parse_utc(text: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
 pub mod rfc3339 {
     use super::*;
 
-    pub fn serialize<S: Serializer>(
-        instant: &DateTime<Utc>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(instant: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&format_utc(instant))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<DateTime<Utc>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, D::Error> {
         let text = String::deserialize(deserializer)?;
         parse_utc(&text).map_err(serde::de::Error::custom)
     }
@@ -37,19 +32,14 @@ pub mod rfc3339 {
 pub mod rfc3339_option {
     use super::*;
 
-    pub fn serialize<S: Serializer>(
-        instant: &Option<DateTime<Utc>>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(instant: &Option<DateTime<Utc>>, serializer: S) -> Result<S::Ok, S::Error> {
         match instant {
             Some(instant) => serializer.serialize_str(&format_utc(instant)),
             None => serializer.serialize_none(),
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<DateTime<Utc>>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<DateTime<Utc>>, D::Error> {
         Option::<String>::deserialize(deserializer)?
             .map(|text| parse_utc(&text).map_err(serde::de::Error::custom))
             .transpose()
@@ -74,9 +64,6 @@ mod tests {
         let parsed = parse_utc("2026-11-24T15:45:00+05:30").unwrap();
         assert_eq!(format_utc(&parsed), "2026-11-24T10:15:00Z");
         assert!(parse_utc("2026-11-24 10:15").is_err());
-        assert!(
-            parse_utc("2026-11-24T10:15:00").is_err(),
-            "an instant needs an offset"
-        );
+        assert!(parse_utc("2026-11-24T10:15:00").is_err(), "an instant needs an offset");
     }
 }

@@ -18,10 +18,7 @@ pub fn build_trend(starts: &[DateTime<Utc>], cells: &[Cell], scale: u8) -> Vec<T
             sums[slot].merge(&cell.stats);
         }
     }
-    let shape: Vec<(u64, f64)> = sums
-        .iter()
-        .map(|stats| (stats.count(), stats.success_rate()))
-        .collect();
+    let shape: Vec<(u64, f64)> = sums.iter().map(|stats| (stats.count(), stats.success_rate())).collect();
     let flags = failure_spikes(&shape);
     starts
         .iter()
@@ -62,12 +59,7 @@ mod tests {
         let starts = bucket_starts(from, to, BucketUnit::Hour, chrono_tz::UTC).unwrap();
         let points = build_trend(
             &starts,
-            &[cell(
-                "2026-11-24T02:30:00Z",
-                "card",
-                PaymentStatus::Succeeded,
-                250,
-            )],
+            &[cell("2026-11-24T02:30:00Z", "card", PaymentStatus::Succeeded, 250)],
             2,
         );
         let counts: Vec<u64> = points.iter().map(|point| point.count).collect();
@@ -84,15 +76,10 @@ mod tests {
         let starts = bucket_starts(from, to, BucketUnit::Day, New_York).unwrap();
         assert_eq!(starts.len(), 3);
         let cells = [
-            cell(
-                "2026-11-01T04:00:00Z",
-                "card",
-                PaymentStatus::Succeeded,
-                100,
-            ), // 00:00 EDT
-            cell("2026-11-01T06:30:00Z", "card", PaymentStatus::Failed, 100), // 01:30 EST
-            cell("2026-11-02T04:59:00Z", "card", PaymentStatus::Refunded, 300), // 23:59 EST
-            cell("2026-11-02T05:00:00Z", "card", PaymentStatus::Succeeded, 7), // next day
+            cell("2026-11-01T04:00:00Z", "card", PaymentStatus::Succeeded, 100), // 00:00 EDT
+            cell("2026-11-01T06:30:00Z", "card", PaymentStatus::Failed, 100),    // 01:30 EST
+            cell("2026-11-02T04:59:00Z", "card", PaymentStatus::Refunded, 300),  // 23:59 EST
+            cell("2026-11-02T05:00:00Z", "card", PaymentStatus::Succeeded, 7),   // next day
         ];
         let points = build_trend(&starts, &cells, 2);
         assert_eq!(points[1].count, 3);

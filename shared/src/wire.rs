@@ -156,10 +156,7 @@ mod tests {
             "from": "2026-11-23T10:00:00Z", "to": "2026-11-24T10:00:00Z"
         });
         assert_eq!(serde_json::to_value(&metrics).unwrap(), document);
-        assert_eq!(
-            serde_json::from_value::<PaymentMetrics>(document).unwrap(),
-            metrics
-        );
+        assert_eq!(serde_json::from_value::<PaymentMetrics>(document).unwrap(), metrics);
     }
 
     #[test]
@@ -187,20 +184,14 @@ mod tests {
         let document = json!({"timestamp": "2026-11-24T04:30:00Z", "amount": 1234.56, "count": 7,
             "successRate": 85.71428571428571, "anomaly": false});
         assert_eq!(serde_json::to_value(&point).unwrap(), document);
-        assert_eq!(
-            serde_json::from_value::<TrendData>(document).unwrap(),
-            point
-        );
+        assert_eq!(serde_json::from_value::<TrendData>(document).unwrap(), point);
     }
 
     #[test]
     fn periods_parse_and_know_their_sizes() {
         assert_eq!("week".parse(), Ok(Period::Week));
         assert!("hour".parse::<Period>().is_err());
-        let sizes: Vec<_> = Period::ALL
-            .iter()
-            .map(|period| period.default_points())
-            .collect();
+        let sizes: Vec<_> = Period::ALL.iter().map(|period| period.default_points()).collect();
         assert_eq!(sizes, [24, 28, 30]);
     }
 }

@@ -11,9 +11,7 @@ pub fn money(amount: Amount, code: &str) -> String {
         .map(|minor| Amount::from_minor(minor, scale))
         .unwrap_or(amount);
     let text = exact.to_string();
-    let (sign, digits) = text
-        .strip_prefix('-')
-        .map_or(("", text.as_str()), |rest| ("-", rest));
+    let (sign, digits) = text.strip_prefix('-').map_or(("", text.as_str()), |rest| ("-", rest));
     let (whole, fraction) = digits
         .split_once('.')
         .map_or((digits, None), |(whole, fraction)| (whole, Some(fraction)));
@@ -70,10 +68,7 @@ mod tests {
         );
         assert_eq!(money(Amount::from_minor(150_000, 2), "INR"), "₹1,500.00");
         assert_eq!(money(Amount::from_minor(1500, 0), "JPY"), "¥1,500");
-        assert_eq!(
-            money(Amount::from_minor(-100_000, 2), "CHF"),
-            "-CHF 1,000.00"
-        );
+        assert_eq!(money(Amount::from_minor(-100_000, 2), "CHF"), "-CHF 1,000.00");
         assert_eq!(money(Amount::from_minor(999, 2), "EUR"), "€9.99");
     }
 

@@ -67,27 +67,14 @@ fn cards(metrics: PaymentMetrics) -> View {
     let currency = metrics.currency.as_str();
     let total_text = format::money(metrics.total_volume, currency);
     let average_text = format::money(metrics.average_amount, currency);
-    let peak = metrics
-        .peak_hour
-        .map_or_else(|| "—".to_owned(), format::hour_range);
-    let peak_value = metrics
-        .peak_hour
-        .map_or_else(String::new, |hour| hour.to_string());
+    let peak = metrics.peak_hour.map_or_else(|| "—".to_owned(), format::hour_range);
+    let peak_value = metrics.peak_hour.map_or_else(String::new, |hour| hour.to_string());
     let top = metrics.top_payment_method.as_deref().map_or_else(
         || "—".to_owned(),
-        |id| {
-            catalogue::method(id)
-                .map_or_else(|| id.to_owned(), |method| method.display_name.to_owned())
-        },
+        |id| catalogue::method(id).map_or_else(|| id.to_owned(), |method| method.display_name.to_owned()),
     );
     let top_value = metrics.top_payment_method.clone().unwrap_or_default();
-    let busiest = metrics
-        .hourly_counts
-        .iter()
-        .copied()
-        .max()
-        .unwrap_or(0)
-        .max(1);
+    let busiest = metrics.hourly_counts.iter().copied().max().unwrap_or(0).max(1);
     let bars: Vec<View> = metrics
         .hourly_counts
         .iter()

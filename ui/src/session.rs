@@ -22,19 +22,15 @@ pub struct Credentials {
 impl Credentials {
     /// Trims the fields and checks none of the required ones is empty.
     pub fn new(tenant: &str, key: &str, server: &str) -> Result<Self, &'static str> {
-        let (tenant, key, server) = (
-            tenant.trim(),
-            key.trim(),
-            server.trim().trim_end_matches('/'),
-        );
+        let (tenant, key, server) = (tenant.trim(), key.trim(), server.trim().trim_end_matches('/'));
         if tenant.is_empty() {
             return Err("Enter the tenant id, for example acme.");
         }
         if key.is_empty() {
             return Err("Enter an API key with the viewer role.");
         }
-        if !server.is_empty() && !(server.starts_with("http://") || server.starts_with("https://"))
-        {
+        let is_http = server.starts_with("http://") || server.starts_with("https://");
+        if !server.is_empty() && !is_http {
             return Err("The server address must start with http:// or https://.");
         }
         Ok(Self {
@@ -137,9 +133,7 @@ mod tests {
             credentials,
             Credentials::new("acme", "pk_demo_acme_viewer", "").unwrap()
         );
-        let with_server =
-            from_fragment("#key=k%2Bx&tenant=globex&server=http%3A%2F%2F127.0.0.1%3A8080%2F")
-                .unwrap();
+        let with_server = from_fragment("#key=k%2Bx&tenant=globex&server=http%3A%2F%2F127.0.0.1%3A8080%2F").unwrap();
         assert_eq!(with_server.key, "k+x");
         assert_eq!(with_server.server, "http://127.0.0.1:8080");
     }

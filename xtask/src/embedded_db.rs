@@ -39,17 +39,13 @@ impl EmbeddedDb {
         let storage_path = match &storage {
             Storage::Memory => ":memory:".to_owned(),
             Storage::Directory(path) => {
-                std::fs::create_dir_all(path)
-                    .with_context(|| format!("creating {}", path.display()))?;
+                std::fs::create_dir_all(path).with_context(|| format!("creating {}", path.display()))?;
                 path.display().to_string()
             }
         };
         let log_path = local_dir().join(format!("secantus-{port}.log"));
-        let log =
-            File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
-        eprintln!(
-            "starting the embedded MongoDB-compatible server on 127.0.0.1:{port} (storage: {storage_path})"
-        );
+        let log = File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
+        eprintln!("starting the embedded MongoDB-compatible server on 127.0.0.1:{port} (storage: {storage_path})");
         let child = Command::new(venv_python())
             .args([
                 "-m",
@@ -82,10 +78,7 @@ impl EmbeddedDb {
         let started = Instant::now();
         loop {
             if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                eprintln!(
-                    "  database ready after {:.1} s",
-                    started.elapsed().as_secs_f64()
-                );
+                eprintln!("  database ready after {:.1} s", started.elapsed().as_secs_f64());
                 return Ok(());
             }
             if let Some(status) = self.child.try_wait()? {

@@ -44,11 +44,7 @@ fn main() -> anyhow::Result<()> {
         Command::Test => test::test(),
         Command::Ui { dev } => {
             setup::ensure(setup::Needs::default())?;
-            ui::build(if dev {
-                ui::Profile::Dev
-            } else {
-                ui::Profile::Release
-            })
+            ui::build(if dev { ui::Profile::Dev } else { ui::Profile::Release })
         }
         Command::Setup => setup::ensure(setup::Needs::everything()),
     }

@@ -32,9 +32,7 @@ pub fn run(command: &mut Command) -> anyhow::Result<()> {
     let shown = describe(command);
     eprintln!("\x1b[1m$ {shown}\x1b[0m");
     let started = Instant::now();
-    let status = command
-        .status()
-        .with_context(|| format!("starting `{shown}`"))?;
+    let status = command.status().with_context(|| format!("starting `{shown}`"))?;
     if !status.success() {
         bail!("`{shown}` failed ({status})");
     }
@@ -53,8 +51,7 @@ pub fn succeeds(command: &mut Command) -> bool {
 
 /// Whether `program` is on PATH.
 pub fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+    std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
 }
 
 pub fn describe(command: &Command) -> String {
@@ -67,15 +64,10 @@ pub fn describe(command: &Command) -> String {
 
 /// Sends SIGTERM, so the child can shut down cleanly (std only has SIGKILL).
 pub fn terminate(pid: u32) {
-    Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .ok();
+    Command::new("kill").args(["-TERM", &pid.to_string()]).status().ok();
 }
 
 /// A free TCP port on loopback.
 pub fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?
-        .local_addr()?
-        .port())
+    Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
 }

@@ -72,8 +72,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
                 ])
                 .env("MONGODB_URI", &mongodb_uri),
         )?;
-        std::fs::write(&marker, "seeded by cargo xtask run\n")
-            .context("writing the seed marker")?;
+        std::fs::write(&marker, "seeded by cargo xtask run\n").context("writing the seed marker")?;
     }
 
     let mut child = std::process::Command::new(&server)
@@ -88,13 +87,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let forwarded = Arc::clone(&pid);
     // Ctrl-C reaches the server through the terminal; forward it as well in
     // case the signal was sent to this process alone.
-    ctrlc::set_handler(move || terminate(forwarded.load(Ordering::SeqCst)))
-        .context("installing the Ctrl-C handler")?;
+    ctrlc::set_handler(move || terminate(forwarded.load(Ordering::SeqCst))).context("installing the Ctrl-C handler")?;
 
-    let link = format!(
-        "http://127.0.0.1:{}/#tenant=acme&key=pk_demo_acme_viewer",
-        args.port
-    );
+    let link = format!("http://127.0.0.1:{}/#tenant=acme&key=pk_demo_acme_viewer", args.port);
     eprintln!(
         "\n\x1b[1mPaypulse is running.\x1b[0m Open the dashboard (signed in as the demo tenant acme):\n\n    {link}\n\n\
          Other demo tenants: globex (America/New_York), initech (Asia/Kolkata): change `tenant` and `key` in the link.\n\

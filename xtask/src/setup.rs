@@ -43,9 +43,7 @@ pub fn ensure(needs: Needs) -> anyhow::Result<()> {
 }
 
 fn wasm_target() -> anyhow::Result<()> {
-    let installed = Command::new("rustup")
-        .args(["target", "list", "--installed"])
-        .output();
+    let installed = Command::new("rustup").args(["target", "list", "--installed"]).output();
     if let Ok(output) = installed
         && String::from_utf8_lossy(&output.stdout)
             .lines()
@@ -69,12 +67,7 @@ fn system_packages(needs: Needs) -> anyhow::Result<()> {
         missing.extend(["chromium", "chromium-driver"]);
     }
     if needs.desktop {
-        if !succeeds(Command::new("pkg-config").args([
-            "--exists",
-            "webkit2gtk-4.1",
-            "libsoup-3.0",
-            "gtk+-3.0",
-        ])) {
+        if !succeeds(Command::new("pkg-config").args(["--exists", "webkit2gtk-4.1", "libsoup-3.0", "gtk+-3.0"])) {
             missing.extend([
                 "libwebkit2gtk-4.1-dev",
                 "libgtk-3-dev",
@@ -152,21 +145,13 @@ fn wasm_opt() -> anyhow::Result<()> {
         return Ok(());
     }
     if !on_path("npm") {
-        bail!(
-            "npm is needed to install wasm-opt (the npm `binaryen` package); install Node.js and npm"
-        );
+        bail!("npm is needed to install wasm-opt (the npm `binaryen` package); install Node.js and npm");
     }
     let tools = local_dir().join("tools");
     std::fs::create_dir_all(&tools)?;
     process::run(
         Command::new("npm")
-            .args([
-                "install",
-                "--no-audit",
-                "--no-fund",
-                "--loglevel=error",
-                "--prefix",
-            ])
+            .args(["install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"])
             .arg(&tools)
             .arg(BINARYEN),
     )

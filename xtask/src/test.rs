@@ -47,8 +47,7 @@ pub fn test() -> anyhow::Result<()> {
         "warnings",
     ]))?;
 
-    let redis_url =
-        std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let redis_url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
     ensure_redis(&redis_url)?;
     let embedded;
     let mongodb_uri = match std::env::var("MONGODB_URI") {
@@ -72,10 +71,7 @@ pub fn test() -> anyhow::Result<()> {
         "--features",
         "custom-protocol",
     ]))?;
-    eprintln!(
-        "\nall checks passed in {:.0} s",
-        started.elapsed().as_secs_f64()
-    );
+    eprintln!("\nall checks passed in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
 }
 
@@ -94,9 +90,7 @@ fn ensure_redis(url: &str) -> anyhow::Result<()> {
             .to_socket_addrs()
             .ok()
             .and_then(|mut addresses| addresses.next())
-            .is_some_and(|socket| {
-                TcpStream::connect_timeout(&socket, Duration::from_secs(1)).is_ok()
-            })
+            .is_some_and(|socket| TcpStream::connect_timeout(&socket, Duration::from_secs(1)).is_ok())
     };
     if reachable() {
         return Ok(());

@@ -42,10 +42,7 @@ pub fn build(profile: Profile) -> anyhow::Result<()> {
         .join("paypulse-ui.wasm");
     let dist = dist_dir();
     std::fs::create_dir_all(&dist).with_context(|| format!("creating {}", dist.display()))?;
-    eprintln!(
-        "\x1b[1m$ wasm-bindgen --target web {}\x1b[0m",
-        wasm.display()
-    );
+    eprintln!("\x1b[1m$ wasm-bindgen --target web {}\x1b[0m", wasm.display());
     wasm_bindgen_cli_support::Bindgen::new()
         .input_path(&wasm)
         .web(true)?
@@ -79,17 +76,12 @@ pub fn build(profile: Profile) -> anyhow::Result<()> {
         copy(&root().join("ui").join(file), &dist.join(file))?;
     }
     let size = std::fs::metadata(&bound)?.len();
-    eprintln!(
-        "dashboard built in {} (wasm {} KB)",
-        dist.display(),
-        size / 1024
-    );
+    eprintln!("dashboard built in {} (wasm {} KB)", dist.display(), size / 1024);
     Ok(())
 }
 
 fn copy(from: &Path, to: &Path) -> anyhow::Result<()> {
-    std::fs::copy(from, to)
-        .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+    std::fs::copy(from, to).with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
     Ok(())
 }
 

@@ -79,12 +79,7 @@ async fn trends(
     let (from, to) = if query.from.is_none() && query.to.is_none() {
         buckets::default_window(period, now, tz)
     } else {
-        params::range(
-            query.from.as_deref(),
-            query.to.as_deref(),
-            now,
-            default_span(period),
-        )?
+        params::range(query.from.as_deref(), query.to.as_deref(), now, default_span(period))?
     };
     let starts = buckets::bucket_starts(from, to, BucketUnit::from(period), tz)
         .map_err(|error| ApiError::invalid_parameter(error.to_string()))?;

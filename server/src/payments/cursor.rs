@@ -10,11 +10,7 @@ use crate::error::ApiError;
 use crate::store::payments::Position;
 
 pub fn encode(position: Position) -> String {
-    URL_SAFE_NO_PAD.encode(format!(
-        "{}.{}",
-        position.created_at_ms,
-        position.id.to_hex()
-    ))
+    URL_SAFE_NO_PAD.encode(format!("{}.{}", position.created_at_ms, position.id.to_hex()))
 }
 
 pub fn decode(cursor: &str) -> Result<Position, ApiError> {

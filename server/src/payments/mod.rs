@@ -74,9 +74,7 @@ async fn list(
     if let (Some(from), Some(to)) = (filter.from, filter.to)
         && from >= to
     {
-        return Err(ApiError::invalid_parameter(
-            "'from' must be earlier than 'to'",
-        ));
+        return Err(ApiError::invalid_parameter("'from' must be earlier than 'to'"));
     }
     let limit = match query.limit.as_deref() {
         None => DEFAULT_LIMIT,
@@ -91,15 +89,9 @@ async fn list(
             })?,
     };
     let after = query.cursor.as_deref().map(cursor::decode).transpose()?;
-    let (documents, next) = state
-        .store
-        .list_payments(&tenant.id, &filter, after, limit)
-        .await?;
+    let (documents, next) = state.store.list_payments(&tenant.id, &filter, after, limit).await?;
     Ok(Json(PaymentsPage {
-        items: documents
-            .iter()
-            .map(|document| document.to_wire())
-            .collect(),
+        items: documents.iter().map(|document| document.to_wire()).collect(),
         next_cursor: next.map(cursor::encode),
     }))
 }
@@ -116,17 +108,10 @@ fn known_method(method: String) -> Result<String, ApiError> {
     }
 }
 
-async fn one(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Payment>> {
+async fn one(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Payment>> {
     let tenant = caller.require(Role::Viewer)?.tenant;
-    let object_id = ObjectId::parse_str(&id).map_err(|_| {
-        ApiError::invalid_parameter(format!(
-            "payment id must be 24 hexadecimal digits, got '{id}'"
-        ))
-    })?;
+    let object_id = ObjectId::parse_str(&id)
+        .map_err(|_| ApiError::invalid_parameter(format!("payment id must be 24 hexadecimal digits, got '{id}'")))?;
     // Another tenant's payment is "not found", not "forbidden": its existence
     // is not ours to reveal.
     let document = state.store.find_payment(&tenant.id, object_id).await?;

@@ -58,11 +58,8 @@ pub fn day_of_payments(
     let tz: Tz = profile.timezone.parse().unwrap_or(chrono_tz::UTC);
     let mut rng = StdRng::seed_from_u64(day_seed(seed, &profile.id, date));
     let mean_diurnal = (0..24).map(diurnal).sum::<f64>() / 24.0;
-    let amounts =
-        LogNormal::new(profile.median_minor.ln(), AMOUNT_SIGMA).expect("valid log-normal");
-    let spike_hour = rng
-        .random_bool(SPIKE_CHANCE)
-        .then(|| rng.random_range(0..24u32));
+    let amounts = LogNormal::new(profile.median_minor.ln(), AMOUNT_SIGMA).expect("valid log-normal");
+    let spike_hour = rng.random_bool(SPIKE_CHANCE).then(|| rng.random_range(0..24u32));
     let day_start = date.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
 
     let mut payments = Vec::new();
@@ -102,11 +99,7 @@ pub fn day_of_payments(
             payments.push(PaymentDoc {
                 id: ObjectId::new(),
                 tenant_id: profile.id.clone(),
-                external_id: format!(
-                    "seed_{}_{}_{sequence:05}",
-                    profile.id,
-                    date.format("%Y%m%d")
-                ),
+                external_id: format!("seed_{}_{}_{sequence:05}", profile.id, date.format("%Y%m%d")),
                 amount_minor,
                 currency: profile.currency.to_owned(),
                 method: method.to_owned(),
@@ -139,8 +132,7 @@ fn day_seed(seed: u64, tenant: &str, date: NaiveDate) -> u64 {
     let tenant_hash = tenant.bytes().fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
     });
-    seed ^ tenant_hash
-        ^ (i64::from(date.num_days_from_ce()) as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    seed ^ tenant_hash ^ (i64::from(date.num_days_from_ce()) as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
 #[cfg(test)]
@@ -161,14 +153,7 @@ mod tests {
         let key = |payments: &[PaymentDoc]| -> Vec<_> {
             payments
                 .iter()
-                .map(|p| {
-                    (
-                        p.external_id.clone(),
-                        p.amount_minor,
-                        p.status,
-                        p.created_at,
-                    )
-                })
+                .map(|p| (p.external_id.clone(), p.amount_minor, p.status, p.created_at))
                 .collect()
         };
         assert_eq!(key(&first), key(&second));
@@ -183,13 +168,7 @@ mod tests {
         let mut failed = 0;
         let mut total = 0;
         for day in 1..=28 {
-            let payments = day_of_payments(
-                &acme,
-                date("2026-10-01") + TimeDelta::days(day),
-                40.0,
-                1,
-                now,
-            );
+            let payments = day_of_payments(&acme, date("2026-10-01") + TimeDelta::days(day), 40.0, 1, now);
             for payment in &payments {
                 by_hour[to_chrono(payment.created_at).hour() as usize] += 1;
                 failed += usize::from(payment.status == PaymentStatus::Failed);
@@ -203,25 +182,14 @@ mod tests {
         let rate = failed as f64 / total as f64;
         assert!((0.02..=0.08).contains(&rate), "failure rate {rate}");
         let average_per_hour = total as f64 / (28.0 * 24.0);
-        assert!(
-            (30.0..=50.0).contains(&average_per_hour),
-            "{average_per_hour}"
-        );
+        assert!((30.0..=50.0).contains(&average_per_hour), "{average_per_hour}");
     }
 
     #[test]
     fn nothing_is_created_in_the_future() {
         let now = Utc::now();
         let payments = day_of_payments(&profile("globex"), now.date_naive(), 100.0, 3, now);
-        assert!(
-            payments
-                .iter()
-                .all(|payment| to_chrono(payment.created_at) < now)
-        );
-        assert!(
-            payments
-                .iter()
-                .all(|payment| to_chrono(payment.updated_at) < now)
-        );
+        assert!(payments.iter().all(|payment| to_chrono(payment.created_at) < now));
+        assert!(payments.iter().all(|payment| to_chrono(payment.updated_at) < now));
     }
 }

@@ -53,10 +53,7 @@ pub async fn run(args: SeedArgs) -> anyhow::Result<()> {
 
 /// Seeds into an open store (also used by the integration tests).
 pub async fn seed(store: &Store, args: &SeedArgs) -> anyhow::Result<()> {
-    store
-        .ensure_methods()
-        .await
-        .context("writing the method catalogue")?;
+    store.ensure_methods().await.context("writing the method catalogue")?;
     let now = Utc::now();
     let today = now.date_naive();
     let interactive = std::io::stderr().is_terminal();
@@ -68,11 +65,7 @@ pub async fn seed(store: &Store, args: &SeedArgs) -> anyhow::Result<()> {
                 name: profile.name.clone(),
                 timezone: profile.timezone.to_owned(),
                 currency: profile.currency.to_owned(),
-                methods: profile
-                    .methods
-                    .iter()
-                    .map(|(method, _)| (*method).to_owned())
-                    .collect(),
+                methods: profile.methods.iter().map(|(method, _)| (*method).to_owned()).collect(),
                 alert_settings: AlertSettings::default(),
                 api_keys: Vec::new(),
                 created_at: BsonDateTime::now(),

@@ -18,63 +18,52 @@ pub struct Profile {
 
 /// The profile of a demo tenant; unknown ids get a plain UTC/USD profile.
 pub fn profile(id: &str) -> Profile {
-    let (name, timezone, currency, methods, median_minor, failure_rate): (
-        &str,
-        _,
-        _,
-        &'static [(&str, f64)],
-        _,
-        _,
-    ) = match id {
-        "acme" => (
-            "Acme Corp",
-            "UTC",
-            "USD",
-            &[
-                ("card", 0.5),
-                ("paypal", 0.2),
-                ("apple_pay", 0.15),
-                ("google_pay", 0.1),
-                ("bank_transfer", 0.05),
-            ],
-            4_500.0,
-            0.03,
-        ),
-        "globex" => (
-            "Globex",
-            "America/New_York",
-            "USD",
-            &[
-                ("card", 0.45),
-                ("bank_transfer", 0.25),
-                ("paypal", 0.15),
-                ("apple_pay", 0.15),
-            ],
-            12_000.0,
-            0.05,
-        ),
-        "initech" => (
-            "Initech India",
-            "Asia/Kolkata",
-            "INR",
-            &[
-                ("upi", 0.5),
-                ("card", 0.3),
-                ("bank_transfer", 0.15),
-                ("paypal", 0.05),
-            ],
-            150_000.0,
-            0.07,
-        ),
-        _ => (
-            "",
-            "UTC",
-            "USD",
-            &[("card", 0.7), ("bank_transfer", 0.3)],
-            5_000.0,
-            0.04,
-        ),
-    };
+    let (name, timezone, currency, methods, median_minor, failure_rate): (&str, _, _, &'static [(&str, f64)], _, _) =
+        match id {
+            "acme" => (
+                "Acme Corp",
+                "UTC",
+                "USD",
+                &[
+                    ("card", 0.5),
+                    ("paypal", 0.2),
+                    ("apple_pay", 0.15),
+                    ("google_pay", 0.1),
+                    ("bank_transfer", 0.05),
+                ],
+                4_500.0,
+                0.03,
+            ),
+            "globex" => (
+                "Globex",
+                "America/New_York",
+                "USD",
+                &[
+                    ("card", 0.45),
+                    ("bank_transfer", 0.25),
+                    ("paypal", 0.15),
+                    ("apple_pay", 0.15),
+                ],
+                12_000.0,
+                0.05,
+            ),
+            "initech" => (
+                "Initech India",
+                "Asia/Kolkata",
+                "INR",
+                &[("upi", 0.5), ("card", 0.3), ("bank_transfer", 0.15), ("paypal", 0.05)],
+                150_000.0,
+                0.07,
+            ),
+            _ => (
+                "",
+                "UTC",
+                "USD",
+                &[("card", 0.7), ("bank_transfer", 0.3)],
+                5_000.0,
+                0.04,
+            ),
+        };
     let name = if name.is_empty() {
         title_case(id)
     } else {
@@ -111,11 +100,7 @@ mod tests {
             .collect();
         assert_eq!(
             zones,
-            [
-                ("UTC", "USD"),
-                ("America/New_York", "USD"),
-                ("Asia/Kolkata", "INR")
-            ]
+            [("UTC", "USD"), ("America/New_York", "USD"), ("Asia/Kolkata", "INR")]
         );
         assert_eq!(profile("hooli").name, "Hooli");
         for id in ["acme", "globex", "initech", "other"] {

@@ -72,20 +72,14 @@ impl Store {
                 "refundedVolume": { "$sum": { "$cond": [refunded, "$amountMinor", 0_i64] } },
             } },
         ];
-        let groups: Vec<Document> = self
-            .payments()
-            .aggregate(pipeline)
-            .await?
-            .try_collect()
-            .await?;
+        let groups: Vec<Document> = self.payments().aggregate(pipeline).await?.try_collect().await?;
         let mut cells: Vec<Cell> = groups
             .iter()
             .map(|group| {
                 let key = group.get_document("_id").cloned().unwrap_or_default();
                 let count = |field| u64::try_from(read_i64(group, field)).unwrap_or(0);
                 Cell {
-                    start: DateTime::from_timestamp_millis(read_i64(&key, "cell"))
-                        .unwrap_or_default(),
+                    start: DateTime::from_timestamp_millis(read_i64(&key, "cell")).unwrap_or_default(),
                     method: key.get_str("method").unwrap_or_default().to_owned(),
                     stats: Stats {
                         succeeded: count("succeeded"),
@@ -158,11 +152,7 @@ impl Store {
     }
 
     /// One payment of one tenant.
-    pub async fn find_payment(
-        &self,
-        tenant_id: &str,
-        id: ObjectId,
-    ) -> mongodb::error::Result<Option<PaymentDoc>> {
+    pub async fn find_payment(&self, tenant_id: &str, id: ObjectId) -> mongodb::error::Result<Option<PaymentDoc>> {
         self.payments()
             .find_one(doc! { "_id": id, "tenantId": tenant_id })
             .await
@@ -170,19 +160,11 @@ impl Store {
 
     /// Inserts in batches, unordered, counting rows that already existed
     /// instead of failing on them.
-    pub async fn insert_payments(
-        &self,
-        documents: &[PaymentDoc],
-    ) -> mongodb::error::Result<InsertOutcome> {
+    pub async fn insert_payments(&self, documents: &[PaymentDoc]) -> mongodb::error::Result<InsertOutcome> {
         let mut outcome = InsertOutcome::default();
         for batch in documents.chunks(INSERT_BATCH) {
             let options = InsertManyOptions::builder().ordered(false).build();
-            match self
-                .payments()
-                .insert_many(batch)
-                .with_options(options)
-                .await
-            {
+            match self.payments().insert_many(batch).with_options(options).await {
                 Ok(result) => outcome.inserted += result.inserted_ids.len() as u64,
                 Err(error) => match *error.kind {
                     ErrorKind::InsertMany(ref failure)

@@ -55,11 +55,7 @@ fn index(name: &str, keys: Document, unique: bool) -> IndexModel {
 /// to one tenant.
 fn payment_indexes() -> Vec<IndexModel> {
     vec![
-        index(
-            "tenant_external_id",
-            doc! { "tenantId": 1, "externalId": 1 },
-            true,
-        ),
+        index("tenant_external_id", doc! { "tenantId": 1, "externalId": 1 }, true),
         index(
             "tenant_created",
             doc! { "tenantId": 1, "createdAt": -1, "_id": -1 },

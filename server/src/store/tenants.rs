@@ -9,10 +9,7 @@ use super::documents::{ApiKeyDoc, MethodDoc, TenantDoc};
 
 impl Store {
     /// The tenant that owns the key with this hash.
-    pub async fn tenant_by_key_hash(
-        &self,
-        hash: &str,
-    ) -> mongodb::error::Result<Option<TenantDoc>> {
+    pub async fn tenant_by_key_hash(&self, hash: &str) -> mongodb::error::Result<Option<TenantDoc>> {
         self.tenants().find_one(doc! { "apiKeys.hash": hash }).await
     }
 

@@ -45,10 +45,7 @@ impl Caller {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let key = bearer_key(parts)?;
         let requested = requested_tenant(parts, state.config.base_domain.as_deref())?;
         let hash = keys::hash_key(key);
@@ -74,9 +71,7 @@ impl FromRequestParts<AppState> for Caller {
             .iter()
             .find(|stored| stored.hash == hash)
             .map(|stored| stored.role);
-        let role = role.ok_or_else(|| {
-            ApiError::unauthorized("invalid_credentials", "the API key is not valid")
-        })?;
+        let role = role.ok_or_else(|| ApiError::unauthorized("invalid_credentials", "the API key is not valid"))?;
         Ok(Self {
             tenant: Arc::new(tenant),
             role,
@@ -156,14 +151,8 @@ mod tests {
             Some("acme")
         );
         assert_eq!(tenant_from_host("paypulse.local", "paypulse.local"), None);
-        assert_eq!(
-            tenant_from_host("a.b.paypulse.local", "paypulse.local"),
-            None
-        );
+        assert_eq!(tenant_from_host("a.b.paypulse.local", "paypulse.local"), None);
         assert_eq!(tenant_from_host("acme.example.com", "paypulse.local"), None);
-        assert_eq!(
-            tenant_from_host("evilpaypulse.local", "paypulse.local"),
-            None
-        );
+        assert_eq!(tenant_from_host("evilpaypulse.local", "paypulse.local"), None);
     }
 }

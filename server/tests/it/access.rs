@@ -48,13 +48,7 @@ async fn missing_or_malformed_credentials_are_401() {
             .get(app.url(&path))
             .header("X-Tenant-Id", "acme")
             .basic_auth("acme", Some("x"));
-        assert_error(
-            basic.send().await.unwrap(),
-            401,
-            "missing_credentials",
-            "Bearer",
-        )
-        .await;
+        assert_error(basic.send().await.unwrap(), 401, "missing_credentials", "Bearer").await;
         let wrong = app
             .get_as("acme", "pk_demo_acme_viewer_nope", &path)
             .send()
@@ -68,11 +62,7 @@ async fn missing_or_malformed_credentials_are_401() {
 async fn another_tenants_key_is_403_on_every_endpoint() {
     let (app, id) = app_with_a_payment().await;
     for path in endpoints(&id) {
-        let response = app
-            .get_as("acme", "pk_demo_globex_viewer", &path)
-            .send()
-            .await
-            .unwrap();
+        let response = app.get_as("acme", "pk_demo_globex_viewer", &path).send().await.unwrap();
         assert_error(response, 403, "tenant_mismatch", "acme").await;
         let unknown_tenant = app
             .get_as("nobody", "pk_demo_globex_viewer", &path)
@@ -87,11 +77,7 @@ async fn another_tenants_key_is_403_on_every_endpoint() {
 async fn ingest_keys_cannot_read() {
     let (app, id) = app_with_a_payment().await;
     for path in endpoints(&id) {
-        let response = app
-            .get_as("acme", "pk_demo_acme_ingest", &path)
-            .send()
-            .await
-            .unwrap();
+        let response = app.get_as("acme", "pk_demo_acme_ingest", &path).send().await.unwrap();
         assert_error(response, 403, "insufficient_role", "viewer").await;
     }
 }
@@ -119,9 +105,7 @@ async fn the_subdomain_names_the_tenant() {
             .bearer_auth(key.to_owned())
             .send()
     };
-    let own = request("acme.paypulse.local", "pk_demo_acme_viewer")
-        .await
-        .unwrap();
+    let own = request("acme.paypulse.local", "pk_demo_acme_viewer").await.unwrap();
     assert_eq!(own.status(), 200);
     let body: serde_json::Value = own.json().await.unwrap();
     assert_eq!(body["id"], id.as_str());

@@ -43,11 +43,7 @@ impl Chromedriver {
             .spawn()
             .expect("starting chromedriver");
         let profile = std::env::temp_dir().join(format!("paypulse-chromium-{port}"));
-        Self {
-            child,
-            port,
-            profile,
-        }
+        Self { child, port, profile }
     }
 
     /// A WebDriver session, once chromedriver accepts one.
@@ -65,13 +61,9 @@ impl Chromedriver {
         let capabilities = capabilities.as_object().unwrap().clone();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let mut builder =
-                ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
+            let mut builder = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
             builder.capabilities(capabilities.clone());
-            match builder
-                .connect(&format!("http://127.0.0.1:{}", self.port))
-                .await
-            {
+            match builder.connect(&format!("http://127.0.0.1:{}", self.port)).await {
                 Ok(client) => return client,
                 Err(error) if Instant::now() < deadline => {
                     // chromedriver is still starting; it answers within a second.
@@ -116,20 +108,8 @@ async fn dashboard_shows_the_same_total_volume_as_the_api() {
             "paypal",
             PaymentStatus::Succeeded,
         ),
-        payment(
-            "acme",
-            now - TimeDelta::hours(4),
-            20,
-            "paypal",
-            PaymentStatus::Refunded,
-        ),
-        payment(
-            "acme",
-            now - TimeDelta::hours(5),
-            5_000,
-            "card",
-            PaymentStatus::Failed,
-        ),
+        payment("acme", now - TimeDelta::hours(4), 20, "paypal", PaymentStatus::Refunded),
+        payment("acme", now - TimeDelta::hours(5), 5_000, "card", PaymentStatus::Failed),
     ])
     .await;
     let api = app.json("acme", "/api/analytics/metrics").await;
@@ -137,9 +117,7 @@ async fn dashboard_shows_the_same_total_volume_as_the_api() {
     let driver = Chromedriver::start();
     let browser = driver.session().await;
     let outcome = async {
-        browser
-            .goto(&app.url("/#tenant=acme&key=pk_demo_acme_viewer"))
-            .await?;
+        browser.goto(&app.url("/#tenant=acme&key=pk_demo_acme_viewer")).await?;
         browser
             .wait()
             .at_most(PAGE_TIMEOUT)
@@ -148,13 +126,8 @@ async fn dashboard_shows_the_same_total_volume_as_the_api() {
         let read = |testid: &'static str| {
             let browser = browser.clone();
             async move {
-                let element = browser
-                    .find(Locator::Css(&format!("[data-testid={testid}]")))
-                    .await?;
-                Ok::<_, fantoccini::error::CmdError>((
-                    element.attr("data-value").await?,
-                    element.text().await?,
-                ))
+                let element = browser.find(Locator::Css(&format!("[data-testid={testid}]"))).await?;
+                Ok::<_, fantoccini::error::CmdError>((element.attr("data-value").await?, element.text().await?))
             }
         };
         let total = read("metric-total-volume").await?;

@@ -22,7 +22,9 @@ pub const TENANTS: [&str; 3] = ["acme", "globex", "initech"];
 /// Where the MongoDB-compatible server is; a missing one fails loudly.
 pub fn mongodb_uri() -> String {
     std::env::var("MONGODB_URI").unwrap_or_else(|_| {
-        panic!("MONGODB_URI is not set: run the suite with `cargo xtask test`, which starts a MongoDB-compatible server")
+        panic!(
+            "MONGODB_URI is not set: run the suite with `cargo xtask test`, which starts a MongoDB-compatible server"
+        )
     })
 }
 
@@ -88,9 +90,7 @@ impl TestApp {
             demo_keys: true,
             random_seed: 1,
         };
-        seed::seed(&store, &tenants_only)
-            .await
-            .expect("creating demo tenants");
+        seed::seed(&store, &tenants_only).await.expect("creating demo tenants");
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .await
             .expect("binding port 0");
@@ -134,16 +134,8 @@ impl TestApp {
     }
 
     pub async fn insert(&self, payments: &[PaymentDoc]) {
-        let outcome = self
-            .store
-            .insert_payments(payments)
-            .await
-            .expect("inserting payments");
-        assert_eq!(
-            outcome.inserted as usize,
-            payments.len(),
-            "test payments must be new"
-        );
+        let outcome = self.store.insert_payments(payments).await.expect("inserting payments");
+        assert_eq!(outcome.inserted as usize, payments.len(), "test payments must be new");
     }
 }
 
@@ -189,8 +181,7 @@ pub fn payment(
         method: method.to_owned(),
         status,
         failure_reason: (status == PaymentStatus::Failed).then(|| "card_declined".to_owned()),
-        refunded_at: (status == PaymentStatus::Refunded)
-            .then(|| to_bson(created_at + chrono::TimeDelta::hours(1))),
+        refunded_at: (status == PaymentStatus::Refunded).then(|| to_bson(created_at + chrono::TimeDelta::hours(1))),
         created_at: to_bson(created_at),
         updated_at: to_bson(created_at),
     }
@@ -203,10 +194,7 @@ pub async fn assert_error(response: reqwest::Response, status: u16, code: &str, 
     assert_eq!(actual, status, "{body}");
     assert_eq!(body["code"], code, "{body}");
     let message = body["message"].as_str().expect("message is a string");
-    assert!(
-        message.contains(hint),
-        "message {message:?} should mention {hint:?}"
-    );
+    assert!(message.contains(hint), "message {message:?} should mention {hint:?}");
     assert_eq!(
         body.as_object().map(|object| object.len()),
         Some(2),

@@ -104,31 +104,18 @@ async fn trends_have_the_contract_shape_and_sizes() {
             let trend = trend.as_array().expect("an array");
             assert_eq!(trend.len(), points, "{period} for {tenant}");
             for point in trend {
-                assert_eq!(
-                    keys(point),
-                    ["amount", "anomaly", "count", "successRate", "timestamp"]
-                );
+                assert_eq!(keys(point), ["amount", "anomaly", "count", "successRate", "timestamp"]);
                 assert!(is_utc_timestamp(&point["timestamp"]));
                 assert_eq!(point["count"], 0, "zero-filled");
             }
-            let first =
-                paypulse_shared::time::parse_utc(trend[0]["timestamp"].as_str().unwrap()).unwrap();
-            let second =
-                paypulse_shared::time::parse_utc(trend[1]["timestamp"].as_str().unwrap()).unwrap();
+            let first = paypulse_shared::time::parse_utc(trend[0]["timestamp"].as_str().unwrap()).unwrap();
+            let second = paypulse_shared::time::parse_utc(trend[1]["timestamp"].as_str().unwrap()).unwrap();
             // No DST change falls in the first two buckets of these zones today.
-            assert_eq!(
-                second - first,
-                TimeDelta::hours(step_hours),
-                "{period} for {tenant}"
-            );
+            assert_eq!(second - first, TimeDelta::hours(step_hours), "{period} for {tenant}");
         }
     }
     let default = app.json("acme", "/api/analytics/trends").await;
-    assert_eq!(
-        default.as_array().unwrap().len(),
-        24,
-        "period defaults to day"
-    );
+    assert_eq!(default.as_array().unwrap().len(), 24, "period defaults to day");
 }
 
 #[tokio::test]
@@ -177,14 +164,8 @@ async fn payments_page_newest_first_with_filters_and_a_cursor() {
         }
     }
     assert_eq!(seen.len(), documents.len());
-    let mut ids: Vec<&str> = seen
-        .iter()
-        .map(|item| item["id"].as_str().unwrap())
-        .collect();
-    let created: Vec<&str> = seen
-        .iter()
-        .map(|item| item["createdAt"].as_str().unwrap())
-        .collect();
+    let mut ids: Vec<&str> = seen.iter().map(|item| item["id"].as_str().unwrap()).collect();
+    let created: Vec<&str> = seen.iter().map(|item| item["createdAt"].as_str().unwrap()).collect();
     assert!(
         created.windows(2).all(|pair| pair[0] >= pair[1]),
         "newest first: {created:?}"
@@ -193,7 +174,10 @@ async fn payments_page_newest_first_with_filters_and_a_cursor() {
     ids.dedup();
     assert_eq!(ids.len(), documents.len(), "no payment twice");
 
-    let first = &seen[0];
+    let first = seen
+        .iter()
+        .find(|item| item["status"] == "succeeded")
+        .expect("a succeeded payment");
     assert_eq!(
         keys(first),
         [
@@ -209,16 +193,19 @@ async fn payments_page_newest_first_with_filters_and_a_cursor() {
         ]
     );
     let one = app
-        .json(
-            "acme",
-            &format!("/api/payments/{}", first["id"].as_str().unwrap()),
-        )
+        .json("acme", &format!("/api/payments/{}", first["id"].as_str().unwrap()))
         .await;
     assert_eq!(&one, first);
+    let failed_one = seen
+        .iter()
+        .find(|item| item["status"] == "failed")
+        .expect("a failed payment");
+    assert_eq!(
+        failed_one["failureReason"], "card_declined",
+        "failed payments carry their reason"
+    );
 
-    let failed = app
-        .json("acme", "/api/payments?status=failed&limit=100")
-        .await;
+    let failed = app.json("acme", "/api/payments?status=failed&limit=100").await;
     let failed = failed["items"].as_array().unwrap();
     assert_eq!(failed.len(), 5);
     assert!(
@@ -227,10 +214,7 @@ async fn payments_page_newest_first_with_filters_and_a_cursor() {
             .all(|item| item["status"] == "failed" && item["failureReason"] == "card_declined")
     );
     let paypal_over_10 = app
-        .json(
-            "acme",
-            "/api/payments?method=paypal&minAmount=10.00&limit=100",
-        )
+        .json("acme", "/api/payments?method=paypal&minAmount=10.00&limit=100")
         .await;
     let amounts: Vec<f64> = paypal_over_10["items"]
         .as_array()
@@ -238,10 +222,12 @@ async fn payments_page_newest_first_with_filters_and_a_cursor() {
         .iter()
         .map(|item| item["amount"].as_f64().unwrap())
         .collect();
-    assert_eq!(amounts, [12.0, 14.0, 16.0, 18.0, 20.0, 22.0]);
+    assert_eq!(
+        amounts,
+        [10.0, 12.0, 14.0, 16.0, 18.0, 20.0, 22.0],
+        "minAmount is inclusive, newest first"
+    );
     let from = paypulse_shared::time::format_utc(&(now - TimeDelta::seconds(150)));
-    let recent = app
-        .json("acme", &format!("/api/payments?from={from}"))
-        .await;
+    let recent = app.json("acme", &format!("/api/payments?from={from}")).await;
     assert_eq!(recent["items"].as_array().unwrap().len(), 3);
 }

@@ -37,13 +37,7 @@ fn dataset(tenant: &str, seed: u64) -> Vec<PaymentDoc> {
             _ => PaymentStatus::Succeeded,
         };
         let method = METHODS[rng.random_range(0..METHODS.len())];
-        documents.push(payment(
-            tenant,
-            at,
-            rng.random_range(1..200_000),
-            method,
-            status,
-        ));
+        documents.push(payment(tenant, at, rng.random_range(1..200_000), method, status));
     };
     for _ in 0..400 {
         let at = now - TimeDelta::milliseconds(rng.random_range(1..35 * 24 * 3_600_000));
@@ -133,18 +127,8 @@ fn in_range(payment: &PaymentDoc, from: DateTime<Utc>, to: DateTime<Utc>) -> boo
     from <= at && at < to
 }
 
-fn check_metrics(
-    served: &Value,
-    raw: &[PaymentDoc],
-    tz: Tz,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    label: &str,
-) {
-    let chosen: Vec<&PaymentDoc> = raw
-        .iter()
-        .filter(|payment| in_range(payment, from, to))
-        .collect();
+fn check_metrics(served: &Value, raw: &[PaymentDoc], tz: Tz, from: DateTime<Utc>, to: DateTime<Utc>, label: &str) {
+    let chosen: Vec<&PaymentDoc> = raw.iter().filter(|payment| in_range(payment, from, to)).collect();
     let expected = Expected::of(chosen.iter().copied());
     assert_eq!(
         served["totalVolume"].as_f64(),
@@ -183,9 +167,7 @@ fn check_metrics(
     for payment in &chosen {
         per_hour[to_chrono(payment.created_at).with_timezone(&tz).hour() as usize] += 1;
         if payment.status != PaymentStatus::Failed {
-            *volume_per_method
-                .entry(payment.method.as_str())
-                .or_default() += payment.amount_minor;
+            *volume_per_method.entry(payment.method.as_str()).or_default() += payment.amount_minor;
         }
     }
     let busiest = per_hour.iter().max().copied().unwrap_or(0);
@@ -207,15 +189,8 @@ fn check_metrics(
         .iter()
         .find(|(_, volume)| Some(**volume) == best)
         .map(|(method, _)| *method);
-    assert_eq!(
-        served["topPaymentMethod"].as_str(),
-        top,
-        "{label} topPaymentMethod"
-    );
-    let mut methods: Vec<&str> = chosen
-        .iter()
-        .map(|payment| payment.method.as_str())
-        .collect();
+    assert_eq!(served["topPaymentMethod"].as_str(), top, "{label} topPaymentMethod");
+    let mut methods: Vec<&str> = chosen.iter().map(|payment| payment.method.as_str()).collect();
     methods.sort_unstable();
     methods.dedup();
     assert_eq!(
@@ -231,7 +206,7 @@ fn is_boundary(instant: DateTime<Utc>, tz: Tz, period: &str) -> bool {
     let whole_hour = local.minute() == 0 && local.second() == 0 && local.nanosecond() == 0;
     match period {
         "day" => whole_hour,
-        "week" => whole_hour && local.hour() % 6 == 0,
+        "week" => whole_hour && local.hour().is_multiple_of(6),
         _ => whole_hour && local.hour() == 0,
     }
 }
@@ -254,10 +229,7 @@ fn check_trend(
         .map(|point| parse_utc(point["timestamp"].as_str().unwrap()).unwrap())
         .collect();
     assert!(!starts.is_empty(), "{label}: no points");
-    assert!(
-        starts[0] <= from,
-        "{label}: first bucket starts after the range"
-    );
+    assert!(starts[0] <= from, "{label}: first bucket starts after the range");
     assert!(
         *starts.last().unwrap() < to,
         "{label}: last bucket starts at or after the end"
@@ -299,14 +271,8 @@ fn check_trend(
         );
     }
     // The window just before the first bucket holds no payment we counted.
-    let total: u64 = points
-        .iter()
-        .map(|point| point["count"].as_u64().unwrap())
-        .sum();
-    let expected_total = raw
-        .iter()
-        .filter(|payment| in_range(payment, from, to))
-        .count() as u64;
+    let total: u64 = points.iter().map(|point| point["count"].as_u64().unwrap()).sum();
+    let expected_total = raw.iter().filter(|payment| in_range(payment, from, to)).count() as u64;
     assert_eq!(
         total, expected_total,
         "{label}: every payment in range is in exactly one bucket"
@@ -331,14 +297,7 @@ async fn metrics_and_trends_equal_a_recomputation_over_raw_payments() {
             parse_utc(served["to"].as_str().unwrap()).unwrap(),
         );
         assert_eq!(to - from, TimeDelta::hours(24));
-        check_metrics(
-            &served,
-            &raw,
-            tz,
-            from,
-            to,
-            &format!("{tenant} default metrics"),
-        );
+        check_metrics(&served, &raw, tz, from, to, &format!("{tenant} default metrics"));
         let now = Utc::now();
         for (from, to) in [
             (
@@ -357,14 +316,7 @@ async fn metrics_and_trends_equal_a_recomputation_over_raw_payments() {
                 format_utc(&to)
             );
             let served = app.json(tenant, &path).await;
-            check_metrics(
-                &served,
-                &raw,
-                tz,
-                from,
-                to,
-                &format!("{tenant} metrics {path}"),
-            );
+            check_metrics(&served, &raw, tz, from, to, &format!("{tenant} metrics {path}"));
         }
 
         // Trends: every period's default window, and explicit windows across
@@ -403,15 +355,7 @@ async fn metrics_and_trends_equal_a_recomputation_over_raw_payments() {
                 format_utc(&to)
             );
             let served = app.json(tenant, &path).await;
-            check_trend(
-                &served,
-                &raw,
-                tz,
-                period,
-                from,
-                to,
-                &format!("{tenant} {path}"),
-            );
+            check_trend(&served, &raw, tz, period, from, to, &format!("{tenant} {path}"));
         }
     }
 }

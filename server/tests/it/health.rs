@@ -7,10 +7,7 @@ async fn healthz_answers_without_credentials() {
     let app = TestApp::spawn().await;
     let response = app.http.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(response.status(), 200);
-    assert_eq!(
-        response.json::<serde_json::Value>().await.unwrap()["status"],
-        "ok"
-    );
+    assert_eq!(response.json::<serde_json::Value>().await.unwrap()["status"], "ok");
 }
 
 #[tokio::test]
@@ -53,8 +50,5 @@ async fn an_unreachable_redis_fails_start_up_loudly() {
         .await
         .err()
         .expect("start-up must fail");
-    assert!(
-        format!("{error:#}").contains("connecting to redis"),
-        "{error:#}"
-    );
+    assert!(format!("{error:#}").contains("connecting to redis"), "{error:#}");
 }

@@ -49,29 +49,14 @@ async fn bad_parameters_are_400_with_a_message_that_says_why() {
 #[tokio::test]
 async fn unknown_api_routes_and_methods_answer_in_json() {
     let app = TestApp::spawn().await;
-    let missing = app
-        .viewer_get("acme", "/api/nothing-here")
-        .send()
-        .await
-        .unwrap();
+    let missing = app.viewer_get("acme", "/api/nothing-here").send().await.unwrap();
     assert_error(missing, 404, "not_found", "endpoint").await;
     let unknown_payment = app
         .viewer_get("acme", "/api/payments/0123456789abcdef01234567")
         .send()
         .await
         .unwrap();
-    assert_error(
-        unknown_payment,
-        404,
-        "not_found",
-        "0123456789abcdef01234567",
-    )
-    .await;
-    let wrong_method = app
-        .http
-        .delete(app.url("/api/analytics/metrics"))
-        .send()
-        .await
-        .unwrap();
+    assert_error(unknown_payment, 404, "not_found", "0123456789abcdef01234567").await;
+    let wrong_method = app.http.delete(app.url("/api/analytics/metrics")).send().await.unwrap();
     assert_error(wrong_method, 405, "method_not_allowed", "method").await;
 }

@@ -34,10 +34,7 @@ async fn seeding_twice_inserts_nothing_the_second_time() {
             .unwrap()
     };
     seed::seed(&app.store, &args).await.unwrap();
-    assert_eq!(
-        app.store.payments().count_documents(doc! {}).await.unwrap(),
-        payments
-    );
+    assert_eq!(app.store.payments().count_documents(doc! {}).await.unwrap(), payments);
     let again: Vec<_> = {
         use futures::TryStreamExt;
         app.store
@@ -58,8 +55,7 @@ async fn seeding_twice_inserts_nothing_the_second_time() {
             .all(|key| key.hash.len() == 64 && !key.hash.contains("pk_demo"))
     );
 
-    let from =
-        paypulse_shared::time::format_utc(&(chrono::Utc::now() - chrono::TimeDelta::days(3)));
+    let from = paypulse_shared::time::format_utc(&(chrono::Utc::now() - chrono::TimeDelta::days(3)));
     let metrics = app
         .json("initech", &format!("/api/analytics/metrics?from={from}"))
         .await;
