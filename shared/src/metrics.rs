@@ -62,6 +62,7 @@ pub fn compute_metrics(
         refunded_volume: amount(total.refunded_minor),
         hourly_counts,
         currency: currency.to_owned(),
+        timezone: tz.name().to_owned(),
         from,
         to,
     }

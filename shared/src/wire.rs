@@ -33,6 +33,8 @@ pub struct PaymentMetrics {
     pub hourly_counts: Vec<u64>,
     /// ISO 4217 code the amounts are in.
     pub currency: String,
+    /// IANA zone the hours of day are read in (the tenant's).
+    pub timezone: String,
     /// The range the numbers cover, `[from, to)`.
     #[serde(with = "crate::time::rfc3339")]
     pub from: DateTime<Utc>,
@@ -145,6 +147,7 @@ mod tests {
             refunded_volume: Amount::from_minor(0, 2),
             hourly_counts: vec![0; 24],
             currency: "USD".into(),
+            timezone: "America/New_York".into(),
             from: Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap(),
             to: Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap(),
         };
@@ -152,7 +155,7 @@ mod tests {
             "totalVolume": 0.3, "successRate": 50.0, "averageAmount": 0.3, "peakHour": 9,
             "topPaymentMethod": "card", "activeMethods": 2, "count": 2, "succeededCount": 1,
             "failedCount": 1, "refundedCount": 0, "netVolume": 0.3, "refundedVolume": 0.0,
-            "hourlyCounts": vec![0; 24], "currency": "USD",
+            "hourlyCounts": vec![0; 24], "currency": "USD", "timezone": "America/New_York",
             "from": "2026-11-23T10:00:00Z", "to": "2026-11-24T10:00:00Z"
         });
         assert_eq!(serde_json::to_value(&metrics).unwrap(), document);

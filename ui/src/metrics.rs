@@ -74,6 +74,7 @@ fn cards(metrics: PaymentMetrics) -> View {
         |id| catalogue::method(id).map_or_else(|| id.to_owned(), |method| method.display_name.to_owned()),
     );
     let top_value = metrics.top_payment_method.clone().unwrap_or_default();
+    let timezone = metrics.timezone.clone();
     let busiest = metrics.hourly_counts.iter().copied().max().unwrap_or(0).max(1);
     let bars: Vec<View> = metrics
         .hourly_counts
@@ -97,7 +98,7 @@ fn cards(metrics: PaymentMetrics) -> View {
                  text=metrics.active_methods.to_string())
             Card(label="Top method", testid="metric-top-method", value=top_value, text=top)
             div(class="card metric wide") {
-                span(class="label") { "Peak hour" }
+                span(class="label") { (format!("Peak hour ({timezone})")) }
                 span(class="value", data-testid="metric-peak-hour", data-value=peak_value) { (peak) }
                 div(class="hours", aria-label="Payments per hour of day") { (bars) }
             }

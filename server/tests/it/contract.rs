@@ -68,6 +68,7 @@ async fn metrics_have_every_contract_field() {
             "refundedVolume",
             "succeededCount",
             "successRate",
+            "timezone",
             "to",
             "topPaymentMethod",
             "totalVolume"
