@@ -12,6 +12,8 @@ use crate::process::{self, local_dir, on_path, succeeds};
 
 /// SecantusDB release tested with the mongodb crate (see DEVELOPMENT.md).
 pub const SECANTUS: &str = "secantusdb==0.7.0b3";
+/// tauri-driver release line (an unpinned install picks a 3.0 alpha).
+pub const TAURI_DRIVER: &str = "^2";
 /// binaryen release whose wasm-opt (132) produces working builds; Debian's
 /// older binaryen yields a module that loads blank.
 pub const BINARYEN: &str = "binaryen@132.0.0";
@@ -35,11 +37,32 @@ impl Needs {
 }
 
 pub fn ensure(needs: Needs) -> anyhow::Result<()> {
+    rust_components()?;
     wasm_target()?;
     system_packages(needs)?;
     embedded_db()?;
     wasm_opt()?;
+    if needs.desktop {
+        tauri_driver()?;
+    }
     Ok(())
+}
+
+fn rust_components() -> anyhow::Result<()> {
+    let installed = Command::new("rustup")
+        .args(["component", "list", "--installed"])
+        .output();
+    let listed = installed
+        .map(|output| String::from_utf8_lossy(&output.stdout).into_owned())
+        .unwrap_or_default();
+    let missing: Vec<&str> = ["rustfmt", "clippy"]
+        .into_iter()
+        .filter(|component| !listed.lines().any(|line| line.starts_with(component)))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    process::run(Command::new("rustup").args(["component", "add"]).args(&missing))
 }
 
 fn wasm_target() -> anyhow::Result<()> {
@@ -80,6 +103,9 @@ fn system_packages(needs: Needs) -> anyhow::Result<()> {
         }
         if !on_path("Xvfb") {
             missing.push("xvfb");
+        }
+        if !on_path("WebKitWebDriver") {
+            missing.push("webkit2gtk-driver");
         }
     }
     if missing.is_empty() {
@@ -154,5 +180,30 @@ fn wasm_opt() -> anyhow::Result<()> {
             .args(["install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"])
             .arg(&tools)
             .arg(BINARYEN),
+    )
+}
+
+/// Path of tauri-driver, the WebDriver bridge to the desktop app.
+pub fn tauri_driver_path() -> std::path::PathBuf {
+    local_dir().join("tools/bin/tauri-driver")
+}
+
+fn tauri_driver() -> anyhow::Result<()> {
+    if tauri_driver_path().is_file() {
+        return Ok(());
+    }
+    // Without --locked: its lock file can name versions the registry mirror
+    // does not have yet (DEVELOPMENT.md).
+    process::run(
+        crate::process::cargo()
+            .args([
+                "install",
+                "--quiet",
+                "tauri-driver",
+                "--version",
+                TAURI_DRIVER,
+                "--root",
+            ])
+            .arg(local_dir().join("tools")),
     )
 }

@@ -57,13 +57,7 @@ pub fn test() -> anyhow::Result<()> {
             embedded.uri()
         }
     };
-    process::run(
-        cargo()
-            .args(["test", "--workspace", "--features", DESKTOP_FEATURES])
-            .env("MONGODB_URI", &mongodb_uri)
-            .env("REDIS_URL", &redis_url)
-            .env("UI_DIST", ui::dist_dir()),
-    )?;
+    // The desktop end-to-end test drives the built app.
     process::run(cargo().args([
         "build",
         "--package",
@@ -71,6 +65,15 @@ pub fn test() -> anyhow::Result<()> {
         "--features",
         "custom-protocol",
     ]))?;
+    process::run(
+        cargo()
+            .args(["test", "--workspace", "--features", DESKTOP_FEATURES])
+            .env("MONGODB_URI", &mongodb_uri)
+            .env("REDIS_URL", &redis_url)
+            .env("UI_DIST", ui::dist_dir())
+            .env("DESKTOP_BIN", ui::target_root().join("debug/paypulse-desktop"))
+            .env("TAURI_DRIVER", setup::tauri_driver_path()),
+    )?;
     eprintln!("\nall checks passed in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
 }

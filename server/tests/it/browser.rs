@@ -2,87 +2,19 @@
 //! dashboard the server serves, signs in through a `#tenant=&key=` link, and
 //! shows the same total volume as the REST endpoint.
 
-use std::net::{Ipv4Addr, TcpListener as StdListener};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::Locator;
 use paypulse_shared::payment::PaymentStatus;
 
 use crate::common::{TestApp, payment, ui_dist};
+use crate::webdriver::{Driver, TempDir, chromium_capabilities};
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-const CHROMIUM: &str = "/usr/bin/chromium";
 /// How long the page may take to show its numbers.
 const PAGE_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A chromedriver process on a free port, stopped on drop.
-struct Chromedriver {
-    child: Child,
-    port: u16,
-    profile: PathBuf,
-}
-
-impl Chromedriver {
-    fn start() -> Self {
-        assert!(
-            std::path::Path::new(CHROMEDRIVER).exists(),
-            "{CHROMEDRIVER} is missing: `cargo xtask test` installs chromium and chromium-driver"
-        );
-        let port = StdListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting chromedriver");
-        let profile = std::env::temp_dir().join(format!("paypulse-chromium-{port}"));
-        Self { child, port, profile }
-    }
-
-    /// A WebDriver session, once chromedriver accepts one.
-    async fn session(&self) -> Client {
-        let capabilities = serde_json::json!({
-            "goog:chromeOptions": {
-                "binary": CHROMIUM,
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--window-size=1280,900", format!("--user-data-dir={}", self.profile.display()),
-                ],
-            }
-        });
-        let capabilities = capabilities.as_object().unwrap().clone();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let mut builder = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
-            builder.capabilities(capabilities.clone());
-            match builder.connect(&format!("http://127.0.0.1:{}", self.port)).await {
-                Ok(client) => return client,
-                Err(error) if Instant::now() < deadline => {
-                    // chromedriver is still starting; it answers within a second.
-                    let _ = error;
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                Err(error) => panic!("no WebDriver session from chromedriver: {error}"),
-            }
-        }
-    }
-}
-
-impl Drop for Chromedriver {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-        std::fs::remove_dir_all(&self.profile).ok();
-    }
-}
 
 #[tokio::test]
 async fn dashboard_shows_the_same_total_volume_as_the_api() {
@@ -114,8 +46,9 @@ async fn dashboard_shows_the_same_total_volume_as_the_api() {
     .await;
     let api = app.json("acme", "/api/analytics/metrics").await;
 
-    let driver = Chromedriver::start();
-    let browser = driver.session().await;
+    let profile = TempDir::new("paypulse-chromium");
+    let driver = Driver::start(Path::new(CHROMEDRIVER), &["--port={port}"], &[]);
+    let browser = driver.session(chromium_capabilities(&profile.0)).await;
     let outcome = async {
         browser.goto(&app.url("/#tenant=acme&key=pk_demo_acme_viewer")).await?;
         browser

@@ -8,6 +8,8 @@ mod browser;
 mod common;
 mod contract;
 mod correctness;
+mod desktop;
 mod health;
 mod parameters;
 mod seeding;
+mod webdriver;

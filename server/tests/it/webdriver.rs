@@ -1,0 +1,141 @@
+//! Real WebDriver sessions for UI tests: a driver process (chromedriver, or
+//! tauri-driver for the desktop app) on a free port, a fantoccini client, and
+//! a private Xvfb display for apps that need one. Everything is stopped on
+//! drop.
+
+use std::net::{Ipv4Addr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder};
+
+/// How long a driver may take to accept its first session.
+const SESSION_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A WebDriver server process.
+pub struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Driver {
+    /// Starts `program` with `args`; `{port}` in an argument is replaced by
+    /// the port chosen for it.
+    pub fn start(program: &Path, args: &[&str], env: &[(&str, String)]) -> Self {
+        assert!(
+            program.exists(),
+            "{} is missing: `cargo xtask test` installs it",
+            program.display()
+        );
+        let port = free_port();
+        let child = Command::new(program)
+            .args(args.iter().map(|arg| arg.replace("{port}", &port.to_string())))
+            .envs(env.iter().map(|(name, value)| (*name, value.as_str())))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| panic!("starting {}: {error}", program.display()));
+        Self { child, port }
+    }
+
+    /// A session with `capabilities`, retried while the driver starts up.
+    pub async fn session(&self, capabilities: serde_json::Value) -> Client {
+        let capabilities = capabilities.as_object().expect("capabilities are an object").clone();
+        let deadline = Instant::now() + SESSION_TIMEOUT;
+        loop {
+            let mut builder = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
+            builder.capabilities(capabilities.clone());
+            match builder.connect(&format!("http://127.0.0.1:{}", self.port)).await {
+                Ok(client) => return client,
+                // Connection refused while the driver starts: poll again.
+                Err(fantoccini::error::NewSessionError::Failed(_)) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(error) => panic!("no WebDriver session on port {}: {error}", self.port),
+            }
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+/// Headless Chromium capabilities with a fresh profile in `profile`.
+pub fn chromium_capabilities(profile: &Path) -> serde_json::Value {
+    serde_json::json!({
+        "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--window-size=1280,900", format!("--user-data-dir={}", profile.display()),
+            ],
+        }
+    })
+}
+
+/// A temporary directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(prefix: &str) -> Self {
+        let path = std::env::temp_dir().join(format!("{prefix}-{}", free_port()));
+        std::fs::create_dir_all(&path).expect("creating a temporary directory");
+        Self(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.0).ok();
+    }
+}
+
+/// A private X display for desktop apps.
+pub struct Xvfb {
+    child: Child,
+    pub display: String,
+}
+
+impl Xvfb {
+    pub fn start() -> Self {
+        // A display number nobody uses: its socket does not exist.
+        let number = (90..200)
+            .find(|number| !Path::new(&format!("/tmp/.X11-unix/X{number}")).exists())
+            .expect("a free X display number");
+        let display = format!(":{number}");
+        let child = Command::new("Xvfb")
+            .args([display.as_str(), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting Xvfb (`cargo xtask test` installs it)");
+        let socket = PathBuf::from(format!("/tmp/.X11-unix/X{number}"));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !socket.exists() {
+            assert!(Instant::now() < deadline, "Xvfb did not open display {display}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, display }
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
