@@ -38,8 +38,20 @@ enum Command {
     Setup,
 }
 
-fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+fn main() -> std::process::ExitCode {
+    // The error chain says what failed and how to fix it; a backtrace of
+    // xtask itself would only bury that.
+    match dispatch(Cli::parse().command) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("\x1b[1;31merror:\x1b[0m {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Run(args) => run::run(args),
         Command::Test => test::test(),
         Command::Ui { dev } => {

@@ -195,7 +195,7 @@ fn tauri_driver() -> anyhow::Result<()> {
     // Without --locked: its lock file can name versions the registry mirror
     // does not have yet (DEVELOPMENT.md).
     process::run(
-        crate::process::cargo()
+        process::cargo()
             .args([
                 "install",
                 "--quiet",

@@ -49,7 +49,8 @@ async fn dashboard_shows_the_same_total_volume_as_the_api() {
     let profile = TempDir::new("paypulse-chromium");
     let driver = Driver::start(Path::new(CHROMEDRIVER), &["--port={port}"], &[]);
     let browser = driver.session(chromium_capabilities(&profile.0)).await;
-    let outcome = async {
+    // A WebDriver that stops answering must fail the test, not hang it.
+    let outcome = tokio::time::timeout(PAGE_TIMEOUT * 3, async {
         browser.goto(&app.url("/#tenant=acme&key=pk_demo_acme_viewer")).await?;
         browser
             .wait()
@@ -68,10 +69,15 @@ async fn dashboard_shows_the_same_total_volume_as_the_api() {
         let top = read("metric-top-method").await?;
         let url = browser.current_url().await?;
         Ok::<_, fantoccini::error::CmdError>((total, rate, top, url))
-    }
+    })
     .await;
+    if !matches!(outcome, Ok(Ok(_))) {
+        crate::webdriver::save_evidence(&browser, "browser").await;
+    }
     browser.close().await.ok();
-    let (total, rate, top, url) = outcome.expect("driving the dashboard");
+    let (total, rate, top, url) = outcome
+        .expect("the browser answers in time")
+        .expect("driving the dashboard");
 
     let served: f64 = total.0.as_deref().unwrap().parse().unwrap();
     assert_eq!(

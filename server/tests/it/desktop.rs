@@ -11,9 +11,10 @@ use fantoccini::Locator;
 use paypulse_shared::payment::PaymentStatus;
 
 use crate::common::{TestApp, payment};
-use crate::webdriver::{Driver, Xvfb};
+use crate::webdriver::{Driver, TempDir, Xvfb};
 
 const SCREEN_TIMEOUT: Duration = Duration::from_secs(60);
+const TEST_TIMEOUT: Duration = Duration::from_secs(150);
 
 /// A path named by an environment variable `cargo xtask test` sets.
 fn required_path(variable: &str) -> PathBuf {
@@ -34,7 +35,7 @@ async fn desktop_app_signs_in_and_shows_the_api_total() {
         payment(
             "globex",
             now - TimeDelta::hours(1),
-            4_200_00,
+            420_000,
             "card",
             PaymentStatus::Succeeded,
         ),
@@ -50,17 +51,34 @@ async fn desktop_app_signs_in_and_shows_the_api_total() {
     let api = app.json("globex", "/api/analytics/metrics").await;
 
     let display = Xvfb::start();
+    // The app remembers its settings (WebKit's localStorage under the XDG
+    // data folder); a fresh home makes it start signed out, as on first use.
+    let home = TempDir::new("paypulse-desktop-home");
+    let xdg = |folder: &str| home.0.join(folder).display().to_string();
     let driver = Driver::start(
         &tauri_driver,
-        &["--port", "{port}", "--native-driver", "/usr/bin/WebKitWebDriver"],
-        &[("DISPLAY", display.display.clone())],
+        &[
+            "--port",
+            "{port}",
+            "--native-port",
+            "{port2}",
+            "--native-driver",
+            "/usr/bin/WebKitWebDriver",
+        ],
+        &[
+            ("DISPLAY", display.display.clone()),
+            ("XDG_DATA_HOME", xdg("data")),
+            ("XDG_CONFIG_HOME", xdg("config")),
+            ("XDG_CACHE_HOME", xdg("cache")),
+        ],
     );
     let capabilities = serde_json::json!({
         "browserName": "wry",
         "tauri:options": { "application": application },
     });
     let window = driver.session(capabilities).await;
-    let outcome = async {
+    // A WebDriver that stops answering must fail the test, not hang it.
+    let outcome = tokio::time::timeout(TEST_TIMEOUT, async {
         let form = window
             .wait()
             .at_most(SCREEN_TIMEOUT)
@@ -86,10 +104,15 @@ async fn desktop_app_signs_in_and_shows_the_api_total() {
             .await?;
         let total = window.find(Locator::Css("[data-testid=metric-total-volume]")).await?;
         Ok::<_, fantoccini::error::CmdError>((total.attr("data-value").await?, total.text().await?))
-    }
+    })
     .await;
+    if !matches!(outcome, Ok(Ok(_))) {
+        crate::webdriver::save_evidence(&window, "desktop").await;
+    }
     window.close().await.ok();
-    let (value, text) = outcome.expect("driving the desktop app");
+    let (value, text) = outcome
+        .expect("the desktop app answers in time")
+        .expect("driving the desktop app");
     let shown: f64 = value.as_deref().expect("data-value").parse().unwrap();
     assert_eq!(Some(shown), api["totalVolume"].as_f64());
     assert_eq!(text, "$4,200.99");

@@ -4,6 +4,7 @@
 //! drop.
 
 use std::net::{Ipv4Addr, TcpListener};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -29,17 +30,23 @@ pub struct Driver {
 
 impl Driver {
     /// Starts `program` with `args`; `{port}` in an argument is replaced by
-    /// the port chosen for it.
+    /// the port chosen for it and `{port2}` by a second free port (for a
+    /// driver that starts another driver). The driver runs in a process group
+    /// of its own, so everything it starts is stopped with it.
     pub fn start(program: &Path, args: &[&str], env: &[(&str, String)]) -> Self {
         assert!(
             program.exists(),
             "{} is missing: `cargo xtask test` installs it",
             program.display()
         );
-        let port = free_port();
+        let (port, second_port) = (free_port(), free_port());
         let child = Command::new(program)
-            .args(args.iter().map(|arg| arg.replace("{port}", &port.to_string())))
+            .args(args.iter().map(|arg| {
+                arg.replace("{port}", &port.to_string())
+                    .replace("{port2}", &second_port.to_string())
+            }))
             .envs(env.iter().map(|(name, value)| (*name, value.as_str())))
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -57,7 +64,9 @@ impl Driver {
             match builder.connect(&format!("http://127.0.0.1:{}", self.port)).await {
                 Ok(client) => return client,
                 // Connection refused while the driver starts: poll again.
-                Err(fantoccini::error::NewSessionError::Failed(_)) if Instant::now() < deadline => {
+                Err(fantoccini::error::NewSessionError::Failed(_) | fantoccini::error::NewSessionError::FailedC(_))
+                    if Instant::now() < deadline =>
+                {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
                 Err(error) => panic!("no WebDriver session on port {}: {error}", self.port),
@@ -68,7 +77,12 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        self.child.kill().ok();
+        // The whole group: the driver, the native driver it started, and the
+        // browser or app they launched.
+        Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status()
+            .ok();
         self.child.wait().ok();
     }
 }
@@ -138,4 +152,18 @@ impl Drop for Xvfb {
         self.child.kill().ok();
         self.child.wait().ok();
     }
+}
+
+/// Saves a screenshot and the page source of a failing UI test under
+/// target/test-evidence/, and says where, so a red CI run can be read.
+pub async fn save_evidence(client: &Client, name: &str) {
+    let folder = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/test-evidence");
+    std::fs::create_dir_all(&folder).ok();
+    if let Ok(png) = client.screenshot().await {
+        std::fs::write(folder.join(format!("{name}.png")), png).ok();
+    }
+    if let Ok(source) = client.source().await {
+        std::fs::write(folder.join(format!("{name}.html")), source).ok();
+    }
+    eprintln!("UI evidence saved in {}/{name}.{{png,html}}", folder.display());
 }
