@@ -1,4 +1,5 @@
-//! Paypulse server: REST analytics, payments, tenancy and the dashboard,
+//! Paypulse server: REST analytics, payment ingest and drill-down, tenancy
+//! and the dashboard,
 //! over MongoDB (and Redis when configured).
 //!
 //! `router(state)` is the whole HTTP surface; `launch` serves it on a given
@@ -9,8 +10,10 @@ pub mod analytics;
 pub mod config;
 pub mod error;
 pub mod health;
+pub mod ingest;
 pub mod params;
 pub mod payments;
+pub mod reconcile;
 pub mod seed;
 pub mod state;
 pub mod store;
@@ -78,10 +81,12 @@ pub async fn connect(config: Config) -> anyhow::Result<AppState> {
         }
     };
     let store = Store::connect(&config.database).await?;
+    let ingest = ingest::IngestQueue::start(store.clone());
     Ok(AppState {
         config: Arc::new(config),
         store,
         redis,
+        ingest,
     })
 }
 

@@ -1,4 +1,5 @@
-//! `paypulse-server`: `serve` the API and dashboard, `seed` demo data.
+//! `paypulse-server`: `serve` the API and dashboard, `seed` demo data,
+//! `reconcile` the rollups with the raw payments.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -24,6 +25,9 @@ enum Command {
     Serve(Config),
     /// Create the demo tenants, their keys and realistic payment history.
     Seed(SeedArgs),
+    /// Recompute the rollups from the raw payments and report (or, with
+    /// --repair, fix) any cell that differs.
+    Reconcile(paypulse_server::reconcile::ReconcileArgs),
 }
 
 #[tokio::main]
@@ -36,6 +40,7 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve(config) => serve(config).await,
         Command::Seed(args) => paypulse_server::seed::run(args).await,
+        Command::Reconcile(args) => paypulse_server::reconcile::run(args).await,
     }
 }
 

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::ingest::IngestQueue;
 use crate::store::Store;
 
 /// Handed to handlers with `State`; clones share everything.
@@ -12,4 +13,6 @@ pub struct AppState {
     pub store: Store,
     /// Redis, when configured; the manager reconnects by itself.
     pub redis: Option<redis::aio::ConnectionManager>,
+    /// The group-commit writer of new payments.
+    pub ingest: IngestQueue,
 }

@@ -1,6 +1,6 @@
 //! `GET /api/analytics/metrics` and `GET /api/analytics/trends` (SPEC §3):
 //! range parsing, then the shared metric and trend arithmetic over the cells
-//! of the tenant's payments.
+//! of the tenant's payments (rollups, and raw payments for partial edges).
 
 use axum::extract::State;
 use axum::routing::get;
@@ -43,7 +43,7 @@ async fn metrics(
         params::now(),
         TimeDelta::hours(24),
     )?;
-    let cells = state.store.payment_cells(&tenant.id, from, to).await?;
+    let cells = state.store.cells(&tenant.id, from, to).await?;
     Ok(Json(compute_metrics(
         &cells,
         tenant.tz(),
@@ -83,7 +83,7 @@ async fn trends(
     };
     let starts = buckets::bucket_starts(from, to, BucketUnit::from(period), tz)
         .map_err(|error| ApiError::invalid_parameter(error.to_string()))?;
-    let cells = state.store.payment_cells(&tenant.id, from, to).await?;
+    let cells = state.store.cells(&tenant.id, from, to).await?;
     Ok(Json(build_trend(&starts, &cells, tenant.scale())))
 }
 

@@ -1,10 +1,11 @@
 //! `GET /api/payments` (filters, cursor pagination, newest first) and
-//! `GET /api/payments/{id}`.
+//! `GET /api/payments/{id}`; the POST routes of the same paths belong to
+//! `ingest`.
 
 mod cursor;
 
 use axum::extract::{Path, State};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use mongodb::bson::oid::ObjectId;
 use paypulse_shared::catalogue;
@@ -25,8 +26,9 @@ pub const MAX_LIMIT: u32 = 500;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/payments", get(list))
+        .route("/payments", get(list).post(crate::ingest::create))
         .route("/payments/{id}", get(one))
+        .route("/payments/{id}/refund", post(crate::ingest::refund))
 }
 
 #[derive(Debug, Deserialize)]

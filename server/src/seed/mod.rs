@@ -86,7 +86,7 @@ pub async fn seed(store: &Store, args: &SeedArgs) -> anyhow::Result<()> {
             let date = today - TimeDelta::days(i64::from(args.days - 1 - day));
             let payments = day_of_payments(&profile, date, args.rate, args.random_seed, now);
             let outcome = store
-                .insert_payments(&payments)
+                .import_payments(&payments)
                 .await
                 .with_context(|| format!("inserting {tenant_id} {date}"))?;
             inserted += outcome.inserted;

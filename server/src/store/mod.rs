@@ -3,8 +3,11 @@
 
 pub mod documents;
 pub mod payments;
+pub mod reconcile;
+pub mod rollups;
 pub mod schema;
 pub mod tenants;
+pub mod writes;
 
 use anyhow::Context;
 use mongodb::options::ClientOptions;
@@ -18,6 +21,7 @@ pub mod names {
     pub const PAYMENTS: &str = "payments";
     pub const TENANTS: &str = "tenants";
     pub const METHODS: &str = "methods";
+    pub const ROLLUPS: &str = "rollups";
 }
 
 /// The database handle; clones share one connection pool.

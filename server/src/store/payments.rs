@@ -5,8 +5,6 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{Bson, Document, doc};
-use mongodb::error::ErrorKind;
-use mongodb::options::InsertManyOptions;
 use paypulse_shared::payment::PaymentStatus;
 use paypulse_shared::stats::{CELL_MINUTES, Cell, Stats};
 
@@ -28,17 +26,6 @@ pub struct PaymentFilter {
 pub struct Position {
     pub created_at_ms: i64,
     pub id: ObjectId,
-}
-
-/// How many documents one bulk insert carries.
-const INSERT_BATCH: usize = 1_000;
-
-/// What a bulk insert did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct InsertOutcome {
-    pub inserted: u64,
-    /// Documents whose `(tenantId, externalId)` already existed.
-    pub duplicates: u64,
 }
 
 impl Store {
@@ -156,32 +143,5 @@ impl Store {
         self.payments()
             .find_one(doc! { "_id": id, "tenantId": tenant_id })
             .await
-    }
-
-    /// Inserts in batches, unordered, counting rows that already existed
-    /// instead of failing on them.
-    pub async fn insert_payments(&self, documents: &[PaymentDoc]) -> mongodb::error::Result<InsertOutcome> {
-        let mut outcome = InsertOutcome::default();
-        for batch in documents.chunks(INSERT_BATCH) {
-            let options = InsertManyOptions::builder().ordered(false).build();
-            match self.payments().insert_many(batch).with_options(options).await {
-                Ok(result) => outcome.inserted += result.inserted_ids.len() as u64,
-                Err(error) => match *error.kind {
-                    ErrorKind::InsertMany(ref failure)
-                        if failure.write_concern_error.is_none()
-                            && failure
-                                .write_errors
-                                .as_ref()
-                                .is_some_and(|errors| errors.iter().all(|e| e.code == 11000)) =>
-                    {
-                        let duplicates = failure.write_errors.as_ref().map_or(0, Vec::len) as u64;
-                        outcome.duplicates += duplicates;
-                        outcome.inserted += batch.len() as u64 - duplicates;
-                    }
-                    _ => return Err(error),
-                },
-            }
-        }
-        Ok(outcome)
     }
 }

@@ -14,6 +14,7 @@ pub async fn ensure(database: &Database) -> mongodb::error::Result<()> {
         (names::PAYMENTS, payments_validator()),
         (names::TENANTS, tenants_validator()),
         (names::METHODS, methods_validator()),
+        (names::ROLLUPS, rollups_validator()),
     ] {
         if existing.iter().any(|known| known == name) {
             database
@@ -35,6 +36,10 @@ pub async fn ensure(database: &Database) -> mongodb::error::Result<()> {
     database
         .collection::<Document>(names::TENANTS)
         .create_indexes(tenant_indexes())
+        .await?;
+    database
+        .collection::<Document>(names::ROLLUPS)
+        .create_indexes(rollup_indexes())
         .await?;
     Ok(())
 }
@@ -76,6 +81,29 @@ fn payment_indexes() -> Vec<IndexModel> {
 
 fn tenant_indexes() -> Vec<IndexModel> {
     vec![index("api_key_hash", doc! { "apiKeys.hash": 1 }, true)]
+}
+
+fn rollup_indexes() -> Vec<IndexModel> {
+    vec![index("tenant_cell", doc! { "tenantId": 1, "cell": 1 }, false)]
+}
+
+fn rollups_validator() -> Document {
+    let count = doc! { "bsonType": ["int", "long"], "minimum": 0 };
+    doc! { "$jsonSchema": {
+        "bsonType": "object",
+        "required": ["_id", "tenantId", "cell", "method", "succeeded", "failed", "refunded", "volumeMinor", "refundedMinor"],
+        "properties": {
+            "_id": { "bsonType": "string" },
+            "tenantId": { "bsonType": "string", "minLength": 1 },
+            "cell": { "bsonType": "date" },
+            "method": { "bsonType": "string", "minLength": 1 },
+            "succeeded": count.clone(),
+            "failed": count.clone(),
+            "refunded": count.clone(),
+            "volumeMinor": count.clone(),
+            "refundedMinor": count,
+        },
+    } }
 }
 
 fn payments_validator() -> Document {

@@ -134,7 +134,7 @@ impl TestApp {
     }
 
     pub async fn insert(&self, payments: &[PaymentDoc]) {
-        let outcome = self.store.insert_payments(payments).await.expect("inserting payments");
+        let outcome = self.store.import_payments(payments).await.expect("inserting payments");
         assert_eq!(outcome.inserted as usize, payments.len(), "test payments must be new");
     }
 }

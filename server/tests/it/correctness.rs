@@ -3,7 +3,9 @@
 //! DST change, Kolkata with its half-hour offset), for metrics over several
 //! ranges and for every trend period.
 //!
-//! The expected values here are computed directly from the documents with
+//! The served numbers come from the rollups (whole 15-minute cells) and from
+//! raw payments only for partial cells at the range's ends; the ranges below
+//! include both kinds. The expected values here are computed directly from the documents with
 //! chrono-tz, not with the shared crate's bucketing and metric code, so a
 //! mistake there cannot hide itself.
 
@@ -289,6 +291,10 @@ async fn metrics_and_trends_equal_a_recomputation_over_raw_payments() {
         let tz: Tz = zone.parse().unwrap();
         let raw = raw_payments(&app, tenant).await;
         assert!(raw.len() > 500);
+        assert!(
+            app.store.drift(tenant).await.unwrap().is_empty(),
+            "rollups of {tenant} match its payments"
+        );
 
         // Metrics: the default window and explicit ranges, one across DST.
         let served = app.json(tenant, "/api/analytics/metrics").await;

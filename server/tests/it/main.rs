@@ -10,6 +10,7 @@ mod contract;
 mod correctness;
 mod desktop;
 mod health;
+mod ingest;
 mod parameters;
 mod seeding;
 mod webdriver;

@@ -47,6 +47,12 @@ async fn seeding_twice_inserts_nothing_the_second_time() {
             .unwrap()
     };
     assert_eq!(again, tenants, "tenants and their keys are unchanged");
+    for tenant in ["acme", "initech"] {
+        assert!(
+            app.store.drift(tenant).await.unwrap().is_empty(),
+            "seeded rollups of {tenant} match its payments"
+        );
+    }
     let acme = again.iter().find(|tenant| tenant.id == "acme").unwrap();
     assert_eq!(acme.api_keys.len(), 2, "one viewer and one ingest demo key");
     assert!(

@@ -1,0 +1,73 @@
+//! Ingest (SPEC §3): `POST /api/payments` creates a payment, idempotent on
+//! `externalId`; `POST /api/payments/{id}/refund` refunds one. Both need an
+//! `ingest` key. Requests are validated here, then written by the queue's
+//! group commit together with their rollups.
+
+mod queue;
+mod validate;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::header::LOCATION;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use mongodb::bson::oid::ObjectId;
+
+use crate::error::{ApiError, ApiResult};
+use crate::params::{self, JsonBody};
+use crate::state::AppState;
+use crate::store::documents::Role;
+use crate::store::writes::{CreateOutcome, RefundOutcome};
+use crate::tenancy::Caller;
+
+pub use queue::IngestQueue;
+pub use validate::CreatePayment;
+
+/// `POST /api/payments`: 201 with the new payment, 200 with the original on a
+/// replay, 409 when the `externalId` belongs to a different payment.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<CreatePayment>,
+) -> ApiResult<Response> {
+    let tenant = caller.require(Role::Ingest)?.tenant;
+    let payment = validate::validate(&tenant, body, params::now())?;
+    match state.ingest.create(payment).await? {
+        CreateOutcome::Created(document) => {
+            let location = HeaderValue::from_str(&format!("/api/payments/{}", document.id.to_hex()))
+                .map_err(|error| ApiError::Internal(error.into()))?;
+            Ok((StatusCode::CREATED, [(LOCATION, location)], Json(document.to_wire())).into_response())
+        }
+        CreateOutcome::Replayed(document) => Ok((StatusCode::OK, Json(document.to_wire())).into_response()),
+        CreateOutcome::Conflict(document) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "idempotency_conflict",
+            format!(
+                "externalId '{}' already names payment {} with different details; use a new externalId for a new payment",
+                document.external_id,
+                document.id.to_hex()
+            ),
+        )),
+    }
+}
+
+/// `POST /api/payments/{id}/refund`: refunds a succeeded payment in full.
+pub async fn refund(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
+    let tenant = caller.require(Role::Ingest)?.tenant;
+    let object_id = ObjectId::parse_str(&id)
+        .map_err(|_| ApiError::invalid_parameter(format!("payment id must be 24 hexadecimal digits, got '{id}'")))?;
+    match state.store.refund_payment(&tenant.id, object_id, params::now()).await? {
+        RefundOutcome::Refunded(document) => Ok((StatusCode::OK, Json(document.to_wire())).into_response()),
+        RefundOutcome::NotFound => Err(ApiError::not_found(format!("no payment '{id}'"))),
+        RefundOutcome::AlreadyRefunded(_) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "already_refunded",
+            format!("payment '{id}' is already refunded"),
+        )),
+        RefundOutcome::NotRefundable(_) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_refundable",
+            format!("payment '{id}' failed, so no money moved and there is nothing to refund"),
+        )),
+    }
+}

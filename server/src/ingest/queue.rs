@@ -1,0 +1,66 @@
+//! Group commit: one writer task drains every create request waiting at that
+//! moment (up to [`MAX_BATCH`]) and writes them in one transaction. Under load
+//! batches grow and the per-payment cost falls; when idle a request is
+//! written alone at once. The queue is bounded: when it is full, callers wait
+//! (backpressure) instead of memory growing.
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::ApiError;
+use crate::store::Store;
+use crate::store::writes::{CreateOutcome, NewPayment};
+
+/// Most requests written in one transaction.
+pub const MAX_BATCH: usize = 512;
+/// Requests waiting for the writer at most.
+const QUEUE_CAPACITY: usize = 8_192;
+
+struct Job {
+    payment: NewPayment,
+    reply: oneshot::Sender<mongodb::error::Result<CreateOutcome>>,
+}
+
+/// Handle on the writer task; clones share it.
+#[derive(Clone, Debug)]
+pub struct IngestQueue {
+    sender: mpsc::Sender<Job>,
+}
+
+impl IngestQueue {
+    /// Starts the writer task on the current runtime.
+    pub fn start(store: Store) -> Self {
+        let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
+        tokio::spawn(write_batches(store, receiver));
+        Self { sender }
+    }
+
+    /// Queues one payment and waits until it is written (or found written).
+    pub async fn create(&self, payment: NewPayment) -> Result<CreateOutcome, ApiError> {
+        let (reply, outcome) = oneshot::channel();
+        let stopped = || ApiError::Unavailable("the ingest writer has stopped".into());
+        self.sender.send(Job { payment, reply }).await.map_err(|_| stopped())?;
+        Ok(outcome.await.map_err(|_| stopped())??)
+    }
+}
+
+async fn write_batches(store: Store, mut receiver: mpsc::Receiver<Job>) {
+    let mut jobs = Vec::with_capacity(MAX_BATCH);
+    while receiver.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+        let payments: Vec<NewPayment> = jobs.iter().map(|job| job.payment.clone()).collect();
+        match store.create_payments(&payments).await {
+            Ok(outcomes) => {
+                for (job, outcome) in jobs.drain(..).zip(outcomes) {
+                    // The caller may have gone (client disconnected): the
+                    // payment is written all the same.
+                    job.reply.send(Ok(outcome)).ok();
+                }
+            }
+            Err(error) => {
+                tracing::error!(error = %error, batch = jobs.len(), "writing a batch of payments failed");
+                for job in jobs.drain(..) {
+                    job.reply.send(Err(error.clone())).ok();
+                }
+            }
+        }
+    }
+}

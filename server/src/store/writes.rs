@@ -1,0 +1,350 @@
+//! Writing payments: each batch of new payments (and each refund) is one
+//! transaction that writes the payments and adds them to the rollups, so a
+//! payment is counted exactly once or not at all. Duplicate `externalId`s are
+//! found inside the transaction and answered as replays, and the unique index
+//! stays the last line of defence between server instances.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use mongodb::ClientSession;
+use mongodb::bson::doc;
+use mongodb::bson::oid::ObjectId;
+use mongodb::error::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
+use paypulse_shared::payment::PaymentStatus;
+use paypulse_shared::stats::cell_start;
+
+use super::Store;
+use super::documents::{PaymentDoc, to_bson, to_chrono};
+use super::rollups::{CellKey, Increments};
+
+/// Attempts of one transaction before its error is returned.
+const TRANSACTION_ATTEMPTS: usize = 8;
+
+/// A validated payment to create.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewPayment {
+    pub tenant_id: String,
+    pub external_id: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub method: String,
+    /// `Succeeded` or `Failed`: payments are created in a final state.
+    pub status: PaymentStatus,
+    pub failure_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// Whether the sender chose `created_at` (a replay must then match it).
+    pub created_at_given: bool,
+}
+
+impl NewPayment {
+    /// Whether `existing` is the payment this request created earlier.
+    fn is_replay_of(&self, existing: &PaymentDoc) -> bool {
+        // A payment refunded since it was created was created as succeeded.
+        let original_status = match existing.status {
+            PaymentStatus::Refunded => PaymentStatus::Succeeded,
+            status => status,
+        };
+        existing.amount_minor == self.amount_minor
+            && existing.currency == self.currency
+            && existing.method == self.method
+            && original_status == self.status
+            && existing.failure_reason == self.failure_reason
+            && (!self.created_at_given || to_chrono(existing.created_at) == self.created_at)
+    }
+
+    fn to_document(&self) -> PaymentDoc {
+        PaymentDoc {
+            id: ObjectId::new(),
+            tenant_id: self.tenant_id.clone(),
+            external_id: self.external_id.clone(),
+            amount_minor: self.amount_minor,
+            currency: self.currency.clone(),
+            method: self.method.clone(),
+            status: self.status,
+            failure_reason: self.failure_reason.clone(),
+            refunded_at: None,
+            created_at: to_bson(self.created_at),
+            updated_at: to_bson(self.created_at),
+        }
+    }
+}
+
+/// How many documents one import transaction carries.
+const IMPORT_BATCH: usize = 1_000;
+
+/// What an import did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ImportOutcome {
+    pub inserted: u64,
+    /// Documents whose `(tenantId, externalId)` already existed: skipped.
+    pub duplicates: u64,
+}
+
+/// What became of one create request.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CreateOutcome {
+    /// Written now.
+    Created(PaymentDoc),
+    /// The same request was written before: nothing changed.
+    Replayed(PaymentDoc),
+    /// The `externalId` belongs to a different payment.
+    Conflict(PaymentDoc),
+}
+
+/// What became of one refund request.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RefundOutcome {
+    Refunded(PaymentDoc),
+    NotFound,
+    AlreadyRefunded(PaymentDoc),
+    /// A failed payment moved no money and cannot be refunded.
+    NotRefundable(PaymentDoc),
+}
+
+impl Store {
+    /// Creates a batch of payments in one transaction (group commit). Each
+    /// request gets its own outcome, in order.
+    pub async fn create_payments(&self, requests: &[NewPayment]) -> mongodb::error::Result<Vec<CreateOutcome>> {
+        let mut session = self.database().client().start_session().await?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            session.start_transaction().await?;
+            let result = self.create_in(&mut session, requests).await;
+            if let Some(outcomes) = finish(&mut session, result, attempt).await? {
+                return Ok(outcomes);
+            }
+        }
+    }
+
+    async fn create_in(
+        &self,
+        session: &mut ClientSession,
+        requests: &[NewPayment],
+    ) -> mongodb::error::Result<Vec<CreateOutcome>> {
+        let mut known: HashMap<(String, String), PaymentDoc> = HashMap::new();
+        let mut by_tenant: HashMap<&str, Vec<&str>> = HashMap::new();
+        for request in requests {
+            by_tenant
+                .entry(&request.tenant_id)
+                .or_default()
+                .push(&request.external_id);
+        }
+        for (tenant_id, external_ids) in by_tenant {
+            let existing: Vec<PaymentDoc> = self
+                .payments()
+                .find(doc! { "tenantId": tenant_id, "externalId": { "$in": external_ids } })
+                .session(&mut *session)
+                .await?
+                .stream(&mut *session)
+                .try_collect()
+                .await?;
+            for document in existing {
+                known.insert((document.tenant_id.clone(), document.external_id.clone()), document);
+            }
+        }
+
+        let mut outcomes = Vec::with_capacity(requests.len());
+        let mut inserts = Vec::new();
+        let mut increments = Increments::new();
+        for request in requests {
+            let key = (request.tenant_id.clone(), request.external_id.clone());
+            if let Some(existing) = known.get(&key) {
+                outcomes.push(if request.is_replay_of(existing) {
+                    CreateOutcome::Replayed(existing.clone())
+                } else {
+                    CreateOutcome::Conflict(existing.clone())
+                });
+                continue;
+            }
+            let document = request.to_document();
+            let cell = CellKey {
+                tenant_id: request.tenant_id.clone(),
+                start: cell_start(request.created_at),
+                method: request.method.clone(),
+            };
+            increments
+                .entry(cell)
+                .or_default()
+                .record(request.status, request.amount_minor);
+            known.insert(key, document.clone());
+            inserts.push(document.clone());
+            outcomes.push(CreateOutcome::Created(document));
+        }
+        if !inserts.is_empty() {
+            self.payments().insert_many(&inserts).session(&mut *session).await?;
+            self.apply_increments(session, &increments).await?;
+        }
+        Ok(outcomes)
+    }
+
+    /// Writes complete payment documents (any status, refunds included) and
+    /// their rollups, skipping those whose `externalId` exists: how `seed`
+    /// and backfills load history through the same bookkeeping as ingest.
+    pub async fn import_payments(&self, documents: &[PaymentDoc]) -> mongodb::error::Result<ImportOutcome> {
+        let mut outcome = ImportOutcome::default();
+        for batch in documents.chunks(IMPORT_BATCH) {
+            let mut session = self.database().client().start_session().await?;
+            let mut attempt = 0;
+            let inserted = loop {
+                attempt += 1;
+                session.start_transaction().await?;
+                let result = self.import_in(&mut session, batch).await;
+                if let Some(inserted) = finish(&mut session, result, attempt).await? {
+                    break inserted;
+                }
+            };
+            outcome.inserted += inserted;
+            outcome.duplicates += batch.len() as u64 - inserted;
+        }
+        Ok(outcome)
+    }
+
+    async fn import_in(&self, session: &mut ClientSession, batch: &[PaymentDoc]) -> mongodb::error::Result<u64> {
+        let mut seen: std::collections::HashSet<(String, String)> = std::collections::HashSet::new();
+        let mut by_tenant: HashMap<&str, Vec<&str>> = HashMap::new();
+        for document in batch {
+            by_tenant
+                .entry(&document.tenant_id)
+                .or_default()
+                .push(&document.external_id);
+        }
+        for (tenant_id, external_ids) in by_tenant {
+            let existing: Vec<PaymentDoc> = self
+                .payments()
+                .find(doc! { "tenantId": tenant_id, "externalId": { "$in": external_ids } })
+                .session(&mut *session)
+                .await?
+                .stream(&mut *session)
+                .try_collect()
+                .await?;
+            seen.extend(
+                existing
+                    .into_iter()
+                    .map(|document| (document.tenant_id, document.external_id)),
+            );
+        }
+        let mut fresh = Vec::new();
+        let mut increments = Increments::new();
+        for document in batch {
+            if !seen.insert((document.tenant_id.clone(), document.external_id.clone())) {
+                continue;
+            }
+            let cell = CellKey {
+                tenant_id: document.tenant_id.clone(),
+                start: cell_start(to_chrono(document.created_at)),
+                method: document.method.clone(),
+            };
+            increments
+                .entry(cell)
+                .or_default()
+                .record(document.status, document.amount_minor);
+            fresh.push(document);
+        }
+        if !fresh.is_empty() {
+            self.payments()
+                .insert_many(fresh.iter().copied())
+                .session(&mut *session)
+                .await?;
+            self.apply_increments(session, &increments).await?;
+        }
+        Ok(fresh.len() as u64)
+    }
+
+    /// Refunds one succeeded payment, in one transaction with its rollup.
+    pub async fn refund_payment(
+        &self,
+        tenant_id: &str,
+        id: ObjectId,
+        now: DateTime<Utc>,
+    ) -> mongodb::error::Result<RefundOutcome> {
+        let mut session = self.database().client().start_session().await?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            session.start_transaction().await?;
+            let result = self.refund_in(&mut session, tenant_id, id, now).await;
+            if let Some(outcome) = finish(&mut session, result, attempt).await? {
+                return Ok(outcome);
+            }
+        }
+    }
+
+    async fn refund_in(
+        &self,
+        session: &mut ClientSession,
+        tenant_id: &str,
+        id: ObjectId,
+        now: DateTime<Utc>,
+    ) -> mongodb::error::Result<RefundOutcome> {
+        let filter = doc! { "_id": id, "tenantId": tenant_id };
+        let Some(mut payment) = self.payments().find_one(filter.clone()).session(&mut *session).await? else {
+            return Ok(RefundOutcome::NotFound);
+        };
+        match payment.status {
+            PaymentStatus::Failed => return Ok(RefundOutcome::NotRefundable(payment)),
+            PaymentStatus::Refunded => return Ok(RefundOutcome::AlreadyRefunded(payment)),
+            PaymentStatus::Succeeded => {}
+        }
+        let mut conditional = filter;
+        conditional.insert("status", PaymentStatus::Succeeded.as_str());
+        let at = to_bson(now);
+        let update = doc! { "$set": { "status": PaymentStatus::Refunded.as_str(), "refundedAt": at, "updatedAt": at } };
+        self.payments()
+            .update_one(conditional, update)
+            .session(&mut *session)
+            .await?;
+        let cell = CellKey {
+            tenant_id: tenant_id.to_owned(),
+            start: cell_start(to_chrono(payment.created_at)),
+            method: payment.method.clone(),
+        };
+        let mut increments = Increments::new();
+        let delta = increments.entry(cell).or_default();
+        delta.refunded = 1;
+        delta.refunded_minor = payment.amount_minor;
+        self.apply_increments(session, &increments).await?;
+        payment.status = PaymentStatus::Refunded;
+        payment.refunded_at = Some(at);
+        payment.updated_at = at;
+        Ok(RefundOutcome::Refunded(payment))
+    }
+}
+
+/// Ends the transaction of attempt number `attempt` after its work produced
+/// `result`: commits and returns the value, or aborts and returns `None` when
+/// the whole transaction should be tried again (a transient error such as a
+/// write conflict with another instance), as the MongoDB drivers specify. A
+/// commit whose result is unknown is retried as a commit.
+async fn finish<T>(
+    session: &mut ClientSession,
+    result: mongodb::error::Result<T>,
+    attempt: usize,
+) -> mongodb::error::Result<Option<T>> {
+    let value = match result {
+        Ok(value) => value,
+        Err(error) => {
+            session.abort_transaction().await.ok();
+            return if error.contains_label(TRANSIENT_TRANSACTION_ERROR) && attempt < TRANSACTION_ATTEMPTS {
+                Ok(None)
+            } else {
+                Err(error)
+            };
+        }
+    };
+    let mut commits = 0;
+    loop {
+        commits += 1;
+        match session.commit_transaction().await {
+            Ok(()) => return Ok(Some(value)),
+            Err(error) if error.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) && commits < TRANSACTION_ATTEMPTS => {
+            }
+            Err(error) if error.contains_label(TRANSIENT_TRANSACTION_ERROR) && attempt < TRANSACTION_ATTEMPTS => {
+                return Ok(None);
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
