@@ -29,6 +29,13 @@ pub struct Config {
     /// Folder of the built dashboard (index.html, wasm, js, css).
     #[arg(long, env = "UI_DIST", default_value = "ui/dist")]
     pub ui_dist: PathBuf,
+    /// Generate live payments for every tenant through the ingest path
+    /// (demo and development only).
+    #[arg(long, env = "SIMULATE")]
+    pub simulate: bool,
+    /// Average simulated payments per second per tenant.
+    #[arg(long, env = "SIMULATE_RATE", default_value_t = 1.0)]
+    pub simulate_rate: f64,
     /// Domain under which `<tenant>.<domain>` names a tenant (e.g.
     /// `paypulse.local`); unset means tenants come only from `X-Tenant-Id`.
     #[arg(long, env = "BASE_DOMAIN")]
@@ -83,6 +90,8 @@ impl fmt::Debug for Config {
             .field("redis_url", &self.redis_url.as_deref().map(redact_url))
             .field("redis_prefix", &self.redis_prefix)
             .field("ui_dist", &self.ui_dist)
+            .field("simulate", &self.simulate)
+            .field("simulate_rate", &self.simulate_rate)
             .field("base_domain", &self.base_domain)
             .finish()
     }

@@ -15,6 +15,7 @@ pub mod params;
 pub mod payments;
 pub mod reconcile;
 pub mod seed;
+pub mod simulate;
 pub mod state;
 pub mod store;
 pub mod tenancy;
@@ -90,12 +91,26 @@ pub async fn connect(config: Config) -> anyhow::Result<AppState> {
     })
 }
 
-/// Serves until `shutdown` resolves, then finishes in-flight requests.
+/// Serves until `shutdown` resolves, then finishes in-flight requests. The
+/// simulator, when configured, runs alongside and stops with the server.
 pub async fn launch(
     state: AppState,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let _simulator = if state.config.simulate {
+        anyhow::ensure!(
+            state.config.simulate_rate > 0.0 && state.config.simulate_rate.is_finite(),
+            "SIMULATE_RATE must be a positive number"
+        );
+        Some(
+            simulate::start(state.clone(), state.config.simulate_rate)
+                .await
+                .context("starting the simulator")?,
+        )
+    } else {
+        None
+    };
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await

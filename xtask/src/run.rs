@@ -1,8 +1,9 @@
 //! `cargo xtask run`: the product on this machine in one command. Installs
 //! what is missing, starts the embedded database (data kept in
 //! .paypulse/data) unless `MONGODB_URI` is set, builds the dashboard and the
-//! server, seeds demo tenants and keys on first run, serves, and prints a
-//! link that opens the dashboard signed in as a demo tenant.
+//! server, seeds demo tenants and keys on first run, serves with the traffic
+//! simulator on, and prints a link that opens the dashboard signed in as a
+//! demo tenant.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -32,6 +33,9 @@ pub struct RunArgs {
     /// Delete the local database first and seed again.
     #[arg(long)]
     fresh: bool,
+    /// Live simulated payments per second per tenant.
+    #[arg(long, default_value_t = 1.0)]
+    simulate_rate: f64,
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -76,7 +80,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     }
 
     let mut child = std::process::Command::new(&server)
-        .arg("serve")
+        .args([
+            "serve",
+            "--simulate",
+            "--simulate-rate",
+            &args.simulate_rate.to_string(),
+        ])
         .current_dir(root())
         .env("MONGODB_URI", &mongodb_uri)
         .env("PORT", args.port.to_string())

@@ -16,12 +16,24 @@ use mongodb::bson::oid::ObjectId;
 use crate::error::{ApiError, ApiResult};
 use crate::params::{self, JsonBody};
 use crate::state::AppState;
-use crate::store::documents::Role;
+use crate::store::documents::{Role, TenantDoc};
 use crate::store::writes::{CreateOutcome, RefundOutcome};
 use crate::tenancy::Caller;
 
 pub use queue::IngestQueue;
 pub use validate::CreatePayment;
+
+/// The ingest path every new payment takes, from the API or the simulator:
+/// validation for `tenant`, then the group-commit writer.
+pub async fn submit(state: &AppState, tenant: &TenantDoc, body: CreatePayment) -> ApiResult<CreateOutcome> {
+    let payment = validate::validate(tenant, body, params::now())?;
+    state.ingest.create(payment).await
+}
+
+/// The refund path, from the API or the simulator.
+pub async fn refund_by_id(state: &AppState, tenant_id: &str, id: ObjectId) -> ApiResult<RefundOutcome> {
+    Ok(state.store.refund_payment(tenant_id, id, params::now()).await?)
+}
 
 /// `POST /api/payments`: 201 with the new payment, 200 with the original on a
 /// replay, 409 when the `externalId` belongs to a different payment.
@@ -31,8 +43,7 @@ pub async fn create(
     JsonBody(body): JsonBody<CreatePayment>,
 ) -> ApiResult<Response> {
     let tenant = caller.require(Role::Ingest)?.tenant;
-    let payment = validate::validate(&tenant, body, params::now())?;
-    match state.ingest.create(payment).await? {
+    match submit(&state, &tenant, body).await? {
         CreateOutcome::Created(document) => {
             let location = HeaderValue::from_str(&format!("/api/payments/{}", document.id.to_hex()))
                 .map_err(|error| ApiError::Internal(error.into()))?;
@@ -56,7 +67,7 @@ pub async fn refund(State(state): State<AppState>, caller: Caller, Path(id): Pat
     let tenant = caller.require(Role::Ingest)?.tenant;
     let object_id = ObjectId::parse_str(&id)
         .map_err(|_| ApiError::invalid_parameter(format!("payment id must be 24 hexadecimal digits, got '{id}'")))?;
-    match state.store.refund_payment(&tenant.id, object_id, params::now()).await? {
+    match refund_by_id(&state, &tenant.id, object_id).await? {
         RefundOutcome::Refunded(document) => Ok((StatusCode::OK, Json(document.to_wire())).into_response()),
         RefundOutcome::NotFound => Err(ApiError::not_found(format!("no payment '{id}'"))),
         RefundOutcome::AlreadyRefunded(_) => Err(ApiError::new(

@@ -17,14 +17,14 @@ use super::profiles::Profile;
 use crate::store::documents::{PaymentDoc, to_bson};
 
 /// Spread of amounts around the median (σ of the underlying normal).
-const AMOUNT_SIGMA: f64 = 0.9;
+pub(crate) const AMOUNT_SIGMA: f64 = 0.9;
 /// Chance that a day has one hour of elevated failures.
 const SPIKE_CHANCE: f64 = 0.2;
 /// How much a spike multiplies the failure rate.
-const SPIKE_FACTOR: f64 = 6.0;
+pub(crate) const SPIKE_FACTOR: f64 = 6.0;
 /// Share of succeeded payments later refunded.
-const REFUND_RATE: f64 = 0.03;
-const FAILURE_REASONS: &[&str] = &[
+pub(crate) const REFUND_RATE: f64 = 0.03;
+pub(crate) const FAILURE_REASONS: &[&str] = &[
     "card_declined",
     "insufficient_funds",
     "expired_card",
@@ -33,12 +33,12 @@ const FAILURE_REASONS: &[&str] = &[
 ];
 
 /// Relative traffic at a local hour: quiet nights, a busy afternoon.
-fn diurnal(hour: u32) -> f64 {
+pub(crate) fn diurnal(hour: u32) -> f64 {
     let distance = f64::from(hour) - 14.0;
     0.15 + (-(distance * distance) / (2.0 * 3.5 * 3.5)).exp()
 }
 
-fn weekly(day: Weekday) -> f64 {
+pub(crate) fn weekly(day: Weekday) -> f64 {
     if matches!(day, Weekday::Sat | Weekday::Sun) {
         0.65
     } else {
@@ -114,7 +114,7 @@ pub fn day_of_payments(
     payments
 }
 
-fn pick_method(profile: &Profile, draw: f64) -> &'static str {
+pub(crate) fn pick_method(profile: &Profile, draw: f64) -> &'static str {
     let mut cumulative = 0.0;
     for (method, share) in profile.methods {
         cumulative += share;

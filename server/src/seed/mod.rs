@@ -2,7 +2,7 @@
 //! demo keys, and realistic payment history. Idempotent: a second run with
 //! the same flags inserts nothing and changes nothing.
 
-mod generator;
+pub(crate) mod generator;
 pub mod profiles;
 
 use std::io::{IsTerminal, Write};

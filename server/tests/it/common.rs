@@ -55,6 +55,8 @@ pub fn test_config(database: &str) -> Config {
         redis_url: Some(redis_url()),
         redis_prefix: format!("paypulse-{database}"),
         ui_dist: ui_dist(),
+        simulate: false,
+        simulate_rate: 1.0,
         base_domain: Some("paypulse.local".to_owned()),
     }
 }
@@ -105,6 +107,13 @@ impl TestApp {
             http: reqwest::Client::new(),
             database,
             shutdown: Some(shutdown),
+        }
+    }
+
+    /// Stops the server (and its simulator) while keeping the database.
+    pub fn stop_server(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            shutdown.send(()).ok();
         }
     }
 

@@ -13,4 +13,5 @@ mod health;
 mod ingest;
 mod parameters;
 mod seeding;
+mod simulator;
 mod webdriver;
