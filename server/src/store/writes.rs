@@ -4,7 +4,7 @@
 //! found inside the transaction and answered as replays, and the unique index
 //! stays the last line of defence between server instances.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
@@ -124,27 +124,15 @@ impl Store {
         session: &mut ClientSession,
         requests: &[NewPayment],
     ) -> mongodb::error::Result<Vec<CreateOutcome>> {
-        let mut known: HashMap<(String, String), PaymentDoc> = HashMap::new();
-        let mut by_tenant: HashMap<&str, Vec<&str>> = HashMap::new();
-        for request in requests {
-            by_tenant
-                .entry(&request.tenant_id)
-                .or_default()
-                .push(&request.external_id);
-        }
-        for (tenant_id, external_ids) in by_tenant {
-            let existing: Vec<PaymentDoc> = self
-                .payments()
-                .find(doc! { "tenantId": tenant_id, "externalId": { "$in": external_ids } })
-                .session(&mut *session)
-                .await?
-                .stream(&mut *session)
-                .try_collect()
-                .await?;
-            for document in existing {
-                known.insert((document.tenant_id.clone(), document.external_id.clone()), document);
-            }
-        }
+        let keys = requests
+            .iter()
+            .map(|request| (request.tenant_id.as_str(), request.external_id.as_str()));
+        let mut known: HashMap<(String, String), PaymentDoc> = self
+            .existing_payments(session, keys)
+            .await?
+            .into_iter()
+            .map(|document| ((document.tenant_id.clone(), document.external_id.clone()), document))
+            .collect();
 
         let mut outcomes = Vec::with_capacity(requests.len());
         let mut inserts = Vec::new();
@@ -203,29 +191,15 @@ impl Store {
     }
 
     async fn import_in(&self, session: &mut ClientSession, batch: &[PaymentDoc]) -> mongodb::error::Result<u64> {
-        let mut seen: std::collections::HashSet<(String, String)> = std::collections::HashSet::new();
-        let mut by_tenant: HashMap<&str, Vec<&str>> = HashMap::new();
-        for document in batch {
-            by_tenant
-                .entry(&document.tenant_id)
-                .or_default()
-                .push(&document.external_id);
-        }
-        for (tenant_id, external_ids) in by_tenant {
-            let existing: Vec<PaymentDoc> = self
-                .payments()
-                .find(doc! { "tenantId": tenant_id, "externalId": { "$in": external_ids } })
-                .session(&mut *session)
-                .await?
-                .stream(&mut *session)
-                .try_collect()
-                .await?;
-            seen.extend(
-                existing
-                    .into_iter()
-                    .map(|document| (document.tenant_id, document.external_id)),
-            );
-        }
+        let keys = batch
+            .iter()
+            .map(|document| (document.tenant_id.as_str(), document.external_id.as_str()));
+        let mut seen: HashSet<(String, String)> = self
+            .existing_payments(session, keys)
+            .await?
+            .into_iter()
+            .map(|document| (document.tenant_id, document.external_id))
+            .collect();
         let mut fresh = Vec::new();
         let mut increments = Increments::new();
         for document in batch {
@@ -251,6 +225,32 @@ impl Store {
             self.apply_increments(session, &increments).await?;
         }
         Ok(fresh.len() as u64)
+    }
+
+    /// The stored payments among `(tenantId, externalId)` pairs, read inside
+    /// the transaction: one query per tenant.
+    async fn existing_payments<'k>(
+        &self,
+        session: &mut ClientSession,
+        keys: impl Iterator<Item = (&'k str, &'k str)>,
+    ) -> mongodb::error::Result<Vec<PaymentDoc>> {
+        let mut by_tenant: HashMap<&str, Vec<&str>> = HashMap::new();
+        for (tenant_id, external_id) in keys {
+            by_tenant.entry(tenant_id).or_default().push(external_id);
+        }
+        let mut existing = Vec::new();
+        for (tenant_id, external_ids) in by_tenant {
+            let found: Vec<PaymentDoc> = self
+                .payments()
+                .find(doc! { "tenantId": tenant_id, "externalId": { "$in": external_ids } })
+                .session(&mut *session)
+                .await?
+                .stream(&mut *session)
+                .try_collect()
+                .await?;
+            existing.extend(found);
+        }
+        Ok(existing)
     }
 
     /// Refunds one succeeded payment, in one transaction with its rollup.
