@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod health;
 pub mod ingest;
+pub mod live;
 pub mod params;
 pub mod payments;
 pub mod reconcile;
@@ -52,9 +53,13 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api", api)
         .merge(health::router())
+        .merge(live::router())
         .merge(web::router(&state.config.ui_dist))
         .layer(cors())
-        .layer(TraceLayer::new_for_http())
+        // Spans name the path only: query strings can carry a WebSocket key.
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+        }))
         .with_state(state)
 }
 
@@ -82,12 +87,14 @@ pub async fn connect(config: Config) -> anyhow::Result<AppState> {
         }
     };
     let store = Store::connect(&config.database).await?;
-    let ingest = ingest::IngestQueue::start(store.clone());
+    let live = Arc::new(live::hub::LiveHub::new());
+    let ingest = ingest::IngestQueue::start(store.clone(), Arc::clone(&live));
     Ok(AppState {
         config: Arc::new(config),
         store,
         redis,
         ingest,
+        live,
     })
 }
 

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::ingest::IngestQueue;
+use crate::live::hub::LiveHub;
 use crate::store::Store;
 
 /// Handed to handlers with `State`; clones share everything.
@@ -15,4 +16,6 @@ pub struct AppState {
     pub redis: Option<redis::aio::ConnectionManager>,
     /// The group-commit writer of new payments.
     pub ingest: IngestQueue,
+    /// Live feeds of every tenant (`/ws/payments`).
+    pub live: Arc<LiveHub>,
 }

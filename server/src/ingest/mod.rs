@@ -12,6 +12,7 @@ use axum::http::header::LOCATION;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use mongodb::bson::oid::ObjectId;
+use paypulse_shared::payment::{EventType, PaymentEvent};
 
 use crate::error::{ApiError, ApiResult};
 use crate::params::{self, JsonBody};
@@ -32,7 +33,17 @@ pub async fn submit(state: &AppState, tenant: &TenantDoc, body: CreatePayment) -
 
 /// The refund path, from the API or the simulator.
 pub async fn refund_by_id(state: &AppState, tenant_id: &str, id: ObjectId) -> ApiResult<RefundOutcome> {
-    Ok(state.store.refund_payment(tenant_id, id, params::now()).await?)
+    let outcome = state.store.refund_payment(tenant_id, id, params::now()).await?;
+    if let RefundOutcome::Refunded(document) = &outcome {
+        let event = PaymentEvent {
+            event_type: EventType::PaymentRefunded,
+            payment: document.to_wire(),
+            timestamp: chrono::Utc::now(),
+            seq: None,
+        };
+        state.live.publish(tenant_id, [event]);
+    }
+    Ok(outcome)
 }
 
 /// `POST /api/payments`: 201 with the new payment, 200 with the original on a

@@ -4,9 +4,14 @@
 //! written alone at once. The queue is bounded: when it is full, callers wait
 //! (backpressure) instead of memory growing.
 
+use std::sync::Arc;
+
+use chrono::Utc;
+use paypulse_shared::payment::{EventType, PaymentEvent, PaymentStatus};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::ApiError;
+use crate::live::hub::LiveHub;
 use crate::store::Store;
 use crate::store::writes::{CreateOutcome, NewPayment};
 
@@ -28,9 +33,10 @@ pub struct IngestQueue {
 
 impl IngestQueue {
     /// Starts the writer task on the current runtime.
-    pub fn start(store: Store) -> Self {
+    /// Written payments are published to `live` in commit order.
+    pub fn start(store: Store, live: Arc<LiveHub>) -> Self {
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
-        tokio::spawn(write_batches(store, receiver));
+        tokio::spawn(write_batches(store, live, receiver));
         Self { sender }
     }
 
@@ -43,12 +49,13 @@ impl IngestQueue {
     }
 }
 
-async fn write_batches(store: Store, mut receiver: mpsc::Receiver<Job>) {
+async fn write_batches(store: Store, live: Arc<LiveHub>, mut receiver: mpsc::Receiver<Job>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         let payments: Vec<NewPayment> = jobs.iter().map(|job| job.payment.clone()).collect();
         match store.create_payments(&payments).await {
             Ok(outcomes) => {
+                publish_created(&live, &outcomes);
                 for (job, outcome) in jobs.drain(..).zip(outcomes) {
                     // The caller may have gone (client disconnected): the
                     // payment is written all the same.
@@ -62,5 +69,34 @@ async fn write_batches(store: Store, mut receiver: mpsc::Receiver<Job>) {
                 }
             }
         }
+    }
+}
+
+/// Publishes the payments a batch created (not replays), after the commit.
+fn publish_created(live: &LiveHub, outcomes: &[CreateOutcome]) {
+    let timestamp = Utc::now();
+    let mut by_tenant: Vec<(&str, Vec<PaymentEvent>)> = Vec::new();
+    for outcome in outcomes {
+        let CreateOutcome::Created(document) = outcome else {
+            continue;
+        };
+        let event_type = if document.status == PaymentStatus::Failed {
+            EventType::PaymentFailed
+        } else {
+            EventType::PaymentReceived
+        };
+        let event = PaymentEvent {
+            event_type,
+            payment: document.to_wire(),
+            timestamp,
+            seq: None,
+        };
+        match by_tenant.iter_mut().find(|(tenant, _)| *tenant == document.tenant_id) {
+            Some((_, events)) => events.push(event),
+            None => by_tenant.push((&document.tenant_id, vec![event])),
+        }
+    }
+    for (tenant, events) in by_tenant {
+        live.publish(tenant, events);
     }
 }

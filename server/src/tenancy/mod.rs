@@ -48,34 +48,49 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let key = bearer_key(parts)?;
         let requested = requested_tenant(parts, state.config.base_domain.as_deref())?;
-        let hash = keys::hash_key(key);
-        let Some(tenant) = state.store.tenant_by_key_hash(&hash).await? else {
-            return Err(ApiError::unauthorized(
-                "invalid_credentials",
-                "the API key is not valid",
-            ));
-        };
-        let Some(requested) = requested else {
-            return Err(ApiError::invalid_parameter(
-                "no tenant given: send the X-Tenant-Id header or use the tenant's subdomain",
-            ));
-        };
-        if tenant.id != requested {
-            return Err(ApiError::forbidden(
-                "tenant_mismatch",
-                format!("the API key does not belong to tenant '{requested}'"),
-            ));
-        }
-        let role = tenant
-            .api_keys
-            .iter()
-            .find(|stored| stored.hash == hash)
-            .map(|stored| stored.role);
-        let role = role.ok_or_else(|| ApiError::unauthorized("invalid_credentials", "the API key is not valid"))?;
-        Ok(Self {
-            tenant: Arc::new(tenant),
-            role,
-        })
+        authenticate(state, requested, key).await
+    }
+}
+
+/// Checks that `key` is valid and belongs to the `requested` tenant: 401 for
+/// an unknown key, 400 when no tenant is named, 403 for another tenant's key.
+pub async fn authenticate(state: &AppState, requested: Option<String>, key: &str) -> Result<Caller, ApiError> {
+    let hash = keys::hash_key(key);
+    let Some(tenant) = state.store.tenant_by_key_hash(&hash).await? else {
+        return Err(ApiError::unauthorized(
+            "invalid_credentials",
+            "the API key is not valid",
+        ));
+    };
+    let Some(requested) = requested else {
+        return Err(ApiError::invalid_parameter(
+            "no tenant given: send the X-Tenant-Id header or use the tenant's subdomain",
+        ));
+    };
+    if tenant.id != requested {
+        return Err(ApiError::forbidden(
+            "tenant_mismatch",
+            format!("the API key does not belong to tenant '{requested}'"),
+        ));
+    }
+    let role = tenant
+        .api_keys
+        .iter()
+        .find(|stored| stored.hash == hash)
+        .map(|stored| stored.role);
+    let role = role.ok_or_else(|| ApiError::unauthorized("invalid_credentials", "the API key is not valid"))?;
+    Ok(Caller {
+        tenant: Arc::new(tenant),
+        role,
+    })
+}
+
+/// The bearer key of a request, if it sent one.
+pub fn optional_bearer_key(parts: &Parts) -> Result<Option<&str>, ApiError> {
+    if parts.headers.contains_key(AUTHORIZATION) {
+        bearer_key(parts).map(Some)
+    } else {
+        Ok(None)
     }
 }
 
@@ -98,7 +113,7 @@ fn bearer_key(parts: &Parts) -> Result<&str, ApiError> {
 
 /// The tenant the request names: the header wins; otherwise the first label
 /// of a host under the configured base domain.
-fn requested_tenant(parts: &Parts, base_domain: Option<&str>) -> Result<Option<String>, ApiError> {
+pub fn requested_tenant(parts: &Parts, base_domain: Option<&str>) -> Result<Option<String>, ApiError> {
     if let Some(header) = parts.headers.get(TENANT_HEADER) {
         let tenant = header
             .to_str()

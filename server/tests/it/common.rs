@@ -64,6 +64,8 @@ pub fn test_config(database: &str) -> Config {
 /// A running server with its own database.
 pub struct TestApp {
     pub address: SocketAddr,
+    /// The server's state, for tests that reach past HTTP (the live hub).
+    pub state: AppState,
     pub store: Store,
     pub http: reqwest::Client,
     database: String,
@@ -98,11 +100,13 @@ impl TestApp {
             .expect("binding port 0");
         let address = listener.local_addr().expect("local address");
         let (shutdown, stop) = oneshot::channel();
+        let shared = state.clone();
         tokio::spawn(paypulse_server::launch(state, listener, async {
             stop.await.ok();
         }));
         Self {
             address,
+            state: shared,
             store,
             http: reqwest::Client::new(),
             database,

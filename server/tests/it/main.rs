@@ -11,6 +11,7 @@ mod correctness;
 mod desktop;
 mod health;
 mod ingest;
+mod live;
 mod parameters;
 mod seeding;
 mod simulator;

@@ -1,0 +1,253 @@
+//! `/ws/payments` (SPEC §3): the live feed of one tenant over WebSocket.
+//!
+//! Authentication is the REST one (key and tenant from the `Authorization`
+//! and `X-Tenant-Id` headers, or from the `key` and `tenant` query parameters
+//! browsers must use); bad credentials or parameters are refused with the
+//! usual `{code, message}` before the upgrade. Then the server sends a
+//! `hello` (`epoch`, `seq`), the missed events or a `resync_required` when the
+//! client asked to resume with `since` (and `epoch`), and live events that
+//! pass its filters. Pings go out every 15 s; a client that does not answer
+//! within the next interval is closed with 4001. A client that falls more than
+//! [`hub::WATCHER_QUEUE`] events behind, or whose socket does not take a
+//! frame within 10 s, is closed with 4008: memory stays bounded.
+
+pub mod hub;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::Response;
+use axum::routing::get;
+use futures::{SinkExt, StreamExt};
+use paypulse_shared::catalogue;
+use paypulse_shared::payment::EventType;
+use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::error::ApiError;
+use crate::params::{self, Params};
+use crate::state::AppState;
+use crate::store::documents::Role;
+use crate::tenancy;
+use hub::{LiveEvent, Subscription};
+
+/// Interval of server pings; a client silent for two of them is gone.
+const HEARTBEAT: Duration = Duration::from_secs(15);
+/// How long one frame may wait for the client's socket.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Close codes (documented in ARCHITECTURE.md).
+pub const CLOSE_HEARTBEAT_TIMEOUT: u16 = 4001;
+pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/ws/payments", get(connect))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct LiveQuery {
+    tenant: Option<String>,
+    key: Option<String>,
+    since: Option<String>,
+    epoch: Option<String>,
+    types: Option<String>,
+    methods: Option<String>,
+    min_amount: Option<String>,
+}
+
+/// Which events a watcher wants.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Filter {
+    pub types: Option<Vec<EventType>>,
+    pub methods: Option<Vec<String>>,
+    pub min_amount_minor: Option<i64>,
+}
+
+impl Filter {
+    pub fn matches(&self, event: &LiveEvent) -> bool {
+        self.types
+            .as_ref()
+            .is_none_or(|types| types.contains(&event.event_type))
+            && self
+                .methods
+                .as_ref()
+                .is_none_or(|methods| methods.contains(&event.method))
+            && self
+                .min_amount_minor
+                .is_none_or(|minimum| event.amount_minor >= minimum)
+    }
+}
+
+fn list(text: &str) -> impl Iterator<Item = &str> {
+    text.split(',').map(str::trim).filter(|item| !item.is_empty())
+}
+
+fn parse_filter(query: &LiveQuery, scale: u8) -> Result<Filter, ApiError> {
+    let types = query
+        .types
+        .as_deref()
+        .map(|text| {
+            list(text)
+                .map(|name| {
+                    serde_json::from_value(serde_json::Value::String(name.to_owned())).map_err(|_| {
+                        ApiError::invalid_parameter(format!(
+                            "'types': unknown event type '{name}' (expected payment_received, payment_failed or payment_refunded)"
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<EventType>, _>>()
+        })
+        .transpose()?;
+    let methods = query
+        .methods
+        .as_deref()
+        .map(|text| {
+            list(text)
+                .map(|method| match catalogue::method(method) {
+                    Some(_) => Ok(method.to_owned()),
+                    None => Err(ApiError::invalid_parameter(format!(
+                        "'methods': unknown method '{method}'"
+                    ))),
+                })
+                .collect::<Result<Vec<String>, _>>()
+        })
+        .transpose()?;
+    let min_amount_minor = query
+        .min_amount
+        .as_deref()
+        .map(|value| params::amount("minAmount", value, scale))
+        .transpose()?;
+    Ok(Filter {
+        types,
+        methods,
+        min_amount_minor,
+    })
+}
+
+async fn connect(
+    State(state): State<AppState>,
+    parts: Parts,
+    Params(query): Params<LiveQuery>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let key = match (&query.key, tenancy::optional_bearer_key(&parts)?) {
+        (_, Some(header)) => header.to_owned(),
+        (Some(key), None) => key.clone(),
+        (None, None) => {
+            return Err(ApiError::unauthorized(
+                "missing_credentials",
+                "send an API key as 'Authorization: Bearer <key>' or as the 'key' query parameter",
+            ));
+        }
+    };
+    let requested = match query.tenant.clone() {
+        Some(tenant) => Some(tenant),
+        None => tenancy::requested_tenant(&parts, state.config.base_domain.as_deref())?,
+    };
+    let tenant = tenancy::authenticate(&state, requested, &key)
+        .await?
+        .require(Role::Viewer)?
+        .tenant;
+    let filter = parse_filter(&query, tenant.scale())?;
+    let since = query
+        .since
+        .as_deref()
+        .map(|text| {
+            text.parse::<u64>()
+                .map_err(|_| ApiError::invalid_parameter(format!("'since' must be a sequence number, got '{text}'")))
+        })
+        .transpose()?;
+    let upgrade = upgrade.map_err(|rejection| {
+        ApiError::new(
+            StatusCode::UPGRADE_REQUIRED,
+            "websocket_required",
+            rejection.to_string(),
+        )
+    })?;
+    let epoch = query.epoch.unwrap_or_default();
+    let subscription = state
+        .live
+        .subscribe(&tenant.id, since.map(|since| (since, epoch.as_str())));
+    let resumed = since.is_some();
+    Ok(upgrade
+        .max_message_size(64 * 1024)
+        .on_upgrade(move |socket| watch(socket, subscription, filter, resumed)))
+}
+
+/// Sends one frame, or gives up after [`SEND_TIMEOUT`].
+async fn send(sink: &mut futures::stream::SplitSink<WebSocket, Message>, message: Message) -> bool {
+    matches!(tokio::time::timeout(SEND_TIMEOUT, sink.send(message)).await, Ok(Ok(())))
+}
+
+async fn close(sink: &mut futures::stream::SplitSink<WebSocket, Message>, code: u16, reason: &'static str) {
+    let frame = Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    }));
+    tokio::time::timeout(Duration::from_secs(1), sink.send(frame))
+        .await
+        .ok();
+}
+
+fn control(kind: &str, subscription: &Subscription) -> Message {
+    let body = serde_json::json!({ "type": kind, "epoch": subscription.epoch, "seq": subscription.latest_seq });
+    Message::Text(Utf8Bytes::from(body.to_string()))
+}
+
+async fn watch(socket: WebSocket, mut subscription: Subscription, filter: Filter, resumed: bool) {
+    let (mut sink, mut stream) = socket.split();
+    if !send(&mut sink, control("hello", &subscription)).await {
+        return;
+    }
+    if resumed {
+        match subscription.backlog.take() {
+            Some(backlog) => {
+                for event in backlog.iter().filter(|event| filter.matches(event)) {
+                    if !send(&mut sink, Message::Text(event.text.clone())).await {
+                        return close(&mut sink, CLOSE_SLOW_CONSUMER, "slow consumer").await;
+                    }
+                }
+            }
+            None => {
+                if !send(&mut sink, control("resync_required", &subscription)).await {
+                    return;
+                }
+            }
+        }
+    }
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    heartbeat.tick().await;
+    let mut awaiting_pong = false;
+    loop {
+        tokio::select! {
+            received = subscription.receiver.recv() => match received {
+                Ok(event) => {
+                    if filter.matches(&event) && !send(&mut sink, Message::Text(event.text.clone())).await {
+                        return close(&mut sink, CLOSE_SLOW_CONSUMER, "slow consumer").await;
+                    }
+                }
+                Err(RecvError::Lagged(_)) => return close(&mut sink, CLOSE_SLOW_CONSUMER, "slow consumer").await,
+                Err(RecvError::Closed) => return,
+            },
+            _ = heartbeat.tick() => {
+                if awaiting_pong {
+                    return close(&mut sink, CLOSE_HEARTBEAT_TIMEOUT, "heartbeat timeout").await;
+                }
+                awaiting_pong = true;
+                if !send(&mut sink, Message::Ping(Default::default())).await {
+                    return;
+                }
+            }
+            incoming = stream.next() => match incoming {
+                Some(Ok(Message::Pong(_))) => awaiting_pong = false,
+                Some(Ok(Message::Close(_)) | Err(_)) | None => return,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}

@@ -1,0 +1,335 @@
+//! `/ws/payments` with a real WebSocket client (tokio-tungstenite): the
+//! contract of every message, tenant isolation, filters, gap-free resume
+//! across cut connections, resync, refusals before the upgrade, and slow
+//! consumers cut off.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+
+use crate::common::{TestApp, assert_error};
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+const READ_TIMEOUT: Duration = Duration::from_secs(15);
+
+fn ws_url(app: &TestApp, tenant: &str, extra: &str) -> String {
+    format!(
+        "ws://{}/ws/payments?tenant={tenant}&key=pk_demo_{tenant}_viewer{extra}",
+        app.address
+    )
+}
+
+async fn open(url: &str) -> Socket {
+    connect_async(url)
+        .await
+        .unwrap_or_else(|error| panic!("connecting {url}: {error}"))
+        .0
+}
+
+/// The next JSON text frame (pings are answered by the client library).
+async fn next_json(socket: &mut Socket) -> Value {
+    loop {
+        let message = tokio::time::timeout(READ_TIMEOUT, socket.next())
+            .await
+            .expect("a message in time")
+            .expect("the connection stays open")
+            .expect("a valid frame");
+        match message {
+            Message::Text(text) => return serde_json::from_str(&text).expect("JSON text frames"),
+            Message::Ping(_) | Message::Pong(_) => {}
+            other => panic!("unexpected frame {other:?}"),
+        }
+    }
+}
+
+async fn ingest(app: &TestApp, tenant: &str, body: Value) -> Value {
+    let response = app
+        .http
+        .post(app.url("/api/payments"))
+        .header("X-Tenant-Id", tenant)
+        .bearer_auth(format!("pk_demo_{tenant}_ingest"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    response.json().await.unwrap()
+}
+
+fn payment(external_id: &str, amount: f64, method: &str, status: &str) -> Value {
+    let mut body =
+        json!({"externalId": external_id, "amount": amount, "currency": "USD", "method": method, "status": status});
+    if status == "failed" {
+        body["failureReason"] = json!("card_declined");
+    }
+    body
+}
+
+#[tokio::test]
+async fn events_follow_the_contract_and_reach_only_their_tenant() {
+    let app = TestApp::spawn().await;
+    let mut acme = open(&ws_url(&app, "acme", "")).await;
+    let mut globex = open(&ws_url(&app, "globex", "")).await;
+    let hello = next_json(&mut acme).await;
+    assert_eq!(hello["type"], "hello");
+    assert_eq!(hello["seq"], 0);
+    assert!(hello["epoch"].as_str().is_some_and(|epoch| !epoch.is_empty()));
+    assert_eq!(next_json(&mut globex).await["type"], "hello");
+
+    let created = ingest(&app, "acme", payment("live_1", 12.5, "card", "succeeded")).await;
+    let event = next_json(&mut acme).await;
+    let mut keys: Vec<&str> = event.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["payment", "seq", "timestamp", "type"]);
+    assert_eq!(event["type"], "payment_received");
+    assert_eq!(event["seq"], 1);
+    assert_eq!(event["payment"], created);
+    assert!(event["timestamp"].as_str().unwrap().ends_with('Z'));
+
+    ingest(&app, "acme", payment("live_2", 3.0, "paypal", "failed")).await;
+    let failed = next_json(&mut acme).await;
+    assert_eq!(
+        (failed["type"].as_str(), failed["seq"].as_u64()),
+        (Some("payment_failed"), Some(2))
+    );
+    let id = created["id"].as_str().unwrap();
+    let refund = app
+        .http
+        .post(app.url(&format!("/api/payments/{id}/refund")))
+        .header("X-Tenant-Id", "acme")
+        .bearer_auth("pk_demo_acme_ingest")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refund.status(), 200);
+    let refunded = next_json(&mut acme).await;
+    assert_eq!(
+        (refunded["type"].as_str(), refunded["seq"].as_u64()),
+        (Some("payment_refunded"), Some(3))
+    );
+    assert_eq!(refunded["payment"]["status"], "refunded");
+    // A replay is not news.
+    ingest(&app, "acme", payment("live_1", 12.5, "card", "succeeded")).await;
+
+    // globex saw none of acme's events: its first event is its own, seq 1.
+    ingest(&app, "globex", payment("live_g", 1.0, "card", "succeeded")).await;
+    let own = next_json(&mut globex).await;
+    assert_eq!(
+        (own["payment"]["tenantId"].as_str(), own["seq"].as_u64()),
+        (Some("globex"), Some(1))
+    );
+    ingest(&app, "acme", payment("live_3", 1.0, "card", "succeeded")).await;
+    assert_eq!(next_json(&mut acme).await["seq"], 4, "the replay published nothing");
+}
+
+#[tokio::test]
+async fn filters_choose_type_method_and_minimum_amount() {
+    let app = TestApp::spawn().await;
+    let mut watcher = open(&ws_url(
+        &app,
+        "acme",
+        "&types=payment_failed,payment_refunded&methods=paypal&minAmount=10",
+    ))
+    .await;
+    assert_eq!(next_json(&mut watcher).await["type"], "hello");
+    ingest(&app, "acme", payment("f1", 50.0, "paypal", "succeeded")).await; // wrong type
+    ingest(&app, "acme", payment("f2", 50.0, "card", "failed")).await; // wrong method
+    ingest(&app, "acme", payment("f3", 9.99, "paypal", "failed")).await; // too small
+    ingest(&app, "acme", payment("f4", 10.0, "paypal", "failed")).await; // matches
+    let event = next_json(&mut watcher).await;
+    assert_eq!(event["payment"]["externalId"], "f4");
+    assert_eq!(event["seq"], 4, "seq counts every event of the tenant, filtered or not");
+}
+
+#[tokio::test]
+async fn bad_requests_are_refused_before_the_upgrade() {
+    let app = TestApp::spawn().await;
+    let get = |query: &str| {
+        app.http
+            .get(format!("http://{}/ws/payments?{query}", app.address))
+            .send()
+    };
+    assert_error(get("tenant=acme").await.unwrap(), 401, "missing_credentials", "key").await;
+    assert_error(
+        get("tenant=acme&key=nope").await.unwrap(),
+        401,
+        "invalid_credentials",
+        "not valid",
+    )
+    .await;
+    assert_error(
+        get("tenant=acme&key=pk_demo_globex_viewer").await.unwrap(),
+        403,
+        "tenant_mismatch",
+        "acme",
+    )
+    .await;
+    assert_error(
+        get("tenant=acme&key=pk_demo_acme_ingest").await.unwrap(),
+        403,
+        "insufficient_role",
+        "viewer",
+    )
+    .await;
+    let valid = "tenant=acme&key=pk_demo_acme_viewer";
+    assert_error(
+        get(&format!("{valid}&types=payment_lost")).await.unwrap(),
+        400,
+        "invalid_parameter",
+        "payment_lost",
+    )
+    .await;
+    assert_error(
+        get(&format!("{valid}&methods=cash")).await.unwrap(),
+        400,
+        "invalid_parameter",
+        "cash",
+    )
+    .await;
+    assert_error(
+        get(&format!("{valid}&minAmount=0.001")).await.unwrap(),
+        400,
+        "invalid_parameter",
+        "minAmount",
+    )
+    .await;
+    assert_error(
+        get(&format!("{valid}&since=last")).await.unwrap(),
+        400,
+        "invalid_parameter",
+        "since",
+    )
+    .await;
+    assert_error(
+        get(&format!("{valid}&sinse=3")).await.unwrap(),
+        400,
+        "invalid_parameter",
+        "sinse",
+    )
+    .await;
+    assert_error(get(valid).await.unwrap(), 426, "websocket_required", "").await;
+    let refused = connect_async(format!("ws://{}/ws/payments?tenant=acme", app.address)).await;
+    assert!(refused.is_err(), "the WebSocket handshake itself is refused");
+}
+
+#[tokio::test]
+async fn another_epoch_or_an_unknown_seq_asks_for_a_resync() {
+    let app = TestApp::spawn().await;
+    let mut first = open(&ws_url(&app, "acme", "")).await;
+    let hello = next_json(&mut first).await;
+    ingest(&app, "acme", payment("r1", 1.0, "card", "succeeded")).await;
+    let epoch = hello["epoch"].as_str().unwrap();
+
+    let mut stale = open(&ws_url(&app, "acme", "&since=1&epoch=from-before-a-restart")).await;
+    assert_eq!(next_json(&mut stale).await["type"], "hello");
+    let resync = next_json(&mut stale).await;
+    assert_eq!(resync, json!({"type": "resync_required", "epoch": epoch, "seq": 1}));
+    let mut future = open(&ws_url(&app, "acme", &format!("&since=99&epoch={epoch}"))).await;
+    next_json(&mut future).await;
+    assert_eq!(next_json(&mut future).await["type"], "resync_required");
+    // A client that did not ask to resume is never told to resync.
+    let mut fresh = open(&ws_url(&app, "acme", "")).await;
+    next_json(&mut fresh).await;
+    ingest(&app, "acme", payment("r2", 1.0, "card", "succeeded")).await;
+    assert_eq!(next_json(&mut fresh).await["type"], "payment_received");
+}
+
+/// While 250 payments are ingested at a steady pace, a client's TCP
+/// connection is cut at random moments; each time it reconnects with the
+/// last `seq` it saw. It ends with every event exactly once, in order.
+#[tokio::test]
+async fn resume_after_cut_connections_misses_nothing_and_repeats_nothing() {
+    let app = Arc::new(TestApp::spawn().await);
+    const TOTAL: u64 = 250;
+    let mut first = open(&ws_url(&app, "acme", "")).await;
+    let hello = next_json(&mut first).await;
+    let epoch = hello["epoch"].as_str().unwrap().to_owned();
+    drop(first);
+
+    let producer = {
+        let app = Arc::clone(&app);
+        tokio::spawn(async move {
+            for index in 0..TOTAL {
+                ingest(
+                    &app,
+                    "acme",
+                    payment(&format!("cut_{index}"), 1.0 + index as f64, "card", "succeeded"),
+                )
+                .await;
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    let mut rng = StdRng::seed_from_u64(42);
+    let mut seen: Vec<u64> = Vec::new();
+    let mut cuts = 0;
+    while seen.len() < TOTAL as usize {
+        let since = seen.last().copied().unwrap_or(0);
+        let mut socket = open(&ws_url(&app, "acme", &format!("&since={since}&epoch={epoch}"))).await;
+        assert_eq!(next_json(&mut socket).await["type"], "hello");
+        let take = rng.random_range(1..40);
+        for _ in 0..take {
+            if seen.len() == TOTAL as usize {
+                break;
+            }
+            let event = next_json(&mut socket).await;
+            assert_ne!(event["type"], "resync_required", "still inside the replay window");
+            seen.push(event["seq"].as_u64().unwrap());
+        }
+        // Cut the TCP connection without a closing handshake.
+        drop(socket);
+        cuts += 1;
+    }
+    producer.await.unwrap();
+    assert!(cuts >= 5, "the connection was cut {cuts} times");
+    let expected: Vec<u64> = (1..=TOTAL).collect();
+    assert_eq!(seen, expected, "every event once, in order");
+}
+
+/// A client that stops reading is closed with 4008 once it falls too far
+/// behind, instead of the server buffering for it.
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_off() {
+    let app = TestApp::spawn().await;
+    let mut idle = open(&ws_url(&app, "acme", "")).await;
+    assert_eq!(next_json(&mut idle).await["type"], "hello");
+
+    // 20,000 events of ~2 KB: far more than socket buffers hold.
+    let template = payment("slow", 1.0, "card", "succeeded");
+    let created = ingest(&app, "acme", template).await;
+    let mut big = created.clone();
+    big["failureReason"] = json!("x".repeat(2_000));
+    let event: paypulse_shared::payment::PaymentEvent = serde_json::from_value(json!({
+        "type": "payment_received", "payment": big, "timestamp": created["createdAt"]
+    }))
+    .unwrap();
+    for _ in 0..20 {
+        app.state
+            .live
+            .publish("acme", std::iter::repeat_n(event.clone(), 1_000));
+        tokio::task::yield_now().await;
+    }
+
+    // The idle client's queue overflowed: after what the sockets buffered,
+    // it finds a close frame with code 4008.
+    let close = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            match idle.next().await {
+                Some(Ok(Message::Close(frame))) => return frame.map(|frame| u16::from(frame.code)),
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return None,
+            }
+        }
+    })
+    .await
+    .expect("the idle client is closed in time");
+    assert_eq!(close, Some(4008));
+}
