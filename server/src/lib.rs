@@ -83,12 +83,22 @@ pub async fn connect(config: Config) -> anyhow::Result<AppState> {
         None => None,
         Some(url) => {
             let client = redis::Client::open(url.as_str()).context("parsing REDIS_URL")?;
-            Some(client.get_connection_manager().await.context("connecting to redis")?)
+            let manager = client.get_connection_manager().await.context("connecting to redis")?;
+            Some((client, manager))
         }
     };
     let store = Store::connect(&config.database).await?;
-    let live = Arc::new(live::hub::LiveHub::new());
-    let ingest = ingest::IngestQueue::start(store.clone(), Arc::clone(&live));
+    let live = match &redis {
+        None => live::Live::local(),
+        Some((client, manager)) => {
+            let bus = live::bus::RedisBus::new(client.clone(), manager.clone(), &config.redis_prefix);
+            live::Live::shared(bus, store.clone())
+                .await
+                .context("reading the live streams from redis")?
+        }
+    };
+    let redis = redis.map(|(_, manager)| manager);
+    let ingest = ingest::IngestQueue::start(store.clone(), live.clone());
     Ok(AppState {
         config: Arc::new(config),
         store,

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::ingest::IngestQueue;
-use crate::live::hub::LiveHub;
+use crate::live::Live;
 use crate::store::Store;
 
 /// Handed to handlers with `State`; clones share everything.
@@ -17,5 +17,5 @@ pub struct AppState {
     /// The group-commit writer of new payments.
     pub ingest: IngestQueue,
     /// Live feeds of every tenant (`/ws/payments`).
-    pub live: Arc<LiveHub>,
+    pub live: Live,
 }

@@ -41,7 +41,7 @@ pub async fn refund_by_id(state: &AppState, tenant_id: &str, id: ObjectId) -> Ap
             timestamp: chrono::Utc::now(),
             seq: None,
         };
-        state.live.publish(tenant_id, [event]);
+        state.live.publish(tenant_id, vec![event]).await;
     }
     Ok(outcome)
 }

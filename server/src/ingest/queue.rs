@@ -4,14 +4,12 @@
 //! written alone at once. The queue is bounded: when it is full, callers wait
 //! (backpressure) instead of memory growing.
 
-use std::sync::Arc;
-
 use chrono::Utc;
 use paypulse_shared::payment::{EventType, PaymentEvent, PaymentStatus};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::ApiError;
-use crate::live::hub::LiveHub;
+use crate::live::Live;
 use crate::store::Store;
 use crate::store::writes::{CreateOutcome, NewPayment};
 
@@ -34,7 +32,7 @@ pub struct IngestQueue {
 impl IngestQueue {
     /// Starts the writer task on the current runtime.
     /// Written payments are published to `live` in commit order.
-    pub fn start(store: Store, live: Arc<LiveHub>) -> Self {
+    pub fn start(store: Store, live: Live) -> Self {
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
         tokio::spawn(write_batches(store, live, receiver));
         Self { sender }
@@ -49,13 +47,13 @@ impl IngestQueue {
     }
 }
 
-async fn write_batches(store: Store, live: Arc<LiveHub>, mut receiver: mpsc::Receiver<Job>) {
+async fn write_batches(store: Store, live: Live, mut receiver: mpsc::Receiver<Job>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         let payments: Vec<NewPayment> = jobs.iter().map(|job| job.payment.clone()).collect();
         match store.create_payments(&payments).await {
             Ok(outcomes) => {
-                publish_created(&live, &outcomes);
+                publish_created(&live, &outcomes).await;
                 for (job, outcome) in jobs.drain(..).zip(outcomes) {
                     // The caller may have gone (client disconnected): the
                     // payment is written all the same.
@@ -73,7 +71,7 @@ async fn write_batches(store: Store, live: Arc<LiveHub>, mut receiver: mpsc::Rec
 }
 
 /// Publishes the payments a batch created (not replays), after the commit.
-fn publish_created(live: &LiveHub, outcomes: &[CreateOutcome]) {
+async fn publish_created(live: &Live, outcomes: &[CreateOutcome]) {
     let timestamp = Utc::now();
     let mut by_tenant: Vec<(&str, Vec<PaymentEvent>)> = Vec::new();
     for outcome in outcomes {
@@ -97,6 +95,6 @@ fn publish_created(live: &LiveHub, outcomes: &[CreateOutcome]) {
         }
     }
     for (tenant, events) in by_tenant {
-        live.publish(tenant, events);
+        live.publish(tenant, events).await;
     }
 }

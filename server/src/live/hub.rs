@@ -4,15 +4,19 @@
 //! the last event they saw; the history answers them gap-free while the
 //! event is still in it, and tells them to resync otherwise.
 //!
-//! The `epoch` names this hub's sequence: it changes when the process
-//! restarts (and the history with it), so a client holding a `seq` from
-//! another epoch is told to resync instead of being sent the wrong events.
+//! The `epoch` names a tenant's sequence. Alone, a process numbers events
+//! itself and its epochs change when it restarts (the history goes with
+//! them). With Redis, the sequence and epoch live in Redis and every instance
+//! `deliver`s the same numbered events; a Redis restart starts a new epoch.
+//! Either way a client holding a `seq` of another epoch is told to resync
+//! instead of being sent the wrong events.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::Utf8Bytes;
+use paypulse_shared::currency;
 use paypulse_shared::payment::{EventType, PaymentEvent};
 use rand::Rng;
 use tokio::sync::broadcast;
@@ -39,18 +43,55 @@ pub struct LiveEvent {
 }
 
 struct Feed {
+    epoch: String,
     latest_seq: u64,
     history: VecDeque<Arc<LiveEvent>>,
     sender: broadcast::Sender<Arc<LiveEvent>>,
 }
 
 impl Feed {
-    fn new() -> Self {
+    fn new(epoch: String) -> Self {
         Self {
+            epoch,
             latest_seq: 0,
             history: VecDeque::new(),
             sender: broadcast::channel(WATCHER_QUEUE).0,
         }
+    }
+
+    /// Appends an event numbered `seq`, serialized once, and broadcasts it.
+    fn append(&mut self, seq: u64, mut event: PaymentEvent) {
+        event.seq = Some(seq);
+        let text = match serde_json::to_string(&event) {
+            Ok(text) => text,
+            Err(error) => {
+                tracing::error!(%error, "serializing a live event");
+                return;
+            }
+        };
+        self.latest_seq = seq;
+        let live = Arc::new(LiveEvent {
+            seq,
+            event_type: event.event_type,
+            method: event.payment.method.clone(),
+            // In minor units of the currency: an amount read back from JSON
+            // carries only the digits it was written with (10.0 is 10).
+            amount_minor: currency::exponent(&event.payment.currency)
+                .and_then(|scale| event.payment.amount.to_minor_units(scale).ok())
+                .unwrap_or_else(|| event.payment.amount.minor()),
+            published: Instant::now(),
+            text: Utf8Bytes::from(text),
+        });
+        self.history.push_back(Arc::clone(&live));
+        // No watcher is not an error: the history keeps the event.
+        self.sender.send(live).ok();
+        self.trim();
+    }
+
+    /// Starts a new epoch: history and numbering restart, and every current
+    /// watcher's channel closes so it reconnects (and resyncs).
+    fn restart(&mut self, epoch: String) {
+        *self = Self::new(epoch);
     }
 
     fn trim(&mut self) {
@@ -79,8 +120,11 @@ pub struct Subscription {
 
 /// Every tenant's feed in this process.
 pub struct LiveHub {
-    epoch: String,
     feeds: Mutex<HashMap<String, Feed>>,
+}
+
+fn random_epoch() -> String {
+    format!("{:016x}", rand::rng().random::<u64>())
 }
 
 impl Default for LiveHub {
@@ -92,61 +136,84 @@ impl Default for LiveHub {
 impl LiveHub {
     pub fn new() -> Self {
         Self {
-            epoch: format!("{:016x}", rand::rng().random::<u64>()),
             feeds: Mutex::new(HashMap::new()),
         }
     }
 
-    pub fn epoch(&self) -> &str {
-        &self.epoch
+    /// The current epoch of `tenant`'s feed.
+    pub fn epoch(&self, tenant: &str) -> String {
+        let mut feeds = self.feeds.lock().expect("live hub lock");
+        feeds
+            .entry(tenant.to_owned())
+            .or_insert_with(|| Feed::new(random_epoch()))
+            .epoch
+            .clone()
+    }
+
+    /// Makes `epoch` the epoch of `tenant`'s feed (from Redis). A different
+    /// current epoch means the shared sequence restarted: the feed restarts.
+    pub fn align_epoch(&self, tenant: &str, epoch: &str) {
+        let mut feeds = self.feeds.lock().expect("live hub lock");
+        let feed = feeds
+            .entry(tenant.to_owned())
+            .or_insert_with(|| Feed::new(epoch.to_owned()));
+        if feed.epoch != epoch {
+            feed.restart(epoch.to_owned());
+        }
+    }
+
+    /// Adds an event numbered elsewhere (by Redis) to `tenant`'s feed of
+    /// `epoch`. A new epoch restarts the feed; an event already seen is
+    /// ignored; a gap empties the history, since resumes across it cannot be
+    /// served.
+    pub fn deliver(&self, tenant: &str, epoch: &str, seq: u64, event: PaymentEvent) {
+        let mut feeds = self.feeds.lock().expect("live hub lock");
+        let feed = feeds
+            .entry(tenant.to_owned())
+            .or_insert_with(|| Feed::new(epoch.to_owned()));
+        if feed.epoch != epoch {
+            feed.restart(epoch.to_owned());
+        }
+        if seq <= feed.latest_seq {
+            return;
+        }
+        if seq != feed.latest_seq + 1 {
+            feed.history.clear();
+        }
+        feed.append(seq, event);
     }
 
     /// Numbers, serializes, records and broadcasts `events` of `tenant`, in
-    /// order.
+    /// order (the feed of a process without Redis).
     pub fn publish(&self, tenant: &str, events: impl IntoIterator<Item = PaymentEvent>) {
         let mut feeds = self.feeds.lock().expect("live hub lock");
-        let feed = feeds.entry(tenant.to_owned()).or_insert_with(Feed::new);
-        for mut event in events {
-            feed.latest_seq += 1;
-            event.seq = Some(feed.latest_seq);
-            let text = match serde_json::to_string(&event) {
-                Ok(text) => text,
-                Err(error) => {
-                    tracing::error!(%error, "serializing a live event");
-                    continue;
-                }
-            };
-            let live = Arc::new(LiveEvent {
-                seq: feed.latest_seq,
-                event_type: event.event_type,
-                method: event.payment.method.clone(),
-                amount_minor: event.payment.amount.minor(),
-                published: Instant::now(),
-                text: Utf8Bytes::from(text),
-            });
-            feed.history.push_back(Arc::clone(&live));
-            // No watcher is not an error: the history keeps the event.
-            feed.sender.send(live).ok();
+        let feed = feeds
+            .entry(tenant.to_owned())
+            .or_insert_with(|| Feed::new(random_epoch()));
+        for event in events {
+            let seq = feed.latest_seq + 1;
+            feed.append(seq, event);
         }
-        feed.trim();
     }
 
     /// Joins `tenant`'s feed, resuming after `since` of `epoch` if given.
     pub fn subscribe(&self, tenant: &str, resume: Option<(u64, &str)>) -> Subscription {
         let mut feeds = self.feeds.lock().expect("live hub lock");
-        let feed = feeds.entry(tenant.to_owned()).or_insert_with(Feed::new);
+        let feed = feeds
+            .entry(tenant.to_owned())
+            .or_insert_with(|| Feed::new(random_epoch()));
         // Subscribing under the lock that publish holds: every event after
         // the backlog's last one arrives on the receiver, none twice.
         let receiver = feed.sender.subscribe();
         let backlog = resume.and_then(|(since, epoch)| {
-            if epoch != self.epoch || since > feed.latest_seq {
+            if epoch != feed.epoch || since > feed.latest_seq {
                 return None;
             }
             let oldest = feed.history.front().map_or(feed.latest_seq + 1, |event| event.seq);
             (since + 1 >= oldest).then(|| feed.history.iter().filter(|event| event.seq > since).cloned().collect())
         });
         Subscription {
-            epoch: self.epoch.clone(),
+            epoch: feed.epoch.clone(),
             latest_seq: feed.latest_seq,
             backlog,
             receiver,
@@ -188,7 +255,7 @@ mod tests {
         let hub = LiveHub::new();
         hub.publish("acme", [event(1), event(2)]);
         hub.publish("globex", [event(3)]);
-        let acme = hub.subscribe("acme", Some((0, hub.epoch())));
+        let acme = hub.subscribe("acme", Some((0, &hub.epoch("acme"))));
         let backlog = acme.backlog.unwrap();
         assert_eq!(backlog.iter().map(|event| event.seq).collect::<Vec<_>>(), [1, 2]);
         assert!(backlog[1].text.as_str().contains("\"seq\":2"));
@@ -199,26 +266,54 @@ mod tests {
     fn resumes_from_history_and_asks_for_resync_beyond_it() {
         let hub = LiveHub::new();
         hub.publish("acme", (0..5).map(event));
-        let resumed = hub.subscribe("acme", Some((3, hub.epoch()))).backlog.unwrap();
+        let resumed = hub.subscribe("acme", Some((3, &hub.epoch("acme")))).backlog.unwrap();
         assert_eq!(resumed.iter().map(|event| event.seq).collect::<Vec<_>>(), [4, 5]);
         assert!(
-            hub.subscribe("acme", Some((5, hub.epoch())))
+            hub.subscribe("acme", Some((5, &hub.epoch("acme"))))
                 .backlog
                 .unwrap()
                 .is_empty()
         );
         assert!(hub.subscribe("acme", Some((2, "another-epoch"))).backlog.is_none());
         assert!(
-            hub.subscribe("acme", Some((9, hub.epoch()))).backlog.is_none(),
+            hub.subscribe("acme", Some((9, &hub.epoch("acme")))).backlog.is_none(),
             "a seq from the future"
         );
+    }
+
+    #[test]
+    fn delivered_events_keep_their_numbers_and_epochs() {
+        let hub = LiveHub::new();
+        hub.deliver("acme", "e1", 7, event(1));
+        hub.deliver("acme", "e1", 8, event(2));
+        hub.deliver("acme", "e1", 8, event(2));
+        let backlog = hub.subscribe("acme", Some((7, "e1"))).backlog.unwrap();
+        assert_eq!(
+            backlog.iter().map(|event| event.seq).collect::<Vec<_>>(),
+            [8],
+            "duplicates are ignored"
+        );
+        let mut watcher = hub.subscribe("acme", None).receiver;
+        hub.deliver("acme", "e1", 10, event(3));
+        assert!(
+            hub.subscribe("acme", Some((8, "e1"))).backlog.is_none(),
+            "a gap cannot be resumed across"
+        );
+        assert_eq!(watcher.try_recv().unwrap().seq, 10);
+        hub.deliver("acme", "e2", 1, event(4));
+        assert_eq!(hub.epoch("acme"), "e2");
+        assert!(
+            matches!(watcher.try_recv(), Err(broadcast::error::TryRecvError::Closed)),
+            "a new epoch closes watchers"
+        );
+        assert_eq!(hub.subscribe("acme", Some((0, "e2"))).backlog.unwrap().len(), 1);
     }
 
     #[test]
     fn history_is_bounded() {
         let hub = LiveHub::new();
         hub.publish("acme", (0..(HISTORY_CAP as i64 + 10)).map(event));
-        let subscription = hub.subscribe("acme", Some((0, hub.epoch())));
+        let subscription = hub.subscribe("acme", Some((0, &hub.epoch("acme"))));
         assert!(subscription.backlog.is_none(), "the first events left the history");
         let feeds = hub.feeds.lock().unwrap();
         assert_eq!(feeds["acme"].history.len(), HISTORY_CAP);

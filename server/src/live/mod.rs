@@ -11,6 +11,7 @@
 //! [`hub::WATCHER_QUEUE`] events behind, or whose socket does not take a
 //! frame within 10 s, is closed with 4008: memory stays bounded.
 
+pub mod bus;
 pub mod hub;
 
 use std::time::Duration;
@@ -25,16 +26,19 @@ use axum::response::Response;
 use axum::routing::get;
 use futures::{SinkExt, StreamExt};
 use paypulse_shared::catalogue;
-use paypulse_shared::payment::EventType;
+use paypulse_shared::payment::{EventType, PaymentEvent};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::error::ApiError;
 use crate::params::{self, Params};
 use crate::state::AppState;
+use crate::store::Store;
 use crate::store::documents::Role;
 use crate::tenancy;
-use hub::{LiveEvent, Subscription};
+use bus::RedisBus;
+use hub::{LiveEvent, LiveHub, Subscription};
+use std::sync::Arc;
 
 /// Interval of server pings; a client silent for two of them is gone.
 const HEARTBEAT: Duration = Duration::from_secs(15);
@@ -43,6 +47,61 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Close codes (documented in ARCHITECTURE.md).
 pub const CLOSE_HEARTBEAT_TIMEOUT: u16 = 4001;
 pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
+pub const CLOSE_FEED_RESTARTED: u16 = 4010;
+
+/// Where written payments are announced: the process's own hub, or Redis,
+/// which numbers them once for every instance.
+#[derive(Clone)]
+pub struct Live {
+    pub hub: Arc<LiveHub>,
+    bus: Option<Arc<RedisBus>>,
+}
+
+impl Live {
+    /// A feed for this process alone.
+    pub fn local() -> Self {
+        Self {
+            hub: Arc::new(LiveHub::new()),
+            bus: None,
+        }
+    }
+
+    /// A feed shared through Redis: reads what the streams hold, then keeps
+    /// reading them in the background.
+    pub async fn shared(bus: RedisBus, store: Store) -> anyhow::Result<Self> {
+        let hub = Arc::new(LiveHub::new());
+        let bus = Arc::new(bus);
+        let positions = bus.catch_up(&hub, &store).await?;
+        tokio::spawn(Arc::clone(&bus).consume(Arc::clone(&hub), store, positions));
+        Ok(Self { hub, bus: Some(bus) })
+    }
+
+    /// Joins `tenant`'s feed (see [`LiveHub::subscribe`]), on the shared
+    /// epoch when the feed goes through Redis.
+    pub async fn subscribe(&self, tenant: &str, resume: Option<(u64, &str)>) -> Subscription {
+        if let Some(bus) = &self.bus {
+            match bus.ensure_epoch(tenant).await {
+                Ok(epoch) => self.hub.align_epoch(tenant, &epoch),
+                Err(error) => tracing::warn!(%error, tenant, "live bus: reading the epoch"),
+            }
+        }
+        self.hub.subscribe(tenant, resume)
+    }
+
+    /// Announces `events` of `tenant`, in order, after they were committed.
+    pub async fn publish(&self, tenant: &str, events: Vec<PaymentEvent>) {
+        match &self.bus {
+            None => self.hub.publish(tenant, events),
+            Some(bus) => {
+                if let Err(error) = bus.publish(tenant, &events).await {
+                    // The payments are stored; watchers miss them and resync
+                    // when the feed restarts.
+                    tracing::warn!(%error, tenant, count = events.len(), "live events not published");
+                }
+            }
+        }
+    }
+}
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/ws/payments", get(connect))
@@ -172,7 +231,8 @@ async fn connect(
     let epoch = query.epoch.unwrap_or_default();
     let subscription = state
         .live
-        .subscribe(&tenant.id, since.map(|since| (since, epoch.as_str())));
+        .subscribe(&tenant.id, since.map(|since| (since, epoch.as_str())))
+        .await;
     let resumed = since.is_some();
     Ok(upgrade
         .max_message_size(64 * 1024)
@@ -232,7 +292,7 @@ async fn watch(socket: WebSocket, mut subscription: Subscription, filter: Filter
                     }
                 }
                 Err(RecvError::Lagged(_)) => return close(&mut sink, CLOSE_SLOW_CONSUMER, "slow consumer").await,
-                Err(RecvError::Closed) => return,
+                Err(RecvError::Closed) => return close(&mut sink, CLOSE_FEED_RESTARTED, "feed restarted").await,
             },
             _ = heartbeat.tick() => {
                 if awaiting_pong {

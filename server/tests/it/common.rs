@@ -69,6 +69,7 @@ pub struct TestApp {
     pub store: Store,
     pub http: reqwest::Client,
     database: String,
+    owns_database: bool,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -79,8 +80,20 @@ impl TestApp {
     }
 
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
-        let database = unique_name();
-        let mut config = test_config(&database);
+        Self::start(test_config(&unique_name()), adjust, true).await
+    }
+
+    /// A second server on the same database and Redis prefix as `other`, as
+    /// another instance behind a load balancer would be.
+    pub async fn spawn_sharing(other: &TestApp) -> Self {
+        let mut app = Self::start((*other.state.config).clone(), |_| {}, false).await;
+        // The database belongs to `other`; this instance must not drop it.
+        app.owns_database = false;
+        app
+    }
+
+    async fn start(mut config: Config, adjust: impl FnOnce(&mut Config), seed_tenants: bool) -> Self {
+        let database = config.database.mongodb_db.clone();
         adjust(&mut config);
         let state: AppState = paypulse_server::connect(config)
             .await
@@ -94,7 +107,9 @@ impl TestApp {
             demo_keys: true,
             random_seed: 1,
         };
-        seed::seed(&store, &tenants_only).await.expect("creating demo tenants");
+        if seed_tenants {
+            seed::seed(&store, &tenants_only).await.expect("creating demo tenants");
+        }
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .await
             .expect("binding port 0");
@@ -110,6 +125,7 @@ impl TestApp {
             store,
             http: reqwest::Client::new(),
             database,
+            owns_database: true,
             shutdown: Some(shutdown),
         }
     }
@@ -159,8 +175,21 @@ impl Drop for TestApp {
         }
         // Drop the database from a thread of its own: Drop cannot await, and
         // the test's runtime may be shutting down.
+        if !self.owns_database {
+            return;
+        }
         let database = std::mem::take(&mut self.database);
+        let prefix = self.state.config.redis_prefix.clone();
         std::thread::spawn(move || {
+            if let Ok(mut redis) = redis::Client::open(redis_url()).and_then(|client| client.get_connection()) {
+                let keys: Vec<String> = redis::cmd("KEYS")
+                    .arg(format!("{prefix}:*"))
+                    .query(&mut redis)
+                    .unwrap_or_default();
+                if !keys.is_empty() {
+                    redis::cmd("DEL").arg(keys).query::<()>(&mut redis).ok();
+                }
+            }
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()

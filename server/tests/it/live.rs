@@ -226,6 +226,8 @@ async fn another_epoch_or_an_unknown_seq_asks_for_a_resync() {
     let mut first = open(&ws_url(&app, "acme", "")).await;
     let hello = next_json(&mut first).await;
     ingest(&app, "acme", payment("r1", 1.0, "card", "succeeded")).await;
+    // Delivery is asynchronous (through Redis): wait until the feed has it.
+    assert_eq!(next_json(&mut first).await["seq"], 1);
     let epoch = hello["epoch"].as_str().unwrap();
 
     let mut stale = open(&ws_url(&app, "acme", "&since=1&epoch=from-before-a-restart")).await;
@@ -312,10 +314,7 @@ async fn a_client_that_stops_reading_is_cut_off() {
     }))
     .unwrap();
     for _ in 0..20 {
-        app.state
-            .live
-            .publish("acme", std::iter::repeat_n(event.clone(), 1_000));
-        tokio::task::yield_now().await;
+        app.state.live.publish("acme", vec![event.clone(); 1_000]).await;
     }
 
     // The idle client's queue overflowed: after what the sockets buffered,

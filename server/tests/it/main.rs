@@ -9,6 +9,7 @@ mod common;
 mod contract;
 mod correctness;
 mod desktop;
+mod fanout;
 mod health;
 mod ingest;
 mod live;

@@ -1,0 +1,212 @@
+//! Live events across server instances through Redis, and through a Redis
+//! restart: two servers on one Redis give their watchers the same events
+//! with the same `seq`; when Redis restarts, payments are still accepted, the
+//! feed restarts under a new epoch, and resuming watchers are told to resync.
+
+use std::net::{Ipv4Addr, TcpListener};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use serde_json::{Value, json};
+use tokio_tungstenite::connect_async;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::common::TestApp;
+
+async fn next_json(
+    socket: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin),
+) -> Value {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(15), socket.next())
+            .await
+            .expect("a message in time")
+            .expect("the connection stays open")
+            .expect("a valid frame");
+        match message {
+            Message::Text(text) => return serde_json::from_str(&text).unwrap(),
+            Message::Ping(_) | Message::Pong(_) => {}
+            other => panic!("unexpected frame {other:?}"),
+        }
+    }
+}
+
+async fn ingest(app: &TestApp, external_id: &str) -> reqwest::StatusCode {
+    app.http
+        .post(app.url("/api/payments"))
+        .header("X-Tenant-Id", "acme")
+        .bearer_auth("pk_demo_acme_ingest")
+        .json(&json!({"externalId": external_id, "amount": 2.5, "currency": "USD", "method": "card", "status": "succeeded"}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+fn watch_url(app: &TestApp, extra: &str) -> String {
+    format!(
+        "ws://{}/ws/payments?tenant=acme&key=pk_demo_acme_viewer{extra}",
+        app.address
+    )
+}
+
+#[tokio::test]
+async fn two_servers_on_one_redis_show_the_same_events_with_the_same_seq() {
+    let first = TestApp::spawn().await;
+    let second = TestApp::spawn_sharing(&first).await;
+    let (mut on_first, _) = connect_async(watch_url(&first, "")).await.unwrap();
+    let (mut on_second, _) = connect_async(watch_url(&second, "")).await.unwrap();
+    let hello_first = next_json(&mut on_first).await;
+    let hello_second = next_json(&mut on_second).await;
+    assert_eq!(
+        hello_first, hello_second,
+        "one epoch and one sequence for both instances"
+    );
+
+    for index in 0..20 {
+        let server = if index % 2 == 0 { &first } else { &second };
+        assert_eq!(ingest(server, &format!("both_{index}")).await, 201);
+    }
+    let mut seen_first = Vec::new();
+    let mut seen_second = Vec::new();
+    for _ in 0..20 {
+        let (a, b) = (next_json(&mut on_first).await, next_json(&mut on_second).await);
+        seen_first.push((
+            a["seq"].as_u64().unwrap(),
+            a["payment"]["externalId"].as_str().unwrap().to_owned(),
+        ));
+        seen_second.push((
+            b["seq"].as_u64().unwrap(),
+            b["payment"]["externalId"].as_str().unwrap().to_owned(),
+        ));
+    }
+    assert_eq!(seen_first, seen_second);
+    assert_eq!(
+        seen_first.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(),
+        (1..=20).collect::<Vec<u64>>()
+    );
+
+    // A client can resume on the other instance.
+    let epoch = hello_first["epoch"].as_str().unwrap();
+    let (mut moved, _) = connect_async(watch_url(&second, &format!("&since=15&epoch={epoch}")))
+        .await
+        .unwrap();
+    next_json(&mut moved).await;
+    let resumed: Vec<u64> = {
+        let mut seqs = Vec::new();
+        for _ in 0..5 {
+            seqs.push(next_json(&mut moved).await["seq"].as_u64().unwrap());
+        }
+        seqs
+    };
+    assert_eq!(resumed, [16, 17, 18, 19, 20]);
+}
+
+/// A Redis server of this test's own, so restarting it disturbs no other test.
+struct PrivateRedis {
+    child: Option<Child>,
+    port: u16,
+}
+
+impl PrivateRedis {
+    fn start(port: u16) -> Self {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting redis-server (installed with Redis)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self {
+            child: Some(child),
+            port,
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().ok();
+            child.wait().ok();
+        }
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn ready(app: &TestApp) -> u16 {
+    app.http.get(app.url("/readyz")).send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn a_redis_restart_keeps_ingest_working_and_restarts_the_feed() {
+    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut redis = PrivateRedis::start(port);
+    let app = TestApp::spawn_with(|config| config.redis_url = Some(format!("redis://127.0.0.1:{}", redis.port))).await;
+    let (mut watcher, _) = connect_async(watch_url(&app, "")).await.unwrap();
+    let hello = next_json(&mut watcher).await;
+    assert_eq!(ingest(&app, "before").await, 201);
+    assert_eq!(next_json(&mut watcher).await["seq"], 1);
+
+    redis.stop();
+    assert_eq!(
+        ingest(&app, "during").await,
+        201,
+        "payments are accepted while Redis is down"
+    );
+    assert_eq!(ready(&app).await, 503);
+    let mut redis = PrivateRedis::start(port);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ready(&app).await != 200 {
+        assert!(Instant::now() < deadline, "the server did not reconnect to Redis");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The first event after the restart starts a new epoch; watchers of the
+    // old one are closed so that they resume and resync.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut attempt = 0;
+    let close_code = loop {
+        attempt += 1;
+        assert_eq!(ingest(&app, &format!("after_{attempt}")).await, 201);
+        match tokio::time::timeout(Duration::from_secs(2), watcher.next()).await {
+            Ok(Some(Ok(Message::Close(frame)))) => break frame.map(|frame| u16::from(frame.code)),
+            Ok(Some(Ok(_))) | Err(_) => assert!(Instant::now() < deadline, "the old feed was never closed"),
+            Ok(other) => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(close_code, Some(4010));
+    let old_epoch = hello["epoch"].as_str().unwrap();
+    let (mut resumed, _) = connect_async(watch_url(&app, &format!("&since=1&epoch={old_epoch}")))
+        .await
+        .unwrap();
+    let hello_again = next_json(&mut resumed).await;
+    assert_ne!(hello_again["epoch"], hello["epoch"]);
+    let resync = next_json(&mut resumed).await;
+    assert_eq!(resync["type"], "resync_required");
+    assert_eq!(ingest(&app, "finally").await, 201);
+    let event = next_json(&mut resumed).await;
+    assert_eq!(event["payment"]["externalId"], "finally");
+    assert_eq!(event["seq"].as_u64(), Some(hello_again["seq"].as_u64().unwrap() + 1));
+    redis.stop();
+}
