@@ -98,13 +98,18 @@ pub async fn connect(config: Config) -> anyhow::Result<AppState> {
         }
     };
     let redis = redis.map(|(_, manager)| manager);
-    let ingest = ingest::IngestQueue::start(store.clone(), live.clone());
+    let cache = match &redis {
+        None => analytics::cache::AnalyticsCache::local(),
+        Some(manager) => analytics::cache::AnalyticsCache::redis(manager.clone(), &config.redis_prefix),
+    };
+    let ingest = ingest::IngestQueue::start(store.clone(), live.clone(), cache.clone());
     Ok(AppState {
         config: Arc::new(config),
         store,
         redis,
         ingest,
         live,
+        cache,
     })
 }
 

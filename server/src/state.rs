@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::analytics::cache::AnalyticsCache;
 use crate::config::Config;
 use crate::ingest::IngestQueue;
 use crate::live::Live;
@@ -18,4 +19,6 @@ pub struct AppState {
     pub ingest: IngestQueue,
     /// Live feeds of every tenant (`/ws/payments`).
     pub live: Live,
+    /// Cached analytics answers, invalidated by every write.
+    pub cache: AnalyticsCache,
 }

@@ -1,15 +1,20 @@
 //! `GET /api/analytics/metrics` and `GET /api/analytics/trends` (SPEC §3):
+//! answers cached per tenant (see `cache`);
 //! range parsing, then the shared metric and trend arithmetic over the cells
 //! of the tenant's payments (rollups, and raw payments for partial edges).
 
+pub mod cache;
+
+use axum::Router;
 use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
 use chrono::TimeDelta;
 use paypulse_shared::buckets::{self, BucketUnit};
 use paypulse_shared::metrics::compute_metrics;
 use paypulse_shared::trends::build_trend;
-use paypulse_shared::wire::{PaymentMetrics, Period, TrendData};
+use paypulse_shared::wire::Period;
 use serde::Deserialize;
 
 use crate::error::{ApiError, ApiResult};
@@ -35,23 +40,25 @@ async fn metrics(
     State(state): State<AppState>,
     caller: Caller,
     Params(query): Params<MetricsQuery>,
-) -> ApiResult<Json<PaymentMetrics>> {
+) -> ApiResult<Response> {
     let tenant = caller.require(Role::Viewer)?.tenant;
-    let (from, to) = params::range(
-        query.from.as_deref(),
-        query.to.as_deref(),
-        params::now(),
-        TimeDelta::hours(24),
-    )?;
-    let cells = state.store.cells(&tenant.id, from, to).await?;
-    Ok(Json(compute_metrics(
-        &cells,
-        tenant.tz(),
-        &tenant.currency,
-        tenant.scale(),
-        from,
-        to,
-    )))
+    let now = params::window_end();
+    let (from, to) = params::range(query.from.as_deref(), query.to.as_deref(), now, TimeDelta::hours(24))?;
+    let key = format!("metrics:{}:{}", from.timestamp_millis(), to.timestamp_millis());
+    let body = state
+        .cache
+        .get_or_compute(&tenant.id, &key, || async {
+            let cells = state.store.cells(&tenant.id, from, to).await?;
+            let metrics = compute_metrics(&cells, tenant.tz(), &tenant.currency, tenant.scale(), from, to);
+            Ok(serde_json::to_string(&metrics).map_err(anyhow::Error::from)?)
+        })
+        .await?;
+    Ok(json_response(body))
+}
+
+/// A response whose body is JSON text already rendered (and maybe cached).
+fn json_response(body: String) -> Response {
+    ([(CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -66,7 +73,7 @@ async fn trends(
     State(state): State<AppState>,
     caller: Caller,
     Params(query): Params<TrendsQuery>,
-) -> ApiResult<Json<Vec<TrendData>>> {
+) -> ApiResult<Response> {
     let tenant = caller.require(Role::Viewer)?.tenant;
     let period: Period = match query.period.as_deref() {
         None => Period::Day,
@@ -75,7 +82,7 @@ async fn trends(
             .map_err(|error| ApiError::invalid_parameter(format!("'period': {error}")))?,
     };
     let tz = tenant.tz();
-    let now = params::now();
+    let now = params::window_end();
     let (from, to) = if query.from.is_none() && query.to.is_none() {
         buckets::default_window(period, now, tz)
     } else {
@@ -83,8 +90,16 @@ async fn trends(
     };
     let starts = buckets::bucket_starts(from, to, BucketUnit::from(period), tz)
         .map_err(|error| ApiError::invalid_parameter(error.to_string()))?;
-    let cells = state.store.cells(&tenant.id, from, to).await?;
-    Ok(Json(build_trend(&starts, &cells, tenant.scale())))
+    let key = format!("trends:{period}:{}:{}", from.timestamp_millis(), to.timestamp_millis());
+    let body = state
+        .cache
+        .get_or_compute(&tenant.id, &key, || async {
+            let cells = state.store.cells(&tenant.id, from, to).await?;
+            let points = build_trend(&starts, &cells, tenant.scale());
+            Ok(serde_json::to_string(&points).map_err(anyhow::Error::from)?)
+        })
+        .await?;
+    Ok(json_response(body))
 }
 
 /// How far back `from` goes when only `to` is given.

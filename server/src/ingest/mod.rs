@@ -35,6 +35,7 @@ pub async fn submit(state: &AppState, tenant: &TenantDoc, body: CreatePayment) -
 pub async fn refund_by_id(state: &AppState, tenant_id: &str, id: ObjectId) -> ApiResult<RefundOutcome> {
     let outcome = state.store.refund_payment(tenant_id, id, params::now()).await?;
     if let RefundOutcome::Refunded(document) = &outcome {
+        state.cache.invalidate(tenant_id).await;
         let event = PaymentEvent {
             event_type: EventType::PaymentRefunded,
             payment: document.to_wire(),

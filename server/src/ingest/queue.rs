@@ -8,6 +8,7 @@ use chrono::Utc;
 use paypulse_shared::payment::{EventType, PaymentEvent, PaymentStatus};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::analytics::cache::AnalyticsCache;
 use crate::error::ApiError;
 use crate::live::Live;
 use crate::store::Store;
@@ -32,9 +33,9 @@ pub struct IngestQueue {
 impl IngestQueue {
     /// Starts the writer task on the current runtime.
     /// Written payments are published to `live` in commit order.
-    pub fn start(store: Store, live: Live) -> Self {
+    pub fn start(store: Store, live: Live, cache: AnalyticsCache) -> Self {
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
-        tokio::spawn(write_batches(store, live, receiver));
+        tokio::spawn(write_batches(store, live, cache, receiver));
         Self { sender }
     }
 
@@ -47,12 +48,17 @@ impl IngestQueue {
     }
 }
 
-async fn write_batches(store: Store, live: Live, mut receiver: mpsc::Receiver<Job>) {
+async fn write_batches(store: Store, live: Live, cache: AnalyticsCache, mut receiver: mpsc::Receiver<Job>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         let payments: Vec<NewPayment> = jobs.iter().map(|job| job.payment.clone()).collect();
         match store.create_payments(&payments).await {
             Ok(outcomes) => {
+                // Invalidate before answering: a read right after this write
+                // must not be served an answer computed before it.
+                for tenant in created_tenants(&outcomes) {
+                    cache.invalidate(tenant).await;
+                }
                 publish_created(&live, &outcomes).await;
                 for (job, outcome) in jobs.drain(..).zip(outcomes) {
                     // The caller may have gone (client disconnected): the
@@ -68,6 +74,20 @@ async fn write_batches(store: Store, live: Live, mut receiver: mpsc::Receiver<Jo
             }
         }
     }
+}
+
+/// The tenants a batch wrote to, once each.
+fn created_tenants(outcomes: &[CreateOutcome]) -> Vec<&str> {
+    let mut tenants: Vec<&str> = outcomes
+        .iter()
+        .filter_map(|outcome| match outcome {
+            CreateOutcome::Created(document) => Some(document.tenant_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    tenants.sort_unstable();
+    tenants.dedup();
+    tenants
 }
 
 /// Publishes the payments a batch created (not replays), after the commit.

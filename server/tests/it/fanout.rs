@@ -175,6 +175,16 @@ async fn a_redis_restart_keeps_ingest_working_and_restarts_the_feed() {
         "payments are accepted while Redis is down"
     );
     assert_eq!(ready(&app).await, 503);
+    let metrics = app
+        .http
+        .get(app.url("/api/analytics/metrics"))
+        .header("X-Tenant-Id", "acme")
+        .bearer_auth("pk_demo_acme_viewer");
+    let metrics: Value = metrics.send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        metrics["count"], 2,
+        "analytics are computed directly while the cache is down"
+    );
     let mut redis = PrivateRedis::start(port);
     let deadline = Instant::now() + Duration::from_secs(30);
     while ready(&app).await != 200 {

@@ -5,6 +5,7 @@
 
 mod access;
 mod browser;
+mod caching;
 mod common;
 mod contract;
 mod correctness;
