@@ -2,6 +2,7 @@
 //! `run` (the product, on a fresh machine), `test` (everything CI checks),
 //! `ui` (the WASM dashboard), `setup` (the tools both need).
 
+mod bench;
 mod embedded_db;
 mod process;
 mod run;
@@ -36,6 +37,13 @@ enum Command {
     },
     /// Install the tools `run` and `test` need, and nothing else.
     Setup,
+    /// Run a benchmark (ingest); results in target/bench/<name>.json.
+    Bench {
+        name: String,
+        /// Passed to the benchmark, e.g. `-- --payments 10000`.
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -59,5 +67,6 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             ui::build(if dev { ui::Profile::Dev } else { ui::Profile::Release })
         }
         Command::Setup => setup::ensure(setup::Needs::everything()),
+        Command::Bench { name, args } => bench::bench(&name, &args),
     }
 }
