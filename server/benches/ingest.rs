@@ -22,7 +22,6 @@ use paypulse_shared::payment::PaymentStatus;
 use serde_json::json;
 use tokio::net::TcpListener;
 
-const CONCURRENCY: usize = 64;
 const BATCH: usize = 512;
 
 fn arg(name: &str, default: usize) -> usize {
@@ -57,6 +56,8 @@ fn document(index: usize, run: &str) -> PaymentDoc {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let payments = arg("--payments", 5_000);
+    // Requests in flight: many payment services posting at once.
+    let concurrency = arg("--concurrency", 256);
     let uri = std::env::var("MONGODB_URI")
         .map_err(|_| anyhow::anyhow!("MONGODB_URI is not set: run `cargo xtask bench ingest`"))?;
     let database = format!("bench_{:x}", rand::random::<u32>());
@@ -127,7 +128,7 @@ async fn main() -> anyhow::Result<()> {
         }
         baseline.push(payments as f64 / started.elapsed().as_secs_f64());
 
-        // B: the same payments through the API, 64 requests in flight.
+        // B: the same payments through the API, `concurrency` requests in flight.
         let bodies: Vec<serde_json::Value> = (0..payments)
             .map(|index| {
                 let document = document(index, &format!("api{round}"));
@@ -156,7 +157,7 @@ async fn main() -> anyhow::Result<()> {
                 usize::from(response.is_ok_and(|response| response.status() == 201))
             }
         }))
-        .buffer_unordered(CONCURRENCY)
+        .buffer_unordered(concurrency)
         .fold(0, |total, accepted| async move { total + accepted })
         .await;
         anyhow::ensure!(
@@ -174,7 +175,7 @@ async fn main() -> anyhow::Result<()> {
         "benchmark": "ingest",
         "payments_per_round": payments,
         "rounds": 2,
-        "concurrency": CONCURRENCY,
+        "concurrency": concurrency,
         "redis": redis_used,
         "raw_insert_many_per_second": baseline,
         "pipeline_accepted_per_second": pipeline,

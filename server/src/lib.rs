@@ -110,6 +110,7 @@ pub async fn connect(config: Config) -> anyhow::Result<AppState> {
         ingest,
         live,
         cache,
+        keys: tenancy::key_cache::KeyCache::default(),
     })
 }
 

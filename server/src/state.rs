@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::ingest::IngestQueue;
 use crate::live::Live;
 use crate::store::Store;
+use crate::tenancy::key_cache::KeyCache;
 
 /// Handed to handlers with `State`; clones share everything.
 #[derive(Clone)]
@@ -21,4 +22,6 @@ pub struct AppState {
     pub live: Live,
     /// Cached analytics answers, invalidated by every write.
     pub cache: AnalyticsCache,
+    /// Recent API-key lookups.
+    pub keys: KeyCache,
 }

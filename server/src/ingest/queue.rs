@@ -16,6 +16,10 @@ use crate::store::writes::{CreateOutcome, NewPayment};
 
 /// Most requests written in one transaction.
 pub const MAX_BATCH: usize = 512;
+/// A batch at least this large means load: the next small one lingers.
+const LINGER_AFTER: usize = 32;
+/// The longest a small batch under load waits for company.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(10);
 /// Requests waiting for the writer at most.
 const QUEUE_CAPACITY: usize = 8_192;
 
@@ -50,7 +54,22 @@ impl IngestQueue {
 
 async fn write_batches(store: Store, live: Live, cache: AnalyticsCache, mut receiver: mpsc::Receiver<Job>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
+    let mut previous_batch = 0;
     while receiver.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+        // Under load (the last batch was large) a small batch is usually the
+        // first few of the next wave: wait briefly for the rest rather than
+        // pay a whole transaction for a handful. Idle, nothing waits.
+        if previous_batch >= LINGER_AFTER && jobs.len() < LINGER_AFTER {
+            let deadline = tokio::time::Instant::now() + LINGER;
+            while jobs.len() < MAX_BATCH {
+                let room = MAX_BATCH - jobs.len();
+                match tokio::time::timeout_at(deadline, receiver.recv_many(&mut jobs, room)).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        }
+        previous_batch = jobs.len();
         let payments: Vec<NewPayment> = jobs.iter().map(|job| job.payment.clone()).collect();
         match store.create_payments(&payments).await {
             Ok(outcomes) => {

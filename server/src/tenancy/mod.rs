@@ -2,6 +2,7 @@
 //! `X-Tenant-Id` header or the subdomain; the credential is a bearer API key
 //! that must belong to that tenant and carry the role the endpoint needs.
 
+pub mod key_cache;
 pub mod keys;
 
 use std::sync::Arc;
@@ -56,7 +57,15 @@ impl FromRequestParts<AppState> for Caller {
 /// an unknown key, 400 when no tenant is named, 403 for another tenant's key.
 pub async fn authenticate(state: &AppState, requested: Option<String>, key: &str) -> Result<Caller, ApiError> {
     let hash = keys::hash_key(key);
-    let Some(tenant) = state.store.tenant_by_key_hash(&hash).await? else {
+    let tenant = match state.keys.get(&hash) {
+        Some(known) => known,
+        None => {
+            let found = state.store.tenant_by_key_hash(&hash).await?.map(Arc::new);
+            state.keys.put(&hash, found.clone());
+            found
+        }
+    };
+    let Some(tenant) = tenant else {
         return Err(ApiError::unauthorized(
             "invalid_credentials",
             "the API key is not valid",
@@ -79,10 +88,7 @@ pub async fn authenticate(state: &AppState, requested: Option<String>, key: &str
         .find(|stored| stored.hash == hash)
         .map(|stored| stored.role);
     let role = role.ok_or_else(|| ApiError::unauthorized("invalid_credentials", "the API key is not valid"))?;
-    Ok(Caller {
-        tenant: Arc::new(tenant),
-        role,
-    })
+    Ok(Caller { tenant, role })
 }
 
 /// The bearer key of a request, if it sent one.
