@@ -5,21 +5,7 @@
 use futures::StreamExt;
 use serde_json::{Value, json};
 
-use crate::common::TestApp;
-
-async fn ingest(app: &TestApp, external_id: &str, amount: f64) -> Value {
-    let response = app
-        .http
-        .post(app.url("/api/payments"))
-        .header("X-Tenant-Id", "acme")
-        .bearer_auth("pk_demo_acme_ingest")
-        .json(&json!({"externalId": external_id, "amount": amount, "currency": "USD", "method": "card", "status": "succeeded"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    response.json().await.unwrap()
-}
+use crate::common::{TestApp, card_payment};
 
 async fn reads_reflect_every_write(app: &TestApp) {
     let path = "/api/analytics/metrics?from=2026-01-01T00:00:00Z&to=2027-01-01T00:00:00Z";
@@ -32,7 +18,7 @@ async fn reads_reflect_every_write(app: &TestApp) {
         "the second read was served from the cache"
     );
 
-    let created = ingest(app, "cached_1", 7.25).await;
+    let created = app.create("acme", card_payment("cached_1", 7.25)).await;
     let after_write = app.json("acme", path).await;
     assert_eq!(
         after_write["totalVolume"],
@@ -40,14 +26,7 @@ async fn reads_reflect_every_write(app: &TestApp) {
         "a read right after a write reflects it"
     );
     let id = created["id"].as_str().unwrap();
-    let refund = app
-        .http
-        .post(app.url(&format!("/api/payments/{id}/refund")))
-        .header("X-Tenant-Id", "acme")
-        .bearer_auth("pk_demo_acme_ingest")
-        .send()
-        .await
-        .unwrap();
+    let refund = app.refund("acme", id).await;
     assert_eq!(refund.status(), 200);
     assert_eq!(app.json("acme", path).await["refundedVolume"], json!(7.25));
     // Trends share the mechanism.
@@ -60,7 +39,7 @@ async fn reads_reflect_every_write(app: &TestApp) {
         .map(|point| point["count"].as_u64().unwrap())
         .sum();
     assert_eq!(counted, 1);
-    ingest(app, "cached_2", 1.0).await;
+    app.create("acme", card_payment("cached_2", 1.0)).await;
     let trend = app.json("acme", trend_path).await;
     let counted: u64 = trend
         .as_array()
@@ -98,7 +77,7 @@ async fn in_process_cache_never_hides_a_write() {
 #[tokio::test]
 async fn a_burst_of_identical_requests_computes_once() {
     let app = TestApp::spawn().await;
-    ingest(&app, "burst", 3.0).await;
+    app.create("acme", card_payment("burst", 3.0)).await;
     let path = "/api/analytics/trends?period=week&from=2026-01-01T00:00:00Z&to=2026-06-01T00:00:00Z";
     let before = app.state.cache.computations();
     let answers: Vec<Value> = futures::stream::iter((0..24).map(|_| app.json("acme", path)))

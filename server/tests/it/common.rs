@@ -162,6 +162,31 @@ impl TestApp {
         serde_json::from_str(&body).expect("JSON body")
     }
 
+    /// A POST as `tenant` with its demo ingest key.
+    pub fn ingest_post(&self, tenant: &str, path: &str, body: &serde_json::Value) -> reqwest::RequestBuilder {
+        self.http
+            .post(self.url(path))
+            .header("X-Tenant-Id", tenant)
+            .bearer_auth(format!("pk_demo_{tenant}_ingest"))
+            .json(body)
+    }
+
+    /// Ingests `body` for `tenant`, expecting success, and returns the payment.
+    pub async fn create(&self, tenant: &str, body: serde_json::Value) -> serde_json::Value {
+        let response = self.ingest_post(tenant, "/api/payments", &body).send().await.unwrap();
+        assert!(response.status().is_success(), "ingest answered {}", response.status());
+        response.json().await.unwrap()
+    }
+
+    /// Refunds payment `id` of `tenant`.
+    pub async fn refund(&self, tenant: &str, id: &str) -> reqwest::Response {
+        let path = format!("/api/payments/{id}/refund");
+        self.ingest_post(tenant, &path, &serde_json::json!({}))
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn insert(&self, payments: &[PaymentDoc]) {
         let outcome = self.store.import_payments(payments).await.expect("inserting payments");
         assert_eq!(outcome.inserted as usize, payments.len(), "test payments must be new");
@@ -242,4 +267,32 @@ pub async fn assert_error(response: reqwest::Response, status: u16, code: &str, 
         Some(2),
         "exactly code and message: {body}"
     );
+}
+
+/// An ingest body for a succeeded card payment in USD.
+pub fn card_payment(external_id: &str, amount: f64) -> serde_json::Value {
+    serde_json::json!({"externalId": external_id, "amount": amount, "currency": "USD", "method": "card", "status": "succeeded"})
+}
+
+/// The next JSON text frame of a WebSocket (pings are answered by the client
+/// library).
+pub async fn next_json<S>(socket: &mut S) -> serde_json::Value
+where
+    S: futures::Stream<Item = Result<tokio_tungstenite::tungstenite::Message, tokio_tungstenite::tungstenite::Error>>
+        + Unpin,
+{
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let message = tokio::time::timeout(std::time::Duration::from_secs(15), socket.next())
+            .await
+            .expect("a message in time")
+            .expect("the connection stays open")
+            .expect("a valid frame");
+        match message {
+            Message::Text(text) => return serde_json::from_str(&text).expect("JSON text frames"),
+            Message::Ping(_) | Message::Pong(_) => {}
+            other => panic!("unexpected frame {other:?}"),
+        }
+    }
 }

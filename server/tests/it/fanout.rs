@@ -8,35 +8,14 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::common::TestApp;
-
-async fn next_json(
-    socket: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin),
-) -> Value {
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(15), socket.next())
-            .await
-            .expect("a message in time")
-            .expect("the connection stays open")
-            .expect("a valid frame");
-        match message {
-            Message::Text(text) => return serde_json::from_str(&text).unwrap(),
-            Message::Ping(_) | Message::Pong(_) => {}
-            other => panic!("unexpected frame {other:?}"),
-        }
-    }
-}
+use crate::common::{TestApp, card_payment, next_json};
 
 async fn ingest(app: &TestApp, external_id: &str) -> reqwest::StatusCode {
-    app.http
-        .post(app.url("/api/payments"))
-        .header("X-Tenant-Id", "acme")
-        .bearer_auth("pk_demo_acme_ingest")
-        .json(&json!({"externalId": external_id, "amount": 2.5, "currency": "USD", "method": "card", "status": "succeeded"}))
+    app.ingest_post("acme", "/api/payments", &card_payment(external_id, 2.5))
         .send()
         .await
         .unwrap()

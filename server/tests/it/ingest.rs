@@ -11,19 +11,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
-use crate::common::{TestApp, assert_error};
-
-fn post(app: &TestApp, tenant: &str, path: &str, body: &Value) -> reqwest::RequestBuilder {
-    app.http
-        .post(app.url(path))
-        .header("X-Tenant-Id", tenant)
-        .bearer_auth(format!("pk_demo_{tenant}_ingest"))
-        .json(body)
-}
-
-fn card_payment(external_id: &str, amount: f64) -> Value {
-    json!({"externalId": external_id, "amount": amount, "currency": "USD", "method": "card", "status": "succeeded"})
-}
+use crate::common::{TestApp, assert_error, card_payment};
 
 async fn count(app: &TestApp, tenant: &str) -> u64 {
     app.store
@@ -36,7 +24,8 @@ async fn count(app: &TestApp, tenant: &str) -> u64 {
 #[tokio::test]
 async fn a_created_payment_is_readable_and_counted_at_once() {
     let app = TestApp::spawn().await;
-    let response = post(&app, "acme", "/api/payments", &card_payment("ord_1", 19.99))
+    let response = app
+        .ingest_post("acme", "/api/payments", &card_payment("ord_1", 19.99))
         .send()
         .await
         .unwrap();
@@ -64,23 +53,27 @@ async fn a_replay_returns_the_original_and_changes_nothing() {
     let app = TestApp::spawn().await;
     let body = json!({"externalId": "ord_7", "amount": 5, "currency": "USD", "method": "paypal",
         "status": "failed", "failureReason": "card_declined", "createdAt": "2026-11-20T08:00:00Z"});
-    let first = post(&app, "acme", "/api/payments", &body).send().await.unwrap();
+    let first = app.ingest_post("acme", "/api/payments", &body).send().await.unwrap();
     assert_eq!(first.status(), 201);
     let first: Value = first.json().await.unwrap();
-    let again = post(&app, "acme", "/api/payments", &body).send().await.unwrap();
+    let again = app.ingest_post("acme", "/api/payments", &body).send().await.unwrap();
     assert_eq!(again.status(), 200);
     assert_eq!(again.json::<Value>().await.unwrap(), first);
     assert_eq!(count(&app, "acme").await, 1);
 
     let mut different = body.clone();
     different["amount"] = json!(6);
-    let conflict = post(&app, "acme", "/api/payments", &different).send().await.unwrap();
+    let conflict = app
+        .ingest_post("acme", "/api/payments", &different)
+        .send()
+        .await
+        .unwrap();
     assert_error(conflict, 409, "idempotency_conflict", "ord_7").await;
     // Another tenant may use the same externalId for its own payment.
     let mut other = body.clone();
     other["method"] = json!("card");
     assert_eq!(
-        post(&app, "globex", "/api/payments", &other)
+        app.ingest_post("globex", "/api/payments", &other)
             .send()
             .await
             .unwrap()
@@ -162,7 +155,7 @@ async fn bad_requests_say_what_is_wrong_and_write_nothing() {
         ),
     ];
     for (body, status, code, hint) in cases {
-        let response = post(&app, "acme", "/api/payments", &body).send().await.unwrap();
+        let response = app.ingest_post("acme", "/api/payments", &body).send().await.unwrap();
         assert_error(response, status, code, hint).await;
     }
     let viewer = app
@@ -201,7 +194,8 @@ async fn bad_requests_say_what_is_wrong_and_write_nothing() {
 #[tokio::test]
 async fn a_payment_is_refunded_once_and_only_if_it_succeeded() {
     let app = TestApp::spawn().await;
-    let created: Value = post(&app, "acme", "/api/payments", &card_payment("ord_9", 40.0))
+    let created: Value = app
+        .ingest_post("acme", "/api/payments", &card_payment("ord_9", 40.0))
         .send()
         .await
         .unwrap()
@@ -209,7 +203,8 @@ async fn a_payment_is_refunded_once_and_only_if_it_succeeded() {
         .await
         .unwrap();
     let id = created["id"].as_str().unwrap();
-    let refund = post(&app, "acme", &format!("/api/payments/{id}/refund"), &json!({}))
+    let refund = app
+        .ingest_post("acme", &format!("/api/payments/{id}/refund"), &json!({}))
         .send()
         .await
         .unwrap();
@@ -217,14 +212,16 @@ async fn a_payment_is_refunded_once_and_only_if_it_succeeded() {
     let refunded: Value = refund.json().await.unwrap();
     assert_eq!(refunded["status"], "refunded");
     assert_eq!(refunded["refundedAt"], refunded["updatedAt"]);
-    let again = post(&app, "acme", &format!("/api/payments/{id}/refund"), &json!({}))
+    let again = app
+        .ingest_post("acme", &format!("/api/payments/{id}/refund"), &json!({}))
         .send()
         .await
         .unwrap();
     assert_error(again, 409, "already_refunded", id).await;
 
     let failed = json!({"externalId": "ord_10", "amount": 3, "currency": "USD", "method": "card", "status": "failed"});
-    let failed: Value = post(&app, "acme", "/api/payments", &failed)
+    let failed: Value = app
+        .ingest_post("acme", "/api/payments", &failed)
         .send()
         .await
         .unwrap()
@@ -232,12 +229,14 @@ async fn a_payment_is_refunded_once_and_only_if_it_succeeded() {
         .await
         .unwrap();
     let failed_id = failed["id"].as_str().unwrap();
-    let refused = post(&app, "acme", &format!("/api/payments/{failed_id}/refund"), &json!({}))
+    let refused = app
+        .ingest_post("acme", &format!("/api/payments/{failed_id}/refund"), &json!({}))
         .send()
         .await
         .unwrap();
     assert_error(refused, 409, "not_refundable", failed_id).await;
-    let foreign = post(&app, "globex", &format!("/api/payments/{id}/refund"), &json!({}))
+    let foreign = app
+        .ingest_post("globex", &format!("/api/payments/{id}/refund"), &json!({}))
         .send()
         .await
         .unwrap();
@@ -307,7 +306,7 @@ async fn a_random_concurrent_mix_is_counted_exactly_once() {
     let outcomes: Vec<(u16, Value)> = futures::stream::iter(creates.into_iter().map(|body| {
         let app = Arc::clone(&app);
         async move {
-            let response = post(&app, "acme", "/api/payments", &body).send().await.unwrap();
+            let response = app.ingest_post("acme", "/api/payments", &body).send().await.unwrap();
             (response.status().as_u16(), response.json::<Value>().await.unwrap())
         }
     }))
@@ -333,7 +332,7 @@ async fn a_random_concurrent_mix_is_counted_exactly_once() {
     let refund_statuses: Vec<u16> = futures::stream::iter(refunds.into_iter().map(|id| {
         let app = Arc::clone(&app);
         async move {
-            post(&app, "acme", &format!("/api/payments/{id}/refund"), &json!({}))
+            app.ingest_post("acme", &format!("/api/payments/{id}/refund"), &json!({}))
                 .send()
                 .await
                 .unwrap()

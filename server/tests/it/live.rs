@@ -14,11 +14,9 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
-use crate::common::{TestApp, assert_error};
+use crate::common::{TestApp, assert_error, next_json};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-const READ_TIMEOUT: Duration = Duration::from_secs(15);
 
 fn ws_url(app: &TestApp, tenant: &str, extra: &str) -> String {
     format!(
@@ -32,36 +30,6 @@ async fn open(url: &str) -> Socket {
         .await
         .unwrap_or_else(|error| panic!("connecting {url}: {error}"))
         .0
-}
-
-/// The next JSON text frame (pings are answered by the client library).
-async fn next_json(socket: &mut Socket) -> Value {
-    loop {
-        let message = tokio::time::timeout(READ_TIMEOUT, socket.next())
-            .await
-            .expect("a message in time")
-            .expect("the connection stays open")
-            .expect("a valid frame");
-        match message {
-            Message::Text(text) => return serde_json::from_str(&text).expect("JSON text frames"),
-            Message::Ping(_) | Message::Pong(_) => {}
-            other => panic!("unexpected frame {other:?}"),
-        }
-    }
-}
-
-async fn ingest(app: &TestApp, tenant: &str, body: Value) -> Value {
-    let response = app
-        .http
-        .post(app.url("/api/payments"))
-        .header("X-Tenant-Id", tenant)
-        .bearer_auth(format!("pk_demo_{tenant}_ingest"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success(), "{}", response.status());
-    response.json().await.unwrap()
 }
 
 fn payment(external_id: &str, amount: f64, method: &str, status: &str) -> Value {
@@ -84,7 +52,7 @@ async fn events_follow_the_contract_and_reach_only_their_tenant() {
     assert!(hello["epoch"].as_str().is_some_and(|epoch| !epoch.is_empty()));
     assert_eq!(next_json(&mut globex).await["type"], "hello");
 
-    let created = ingest(&app, "acme", payment("live_1", 12.5, "card", "succeeded")).await;
+    let created = app.create("acme", payment("live_1", 12.5, "card", "succeeded")).await;
     let event = next_json(&mut acme).await;
     let mut keys: Vec<&str> = event.as_object().unwrap().keys().map(String::as_str).collect();
     keys.sort_unstable();
@@ -94,7 +62,7 @@ async fn events_follow_the_contract_and_reach_only_their_tenant() {
     assert_eq!(event["payment"], created);
     assert!(event["timestamp"].as_str().unwrap().ends_with('Z'));
 
-    ingest(&app, "acme", payment("live_2", 3.0, "paypal", "failed")).await;
+    app.create("acme", payment("live_2", 3.0, "paypal", "failed")).await;
     let failed = next_json(&mut acme).await;
     assert_eq!(
         (failed["type"].as_str(), failed["seq"].as_u64()),
@@ -117,16 +85,16 @@ async fn events_follow_the_contract_and_reach_only_their_tenant() {
     );
     assert_eq!(refunded["payment"]["status"], "refunded");
     // A replay is not news.
-    ingest(&app, "acme", payment("live_1", 12.5, "card", "succeeded")).await;
+    app.create("acme", payment("live_1", 12.5, "card", "succeeded")).await;
 
     // globex saw none of acme's events: its first event is its own, seq 1.
-    ingest(&app, "globex", payment("live_g", 1.0, "card", "succeeded")).await;
+    app.create("globex", payment("live_g", 1.0, "card", "succeeded")).await;
     let own = next_json(&mut globex).await;
     assert_eq!(
         (own["payment"]["tenantId"].as_str(), own["seq"].as_u64()),
         (Some("globex"), Some(1))
     );
-    ingest(&app, "acme", payment("live_3", 1.0, "card", "succeeded")).await;
+    app.create("acme", payment("live_3", 1.0, "card", "succeeded")).await;
     assert_eq!(next_json(&mut acme).await["seq"], 4, "the replay published nothing");
 }
 
@@ -140,10 +108,10 @@ async fn filters_choose_type_method_and_minimum_amount() {
     ))
     .await;
     assert_eq!(next_json(&mut watcher).await["type"], "hello");
-    ingest(&app, "acme", payment("f1", 50.0, "paypal", "succeeded")).await; // wrong type
-    ingest(&app, "acme", payment("f2", 50.0, "card", "failed")).await; // wrong method
-    ingest(&app, "acme", payment("f3", 9.99, "paypal", "failed")).await; // too small
-    ingest(&app, "acme", payment("f4", 10.0, "paypal", "failed")).await; // matches
+    app.create("acme", payment("f1", 50.0, "paypal", "succeeded")).await; // wrong type
+    app.create("acme", payment("f2", 50.0, "card", "failed")).await; // wrong method
+    app.create("acme", payment("f3", 9.99, "paypal", "failed")).await; // too small
+    app.create("acme", payment("f4", 10.0, "paypal", "failed")).await; // matches
     let event = next_json(&mut watcher).await;
     assert_eq!(event["payment"]["externalId"], "f4");
     assert_eq!(event["seq"], 4, "seq counts every event of the tenant, filtered or not");
@@ -225,7 +193,7 @@ async fn another_epoch_or_an_unknown_seq_asks_for_a_resync() {
     let app = TestApp::spawn().await;
     let mut first = open(&ws_url(&app, "acme", "")).await;
     let hello = next_json(&mut first).await;
-    ingest(&app, "acme", payment("r1", 1.0, "card", "succeeded")).await;
+    app.create("acme", payment("r1", 1.0, "card", "succeeded")).await;
     // Delivery is asynchronous (through Redis): wait until the feed has it.
     assert_eq!(next_json(&mut first).await["seq"], 1);
     let epoch = hello["epoch"].as_str().unwrap();
@@ -240,7 +208,7 @@ async fn another_epoch_or_an_unknown_seq_asks_for_a_resync() {
     // A client that did not ask to resume is never told to resync.
     let mut fresh = open(&ws_url(&app, "acme", "")).await;
     next_json(&mut fresh).await;
-    ingest(&app, "acme", payment("r2", 1.0, "card", "succeeded")).await;
+    app.create("acme", payment("r2", 1.0, "card", "succeeded")).await;
     assert_eq!(next_json(&mut fresh).await["type"], "payment_received");
 }
 
@@ -260,8 +228,7 @@ async fn resume_after_cut_connections_misses_nothing_and_repeats_nothing() {
         let app = Arc::clone(&app);
         tokio::spawn(async move {
             for index in 0..TOTAL {
-                ingest(
-                    &app,
+                app.create(
                     "acme",
                     payment(&format!("cut_{index}"), 1.0 + index as f64, "card", "succeeded"),
                 )
@@ -306,7 +273,7 @@ async fn a_client_that_stops_reading_is_cut_off() {
 
     // 20,000 events of ~2 KB: far more than socket buffers hold.
     let template = payment("slow", 1.0, "card", "succeeded");
-    let created = ingest(&app, "acme", template).await;
+    let created = app.create("acme", template).await;
     let mut big = created.clone();
     big["failureReason"] = json!("x".repeat(2_000));
     let event: paypulse_shared::payment::PaymentEvent = serde_json::from_value(json!({
