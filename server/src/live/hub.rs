@@ -123,6 +123,17 @@ pub struct LiveHub {
     feeds: Mutex<HashMap<String, Feed>>,
 }
 
+/// `tenant`'s feed, restarted first if its epoch is not `epoch`.
+fn feed_of_epoch<'a>(feeds: &'a mut HashMap<String, Feed>, tenant: &str, epoch: &str) -> &'a mut Feed {
+    let feed = feeds
+        .entry(tenant.to_owned())
+        .or_insert_with(|| Feed::new(epoch.to_owned()));
+    if feed.epoch != epoch {
+        feed.restart(epoch.to_owned());
+    }
+    feed
+}
+
 fn random_epoch() -> String {
     format!("{:016x}", rand::rng().random::<u64>())
 }
@@ -154,12 +165,7 @@ impl LiveHub {
     /// current epoch means the shared sequence restarted: the feed restarts.
     pub fn align_epoch(&self, tenant: &str, epoch: &str) {
         let mut feeds = self.feeds.lock().expect("live hub lock");
-        let feed = feeds
-            .entry(tenant.to_owned())
-            .or_insert_with(|| Feed::new(epoch.to_owned()));
-        if feed.epoch != epoch {
-            feed.restart(epoch.to_owned());
-        }
+        feed_of_epoch(&mut feeds, tenant, epoch);
     }
 
     /// Adds an event numbered elsewhere (by Redis) to `tenant`'s feed of
@@ -168,12 +174,7 @@ impl LiveHub {
     /// served.
     pub fn deliver(&self, tenant: &str, epoch: &str, seq: u64, event: PaymentEvent) {
         let mut feeds = self.feeds.lock().expect("live hub lock");
-        let feed = feeds
-            .entry(tenant.to_owned())
-            .or_insert_with(|| Feed::new(epoch.to_owned()));
-        if feed.epoch != epoch {
-            feed.restart(epoch.to_owned());
-        }
+        let feed = feed_of_epoch(&mut feeds, tenant, epoch);
         if seq <= feed.latest_seq {
             return;
         }

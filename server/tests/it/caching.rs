@@ -7,6 +7,17 @@ use serde_json::{Value, json};
 
 use crate::common::{TestApp, card_payment};
 
+/// Payments counted over all points of a trend.
+async fn trend_count(app: &TestApp, path: &str) -> u64 {
+    let trend = app.json("acme", path).await;
+    trend
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|point| point["count"].as_u64().unwrap())
+        .sum()
+}
+
 async fn reads_reflect_every_write(app: &TestApp) {
     let path = "/api/analytics/metrics?from=2026-01-01T00:00:00Z&to=2027-01-01T00:00:00Z";
     let before = app.state.cache.computations();
@@ -31,22 +42,10 @@ async fn reads_reflect_every_write(app: &TestApp) {
     assert_eq!(app.json("acme", path).await["refundedVolume"], json!(7.25));
     // Trends share the mechanism.
     let trend_path = "/api/analytics/trends?period=day";
-    let trend = app.json("acme", trend_path).await;
-    let counted: u64 = trend
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|point| point["count"].as_u64().unwrap())
-        .sum();
+    let counted = trend_count(app, trend_path).await;
     assert_eq!(counted, 1);
     app.create("acme", card_payment("cached_2", 1.0)).await;
-    let trend = app.json("acme", trend_path).await;
-    let counted: u64 = trend
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|point| point["count"].as_u64().unwrap())
-        .sum();
+    let counted = trend_count(app, trend_path).await;
     assert_eq!(counted, 2);
 }
 

@@ -22,30 +22,10 @@ async fn seeding_twice_inserts_nothing_the_second_time() {
     seed::seed(&app.store, &args).await.unwrap();
     let payments = app.store.payments().count_documents(doc! {}).await.unwrap();
     assert!(payments > 0);
-    let tenants: Vec<_> = {
-        use futures::TryStreamExt;
-        app.store
-            .tenants()
-            .find(doc! {})
-            .await
-            .unwrap()
-            .try_collect()
-            .await
-            .unwrap()
-    };
+    let tenants = all_tenants(&app).await;
     seed::seed(&app.store, &args).await.unwrap();
     assert_eq!(app.store.payments().count_documents(doc! {}).await.unwrap(), payments);
-    let again: Vec<_> = {
-        use futures::TryStreamExt;
-        app.store
-            .tenants()
-            .find(doc! {})
-            .await
-            .unwrap()
-            .try_collect()
-            .await
-            .unwrap()
-    };
+    let again = all_tenants(&app).await;
     assert_eq!(again, tenants, "tenants and their keys are unchanged");
     for tenant in ["acme", "initech"] {
         assert!(
@@ -67,4 +47,16 @@ async fn seeding_twice_inserts_nothing_the_second_time() {
         .await;
     assert!(metrics["count"].as_u64().unwrap() > 0);
     assert_eq!(metrics["currency"], "INR");
+}
+
+async fn all_tenants(app: &TestApp) -> Vec<paypulse_server::store::documents::TenantDoc> {
+    use futures::TryStreamExt;
+    app.store
+        .tenants()
+        .find(doc! {})
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap()
 }
