@@ -5,8 +5,6 @@
 
 use anyhow::{Context, bail};
 use clap::Args;
-use futures::TryStreamExt;
-use mongodb::bson::doc;
 
 use crate::config::DatabaseConfig;
 use crate::store::Store;
@@ -26,14 +24,7 @@ pub struct ReconcileArgs {
 pub async fn run(args: ReconcileArgs) -> anyhow::Result<()> {
     let store = Store::connect(&args.database).await?;
     let tenants = if args.tenants.is_empty() {
-        let all: Vec<_> = store
-            .tenants()
-            .find(doc! {})
-            .await?
-            .try_collect()
-            .await
-            .context("listing tenants")?;
-        all.into_iter().map(|tenant| tenant.id).collect()
+        store.tenant_ids().await.context("listing tenants")?
     } else {
         args.tenants.clone()
     };

@@ -80,7 +80,7 @@ pub fn test() -> anyhow::Result<()> {
 
 /// Makes sure Redis answers at `url`, starting a local one when it is
 /// installed but not running (as on a machine whose Redis was stopped).
-fn ensure_redis(url: &str) -> anyhow::Result<()> {
+pub fn ensure_redis(url: &str) -> anyhow::Result<()> {
     let address = url
         .trim_start_matches("redis://")
         .split(['/', '?'])

@@ -21,7 +21,11 @@ pub mod names {
     pub const PAYMENTS: &str = "payments";
     pub const TENANTS: &str = "tenants";
     pub const METHODS: &str = "methods";
-    pub const ROLLUPS: &str = "rollups";
+    /// One document per tenant and 15-minute cell (see `rollups`).
+    pub const ROLLUPS: &str = "cell_rollups";
+    /// The first layout, one document per cell and method: rebuilt into
+    /// `ROLLUPS` and dropped at start.
+    pub const LEGACY_ROLLUPS: &str = "rollups";
 }
 
 /// The database handle; clones share one connection pool.
@@ -46,6 +50,10 @@ impl Store {
         schema::ensure(&store.database)
             .await
             .context("creating collections and indexes")?;
+        store
+            .migrate_legacy_rollups()
+            .await
+            .context("moving rollups to the per-cell layout")?;
         Ok(store)
     }
 

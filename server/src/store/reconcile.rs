@@ -6,12 +6,13 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
 use mongodb::bson::doc;
 use paypulse_shared::stats::Stats;
 
-use super::Store;
 use super::documents::to_bson;
-use super::rollups::CellKey;
+use super::rollups::{CellKey, method_fields};
+use super::{Store, names};
 
 /// One cell whose rollup differs from the raw payments.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,29 +72,49 @@ impl Store {
         Ok(drift)
     }
 
-    /// Rewrites the drifted rollups with the values of the raw payments.
+    /// Rewrites the drifted rollups with the values of the raw payments:
+    /// each drifted method of a cell is set to what the payments add up to,
+    /// or removed when no payment of that method is left in the cell.
     pub async fn repair(&self, drift: &[Drift]) -> mongodb::error::Result<()> {
         for cell in drift {
-            let stats = cell.expected;
-            let as_i64 = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
-            self.rollups()
-                .replace_one(
-                    doc! { "_id": cell.key.id() },
-                    doc! {
-                        "_id": cell.key.id(),
-                        "tenantId": &cell.key.tenant_id,
-                        "cell": to_bson(cell.key.start),
-                        "method": &cell.key.method,
-                        "succeeded": as_i64(stats.succeeded),
-                        "failed": as_i64(stats.failed),
-                        "refunded": as_i64(stats.refunded),
-                        "volumeMinor": stats.volume_minor,
-                        "refundedMinor": stats.refunded_minor,
-                    },
-                )
-                .upsert(true)
-                .await?;
+            let key = &cell.key;
+            let filter = doc! { "_id": key.document_id() };
+            if cell.expected == Stats::default() {
+                let update = doc! { "$unset": { format!("methods.{}", key.method): "" } };
+                self.rollups().update_one(filter, update).await?;
+            } else {
+                let update = doc! {
+                    "$setOnInsert": { "tenantId": &key.tenant_id, "cell": to_bson(key.start) },
+                    "$set": method_fields(&key.method, &cell.expected),
+                };
+                self.rollups().update_one(filter, update).upsert(true).await?;
+            }
         }
         Ok(())
+    }
+
+    /// Every tenant's id.
+    pub async fn tenant_ids(&self) -> mongodb::error::Result<Vec<String>> {
+        let tenants: Vec<_> = self.tenants().find(doc! {}).await?.try_collect().await?;
+        Ok(tenants.into_iter().map(|tenant| tenant.id).collect())
+    }
+
+    /// Moves a database from the first rollup layout to the current one:
+    /// rebuilds every tenant's rollups from the raw payments, then drops the
+    /// old collection. Does nothing when there is no old collection.
+    pub async fn migrate_legacy_rollups(&self) -> mongodb::error::Result<()> {
+        let existing = self.database().list_collection_names().await?;
+        if !existing.iter().any(|name| name == names::LEGACY_ROLLUPS) {
+            return Ok(());
+        }
+        for tenant in self.tenant_ids().await? {
+            let drift = self.drift(&tenant).await?;
+            tracing::info!(tenant = %tenant, cells = drift.len(), "rebuilding rollups in the per-cell layout");
+            self.repair(&drift).await?;
+        }
+        self.database()
+            .collection::<mongodb::bson::Document>(names::LEGACY_ROLLUPS)
+            .drop()
+            .await
     }
 }

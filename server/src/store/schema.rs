@@ -89,19 +89,25 @@ fn rollup_indexes() -> Vec<IndexModel> {
 
 fn rollups_validator() -> Document {
     let count = doc! { "bsonType": ["int", "long"], "minimum": 0 };
-    doc! { "$jsonSchema": {
+    let counters = doc! {
         "bsonType": "object",
-        "required": ["_id", "tenantId", "cell", "method", "succeeded", "failed", "refunded", "volumeMinor", "refundedMinor"],
+        "required": ["succeeded", "failed", "refunded", "volumeMinor", "refundedMinor"],
         "properties": {
-            "_id": { "bsonType": "string" },
-            "tenantId": { "bsonType": "string", "minLength": 1 },
-            "cell": { "bsonType": "date" },
-            "method": { "bsonType": "string", "minLength": 1 },
             "succeeded": count.clone(),
             "failed": count.clone(),
             "refunded": count.clone(),
             "volumeMinor": count.clone(),
             "refundedMinor": count,
+        },
+    };
+    doc! { "$jsonSchema": {
+        "bsonType": "object",
+        "required": ["_id", "tenantId", "cell", "methods"],
+        "properties": {
+            "_id": { "bsonType": "string" },
+            "tenantId": { "bsonType": "string", "minLength": 1 },
+            "cell": { "bsonType": "date" },
+            "methods": { "bsonType": "object", "additionalProperties": counters },
         },
     } }
 }

@@ -15,6 +15,7 @@ mod health;
 mod ingest;
 mod live;
 mod parameters;
+mod reconcile;
 mod seeding;
 mod simulator;
 mod webdriver;

@@ -1,0 +1,497 @@
+//! Fan-out benchmark (`cargo xtask bench fanout`): 1,000 WebSocket clients
+//! watch one tenant while the event rate climbs step by step (×1.5) until an
+//! event takes more than 100 ms at p99 to reach the clients, or some client
+//! misses events. The same clients and events run against Paypulse's
+//! `/ws/payments` (events published through `Live`, the path a committed
+//! payment takes, via Redis when `REDIS_URL` is set) and against a minimal
+//! tokio-tungstenite server that forwards a broadcast channel, in the same
+//! run, alternating. Reports the highest sustained delivered messages/s with
+//! its p50/p99 latency for both, and their ratio. Results go to
+//! target/bench/fanout.json.
+//!
+//! Latency is publish-to-client: the publisher notes when it hands event `i`
+//! over (its `externalId` is `fan_<i>`), and a client subtracts that from
+//! when it read the frame. Both sides run in this process on one clock.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::{SinkExt, StreamExt};
+use mongodb::bson::oid::ObjectId;
+use paypulse_server::config::{Config, DatabaseConfig};
+use paypulse_server::live::Live;
+use paypulse_server::seed::{self, SeedArgs};
+use paypulse_server::store::documents::{PaymentDoc, to_bson};
+use paypulse_shared::payment::{EventType, PaymentEvent, PaymentStatus};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::broadcast;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+
+/// Latency above which a step fails.
+const P99_LIMIT_MS: f64 = 100.0;
+/// The minimal server's per-client queue: the same as Paypulse's.
+const QUEUE: usize = paypulse_server::live::hub::WATCHER_QUEUE;
+/// Events a run may publish at most (the publish-time table's size).
+const MAX_EVENTS: usize = 4_000_000;
+
+fn arg(name: &str, default: f64) -> f64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.windows(2)
+        .find(|pair| pair[0] == name)
+        .and_then(|pair| pair[1].parse().ok())
+        .unwrap_or(default)
+}
+
+/// A latency histogram clients record into concurrently: exact below 64 µs,
+/// then 32 buckets per power of two (about 3 % resolution).
+struct Histogram {
+    buckets: Vec<AtomicU64>,
+}
+
+impl Histogram {
+    const BUCKETS: usize = 64 + 32 * 40;
+
+    fn new() -> Self {
+        Self {
+            buckets: (0..Self::BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    fn index(micros: u64) -> usize {
+        if micros < 64 {
+            return micros as usize;
+        }
+        let power = 63 - micros.leading_zeros() as usize; // ≥ 6
+        let mantissa = (micros >> (power - 5)) as usize; // 32..=63
+        (64 + (power - 6) * 32 + (mantissa - 32)).min(Self::BUCKETS - 1)
+    }
+
+    /// The largest value bucket `index` holds.
+    fn upper(index: usize) -> u64 {
+        if index < 64 {
+            return index as u64;
+        }
+        let power = (index - 64) / 32 + 6;
+        let mantissa = ((index - 64) % 32 + 32) as u64;
+        ((mantissa + 1) << (power - 5)) - 1
+    }
+
+    fn record(&self, micros: u64) {
+        self.buckets[Self::index(micros)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn total(&self) -> u64 {
+        self.buckets.iter().map(|bucket| bucket.load(Ordering::Relaxed)).sum()
+    }
+
+    fn percentile_ms(&self, p: f64) -> f64 {
+        let counts: Vec<u64> = self
+            .buckets
+            .iter()
+            .map(|bucket| bucket.load(Ordering::Relaxed))
+            .collect();
+        let total: u64 = counts.iter().sum();
+        if total == 0 {
+            return f64::NAN;
+        }
+        let rank = ((p / 100.0) * total as f64).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (index, count) in counts.iter().enumerate() {
+            seen += count;
+            if seen >= rank {
+                return Self::upper(index) as f64 / 1_000.0;
+            }
+        }
+        f64::NAN
+    }
+
+    fn reset(&self) {
+        for bucket in &self.buckets {
+            bucket.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// What clients and the publisher share.
+struct Shared {
+    started: Instant,
+    /// When event `i` was handed to the server, in ns since `started`.
+    published: Vec<AtomicU64>,
+    latencies: Histogram,
+    /// Clients whose connection ended.
+    closed: AtomicUsize,
+}
+
+impl Shared {
+    fn now(&self) -> u64 {
+        self.started.elapsed().as_nanos() as u64
+    }
+}
+
+/// The server under test.
+enum Subject {
+    Paypulse {
+        live: Live,
+        address: SocketAddr,
+    },
+    Minimal {
+        sender: broadcast::Sender<Utf8Bytes>,
+        address: SocketAddr,
+        seq: AtomicU64,
+    },
+}
+
+impl Subject {
+    fn name(&self) -> &'static str {
+        match self {
+            Subject::Paypulse { .. } => "paypulse",
+            Subject::Minimal { .. } => "minimal_tungstenite",
+        }
+    }
+
+    fn url(&self) -> String {
+        match self {
+            Subject::Paypulse { address, .. } => {
+                format!("ws://{address}/ws/payments?tenant=acme&key=pk_demo_acme_viewer")
+            }
+            Subject::Minimal { address, .. } => format!("ws://{address}/"),
+        }
+    }
+
+    async fn publish(&self, events: Vec<PaymentEvent>) {
+        match self {
+            Subject::Paypulse { live, .. } => live.publish("acme", events).await,
+            Subject::Minimal { sender, seq, .. } => {
+                for mut event in events {
+                    event.seq = Some(seq.fetch_add(1, Ordering::Relaxed) + 1);
+                    let text = serde_json::to_string(&event).expect("events serialize");
+                    sender.send(Utf8Bytes::from(text)).ok();
+                }
+            }
+        }
+    }
+}
+
+/// The minimal broadcast server: every connection gets every message.
+async fn minimal_server(listener: TcpListener, sender: broadcast::Sender<Utf8Bytes>) {
+    while let Ok((stream, _)) = listener.accept().await {
+        let mut receiver = sender.subscribe();
+        tokio::spawn(async move {
+            let Ok(mut socket) = tokio_tungstenite::accept_async(stream).await else {
+                return;
+            };
+            if socket.send(Message::text("{\"type\":\"hello\"}")).await.is_err() {
+                return;
+            }
+            loop {
+                match receiver.recv().await {
+                    Ok(text) => {
+                        if socket.send(Message::Text(text)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+    }
+}
+
+/// The event index in a frame's `"externalId":"fan_<i>"`.
+fn event_index(text: &str) -> Option<usize> {
+    const MARK: &str = "\"externalId\":\"fan_";
+    let start = text.find(MARK)? + MARK.len();
+    let digits = text[start..].split('"').next()?;
+    digits.parse().ok()
+}
+
+/// One watching client: connects, waits for the server's first frame, then
+/// records the latency of every event until its connection ends.
+async fn client(url: String, shared: Arc<Shared>, ready: tokio::sync::mpsc::Sender<()>) -> anyhow::Result<()> {
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await?;
+    loop {
+        match socket.next().await {
+            Some(Ok(Message::Text(_))) => break,
+            Some(Ok(_)) => {}
+            Some(Err(error)) => return Err(error.into()),
+            None => anyhow::bail!("closed before its first frame"),
+        }
+    }
+    ready.send(()).await.ok();
+    while let Some(Ok(message)) = socket.next().await {
+        if let Message::Text(text) = message
+            && let Some(index) = event_index(&text)
+        {
+            let sent = shared.published[index].load(Ordering::Relaxed);
+            shared.latencies.record(shared.now().saturating_sub(sent) / 1_000);
+        }
+    }
+    shared.closed.fetch_add(1, Ordering::Relaxed);
+    Ok(())
+}
+
+fn event(index: usize) -> PaymentEvent {
+    let now = chrono::Utc::now();
+    let failed = index.is_multiple_of(20);
+    let document = PaymentDoc {
+        id: ObjectId::new(),
+        tenant_id: "acme".into(),
+        external_id: format!("fan_{index}"),
+        amount_minor: 100 + (index as i64 * 37) % 50_000,
+        currency: "USD".into(),
+        method: ["card", "paypal", "apple_pay"][index % 3].into(),
+        status: if failed {
+            PaymentStatus::Failed
+        } else {
+            PaymentStatus::Succeeded
+        },
+        failure_reason: failed.then(|| "card_declined".to_owned()),
+        refunded_at: None,
+        created_at: to_bson(now),
+        updated_at: to_bson(now),
+    };
+    PaymentEvent {
+        event_type: if failed {
+            EventType::PaymentFailed
+        } else {
+            EventType::PaymentReceived
+        },
+        payment: document.to_wire(),
+        timestamp: now,
+        seq: None,
+    }
+}
+
+/// What one step measured.
+struct Step {
+    rate: f64,
+    expected: u64,
+    delivered: u64,
+    seconds: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    closed: usize,
+}
+
+impl Step {
+    fn sustained(&self) -> bool {
+        self.delivered == self.expected && self.p99_ms <= P99_LIMIT_MS && self.closed == 0
+    }
+
+    fn per_second(&self) -> f64 {
+        self.delivered as f64 / self.seconds
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "events_per_second": self.rate, "expected": self.expected, "delivered": self.delivered,
+            "delivered_per_second": self.per_second(), "p50_ms": self.p50_ms, "p99_ms": self.p99_ms,
+            "clients_closed": self.closed, "sustained": self.sustained(),
+        })
+    }
+}
+
+/// Connects the clients, then raises the rate until a step fails.
+async fn ramp(subject: &Subject, clients: usize, settings: &Settings) -> anyhow::Result<Vec<Step>> {
+    let shared = Arc::new(Shared {
+        started: Instant::now(),
+        published: (0..MAX_EVENTS).map(|_| AtomicU64::new(0)).collect(),
+        latencies: Histogram::new(),
+        closed: AtomicUsize::new(0),
+    });
+    let (ready, mut readiness) = tokio::sync::mpsc::channel(clients);
+    let mut tasks = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        tasks.push(tokio::spawn(client(subject.url(), Arc::clone(&shared), ready.clone())));
+    }
+    drop(ready);
+    for connected in 0..clients {
+        tokio::time::timeout(Duration::from_secs(60), readiness.recv())
+            .await
+            .map_err(|_| anyhow::anyhow!("{} of {clients} clients connected in 60 s", connected))?
+            .ok_or_else(|| anyhow::anyhow!("a client failed to connect"))?;
+    }
+
+    let mut steps = Vec::new();
+    let mut next = 0_usize;
+    let mut rate = settings.start_rate;
+    while rate <= settings.max_rate {
+        shared.latencies.reset();
+        let closed_before = shared.closed.load(Ordering::Relaxed);
+        let watching = (clients - closed_before) as u64;
+        let first = next;
+        let started = Instant::now();
+        let mut ticks = tokio::time::interval(Duration::from_millis(5));
+        loop {
+            ticks.tick().await;
+            let elapsed = started.elapsed().as_secs_f64().min(settings.step_seconds);
+            let due = first + (rate * elapsed) as usize;
+            if next < due {
+                anyhow::ensure!(due <= MAX_EVENTS, "more than {MAX_EVENTS} events: lower --max-rate");
+                let events: Vec<PaymentEvent> = (next..due).map(event).collect();
+                let handed = shared.now();
+                for index in next..due {
+                    shared.published[index].store(handed, Ordering::Relaxed);
+                }
+                subject.publish(events).await;
+                next = due;
+            }
+            if elapsed >= settings.step_seconds {
+                break;
+            }
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        let expected = (next - first) as u64 * watching;
+        // Stragglers: wait until every copy arrived, or give up after 2 s.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while shared.latencies.total() < expected && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let step = Step {
+            rate,
+            expected,
+            delivered: shared.latencies.total(),
+            seconds,
+            p50_ms: shared.latencies.percentile_ms(50.0),
+            p99_ms: shared.latencies.percentile_ms(99.0),
+            closed: shared.closed.load(Ordering::Relaxed) - closed_before,
+        };
+        eprintln!(
+            "  {}: {:>7.0} events/s → {:>9.0} msgs/s delivered ({}/{}), p50 {:.2} ms, p99 {:.2} ms{}",
+            subject.name(),
+            rate,
+            step.per_second(),
+            step.delivered,
+            step.expected,
+            step.p50_ms,
+            step.p99_ms,
+            if step.closed > 0 {
+                format!(", {} clients closed", step.closed)
+            } else {
+                String::new()
+            },
+        );
+        let sustained = step.sustained();
+        steps.push(step);
+        if !sustained {
+            break;
+        }
+        rate *= 1.5;
+    }
+    for task in tasks {
+        task.abort();
+    }
+    Ok(steps)
+}
+
+struct Settings {
+    start_rate: f64,
+    max_rate: f64,
+    step_seconds: f64,
+}
+
+/// The best sustained step of a ramp.
+fn best(steps: &[Step]) -> Option<&Step> {
+    steps
+        .iter()
+        .filter(|step| step.sustained())
+        .max_by(|left, right| left.per_second().total_cmp(&right.per_second()))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let clients = arg("--clients", 1_000.0) as usize;
+    let rounds = arg("--rounds", 2.0) as usize;
+    let settings = Settings {
+        start_rate: arg("--start-rate", 20.0),
+        max_rate: arg("--max-rate", 100_000.0),
+        step_seconds: arg("--step-seconds", 5.0),
+    };
+    let uri = std::env::var("MONGODB_URI")
+        .map_err(|_| anyhow::anyhow!("MONGODB_URI is not set: run `cargo xtask bench fanout`"))?;
+    let database = format!("bench_fanout_{:x}", rand::random::<u32>());
+    let config = Config {
+        host: Ipv4Addr::LOCALHOST.into(),
+        port: 0,
+        database: DatabaseConfig {
+            mongodb_uri: uri,
+            mongodb_db: database.clone(),
+        },
+        redis_url: std::env::var("REDIS_URL").ok(),
+        redis_prefix: format!("paypulse-{database}"),
+        ui_dist: "ui/dist".into(),
+        simulate: false,
+        simulate_rate: 1.0,
+        base_domain: None,
+    };
+    let redis_used = config.redis_url.is_some();
+    let state = paypulse_server::connect(config).await?;
+    let tenants = SeedArgs {
+        database: state.config.database.clone(),
+        tenants: vec!["acme".into()],
+        days: 0,
+        rate: 1.0,
+        demo_keys: true,
+        random_seed: 1,
+    };
+    seed::seed(&state.store, &tenants).await?;
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+    let paypulse = Subject::Paypulse {
+        live: state.live.clone(),
+        address: listener.local_addr()?,
+    };
+    tokio::spawn(paypulse_server::launch(state.clone(), listener, std::future::pending()));
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+    let sender = broadcast::channel(QUEUE).0;
+    let minimal = Subject::Minimal {
+        sender: sender.clone(),
+        address: listener.local_addr()?,
+        seq: AtomicU64::new(0),
+    };
+    tokio::spawn(minimal_server(listener, sender));
+
+    let mut results = Vec::new();
+    let mut best_of = |subject: &Subject, steps: &[Step], round: usize| {
+        let top = best(steps);
+        results.push(json!({
+            "server": subject.name(),
+            "round": round,
+            "best_sustained": top.map(Step::to_json),
+            "steps": steps.iter().map(Step::to_json).collect::<Vec<_>>(),
+        }));
+        top.map_or(0.0, Step::per_second)
+    };
+    let mut minimal_best = Vec::new();
+    let mut paypulse_best = Vec::new();
+    for round in 0..rounds {
+        eprintln!("round {}", round + 1);
+        let steps = ramp(&minimal, clients, &settings).await?;
+        minimal_best.push(best_of(&minimal, &steps, round));
+        let steps = ramp(&paypulse, clients, &settings).await?;
+        paypulse_best.push(best_of(&paypulse, &steps, round));
+    }
+    let mean = |values: &[f64]| values.iter().sum::<f64>() / values.len() as f64;
+    let ratio = mean(&paypulse_best) / mean(&minimal_best);
+    let result = json!({
+        "benchmark": "fanout",
+        "clients": clients,
+        "p99_limit_ms": P99_LIMIT_MS,
+        "step_seconds": settings.step_seconds,
+        "redis": redis_used,
+        "minimal_best_delivered_per_second": minimal_best,
+        "paypulse_best_delivered_per_second": paypulse_best,
+        "ratio": ratio,
+        "target_ratio": 0.7,
+        "runs": results,
+    });
+    println!("{}", serde_json::to_string_pretty(&result)?);
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
+    std::fs::create_dir_all(&folder)?;
+    std::fs::write(folder.join("fanout.json"), serde_json::to_string_pretty(&result)?)?;
+    state.store.database().drop().await.ok();
+    Ok(())
+}

@@ -1,0 +1,158 @@
+//! `reconcile`: the command finds rollups that differ from the raw payments
+//! (exit status non-zero), `--repair` rewrites them, and analytics then serve
+//! the true numbers again. A database in the first rollup layout is rebuilt
+//! at start.
+
+use std::process::Command;
+
+use chrono::{TimeDelta, Utc};
+use mongodb::bson::{Document, doc};
+use paypulse_server::store::documents::to_bson;
+use paypulse_shared::payment::PaymentStatus;
+use paypulse_shared::stats::cell_start;
+
+use crate::common::{TestApp, mongodb_uri, payment};
+
+/// Runs the real `paypulse-server reconcile` against the test's database.
+fn reconcile(app: &TestApp, repair: bool) -> (bool, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_paypulse-server"));
+    command
+        .arg("reconcile")
+        .args(["--tenants", "acme"])
+        .env("MONGODB_URI", mongodb_uri())
+        .env("MONGODB_DB", &app.state.config.database.mongodb_db);
+    if repair {
+        command.arg("--repair");
+    }
+    let output = command.output().expect("running paypulse-server reconcile");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+#[tokio::test]
+async fn reconcile_reports_drift_and_repair_restores_the_true_numbers() {
+    let app = TestApp::spawn().await;
+    // Two whole cells well inside the last 24 hours.
+    let first = cell_start(Utc::now() - TimeDelta::hours(3));
+    let second = first + TimeDelta::minutes(15);
+    app.insert(&[
+        payment(
+            "acme",
+            first + TimeDelta::minutes(1),
+            1_000,
+            "card",
+            PaymentStatus::Succeeded,
+        ),
+        payment(
+            "acme",
+            first + TimeDelta::minutes(2),
+            2_500,
+            "paypal",
+            PaymentStatus::Failed,
+        ),
+        payment(
+            "acme",
+            second + TimeDelta::minutes(3),
+            4_000,
+            "card",
+            PaymentStatus::Refunded,
+        ),
+    ])
+    .await;
+    let truth = app.json("acme", "/api/analytics/metrics").await;
+
+    let (clean, report) = reconcile(&app, false);
+    assert!(clean, "fresh rollups reconcile cleanly: {report}");
+
+    // Three kinds of damage: a wrong counter, a lost cell, a phantom method.
+    let rollups = app.store.rollups();
+    let first_id = format!("acme|{}", first.timestamp_millis());
+    let second_id = format!("acme|{}", second.timestamp_millis());
+    rollups
+        .update_one(
+            doc! { "_id": &first_id },
+            doc! { "$inc": { "methods.card.succeeded": 5_i64, "methods.card.volumeMinor": 9_000_i64 } },
+        )
+        .await
+        .unwrap();
+    rollups
+        .update_one(
+            doc! { "_id": &first_id },
+            doc! { "$set": { "methods.bank_transfer": {
+                "succeeded": 1_i64, "failed": 0_i64, "refunded": 0_i64, "volumeMinor": 700_i64, "refundedMinor": 0_i64,
+            } } },
+        )
+        .await
+        .unwrap();
+    rollups.delete_one(doc! { "_id": &second_id }).await.unwrap();
+    let drift = app.store.drift("acme").await.unwrap();
+    let drifted: Vec<(i64, &str)> = drift
+        .iter()
+        .map(|cell| (cell.key.start.timestamp_millis(), cell.key.method.as_str()))
+        .collect();
+    assert_eq!(
+        drifted,
+        vec![
+            (first.timestamp_millis(), "bank_transfer"),
+            (first.timestamp_millis(), "card"),
+            (second.timestamp_millis(), "card"),
+        ]
+    );
+    // The damage shows in analytics: this is what reconcile exists for.
+    app.state.cache.invalidate("acme").await;
+    assert_ne!(app.json("acme", "/api/analytics/metrics").await, truth);
+
+    let (clean, report) = reconcile(&app, false);
+    assert!(!clean, "drift makes reconcile fail: {report}");
+    assert!(
+        report.contains("3 cells differ"),
+        "the report counts the cells: {report}"
+    );
+    let (repaired, report) = reconcile(&app, true);
+    assert!(repaired, "--repair succeeds: {report}");
+    assert!(app.store.drift("acme").await.unwrap().is_empty());
+    let first_document: Document = rollups.find_one(doc! { "_id": &first_id }).await.unwrap().unwrap();
+    let methods = first_document.get_document("methods").unwrap();
+    assert!(
+        !methods.contains_key("bank_transfer"),
+        "the phantom method is removed, not zeroed: {methods}"
+    );
+    app.state.cache.invalidate("acme").await;
+    assert_eq!(app.json("acme", "/api/analytics/metrics").await, truth);
+}
+
+#[tokio::test]
+async fn a_database_in_the_first_layout_is_rebuilt_at_start() {
+    let app = TestApp::spawn().await;
+    let at = Utc::now() - TimeDelta::hours(2);
+    app.insert(&[
+        payment("acme", at, 1_000, "card", PaymentStatus::Succeeded),
+        payment("globex", at, 3_000, "paypal", PaymentStatus::Succeeded),
+    ])
+    .await;
+    // What a database written by the first layout looks like: no per-cell
+    // rollups yet, and the old collection beside them.
+    app.store.rollups().delete_many(doc! {}).await.unwrap();
+    let legacy = app.store.database().collection::<Document>("rollups");
+    legacy
+        .insert_one(doc! { "_id": "acme|0|card", "tenantId": "acme", "cell": to_bson(at), "method": "card" })
+        .await
+        .unwrap();
+    assert!(!app.store.drift("acme").await.unwrap().is_empty());
+
+    let restarted = paypulse_server::store::Store::connect(&app.state.config.database)
+        .await
+        .unwrap();
+    for tenant in ["acme", "globex"] {
+        assert!(restarted.drift(tenant).await.unwrap().is_empty(), "{tenant} rebuilt");
+    }
+    let collections = restarted.database().list_collection_names().await.unwrap();
+    assert!(
+        !collections.iter().any(|name| name == "rollups"),
+        "the old collection is dropped: {collections:?}"
+    );
+}
