@@ -1,5 +1,5 @@
 //! Fan-out benchmark (`cargo xtask bench fanout`): 1,000 WebSocket clients
-//! watch one tenant while the event rate climbs step by step (×1.5) until an
+//! watch one tenant while the event rate climbs step by step (×1.25) until an
 //! event takes more than 100 ms at p99 to reach the clients, or some client
 //! misses events. The same clients and events run against Paypulse's
 //! `/ws/payments` (events published through `Live`, the path a committed
@@ -380,7 +380,7 @@ async fn ramp(subject: &Subject, clients: usize, settings: &Settings) -> anyhow:
         if !sustained {
             break;
         }
-        rate *= 1.5;
+        rate *= 1.25;
     }
     for task in tasks {
         task.abort();
@@ -407,7 +407,7 @@ async fn main() -> anyhow::Result<()> {
     let clients = arg("--clients", 1_000.0) as usize;
     let rounds = arg("--rounds", 2.0) as usize;
     let settings = Settings {
-        start_rate: arg("--start-rate", 20.0),
+        start_rate: arg("--start-rate", 50.0),
         max_rate: arg("--max-rate", 100_000.0),
         step_seconds: arg("--step-seconds", 5.0),
     };

@@ -54,6 +54,21 @@ impl Stats {
         self.refunded_minor += other.refunded_minor;
     }
 
+    /// Takes away sums that were added to this one (a subset of the
+    /// payments it counts). Saturates at zero rather than wrapping.
+    pub fn remove(&mut self, other: &Self) {
+        self.succeeded = self.succeeded.saturating_sub(other.succeeded);
+        self.failed = self.failed.saturating_sub(other.failed);
+        self.refunded = self.refunded.saturating_sub(other.refunded);
+        self.volume_minor -= other.volume_minor;
+        self.refunded_minor -= other.refunded_minor;
+    }
+
+    /// Whether no payment is counted.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
     /// Payments counted, whatever their outcome.
     pub const fn count(&self) -> u64 {
         self.succeeded + self.failed
@@ -100,6 +115,29 @@ mod tests {
         assert_eq!(stats.refunded_minor, 500);
         assert_eq!(stats.count(), 3);
         assert!((stats.success_rate() - 200.0 / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn removing_a_subset_leaves_the_rest() {
+        let mut whole = Stats::default();
+        let mut part = Stats::default();
+        let mut rest = Stats::default();
+        for (index, (status, amount)) in [
+            (PaymentStatus::Succeeded, 1000),
+            (PaymentStatus::Refunded, 500),
+            (PaymentStatus::Failed, 700),
+            (PaymentStatus::Succeeded, 250),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            whole.record(status, amount);
+            if index % 2 == 0 { &mut part } else { &mut rest }.record(status, amount);
+        }
+        whole.remove(&part);
+        assert_eq!(whole, rest);
+        whole.remove(&rest);
+        assert!(whole.is_empty());
     }
 
     #[test]

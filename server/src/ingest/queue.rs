@@ -3,6 +3,11 @@
 //! batches grow and the per-payment cost falls; when idle a request is
 //! written alone at once. The queue is bounded: when it is full, callers wait
 //! (backpressure) instead of memory growing.
+//!
+//! What follows a commit (invalidating the analytics cache, publishing the
+//! events, answering the callers) runs in a second task, in commit order, so
+//! the writer starts the next transaction while Redis is being told about the
+//! last one.
 
 use chrono::Utc;
 use paypulse_shared::payment::{EventType, PaymentEvent, PaymentStatus};
@@ -23,6 +28,16 @@ const LINGER: std::time::Duration = std::time::Duration::from_millis(10);
 /// Requests waiting for the writer at most.
 const QUEUE_CAPACITY: usize = 8_192;
 
+/// Committed batches waiting to be announced at most: the writer runs at
+/// most this far ahead of the announcements.
+const ANNOUNCE_CAPACITY: usize = 2;
+
+/// A written batch: its jobs and their outcomes, in order.
+struct Committed {
+    jobs: Vec<Job>,
+    outcomes: Vec<CreateOutcome>,
+}
+
 struct Job {
     payment: NewPayment,
     reply: oneshot::Sender<mongodb::error::Result<CreateOutcome>>,
@@ -39,7 +54,9 @@ impl IngestQueue {
     /// Written payments are published to `live` in commit order.
     pub fn start(store: Store, live: Live, cache: AnalyticsCache) -> Self {
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
-        tokio::spawn(write_batches(store, live, cache, receiver));
+        let (committed, announcements) = mpsc::channel(ANNOUNCE_CAPACITY);
+        tokio::spawn(write_batches(store, receiver, committed));
+        tokio::spawn(announce(live, cache, announcements));
         Self { sender }
     }
 
@@ -52,7 +69,7 @@ impl IngestQueue {
     }
 }
 
-async fn write_batches(store: Store, live: Live, cache: AnalyticsCache, mut receiver: mpsc::Receiver<Job>) {
+async fn write_batches(store: Store, mut receiver: mpsc::Receiver<Job>, committed: mpsc::Sender<Committed>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     let mut previous_batch = 0;
     while receiver.recv_many(&mut jobs, MAX_BATCH).await > 0 {
@@ -73,16 +90,12 @@ async fn write_batches(store: Store, live: Live, cache: AnalyticsCache, mut rece
         let payments: Vec<NewPayment> = jobs.iter().map(|job| job.payment.clone()).collect();
         match store.create_payments(&payments).await {
             Ok(outcomes) => {
-                // Invalidate before answering: a read right after this write
-                // must not be served an answer computed before it.
-                for tenant in created_tenants(&outcomes) {
-                    cache.invalidate(tenant).await;
-                }
-                publish_created(&live, &outcomes).await;
-                for (job, outcome) in jobs.drain(..).zip(outcomes) {
-                    // The caller may have gone (client disconnected): the
-                    // payment is written all the same.
-                    job.reply.send(Ok(outcome)).ok();
+                let batch = Committed {
+                    jobs: std::mem::replace(&mut jobs, Vec::with_capacity(MAX_BATCH)),
+                    outcomes,
+                };
+                if committed.send(batch).await.is_err() {
+                    return;
                 }
             }
             Err(error) => {
@@ -91,6 +104,23 @@ async fn write_batches(store: Store, live: Live, cache: AnalyticsCache, mut rece
                     job.reply.send(Err(error.clone())).ok();
                 }
             }
+        }
+    }
+}
+
+/// Announces committed batches in commit order, then answers their callers.
+async fn announce(live: Live, cache: AnalyticsCache, mut batches: mpsc::Receiver<Committed>) {
+    while let Some(Committed { jobs, outcomes }) = batches.recv().await {
+        // Invalidate before answering: a read right after this write must
+        // not be served an answer computed before it.
+        for tenant in created_tenants(&outcomes) {
+            cache.invalidate(tenant).await;
+        }
+        publish_created(&live, &outcomes).await;
+        for (job, outcome) in jobs.into_iter().zip(outcomes) {
+            // The caller may have gone (client disconnected): the payment is
+            // written all the same.
+            job.reply.send(Ok(outcome)).ok();
         }
     }
 }

@@ -28,7 +28,7 @@ use futures::{SinkExt, StreamExt};
 use paypulse_shared::catalogue;
 use paypulse_shared::payment::{EventType, PaymentEvent};
 use serde::Deserialize;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use crate::error::ApiError;
 use crate::params::{self, Params};
@@ -44,6 +44,8 @@ use std::sync::Arc;
 const HEARTBEAT: Duration = Duration::from_secs(15);
 /// How long one frame may wait for the client's socket.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most queued events written to a client before one flush.
+const MAX_BURST: usize = 256;
 /// Close codes (documented in ARCHITECTURE.md).
 pub const CLOSE_HEARTBEAT_TIMEOUT: u16 = 4001;
 pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
@@ -244,6 +246,21 @@ async fn send(sink: &mut futures::stream::SplitSink<WebSocket, Message>, message
     matches!(tokio::time::timeout(SEND_TIMEOUT, sink.send(message)).await, Ok(Ok(())))
 }
 
+/// Sends frames with one flush at the end, or gives up when the client's
+/// socket has not taken them within [`SEND_TIMEOUT`].
+async fn send_all(
+    sink: &mut futures::stream::SplitSink<WebSocket, Message>,
+    frames: impl Iterator<Item = Message>,
+) -> bool {
+    let write = async {
+        for frame in frames {
+            sink.feed(frame).await?;
+        }
+        sink.flush().await
+    };
+    matches!(tokio::time::timeout(SEND_TIMEOUT, write).await, Ok(Ok(())))
+}
+
 async fn close(sink: &mut futures::stream::SplitSink<WebSocket, Message>, code: u16, reason: &'static str) {
     let frame = Message::Close(Some(CloseFrame {
         code,
@@ -267,8 +284,10 @@ async fn watch(socket: WebSocket, mut subscription: Subscription, filter: Filter
     if resumed {
         match subscription.backlog.take() {
             Some(backlog) => {
-                for event in backlog.iter().filter(|event| filter.matches(event)) {
-                    if !send(&mut sink, Message::Text(event.text.clone())).await {
+                let missed: Vec<&Arc<LiveEvent>> = backlog.iter().filter(|event| filter.matches(event)).collect();
+                for chunk in missed.chunks(MAX_BURST) {
+                    let frames = chunk.iter().map(|event| Message::Text(event.text.clone()));
+                    if !send_all(&mut sink, frames).await {
                         return close(&mut sink, CLOSE_SLOW_CONSUMER, "slow consumer").await;
                     }
                 }
@@ -287,7 +306,25 @@ async fn watch(socket: WebSocket, mut subscription: Subscription, filter: Filter
         tokio::select! {
             received = subscription.receiver.recv() => match received {
                 Ok(event) => {
-                    if filter.matches(&event) && !send(&mut sink, Message::Text(event.text.clone())).await {
+                    // Everything already queued goes out in one write: under
+                    // a firehose that is one system call per burst, not one
+                    // per event.
+                    let mut burst = vec![event];
+                    while burst.len() < MAX_BURST {
+                        match subscription.receiver.try_recv() {
+                            Ok(event) => burst.push(event),
+                            Err(TryRecvError::Lagged(_)) => {
+                                return close(&mut sink, CLOSE_SLOW_CONSUMER, "slow consumer").await;
+                            }
+                            // Closed is seen by the next recv, after this burst.
+                            Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+                        }
+                    }
+                    let frames = burst
+                        .iter()
+                        .filter(|event| filter.matches(event))
+                        .map(|event| Message::Text(event.text.clone()));
+                    if !send_all(&mut sink, frames).await {
                         return close(&mut sink, CLOSE_SLOW_CONSUMER, "slow consumer").await;
                     }
                 }

@@ -106,13 +106,25 @@ pub enum RefundOutcome {
 impl Store {
     /// Creates a batch of payments in one transaction (group commit). Each
     /// request gets its own outcome, in order.
+    ///
+    /// The first attempt is optimistic: it inserts without first looking the
+    /// `externalId`s up, since nearly every request is new. If one was stored
+    /// before, the unique index refuses the insert, the transaction aborts
+    /// with nothing written, and the batch is written again with the lookup,
+    /// which turns the known ones into replays or conflicts.
     pub async fn create_payments(&self, requests: &[NewPayment]) -> mongodb::error::Result<Vec<CreateOutcome>> {
         let mut session = self.database().client().start_session().await?;
         let mut attempt = 0;
+        let mut look_up = false;
         loop {
             attempt += 1;
             session.start_transaction().await?;
-            let result = self.create_in(&mut session, requests).await;
+            let result = self.create_in(&mut session, requests, look_up).await;
+            if !look_up && result.as_ref().is_err_and(is_duplicate_key) {
+                session.abort_transaction().await.ok();
+                look_up = true;
+                continue;
+            }
             if let Some(outcomes) = finish(&mut session, result, attempt).await? {
                 return Ok(outcomes);
             }
@@ -123,16 +135,17 @@ impl Store {
         &self,
         session: &mut ClientSession,
         requests: &[NewPayment],
+        look_up: bool,
     ) -> mongodb::error::Result<Vec<CreateOutcome>> {
-        let keys = requests
-            .iter()
-            .map(|request| (request.tenant_id.as_str(), request.external_id.as_str()));
-        let mut known: HashMap<(String, String), PaymentDoc> = self
-            .existing_payments(session, keys)
-            .await?
-            .into_iter()
-            .map(|document| ((document.tenant_id.clone(), document.external_id.clone()), document))
-            .collect();
+        let mut known: HashMap<(String, String), PaymentDoc> = HashMap::new();
+        if look_up {
+            let keys = requests
+                .iter()
+                .map(|request| (request.tenant_id.as_str(), request.external_id.as_str()));
+            for document in self.existing_payments(session, keys).await? {
+                known.insert((document.tenant_id.clone(), document.external_id.clone()), document);
+            }
+        }
 
         let mut outcomes = Vec::with_capacity(requests.len());
         let mut inserts = Vec::new();
@@ -310,6 +323,22 @@ impl Store {
         payment.refunded_at = Some(at);
         payment.updated_at = at;
         Ok(RefundOutcome::Refunded(payment))
+    }
+}
+
+/// Whether a write failed on a unique index (code 11000): for payments, an
+/// `externalId` stored before.
+fn is_duplicate_key(error: &mongodb::error::Error) -> bool {
+    use mongodb::error::{ErrorKind, WriteFailure};
+    const DUPLICATE_KEY: i32 = 11_000;
+    match &*error.kind {
+        ErrorKind::Write(WriteFailure::WriteError(failure)) => failure.code == DUPLICATE_KEY,
+        ErrorKind::InsertMany(failure) => failure
+            .write_errors
+            .as_ref()
+            .is_some_and(|errors| errors.iter().any(|failure| failure.code == DUPLICATE_KEY)),
+        ErrorKind::Command(failure) => failure.code == DUPLICATE_KEY,
+        _ => false,
     }
 }
 
