@@ -155,7 +155,7 @@ impl Subject {
         let cells = if naive {
             store.payment_cells("acme", from, to).await?
         } else {
-            store.cells("acme", from, to).await?
+            store.cells("acme", tenant.tz(), from, to).await?
         };
         let rendered = match query {
             Query::Metrics => serde_json::to_string(&compute_metrics(

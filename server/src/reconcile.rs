@@ -41,7 +41,8 @@ pub async fn run(args: ReconcileArgs) -> anyhow::Result<()> {
         println!("{tenant}: {} cells differ from the raw payments", drift.len());
         for cell in drift.iter().take(20) {
             println!(
-                "  {} {}: expected {:?}, stored {:?}",
+                "  {:?} {} {}: expected {:?}, stored {:?}",
+                cell.level,
                 paypulse_shared::time::format_utc(&cell.key.start),
                 cell.key.method,
                 cell.expected,

@@ -48,7 +48,7 @@ async fn metrics(
     let body = state
         .cache
         .get_or_compute(&tenant.id, &key, || async {
-            let cells = state.store.cells(&tenant.id, from, to).await?;
+            let cells = state.store.cells(&tenant.id, tenant.tz(), from, to).await?;
             let metrics = compute_metrics(&cells, tenant.tz(), &tenant.currency, tenant.scale(), from, to);
             Ok(serde_json::to_string(&metrics).map_err(anyhow::Error::from)?)
         })
@@ -94,7 +94,7 @@ async fn trends(
     let body = state
         .cache
         .get_or_compute(&tenant.id, &key, || async {
-            let cells = state.store.cells(&tenant.id, from, to).await?;
+            let cells = state.store.cells(&tenant.id, tenant.tz(), from, to).await?;
             let points = build_trend(&starts, &cells, tenant.scale());
             Ok(serde_json::to_string(&points).map_err(anyhow::Error::from)?)
         })

@@ -139,6 +139,7 @@ pub fn validate(tenant: &TenantDoc, body: CreatePayment, now: DateTime<Utc>) -> 
         failure_reason,
         created_at,
         created_at_given,
+        timezone: tenant.tz(),
     })
 }
 

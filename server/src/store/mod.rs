@@ -23,6 +23,8 @@ pub mod names {
     pub const METHODS: &str = "methods";
     /// One document per tenant and 15-minute cell (see `rollups`).
     pub const ROLLUPS: &str = "cell_rollups";
+    /// One document per tenant and local hour (see `rollups`).
+    pub const HOUR_ROLLUPS: &str = "hour_rollups";
     /// The first layout, one document per cell and method: rebuilt into
     /// `ROLLUPS` and dropped at start.
     pub const LEGACY_ROLLUPS: &str = "rollups";
@@ -47,13 +49,13 @@ impl Store {
             database: client.database(&config.mongodb_db),
         };
         store.ping().await.context("connecting to mongodb")?;
-        schema::ensure(&store.database)
+        let created = schema::ensure(&store.database)
             .await
             .context("creating collections and indexes")?;
         store
-            .migrate_legacy_rollups()
+            .migrate_rollups(&created)
             .await
-            .context("moving rollups to the per-cell layout")?;
+            .context("building rollups in the current layout")?;
         Ok(store)
     }
 

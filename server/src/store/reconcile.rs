@@ -3,20 +3,22 @@
 //! drifted. Rollups are maintained transactionally, so drift means a bug, a
 //! manual edit, or data written before rollups existed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use mongodb::bson::doc;
-use paypulse_shared::stats::Stats;
+use paypulse_shared::buckets::{BucketUnit, floor_local};
+use paypulse_shared::stats::{Cell, Stats};
 
 use super::documents::to_bson;
-use super::rollups::{CellKey, method_fields};
+use super::rollups::{CellKey, Level, method_fields};
 use super::{Store, names};
 
 /// One cell whose rollup differs from the raw payments.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Drift {
+    pub level: Level,
     pub key: CellKey,
     /// What the raw payments add up to.
     pub expected: Stats,
@@ -33,40 +35,46 @@ fn all_time() -> (DateTime<Utc>, DateTime<Utc>) {
 }
 
 impl Store {
-    /// Every drifted cell of one tenant.
+    /// Every drifted cell of one tenant, quarters first, then hours.
     pub async fn drift(&self, tenant_id: &str) -> mongodb::error::Result<Vec<Drift>> {
         let (from, to) = all_time();
-        let keyed = |cells: Vec<paypulse_shared::stats::Cell>| -> BTreeMap<CellKey, Stats> {
-            cells
-                .into_iter()
-                .map(|cell| {
-                    (
-                        CellKey {
-                            tenant_id: tenant_id.to_owned(),
-                            start: cell.start,
-                            method: cell.method,
-                        },
-                        cell.stats,
-                    )
-                })
-                .collect()
+        let tz = self.timezone(tenant_id).await?;
+        let keyed = |cells: Vec<Cell>| -> BTreeMap<CellKey, Stats> {
+            let mut keyed: BTreeMap<CellKey, Stats> = BTreeMap::new();
+            for cell in cells {
+                let key = CellKey {
+                    tenant_id: tenant_id.to_owned(),
+                    start: cell.start,
+                    method: cell.method,
+                };
+                keyed.entry(key).or_default().merge(&cell.stats);
+            }
+            keyed
         };
-        let expected = keyed(self.payment_cells(tenant_id, from, to).await?);
-        let stored = keyed(self.rollup_cells(tenant_id, from, to).await?);
+        let quarters = self.payment_cells(tenant_id, from, to).await?;
+        // Every quarter lies inside one local hour: hours are sums of quarters.
+        let hours: Vec<Cell> = quarters
+            .iter()
+            .map(|cell| Cell {
+                start: floor_local(cell.start, BucketUnit::Hour, tz),
+                ..cell.clone()
+            })
+            .collect();
         let mut drift = Vec::new();
-        for key in expected
-            .keys()
-            .chain(stored.keys())
-            .collect::<std::collections::BTreeSet<_>>()
-        {
-            let expected = expected.get(key).copied().unwrap_or_default();
-            let stored = stored.get(key).copied().unwrap_or_default();
-            if expected != stored {
-                drift.push(Drift {
-                    key: key.clone(),
-                    expected,
-                    stored,
-                });
+        for (level, expected) in [(Level::Quarter, quarters), (Level::Hour, hours)] {
+            let expected = keyed(expected);
+            let stored = keyed(self.rollup_cells(level, tenant_id, from, to).await?);
+            for key in expected.keys().chain(stored.keys()).collect::<BTreeSet<_>>() {
+                let expected = expected.get(key).copied().unwrap_or_default();
+                let stored = stored.get(key).copied().unwrap_or_default();
+                if expected != stored {
+                    drift.push(Drift {
+                        level,
+                        key: key.clone(),
+                        expected,
+                        stored,
+                    });
+                }
             }
         }
         Ok(drift)
@@ -81,13 +89,13 @@ impl Store {
             let filter = doc! { "_id": key.document_id() };
             if cell.expected == Stats::default() {
                 let update = doc! { "$unset": { format!("methods.{}", key.method): "" } };
-                self.rollups().update_one(filter, update).await?;
+                self.rollups(cell.level).update_one(filter, update).await?;
             } else {
                 let update = doc! {
                     "$setOnInsert": { "tenantId": &key.tenant_id, "cell": to_bson(key.start) },
                     "$set": method_fields(&key.method, &cell.expected),
                 };
-                self.rollups().update_one(filter, update).upsert(true).await?;
+                self.rollups(cell.level).update_one(filter, update).upsert(true).await?;
             }
         }
         Ok(())
@@ -99,22 +107,33 @@ impl Store {
         Ok(tenants.into_iter().map(|tenant| tenant.id).collect())
     }
 
-    /// Moves a database from the first rollup layout to the current one:
-    /// rebuilds every tenant's rollups from the raw payments, then drops the
-    /// old collection. Does nothing when there is no old collection.
-    pub async fn migrate_legacy_rollups(&self) -> mongodb::error::Result<()> {
+    /// Builds the rollups from the raw payments when the database predates
+    /// their current layout: when the first layout's collection is still
+    /// there, or when `created` (the collections this start created) holds a
+    /// rollup level, which a database with payments would otherwise lack.
+    /// Drops the first layout's collection afterwards.
+    pub async fn migrate_rollups(&self, created: &[&str]) -> mongodb::error::Result<()> {
         let existing = self.database().list_collection_names().await?;
-        if !existing.iter().any(|name| name == names::LEGACY_ROLLUPS) {
+        let legacy = existing.iter().any(|name| name == names::LEGACY_ROLLUPS);
+        let new_level = created
+            .iter()
+            .any(|name| [names::ROLLUPS, names::HOUR_ROLLUPS].contains(name));
+        if !legacy && !new_level {
             return Ok(());
         }
         for tenant in self.tenant_ids().await? {
             let drift = self.drift(&tenant).await?;
-            tracing::info!(tenant = %tenant, cells = drift.len(), "rebuilding rollups in the per-cell layout");
-            self.repair(&drift).await?;
+            if !drift.is_empty() {
+                tracing::info!(tenant = %tenant, cells = drift.len(), "building rollups from the raw payments");
+                self.repair(&drift).await?;
+            }
         }
-        self.database()
-            .collection::<mongodb::bson::Document>(names::LEGACY_ROLLUPS)
-            .drop()
-            .await
+        if legacy {
+            self.database()
+                .collection::<mongodb::bson::Document>(names::LEGACY_ROLLUPS)
+                .drop()
+                .await?;
+        }
+        Ok(())
     }
 }

@@ -7,14 +7,17 @@ use mongodb::{Database, IndexModel};
 
 use super::names;
 
-/// Creates what is missing and brings validators up to date.
-pub async fn ensure(database: &Database) -> mongodb::error::Result<()> {
+/// Creates what is missing and brings validators up to date. Returns the
+/// collections it created.
+pub async fn ensure(database: &Database) -> mongodb::error::Result<Vec<&'static str>> {
     let existing = database.list_collection_names().await?;
+    let mut created = Vec::new();
     for (name, validator) in [
         (names::PAYMENTS, payments_validator()),
         (names::TENANTS, tenants_validator()),
         (names::METHODS, methods_validator()),
         (names::ROLLUPS, rollups_validator()),
+        (names::HOUR_ROLLUPS, rollups_validator()),
     ] {
         if existing.iter().any(|known| known == name) {
             database
@@ -22,7 +25,7 @@ pub async fn ensure(database: &Database) -> mongodb::error::Result<()> {
                 .await?;
         } else {
             match database.create_collection(name).validator(validator).await {
-                Ok(()) => {}
+                Ok(()) => created.push(name),
                 // Another instance created it between our listing and now.
                 Err(error) if is_namespace_exists(&error) => {}
                 Err(error) => return Err(error),
@@ -37,11 +40,13 @@ pub async fn ensure(database: &Database) -> mongodb::error::Result<()> {
         .collection::<Document>(names::TENANTS)
         .create_indexes(tenant_indexes())
         .await?;
-    database
-        .collection::<Document>(names::ROLLUPS)
-        .create_indexes(rollup_indexes())
-        .await?;
-    Ok(())
+    for rollups in [names::ROLLUPS, names::HOUR_ROLLUPS] {
+        database
+            .collection::<Document>(rollups)
+            .create_indexes(rollup_indexes())
+            .await?;
+    }
+    Ok(created)
 }
 
 fn is_namespace_exists(error: &mongodb::error::Error) -> bool {

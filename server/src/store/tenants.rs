@@ -1,6 +1,10 @@
 //! Queries over `tenants` and `methods`: key lookup for authentication, and
 //! the idempotent upserts `seed` makes.
 
+use std::collections::HashMap;
+
+use chrono_tz::Tz;
+use futures::TryStreamExt;
 use mongodb::bson::{self, doc};
 use paypulse_shared::catalogue::METHODS;
 
@@ -15,6 +19,35 @@ impl Store {
 
     pub async fn tenant(&self, id: &str) -> mongodb::error::Result<Option<TenantDoc>> {
         self.tenants().find_one(doc! { "_id": id }).await
+    }
+
+    /// The time zone of a tenant (UTC for an unknown tenant, which has no
+    /// payments to count anyway).
+    pub async fn timezone(&self, tenant_id: &str) -> mongodb::error::Result<Tz> {
+        Ok(self
+            .tenant(tenant_id)
+            .await?
+            .map_or(chrono_tz::UTC, |tenant| tenant.tz()))
+    }
+
+    /// The time zones of several tenants, by id.
+    pub async fn timezones<'t>(
+        &self,
+        tenant_ids: impl Iterator<Item = &'t str>,
+    ) -> mongodb::error::Result<HashMap<String, Tz>> {
+        let mut ids: Vec<&str> = tenant_ids.collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let tenants: Vec<TenantDoc> = self
+            .tenants()
+            .find(doc! { "_id": { "$in": ids } })
+            .await?
+            .try_collect()
+            .await?;
+        Ok(tenants
+            .into_iter()
+            .map(|tenant| (tenant.id.clone(), tenant.tz()))
+            .collect())
     }
 
     /// Creates the tenant unless it exists; an existing tenant keeps its

@@ -13,11 +13,10 @@ use mongodb::bson::doc;
 use mongodb::bson::oid::ObjectId;
 use mongodb::error::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
 use paypulse_shared::payment::PaymentStatus;
-use paypulse_shared::stats::cell_start;
 
 use super::Store;
 use super::documents::{PaymentDoc, to_bson, to_chrono};
-use super::rollups::{CellKey, Increments};
+use super::rollups::Changes;
 
 /// Attempts of one transaction before its error is returned.
 const TRANSACTION_ATTEMPTS: usize = 8;
@@ -36,6 +35,8 @@ pub struct NewPayment {
     pub created_at: DateTime<Utc>,
     /// Whether the sender chose `created_at` (a replay must then match it).
     pub created_at_given: bool,
+    /// The tenant's time zone, whose hours the rollups count in.
+    pub timezone: chrono_tz::Tz,
 }
 
 impl NewPayment {
@@ -149,7 +150,7 @@ impl Store {
 
         let mut outcomes = Vec::with_capacity(requests.len());
         let mut inserts = Vec::new();
-        let mut increments = Increments::new();
+        let mut changes = Changes::default();
         for request in requests {
             let key = (request.tenant_id.clone(), request.external_id.clone());
             if let Some(existing) = known.get(&key) {
@@ -161,22 +162,21 @@ impl Store {
                 continue;
             }
             let document = request.to_document();
-            let cell = CellKey {
-                tenant_id: request.tenant_id.clone(),
-                start: cell_start(request.created_at),
-                method: request.method.clone(),
-            };
-            increments
-                .entry(cell)
-                .or_default()
-                .record(request.status, request.amount_minor);
+            changes.record(
+                &request.tenant_id,
+                request.timezone,
+                request.created_at,
+                &request.method,
+                request.status,
+                request.amount_minor,
+            );
             known.insert(key, document.clone());
             inserts.push(document.clone());
             outcomes.push(CreateOutcome::Created(document));
         }
         if !inserts.is_empty() {
             self.payments().insert_many(&inserts).session(&mut *session).await?;
-            self.apply_increments(session, &increments).await?;
+            self.apply_changes(session, &changes).await?;
         }
         Ok(outcomes)
     }
@@ -213,21 +213,24 @@ impl Store {
             .into_iter()
             .map(|document| (document.tenant_id, document.external_id))
             .collect();
+        let timezones = self
+            .timezones(batch.iter().map(|document| document.tenant_id.as_str()))
+            .await?;
         let mut fresh = Vec::new();
-        let mut increments = Increments::new();
+        let mut changes = Changes::default();
         for document in batch {
             if !seen.insert((document.tenant_id.clone(), document.external_id.clone())) {
                 continue;
             }
-            let cell = CellKey {
-                tenant_id: document.tenant_id.clone(),
-                start: cell_start(to_chrono(document.created_at)),
-                method: document.method.clone(),
-            };
-            increments
-                .entry(cell)
-                .or_default()
-                .record(document.status, document.amount_minor);
+            let tz = timezones.get(&document.tenant_id).copied().unwrap_or(chrono_tz::UTC);
+            changes.record(
+                &document.tenant_id,
+                tz,
+                to_chrono(document.created_at),
+                &document.method,
+                document.status,
+                document.amount_minor,
+            );
             fresh.push(document);
         }
         if !fresh.is_empty() {
@@ -235,7 +238,7 @@ impl Store {
                 .insert_many(fresh.iter().copied())
                 .session(&mut *session)
                 .await?;
-            self.apply_increments(session, &increments).await?;
+            self.apply_changes(session, &changes).await?;
         }
         Ok(fresh.len() as u64)
     }
@@ -309,16 +312,16 @@ impl Store {
             .update_one(conditional, update)
             .session(&mut *session)
             .await?;
-        let cell = CellKey {
-            tenant_id: tenant_id.to_owned(),
-            start: cell_start(to_chrono(payment.created_at)),
-            method: payment.method.clone(),
-        };
-        let mut increments = Increments::new();
-        let delta = increments.entry(cell).or_default();
-        delta.refunded = 1;
-        delta.refunded_minor = payment.amount_minor;
-        self.apply_increments(session, &increments).await?;
+        let tz = self.timezone(tenant_id).await?;
+        let mut changes = Changes::default();
+        changes.refund(
+            tenant_id,
+            tz,
+            to_chrono(payment.created_at),
+            &payment.method,
+            payment.amount_minor,
+        );
+        self.apply_changes(session, &changes).await?;
         payment.status = PaymentStatus::Refunded;
         payment.refunded_at = Some(at);
         payment.updated_at = at;

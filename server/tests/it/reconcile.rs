@@ -1,13 +1,15 @@
 //! `reconcile`: the command finds rollups that differ from the raw payments
 //! (exit status non-zero), `--repair` rewrites them, and analytics then serve
-//! the true numbers again. A database in the first rollup layout is rebuilt
-//! at start.
+//! the true numbers again, at both rollup levels (quarters and local hours).
+//! A database in the first rollup layout is rebuilt at start.
 
 use std::process::Command;
 
 use chrono::{TimeDelta, Utc};
 use mongodb::bson::{Document, doc};
 use paypulse_server::store::documents::to_bson;
+use paypulse_server::store::rollups::Level;
+use paypulse_shared::buckets::{BucketUnit, floor_local};
 use paypulse_shared::payment::PaymentStatus;
 use paypulse_shared::stats::cell_start;
 
@@ -68,18 +70,21 @@ async fn reconcile_reports_drift_and_repair_restores_the_true_numbers() {
     let (clean, report) = reconcile(&app, false);
     assert!(clean, "fresh rollups reconcile cleanly: {report}");
 
-    // Three kinds of damage: a wrong counter, a lost cell, a phantom method.
-    let rollups = app.store.rollups();
+    // Damage of three kinds in the quarters (a wrong counter, a lost cell, a
+    // phantom method) and a wrong counter in an hour.
+    let quarters = app.store.rollups(Level::Quarter);
+    let hours = app.store.rollups(Level::Hour);
     let first_id = format!("acme|{}", first.timestamp_millis());
     let second_id = format!("acme|{}", second.timestamp_millis());
-    rollups
-        .update_one(
-            doc! { "_id": &first_id },
-            doc! { "$inc": { "methods.card.succeeded": 5_i64, "methods.card.volumeMinor": 9_000_i64 } },
-        )
+    let hour = floor_local(first, BucketUnit::Hour, chrono_tz::UTC);
+    let inflate = doc! { "$inc": { "methods.card.succeeded": 5_i64, "methods.card.volumeMinor": 9_000_i64 } };
+    quarters
+        .update_one(doc! { "_id": &first_id }, inflate.clone())
         .await
         .unwrap();
-    rollups
+    let hour_id = format!("acme|{}", hour.timestamp_millis());
+    hours.update_one(doc! { "_id": &hour_id }, inflate).await.unwrap();
+    quarters
         .update_one(
             doc! { "_id": &first_id },
             doc! { "$set": { "methods.bank_transfer": {
@@ -88,18 +93,19 @@ async fn reconcile_reports_drift_and_repair_restores_the_true_numbers() {
         )
         .await
         .unwrap();
-    rollups.delete_one(doc! { "_id": &second_id }).await.unwrap();
+    quarters.delete_one(doc! { "_id": &second_id }).await.unwrap();
     let drift = app.store.drift("acme").await.unwrap();
-    let drifted: Vec<(i64, &str)> = drift
+    let drifted: Vec<(Level, i64, &str)> = drift
         .iter()
-        .map(|cell| (cell.key.start.timestamp_millis(), cell.key.method.as_str()))
+        .map(|cell| (cell.level, cell.key.start.timestamp_millis(), cell.key.method.as_str()))
         .collect();
     assert_eq!(
         drifted,
         vec![
-            (first.timestamp_millis(), "bank_transfer"),
-            (first.timestamp_millis(), "card"),
-            (second.timestamp_millis(), "card"),
+            (Level::Quarter, first.timestamp_millis(), "bank_transfer"),
+            (Level::Quarter, first.timestamp_millis(), "card"),
+            (Level::Quarter, second.timestamp_millis(), "card"),
+            (Level::Hour, hour.timestamp_millis(), "card"),
         ]
     );
     // The damage shows in analytics: this is what reconcile exists for.
@@ -109,13 +115,13 @@ async fn reconcile_reports_drift_and_repair_restores_the_true_numbers() {
     let (clean, report) = reconcile(&app, false);
     assert!(!clean, "drift makes reconcile fail: {report}");
     assert!(
-        report.contains("3 cells differ"),
+        report.contains("4 cells differ"),
         "the report counts the cells: {report}"
     );
     let (repaired, report) = reconcile(&app, true);
     assert!(repaired, "--repair succeeds: {report}");
     assert!(app.store.drift("acme").await.unwrap().is_empty());
-    let first_document: Document = rollups.find_one(doc! { "_id": &first_id }).await.unwrap().unwrap();
+    let first_document: Document = quarters.find_one(doc! { "_id": &first_id }).await.unwrap().unwrap();
     let methods = first_document.get_document("methods").unwrap();
     assert!(
         !methods.contains_key("bank_transfer"),
@@ -136,7 +142,9 @@ async fn a_database_in_the_first_layout_is_rebuilt_at_start() {
     .await;
     // What a database written by the first layout looks like: no per-cell
     // rollups yet, and the old collection beside them.
-    app.store.rollups().delete_many(doc! {}).await.unwrap();
+    for level in Level::ALL {
+        app.store.rollups(level).delete_many(doc! {}).await.unwrap();
+    }
     let legacy = app.store.database().collection::<Document>("rollups");
     legacy
         .insert_one(doc! { "_id": "acme|0|card", "tenantId": "acme", "cell": to_bson(at), "method": "card" })
