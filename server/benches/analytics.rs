@@ -72,8 +72,14 @@ struct Subject {
 }
 
 impl Subject {
-    async fn start(label: &'static str, uri: &str, payments: usize) -> anyhow::Result<Self> {
-        let database = format!("bench_{label}_{:x}", rand::random::<u32>());
+    /// With `keep`, reuses the database a previous `--keep` run left (loading
+    /// a million payments takes minutes) and leaves it for the next.
+    async fn start(label: &'static str, uri: &str, payments: usize, keep: bool) -> anyhow::Result<Self> {
+        let database = if keep {
+            format!("bench_analytics_{label}_{payments}")
+        } else {
+            format!("bench_{label}_{:x}", rand::random::<u32>())
+        };
         let config = Config {
             host: Ipv4Addr::LOCALHOST.into(),
             port: 0,
@@ -90,18 +96,22 @@ impl Subject {
         };
         let state = paypulse_server::connect(config).await?;
         let started = Instant::now();
-        seed::seed(
-            &state.store,
-            &SeedArgs {
-                database: state.config.database.clone(),
-                tenants: vec!["acme".into()],
-                days: DAYS,
-                rate: payments as f64 / f64::from(DAYS * 24),
-                demo_keys: true,
-                random_seed: 7,
-            },
-        )
-        .await?;
+        let present = state.store.payments().count_documents(mongodb::bson::doc! {}).await?;
+        let loaded = keep && present as f64 >= payments as f64 * 0.9;
+        if !loaded {
+            seed::seed(
+                &state.store,
+                &SeedArgs {
+                    database: state.config.database.clone(),
+                    tenants: vec!["acme".into()],
+                    days: DAYS,
+                    rate: payments as f64 / f64::from(DAYS * 24),
+                    demo_keys: true,
+                    random_seed: 7,
+                },
+            )
+            .await?;
+        }
         let stored = state.store.payments().count_documents(mongodb::bson::doc! {}).await?;
         eprintln!(
             "{label}: {stored} payments over {DAYS} days loaded in {:.0} s",
@@ -199,11 +209,12 @@ async fn main() -> anyhow::Result<()> {
     let uncached_requests = arg("--uncached", 40);
     let cached_requests = arg("--cached", 400);
     let naive_runs = arg("--naive-runs", 3);
+    let keep = std::env::args().any(|arg| arg == "--keep");
     let uri = std::env::var("MONGODB_URI")
         .map_err(|_| anyhow::anyhow!("MONGODB_URI is not set: run `cargo xtask bench analytics`"))?;
     let subjects = [
-        Subject::start("small", &uri, small).await?,
-        Subject::start("large", &uri, large).await?,
+        Subject::start("small", &uri, small, keep).await?,
+        Subject::start("large", &uri, large, keep).await?,
     ];
     let http = reqwest::Client::new();
 
@@ -265,8 +276,10 @@ async fn main() -> anyhow::Result<()> {
     let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
     std::fs::create_dir_all(&folder)?;
     std::fs::write(folder.join("analytics.json"), serde_json::to_string_pretty(&result)?)?;
-    for subject in &subjects {
-        subject.state.store.database().drop().await.ok();
+    if !keep {
+        for subject in &subjects {
+            subject.state.store.database().drop().await.ok();
+        }
     }
     Ok(())
 }

@@ -197,6 +197,12 @@ impl LiveHub {
         }
     }
 
+    /// How many watchers `tenant`'s feed has now.
+    pub fn watchers(&self, tenant: &str) -> usize {
+        let feeds = self.feeds.lock().expect("live hub lock");
+        feeds.get(tenant).map_or(0, |feed| feed.sender.receiver_count())
+    }
+
     /// Joins `tenant`'s feed, resuming after `since` of `epoch` if given.
     pub fn subscribe(&self, tenant: &str, resume: Option<(u64, &str)>) -> Subscription {
         let mut feeds = self.feeds.lock().expect("live hub lock");

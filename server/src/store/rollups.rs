@@ -188,9 +188,12 @@ impl Store {
 
     /// Every cell of one tenant's payments in `[from, to)`: the whole local
     /// hours of the range from the hour level, the rest (less than an hour
-    /// at either end) from [`Store::quarter_cells`]. Cells from the hour level
-    /// span an hour; all lie within one local hour, which is all metrics and
-    /// trends need.
+    /// at either end) from [`Store::quarter_cells`]. When the range ends in
+    /// an hour whose remainder is still in the future (a range ending now),
+    /// that hour comes from its rollup less the payments already dated after
+    /// `to` (normally none): one empty index scan instead of two reads. Cells
+    /// from the hour level span an hour; every cell lies within one local
+    /// hour, which is all metrics and trends need.
     pub async fn cells(
         &self,
         tenant_id: &str,
@@ -206,14 +209,31 @@ impl Store {
         if first_hour >= last_hour {
             return self.quarter_cells(tenant_id, from, to).await;
         }
+        let tail_end = ceil_to_local_hour(to, tz);
+        let tail_from_rollup = tail_end > to && past_length(to, tail_end, Utc::now()).is_zero();
+        let hours_end = if tail_from_rollup { tail_end } else { last_hour };
+        let tail = async {
+            if tail_from_rollup {
+                self.payment_cells(tenant_id, to, tail_end).await
+            } else {
+                self.quarter_cells(tenant_id, last_hour, to).await
+            }
+        };
         let (head, hours, tail) = futures::try_join!(
             self.quarter_cells(tenant_id, from, first_hour),
-            self.rollup_cells(Level::Hour, tenant_id, first_hour, last_hour),
-            self.quarter_cells(tenant_id, last_hour, to),
+            self.rollup_cells(Level::Hour, tenant_id, first_hour, hours_end),
+            tail,
         )?;
         let mut cells = head;
-        cells.extend(hours);
-        cells.extend(tail);
+        if tail_from_rollup {
+            let (mut last, whole): (Vec<Cell>, Vec<Cell>) = hours.into_iter().partition(|cell| cell.start == last_hour);
+            subtract(&mut last, &tail);
+            cells.extend(whole);
+            cells.extend(last);
+        } else {
+            cells.extend(hours);
+            cells.extend(tail);
+        }
         cells.sort_by(|left, right| (left.start, &left.method).cmp(&(right.start, &right.method)));
         Ok(cells)
     }

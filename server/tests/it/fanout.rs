@@ -199,3 +199,120 @@ async fn a_redis_restart_keeps_ingest_working_and_restarts_the_feed() {
     assert_eq!(event["seq"].as_u64(), Some(hello_again["seq"].as_u64().unwrap() + 1));
     redis.stop();
 }
+
+/// A `paypulse-server serve` process of the real binary, on the database and
+/// Redis prefix of `app`; killed when dropped.
+struct ServerProcess {
+    child: Child,
+    base: String,
+}
+
+impl ServerProcess {
+    async fn start(app: &TestApp) -> Self {
+        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let config = &app.state.config;
+        let child = Command::new(env!("CARGO_BIN_EXE_paypulse-server"))
+            .arg("serve")
+            .env("HOST", "127.0.0.1")
+            .env("PORT", port.to_string())
+            .env("MONGODB_URI", &config.database.mongodb_uri)
+            .env("MONGODB_DB", &config.database.mongodb_db)
+            .env("REDIS_URL", crate::common::redis_url())
+            .env("REDIS_PREFIX", &config.redis_prefix)
+            .env("UI_DIST", crate::common::ui_dist())
+            .env_remove("SIMULATE")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting paypulse-server serve");
+        let server = Self {
+            child,
+            base: format!("127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready = app
+                .http
+                .get(format!("http://{}/readyz", server.base))
+                .send()
+                .await
+                .is_ok_and(|response| response.status() == 200);
+            if ready {
+                return server;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "paypulse-server on {} never became ready",
+                server.base
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn ingest(&self, app: &TestApp, external_id: &str) -> reqwest::StatusCode {
+        app.http
+            .post(format!("http://{}/api/payments", self.base))
+            .header("X-Tenant-Id", "acme")
+            .bearer_auth("pk_demo_acme_ingest")
+            .json(&card_payment(external_id, 4.0))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
+    fn watch_url(&self) -> String {
+        format!("ws://{}/ws/payments?tenant=acme&key=pk_demo_acme_viewer", self.base)
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+/// The same as above with two operating-system processes of the real
+/// binary: nothing is shared but MongoDB and Redis.
+#[tokio::test]
+async fn two_server_processes_on_one_redis_share_one_feed() {
+    let app = TestApp::spawn().await;
+    let (one, two) = (ServerProcess::start(&app).await, ServerProcess::start(&app).await);
+    let (mut on_one, _) = connect_async(one.watch_url()).await.unwrap();
+    let (mut on_two, _) = connect_async(two.watch_url()).await.unwrap();
+    let (hello_one, hello_two) = (next_json(&mut on_one).await, next_json(&mut on_two).await);
+    assert_eq!(hello_one, hello_two, "one epoch and one sequence for both processes");
+    let start = hello_one["seq"].as_u64().unwrap();
+    for index in 0..10 {
+        let server = if index % 2 == 0 { &one } else { &two };
+        assert_eq!(server.ingest(&app, &format!("process_{index}")).await, 201);
+    }
+    let mut seen_one = Vec::new();
+    let mut seen_two = Vec::new();
+    for _ in 0..10 {
+        for (socket, seen) in [(&mut on_one, &mut seen_one), (&mut on_two, &mut seen_two)] {
+            let event = next_json(socket).await;
+            seen.push((
+                event["seq"].as_u64().unwrap(),
+                event["payment"]["externalId"].as_str().unwrap().to_owned(),
+            ));
+        }
+    }
+    assert_eq!(
+        seen_one, seen_two,
+        "both processes deliver the same events in the same order"
+    );
+    assert_eq!(
+        seen_one.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(),
+        (start + 1..=start + 10).collect::<Vec<u64>>()
+    );
+    let mut external_ids: Vec<&str> = seen_one.iter().map(|(_, id)| id.as_str()).collect();
+    external_ids.sort_unstable();
+    let mut expected: Vec<String> = (0..10).map(|index| format!("process_{index}")).collect();
+    expected.sort_unstable();
+    assert_eq!(external_ids, expected, "each payment once, whichever process took it");
+}

@@ -264,7 +264,8 @@ async fn resume_after_cut_connections_misses_nothing_and_repeats_nothing() {
 }
 
 /// A client that stops reading is closed with 4008 once it falls too far
-/// behind, instead of the server buffering for it.
+/// behind, instead of the server buffering for it, and what the server held
+/// for it is released.
 #[tokio::test]
 async fn a_client_that_stops_reading_is_cut_off() {
     let app = TestApp::spawn().await;
@@ -298,4 +299,13 @@ async fn a_client_that_stops_reading_is_cut_off() {
     .await
     .expect("the idle client is closed in time");
     assert_eq!(close, Some(4008));
+    let hub = &app.state.live.hub;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while hub.watchers("acme") > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slow watcher's queue is never released"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
