@@ -8,30 +8,20 @@
 //! Sizes alternate query by query so a noisy machine hits both alike. Results
 //! go to target/bench/analytics.json.
 
-use std::net::Ipv4Addr;
+mod common;
+
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use paypulse_server::config::{Config, DatabaseConfig};
-use paypulse_server::seed::{self, SeedArgs};
 use paypulse_server::state::AppState;
 use paypulse_shared::buckets::{self, BucketUnit};
 use paypulse_shared::metrics::compute_metrics;
 use paypulse_shared::trends::build_trend;
 use paypulse_shared::wire::Period;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 
 /// Days of history both tenants have.
 const DAYS: u32 = 90;
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.windows(2)
-        .find(|pair| pair[0] == name)
-        .and_then(|pair| pair[1].parse().ok())
-        .unwrap_or(default)
-}
 
 /// The dashboard's reads.
 #[derive(Clone, Copy)]
@@ -80,46 +70,20 @@ impl Subject {
         } else {
             format!("bench_{label}_{:x}", rand::random::<u32>())
         };
-        let config = Config {
-            host: Ipv4Addr::LOCALHOST.into(),
-            port: 0,
-            database: DatabaseConfig {
-                mongodb_uri: uri.to_owned(),
-                mongodb_db: database.clone(),
-            },
-            redis_url: std::env::var("REDIS_URL").ok(),
-            redis_prefix: format!("paypulse-{database}"),
-            ui_dist: "ui/dist".into(),
-            simulate: false,
-            simulate_rate: 1.0,
-            base_domain: None,
-        };
+        let config = common::config(uri, &database);
         let state = paypulse_server::connect(config).await?;
         let started = Instant::now();
         let present = state.store.payments().count_documents(mongodb::bson::doc! {}).await?;
         let loaded = keep && present as f64 >= payments as f64 * 0.9;
         if !loaded {
-            seed::seed(
-                &state.store,
-                &SeedArgs {
-                    database: state.config.database.clone(),
-                    tenants: vec!["acme".into()],
-                    days: DAYS,
-                    rate: payments as f64 / f64::from(DAYS * 24),
-                    demo_keys: true,
-                    random_seed: 7,
-                },
-            )
-            .await?;
+            common::seed_acme(&state, DAYS, payments as f64 / f64::from(DAYS * 24), 7).await?;
         }
         let stored = state.store.payments().count_documents(mongodb::bson::doc! {}).await?;
         eprintln!(
             "{label}: {stored} payments over {DAYS} days loaded in {:.0} s",
             started.elapsed().as_secs_f64()
         );
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
-        let base = format!("http://{}", listener.local_addr()?);
-        tokio::spawn(paypulse_server::launch(state.clone(), listener, std::future::pending()));
+        let base = format!("http://{}", common::serve(state.clone()).await?);
         Ok(Self {
             label,
             payments: stored,
@@ -136,9 +100,9 @@ impl Subject {
                 .header("X-Tenant-Id", "acme")
                 .bearer_auth("pk_demo_acme_viewer")
         };
-        if cached {
-            get().send().await?.error_for_status()?;
-        }
+        // One request first either way: connections to the server and from
+        // it to the database are opened once, not measured.
+        get().send().await?.error_for_status()?;
         let mut latencies = Vec::with_capacity(count);
         for _ in 0..count {
             if !cached {
@@ -204,14 +168,13 @@ fn summary(values: &[f64]) -> Value {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let small = arg("--small", 10_000);
-    let large = arg("--large", 1_000_000);
-    let uncached_requests = arg("--uncached", 40);
-    let cached_requests = arg("--cached", 400);
-    let naive_runs = arg("--naive-runs", 3);
-    let keep = std::env::args().any(|arg| arg == "--keep");
-    let uri = std::env::var("MONGODB_URI")
-        .map_err(|_| anyhow::anyhow!("MONGODB_URI is not set: run `cargo xtask bench analytics`"))?;
+    let small = common::arg::<usize>("--small", 10_000);
+    let large = common::arg::<usize>("--large", 1_000_000);
+    let uncached_requests = common::arg::<usize>("--uncached", 40);
+    let cached_requests = common::arg::<usize>("--cached", 400);
+    let naive_runs = common::arg::<usize>("--naive-runs", 3);
+    let keep = common::flag("--keep");
+    let uri = common::mongodb_uri("analytics")?;
     let subjects = [
         Subject::start("small", &uri, small, keep).await?,
         Subject::start("large", &uri, large, keep).await?,
@@ -272,10 +235,7 @@ async fn main() -> anyhow::Result<()> {
         "queries": queries,
         "targets": { "uncached_large_over_small": 1.5, "cached_p99_ms": 5.0 },
     });
-    println!("{}", serde_json::to_string_pretty(&result)?);
-    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
-    std::fs::create_dir_all(&folder)?;
-    std::fs::write(folder.join("analytics.json"), serde_json::to_string_pretty(&result)?)?;
+    common::write_result("analytics", &result)?;
     if !keep {
         for subject in &subjects {
             subject.state.store.database().drop().await.ok();

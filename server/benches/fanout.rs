@@ -13,6 +13,8 @@
 //! over (its `externalId` is `fan_<i>`), and a client subtracts that from
 //! when it read the frame. Both sides run in this process on one clock.
 
+mod common;
+
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -20,9 +22,7 @@ use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
 use mongodb::bson::oid::ObjectId;
-use paypulse_server::config::{Config, DatabaseConfig};
 use paypulse_server::live::Live;
-use paypulse_server::seed::{self, SeedArgs};
 use paypulse_server::store::documents::{PaymentDoc, to_bson};
 use paypulse_shared::payment::{EventType, PaymentEvent, PaymentStatus};
 use serde_json::{Value, json};
@@ -36,14 +36,6 @@ const P99_LIMIT_MS: f64 = 100.0;
 const QUEUE: usize = paypulse_server::live::hub::WATCHER_QUEUE;
 /// Events a run may publish at most (the publish-time table's size).
 const MAX_EVENTS: usize = 4_000_000;
-
-fn arg(name: &str, default: f64) -> f64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.windows(2)
-        .find(|pair| pair[0] == name)
-        .and_then(|pair| pair[1].parse().ok())
-        .unwrap_or(default)
-}
 
 /// A latency histogram clients record into concurrently: exact below 64 µs,
 /// then 32 buckets per power of two (about 3 % resolution).
@@ -404,47 +396,23 @@ fn best(steps: &[Step]) -> Option<&Step> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let clients = arg("--clients", 1_000.0) as usize;
-    let rounds = arg("--rounds", 2.0) as usize;
+    let clients: usize = common::arg("--clients", 1_000);
+    let rounds: usize = common::arg("--rounds", 2);
     let settings = Settings {
-        start_rate: arg("--start-rate", 50.0),
-        max_rate: arg("--max-rate", 100_000.0),
-        step_seconds: arg("--step-seconds", 5.0),
+        start_rate: common::arg("--start-rate", 50.0),
+        max_rate: common::arg("--max-rate", 100_000.0),
+        step_seconds: common::arg("--step-seconds", 5.0),
     };
-    let uri = std::env::var("MONGODB_URI")
-        .map_err(|_| anyhow::anyhow!("MONGODB_URI is not set: run `cargo xtask bench fanout`"))?;
+    let uri = common::mongodb_uri("fanout")?;
     let database = format!("bench_fanout_{:x}", rand::random::<u32>());
-    let config = Config {
-        host: Ipv4Addr::LOCALHOST.into(),
-        port: 0,
-        database: DatabaseConfig {
-            mongodb_uri: uri,
-            mongodb_db: database.clone(),
-        },
-        redis_url: std::env::var("REDIS_URL").ok(),
-        redis_prefix: format!("paypulse-{database}"),
-        ui_dist: "ui/dist".into(),
-        simulate: false,
-        simulate_rate: 1.0,
-        base_domain: None,
-    };
+    let config = common::config(&uri, &database);
     let redis_used = config.redis_url.is_some();
     let state = paypulse_server::connect(config).await?;
-    let tenants = SeedArgs {
-        database: state.config.database.clone(),
-        tenants: vec!["acme".into()],
-        days: 0,
-        rate: 1.0,
-        demo_keys: true,
-        random_seed: 1,
-    };
-    seed::seed(&state.store, &tenants).await?;
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+    common::seed_acme(&state, 0, 1.0, 1).await?;
     let paypulse = Subject::Paypulse {
         live: state.live.clone(),
-        address: listener.local_addr()?,
+        address: common::serve(state.clone()).await?,
     };
-    tokio::spawn(paypulse_server::launch(state.clone(), listener, std::future::pending()));
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
     let sender = broadcast::channel(QUEUE).0;
     let minimal = Subject::Minimal {
@@ -488,10 +456,7 @@ async fn main() -> anyhow::Result<()> {
         "target_ratio": 0.7,
         "runs": results,
     });
-    println!("{}", serde_json::to_string_pretty(&result)?);
-    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
-    std::fs::create_dir_all(&folder)?;
-    std::fs::write(folder.join("fanout.json"), serde_json::to_string_pretty(&result)?)?;
+    common::write_result("fanout", &result)?;
     state.store.database().drop().await.ok();
     Ok(())
 }

@@ -6,7 +6,8 @@
 //! the figure that matters is the ratio. Results go to
 //! target/bench/ingest.json.
 
-use std::net::Ipv4Addr;
+mod common;
+
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -15,22 +16,11 @@ use mongodb::IndexModel;
 use mongodb::bson::doc;
 use mongodb::bson::oid::ObjectId;
 use mongodb::options::{IndexOptions, InsertManyOptions};
-use paypulse_server::config::{Config, DatabaseConfig};
-use paypulse_server::seed::{self, SeedArgs};
 use paypulse_server::store::documents::{PaymentDoc, to_bson};
 use paypulse_shared::payment::PaymentStatus;
 use serde_json::json;
-use tokio::net::TcpListener;
 
 const BATCH: usize = 512;
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.windows(2)
-        .find(|pair| pair[0] == name)
-        .and_then(|pair| pair[1].parse().ok())
-        .unwrap_or(default)
-}
 
 fn document(index: usize, run: &str) -> PaymentDoc {
     let now = chrono::Utc::now();
@@ -55,41 +45,18 @@ fn document(index: usize, run: &str) -> PaymentDoc {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let payments = arg("--payments", 5_000);
-    // Requests in flight: many payment services posting at once.
-    let concurrency = arg("--concurrency", 256);
-    let uri = std::env::var("MONGODB_URI")
-        .map_err(|_| anyhow::anyhow!("MONGODB_URI is not set: run `cargo xtask bench ingest`"))?;
+    let payments: usize = common::arg("--payments", 5_000);
+    // Requests in flight: many payment services posting at once. As many as
+    // the baseline's batch, so the writer can form batches of the same size.
+    let concurrency: usize = common::arg("--concurrency", BATCH);
+    let uri = common::mongodb_uri("ingest")?;
     let database = format!("bench_{:x}", rand::random::<u32>());
-    let config = Config {
-        host: Ipv4Addr::LOCALHOST.into(),
-        port: 0,
-        database: DatabaseConfig {
-            mongodb_uri: uri.clone(),
-            mongodb_db: database.clone(),
-        },
-        redis_url: std::env::var("REDIS_URL").ok(),
-        redis_prefix: format!("paypulse-{database}"),
-        ui_dist: "ui/dist".into(),
-        simulate: false,
-        simulate_rate: 1.0,
-        base_domain: None,
-    };
+    let config = common::config(&uri, &database);
     let redis_used = config.redis_url.is_some();
     let state = paypulse_server::connect(config).await?;
     let store = state.store.clone();
-    let tenants = SeedArgs {
-        database: state.config.database.clone(),
-        tenants: vec!["acme".into()],
-        days: 0,
-        rate: 1.0,
-        demo_keys: true,
-        random_seed: 1,
-    };
-    seed::seed(&store, &tenants).await?;
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    tokio::spawn(paypulse_server::launch(state, listener, std::future::pending()));
+    common::seed_acme(&state, 0, 1.0, 1).await?;
+    let base = format!("http://{}", common::serve(state).await?);
 
     // The baseline's collection has the payments' indexes.
     let raw = store.database().collection::<PaymentDoc>("bench_raw_payments");
@@ -182,10 +149,7 @@ async fn main() -> anyhow::Result<()> {
         "ratio": ratio,
         "target_ratio": 0.8,
     });
-    println!("{}", serde_json::to_string_pretty(&result)?);
-    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
-    std::fs::create_dir_all(&folder)?;
-    std::fs::write(folder.join("ingest.json"), serde_json::to_string_pretty(&result)?)?;
+    common::write_result("ingest", &result)?;
     store.database().drop().await.ok();
     Ok(())
 }
