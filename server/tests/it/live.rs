@@ -269,10 +269,19 @@ async fn resume_after_cut_connections_misses_nothing_and_repeats_nothing() {
 #[tokio::test]
 async fn a_client_that_stops_reading_is_cut_off() {
     let app = TestApp::spawn().await;
-    let mut idle = open(&ws_url(&app, "acme", "")).await;
+    // A small receive buffer (set before connecting, so the window stays
+    // small): what the kernels can hold for this client is then the server's
+    // send buffer (at most 4 MB here) plus a little, whatever the machine's
+    // receive-buffer autotuning would otherwise allow.
+    let tcp = tokio::net::TcpSocket::new_v4().unwrap();
+    tcp.set_recv_buffer_size(16 * 1024).unwrap();
+    let stream = tcp.connect(app.address).await.unwrap();
+    let (mut idle, _) = tokio_tungstenite::client_async(ws_url(&app, "acme", ""), stream)
+        .await
+        .unwrap();
     assert_eq!(next_json(&mut idle).await["type"], "hello");
 
-    // 20,000 events of ~2 KB: far more than socket buffers hold.
+    // 20,000 events of ~2 KB: far more than the socket buffers hold.
     let template = payment("slow", 1.0, "card", "succeeded");
     let created = app.create("acme", template).await;
     let mut big = created.clone();

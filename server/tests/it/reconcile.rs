@@ -12,6 +12,7 @@ use paypulse_server::store::rollups::Level;
 use paypulse_shared::buckets::{BucketUnit, floor_local};
 use paypulse_shared::payment::PaymentStatus;
 use paypulse_shared::stats::cell_start;
+use paypulse_shared::time::format_utc;
 
 use crate::common::{TestApp, mongodb_uri, payment};
 
@@ -65,7 +66,13 @@ async fn reconcile_reports_drift_and_repair_restores_the_true_numbers() {
         ),
     ])
     .await;
-    let truth = app.json("acme", "/api/analytics/metrics").await;
+    // A fixed range, so that answers compare whole (the default window moves).
+    let metrics = format!(
+        "/api/analytics/metrics?from={}&to={}",
+        format_utc(&(first - TimeDelta::hours(1))),
+        format_utc(&(second + TimeDelta::hours(1)))
+    );
+    let truth = app.json("acme", &metrics).await;
 
     let (clean, report) = reconcile(&app, false);
     assert!(clean, "fresh rollups reconcile cleanly: {report}");
@@ -110,7 +117,7 @@ async fn reconcile_reports_drift_and_repair_restores_the_true_numbers() {
     );
     // The damage shows in analytics: this is what reconcile exists for.
     app.state.cache.invalidate("acme").await;
-    assert_ne!(app.json("acme", "/api/analytics/metrics").await, truth);
+    assert_ne!(app.json("acme", &metrics).await, truth);
 
     let (clean, report) = reconcile(&app, false);
     assert!(!clean, "drift makes reconcile fail: {report}");
@@ -128,7 +135,7 @@ async fn reconcile_reports_drift_and_repair_restores_the_true_numbers() {
         "the phantom method is removed, not zeroed: {methods}"
     );
     app.state.cache.invalidate("acme").await;
-    assert_eq!(app.json("acme", "/api/analytics/metrics").await, truth);
+    assert_eq!(app.json("acme", &metrics).await, truth);
 }
 
 #[tokio::test]
