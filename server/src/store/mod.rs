@@ -34,6 +34,11 @@ pub mod names {
 #[derive(Clone, Debug)]
 pub struct Store {
     database: Database,
+    /// Held by every write transaction of this process. They all meet on
+    /// the current hour's rollup documents, so run side by side they would
+    /// only abort each other with write conflicts; one at a time they do not.
+    /// Other instances still conflict, and are retried with backoff.
+    writes: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Store {
@@ -47,6 +52,7 @@ impl Store {
         let client = Client::with_options(options).context("creating the mongodb client")?;
         let store = Self {
             database: client.database(&config.mongodb_db),
+            writes: std::sync::Arc::default(),
         };
         store.ping().await.context("connecting to mongodb")?;
         let created = schema::ensure(&store.database)
@@ -65,6 +71,11 @@ impl Store {
             .run_command(mongodb::bson::doc! { "ping": 1 })
             .await
             .map(drop)
+    }
+
+    /// Waits for this process's turn to run a write transaction.
+    pub(crate) async fn write_turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.writes.lock().await
     }
 
     pub fn database(&self) -> &Database {

@@ -19,7 +19,9 @@ use super::documents::{PaymentDoc, to_bson, to_chrono};
 use super::rollups::Changes;
 
 /// Attempts of one transaction before its error is returned.
-const TRANSACTION_ATTEMPTS: usize = 8;
+const TRANSACTION_ATTEMPTS: usize = 12;
+/// The longest pause between two attempts.
+const MAX_BACKOFF: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// A validated payment to create.
 #[derive(Clone, Debug, PartialEq)]
@@ -114,6 +116,7 @@ impl Store {
     /// with nothing written, and the batch is written again with the lookup,
     /// which turns the known ones into replays or conflicts.
     pub async fn create_payments(&self, requests: &[NewPayment]) -> mongodb::error::Result<Vec<CreateOutcome>> {
+        let _turn = self.write_turn().await;
         let mut session = self.database().client().start_session().await?;
         let mut attempt = 0;
         let mut look_up = false;
@@ -187,6 +190,7 @@ impl Store {
     pub async fn import_payments(&self, documents: &[PaymentDoc]) -> mongodb::error::Result<ImportOutcome> {
         let mut outcome = ImportOutcome::default();
         for batch in documents.chunks(IMPORT_BATCH) {
+            let _turn = self.write_turn().await;
             let mut session = self.database().client().start_session().await?;
             let mut attempt = 0;
             let inserted = loop {
@@ -276,12 +280,14 @@ impl Store {
         id: ObjectId,
         now: DateTime<Utc>,
     ) -> mongodb::error::Result<RefundOutcome> {
+        let tz = self.timezone(tenant_id).await?;
+        let _turn = self.write_turn().await;
         let mut session = self.database().client().start_session().await?;
         let mut attempt = 0;
         loop {
             attempt += 1;
             session.start_transaction().await?;
-            let result = self.refund_in(&mut session, tenant_id, id, now).await;
+            let result = self.refund_in(&mut session, tenant_id, tz, id, now).await;
             if let Some(outcome) = finish(&mut session, result, attempt).await? {
                 return Ok(outcome);
             }
@@ -292,6 +298,7 @@ impl Store {
         &self,
         session: &mut ClientSession,
         tenant_id: &str,
+        tz: chrono_tz::Tz,
         id: ObjectId,
         now: DateTime<Utc>,
     ) -> mongodb::error::Result<RefundOutcome> {
@@ -312,7 +319,6 @@ impl Store {
             .update_one(conditional, update)
             .session(&mut *session)
             .await?;
-        let tz = self.timezone(tenant_id).await?;
         let mut changes = Changes::default();
         changes.refund(
             tenant_id,
@@ -327,6 +333,16 @@ impl Store {
         payment.updated_at = at;
         Ok(RefundOutcome::Refunded(payment))
     }
+}
+
+/// Waits before attempt `attempt + 1` of a transaction that met a write
+/// conflict: exponential with full jitter, so transactions contending for
+/// one hot rollup document (every write of the current hour meets there) do
+/// not collide again in lockstep.
+async fn back_off(attempt: usize) {
+    let ceiling = std::time::Duration::from_millis(2 << attempt.min(10)).min(MAX_BACKOFF);
+    let pause = ceiling.mul_f64(rand::random::<f64>());
+    tokio::time::sleep(pause).await;
 }
 
 /// Whether a write failed on a unique index (code 11000): for payments, an
@@ -360,6 +376,7 @@ async fn finish<T>(
         Err(error) => {
             session.abort_transaction().await.ok();
             return if error.contains_label(TRANSIENT_TRANSACTION_ERROR) && attempt < TRANSACTION_ATTEMPTS {
+                back_off(attempt).await;
                 Ok(None)
             } else {
                 Err(error)
@@ -374,6 +391,7 @@ async fn finish<T>(
             Err(error) if error.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) && commits < TRANSACTION_ATTEMPTS => {
             }
             Err(error) if error.contains_label(TRANSIENT_TRANSACTION_ERROR) && attempt < TRANSACTION_ATTEMPTS => {
+                back_off(attempt).await;
                 return Ok(None);
             }
             Err(error) => return Err(error),

@@ -61,6 +61,19 @@ pub fn test_config(database: &str) -> Config {
     }
 }
 
+/// Sends the servers' warnings and errors to the test's captured output, so
+/// a failing test shows what the server logged (a 500's cause, for one).
+fn show_server_warnings() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+            .with_test_writer()
+            .try_init()
+            .ok();
+    });
+}
+
 /// A running server with its own database.
 pub struct TestApp {
     pub address: SocketAddr,
@@ -93,6 +106,7 @@ impl TestApp {
     }
 
     async fn start(mut config: Config, adjust: impl FnOnce(&mut Config), seed_tenants: bool) -> Self {
+        show_server_warnings();
         let database = config.database.mongodb_db.clone();
         adjust(&mut config);
         let state: AppState = paypulse_server::connect(config)
