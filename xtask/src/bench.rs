@@ -5,10 +5,9 @@
 //! target/bench/<name>.json. Benchmarks report ratios against a baseline
 //! measured in the same run, because this machine is shared and noisy.
 
-use crate::embedded_db::{EmbeddedDb, Storage};
-use crate::process::{self, cargo, free_port};
+use crate::process::{self, cargo};
 use crate::setup::{self, Needs};
-use crate::test::ensure_redis;
+use crate::test::{database, ensure_redis, redis_url};
 
 /// Benchmarks that exist, and what they measure.
 pub const BENCHMARKS: &[(&str, &str)] = &[
@@ -34,18 +33,11 @@ pub fn bench(name: &str, extra: &[String]) -> anyhow::Result<()> {
     eprintln!("benchmark {name}: {what}");
     setup::ensure(Needs::default())?;
     let redis = !extra.iter().any(|arg| arg == "--no-redis");
-    let redis_url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let redis_url = redis_url();
     if redis {
         ensure_redis(&redis_url)?;
     }
-    let embedded;
-    let mongodb_uri = match std::env::var("MONGODB_URI") {
-        Ok(uri) => uri,
-        Err(_) => {
-            embedded = EmbeddedDb::start(Storage::Memory, free_port()?)?;
-            embedded.uri()
-        }
-    };
+    let (_embedded, mongodb_uri) = database()?;
     let mut command = cargo();
     command
         .args(["bench", "--package", "paypulse-server", "--bench", name, "--"])

@@ -47,16 +47,9 @@ pub fn test() -> anyhow::Result<()> {
         "warnings",
     ]))?;
 
-    let redis_url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let redis_url = redis_url();
     ensure_redis(&redis_url)?;
-    let embedded;
-    let mongodb_uri = match std::env::var("MONGODB_URI") {
-        Ok(uri) => uri,
-        Err(_) => {
-            embedded = EmbeddedDb::start(Storage::Memory, free_port()?)?;
-            embedded.uri()
-        }
-    };
+    let (_embedded, mongodb_uri) = database()?;
     // The desktop end-to-end test drives the built app.
     process::run(cargo().args([
         "build",
@@ -76,6 +69,24 @@ pub fn test() -> anyhow::Result<()> {
     )?;
     eprintln!("\nall checks passed in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// `REDIS_URL`, or the local Redis every machine of ours runs.
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// `MONGODB_URI`, or a throw-away in-memory SecantusDB that lives as long as
+/// the returned handle.
+pub fn database() -> anyhow::Result<(Option<EmbeddedDb>, String)> {
+    match std::env::var("MONGODB_URI") {
+        Ok(uri) => Ok((None, uri)),
+        Err(_) => {
+            let embedded = EmbeddedDb::start(Storage::Memory, free_port()?)?;
+            let uri = embedded.uri();
+            Ok((Some(embedded), uri))
+        }
+    }
 }
 
 /// Makes sure Redis answers at `url`, starting a local one when it is

@@ -19,7 +19,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::TryStreamExt;
 use paypulse_shared::payment::PaymentEvent;
 use rand::Rng;
 use redis::aio::ConnectionManager;
@@ -123,7 +122,7 @@ impl RedisBus {
     pub async fn catch_up(&self, hub: &LiveHub, store: &Store) -> anyhow::Result<HashMap<String, String>> {
         let mut positions = HashMap::new();
         let mut connection = self.manager.clone();
-        for tenant in tenant_ids(store).await? {
+        for tenant in store.tenant_ids().await? {
             let stream = self.key(&tenant, "stream");
             let entries: redis::streams::StreamRangeReply = connection.xrange_all(&stream).await?;
             for entry in &entries.ids {
@@ -154,7 +153,7 @@ impl RedisBus {
             let mut refreshed: Option<Instant> = None;
             loop {
                 if refreshed.is_none_or(|at| at.elapsed() > TENANT_REFRESH) {
-                    match tenant_ids(&store).await {
+                    match store.tenant_ids().await {
                         Ok(tenants) => {
                             for tenant in tenants {
                                 positions
@@ -235,16 +234,6 @@ fn key(prefix: &str, tenant: &str, part: &str) -> String {
 fn tenant_of(prefix: &str, key: &str) -> Option<String> {
     let rest = key.strip_prefix(&format!("{prefix}:live:{{"))?;
     rest.strip_suffix("}:stream").map(str::to_owned)
-}
-
-async fn tenant_ids(store: &Store) -> mongodb::error::Result<Vec<String>> {
-    let tenants: Vec<_> = store
-        .tenants()
-        .find(mongodb::bson::doc! {})
-        .await?
-        .try_collect()
-        .await?;
-    Ok(tenants.into_iter().map(|tenant| tenant.id).collect())
 }
 
 #[cfg(test)]

@@ -243,7 +243,7 @@ async fn connect(
 
 /// Sends one frame, or gives up after [`SEND_TIMEOUT`].
 async fn send(sink: &mut futures::stream::SplitSink<WebSocket, Message>, message: Message) -> bool {
-    matches!(tokio::time::timeout(SEND_TIMEOUT, sink.send(message)).await, Ok(Ok(())))
+    send_all(sink, std::iter::once(message)).await
 }
 
 /// Sends frames with one flush at the end, or gives up when the client's
