@@ -13,7 +13,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use paypulse_server::analytics::trend_level;
 use paypulse_server::state::AppState;
+use paypulse_server::store::rollups::Level;
 use paypulse_shared::buckets::{self, BucketUnit};
 use paypulse_shared::metrics::compute_metrics;
 use paypulse_shared::trends::build_trend;
@@ -129,7 +131,11 @@ impl Subject {
         let cells = if naive {
             store.payment_cells("acme", from, to).await?
         } else {
-            store.cells("acme", tenant.tz(), from, to).await?
+            let coarsest = match query {
+                Query::Metrics => Level::Hour,
+                Query::Trends(period) => trend_level(period),
+            };
+            store.cells("acme", tenant.tz(), from, to, coarsest).await?
         };
         let rendered = match query {
             Query::Metrics => serde_json::to_string(&compute_metrics(

@@ -68,7 +68,7 @@ pub struct PaymentsPage {
 }
 
 /// The trend windows of SPEC §3.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Period {
     /// Last 24 hours in 1-hour buckets.

@@ -21,6 +21,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::params::{self, Params};
 use crate::state::AppState;
 use crate::store::documents::Role;
+use crate::store::rollups::Level;
 use crate::tenancy::Caller;
 
 pub fn router() -> Router<AppState> {
@@ -48,7 +49,11 @@ async fn metrics(
     let body = state
         .cache
         .get_or_compute(&tenant.id, &key, || async {
-            let cells = state.store.cells(&tenant.id, tenant.tz(), from, to).await?;
+            // Hours at most: metrics count payments per hour of day.
+            let cells = state
+                .store
+                .cells(&tenant.id, tenant.tz(), from, to, Level::Hour)
+                .await?;
             let metrics = compute_metrics(&cells, tenant.tz(), &tenant.currency, tenant.scale(), from, to);
             Ok(serde_json::to_string(&metrics).map_err(anyhow::Error::from)?)
         })
@@ -94,12 +99,24 @@ async fn trends(
     let body = state
         .cache
         .get_or_compute(&tenant.id, &key, || async {
-            let cells = state.store.cells(&tenant.id, tenant.tz(), from, to).await?;
+            let cells = state
+                .store
+                .cells(&tenant.id, tenant.tz(), from, to, trend_level(period))
+                .await?;
             let points = build_trend(&starts, &cells, tenant.scale());
             Ok(serde_json::to_string(&points).map_err(anyhow::Error::from)?)
         })
         .await?;
     Ok(json_response(body))
+}
+
+/// The coarsest rollups whose intervals each lie within one of the
+/// period's buckets: a month trend reads days; six-hour buckets need hours.
+pub fn trend_level(period: Period) -> Level {
+    match period {
+        Period::Day | Period::Week => Level::Hour,
+        Period::Month => Level::Day,
+    }
 }
 
 /// How far back `from` goes when only `to` is given.

@@ -2,7 +2,9 @@
 //! the queries the features make. Every query takes the tenant id first.
 
 pub mod documents;
+pub mod edges;
 pub mod payments;
+pub mod planner;
 pub mod reconcile;
 pub mod rollups;
 pub mod schema;
@@ -25,6 +27,10 @@ pub mod names {
     pub const ROLLUPS: &str = "cell_rollups";
     /// One document per tenant and local hour (see `rollups`).
     pub const HOUR_ROLLUPS: &str = "hour_rollups";
+    /// One document per tenant and local day (see `rollups`).
+    pub const DAY_ROLLUPS: &str = "day_rollups";
+    /// Every level's collection.
+    pub const ALL_ROLLUPS: [&str; 3] = [ROLLUPS, HOUR_ROLLUPS, DAY_ROLLUPS];
     /// The first layout, one document per cell and method: rebuilt into
     /// `ROLLUPS` and dropped at start.
     pub const LEGACY_ROLLUPS: &str = "rollups";
@@ -39,6 +45,8 @@ pub struct Store {
     /// only abort each other with write conflicts; one at a time they do not.
     /// Other instances still conflict, and are retried with backoff.
     writes: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Payments of past quarters that ranges cut through (see `edges`).
+    edges: std::sync::Arc<edges::EdgeCache>,
 }
 
 impl Store {
@@ -53,6 +61,7 @@ impl Store {
         let store = Self {
             database: client.database(&config.mongodb_db),
             writes: std::sync::Arc::default(),
+            edges: std::sync::Arc::default(),
         };
         store.ping().await.context("connecting to mongodb")?;
         let created = schema::ensure(&store.database)
@@ -76,6 +85,10 @@ impl Store {
     /// Waits for this process's turn to run a write transaction.
     pub(crate) async fn write_turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
         self.writes.lock().await
+    }
+
+    pub(crate) fn edges(&self) -> &edges::EdgeCache {
+        &self.edges
     }
 
     pub fn database(&self) -> &Database {

@@ -8,7 +8,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use mongodb::bson::doc;
-use paypulse_shared::buckets::{BucketUnit, floor_local};
 use paypulse_shared::stats::{Cell, Stats};
 
 use super::documents::to_bson;
@@ -35,7 +34,7 @@ fn all_time() -> (DateTime<Utc>, DateTime<Utc>) {
 }
 
 impl Store {
-    /// Every drifted cell of one tenant, quarters first, then hours.
+    /// Every drifted cell of one tenant, finest level first.
     pub async fn drift(&self, tenant_id: &str) -> mongodb::error::Result<Vec<Drift>> {
         let (from, to) = all_time();
         let tz = self.timezone(tenant_id).await?;
@@ -52,17 +51,19 @@ impl Store {
             keyed
         };
         let quarters = self.payment_cells(tenant_id, from, to).await?;
-        // Every quarter lies inside one local hour: hours are sums of quarters.
-        let hours: Vec<Cell> = quarters
-            .iter()
-            .map(|cell| Cell {
-                start: floor_local(cell.start, BucketUnit::Hour, tz),
-                ..cell.clone()
-            })
-            .collect();
         let mut drift = Vec::new();
-        for (level, expected) in [(Level::Quarter, quarters), (Level::Hour, hours)] {
-            let expected = keyed(expected);
+        for level in Level::ALL {
+            // Every quarter lies inside one local hour and one local day:
+            // each level's cells are sums of quarters.
+            let expected = keyed(
+                quarters
+                    .iter()
+                    .map(|cell| Cell {
+                        start: level.floor(cell.start, tz),
+                        ..cell.clone()
+                    })
+                    .collect(),
+            );
             let stored = keyed(self.rollup_cells(level, tenant_id, from, to).await?);
             for key in expected.keys().chain(stored.keys()).collect::<BTreeSet<_>>() {
                 let expected = expected.get(key).copied().unwrap_or_default();
@@ -115,9 +116,7 @@ impl Store {
     pub async fn migrate_rollups(&self, created: &[&str]) -> mongodb::error::Result<()> {
         let existing = self.database().list_collection_names().await?;
         let legacy = existing.iter().any(|name| name == names::LEGACY_ROLLUPS);
-        let new_level = created
-            .iter()
-            .any(|name| [names::ROLLUPS, names::HOUR_ROLLUPS].contains(name));
+        let new_level = created.iter().any(|name| names::ALL_ROLLUPS.contains(name));
         if !legacy && !new_level {
             return Ok(());
         }

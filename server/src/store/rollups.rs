@@ -1,16 +1,14 @@
-//! Rollups: every tenant's payments summed per 15-minute cell and per local
-//! hour, kept in two collections and updated with `$inc` in the same
-//! transaction that writes the payments they count, so analytics never scan
-//! raw payments and the two can never disagree.
+//! Rollups: every tenant's payments summed per 15-minute cell, per local
+//! hour and per local day, kept in three collections and updated with `$inc`
+//! in the same transaction that writes the payments they count, so analytics
+//! never scan raw payments and the levels can never disagree.
 //!
 //! One document holds one interval of one tenant with every method in it
 //! (`methods.<method>.<counter>`). Reads cost about one document per interval,
-//! whatever the number of payments, so a range takes its whole local hours
-//! from the hour level (24 documents a day) and only the pieces shorter than
-//! an hour at its ends from the quarter level; a quarter only partly inside
-//! the range comes from the raw payments (see [`Store::cells`]). Hours are the
-//! tenant's wall-clock hours (Kolkata's start at :30 UTC), so each lies in
-//! exactly one trend bucket and one hour of day.
+//! whatever the number of payments, so a range is read from the coarsest
+//! level its question allows (see [`super::planner`]). Hours and days are the
+//! tenant's wall-clock ones (Kolkata's hours start at :30 UTC), so each lies
+//! in exactly one trend bucket, and each hour in one hour of day.
 
 use std::collections::BTreeMap;
 
@@ -27,23 +25,58 @@ use super::Store;
 use super::documents::{read_i64, to_bson};
 use super::names;
 
-/// The two granularities rollups are kept at.
+/// The granularities rollups are kept at, finest first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Level {
     /// 15 minutes of UTC: exact for every time zone.
     Quarter,
     /// One wall-clock hour of the tenant.
     Hour,
+    /// One calendar day of the tenant (23 to 25 hours around DST changes).
+    Day,
 }
 
 impl Level {
-    pub const ALL: [Level; 2] = [Level::Quarter, Level::Hour];
+    pub const ALL: [Level; 3] = [Level::Quarter, Level::Hour, Level::Day];
 
-    fn collection(self) -> &'static str {
+    pub(super) fn collection(self) -> &'static str {
         match self {
             Level::Quarter => names::ROLLUPS,
             Level::Hour => names::HOUR_ROLLUPS,
+            Level::Day => names::DAY_ROLLUPS,
         }
+    }
+
+    /// The next finer level; none below quarters.
+    pub fn finer(self) -> Option<Level> {
+        match self {
+            Level::Quarter => None,
+            Level::Hour => Some(Level::Quarter),
+            Level::Day => Some(Level::Hour),
+        }
+    }
+
+    /// The start of the interval of this level that holds `instant`.
+    pub fn floor(self, instant: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
+        match self {
+            Level::Quarter => cell_start(instant),
+            Level::Hour => floor_local(instant, BucketUnit::Hour, tz),
+            Level::Day => floor_local(instant, BucketUnit::Day, tz),
+        }
+    }
+
+    /// The first start of an interval of this level at or after `instant`.
+    pub fn ceil(self, instant: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
+        if self.floor(instant, tz) == instant {
+            return instant;
+        }
+        // Every start is on a quarter boundary (offsets are multiples of 15
+        // minutes), so walking quarters finds the next one, DST or not.
+        let mut candidate = ceil_to_cell(instant);
+        while self.floor(candidate, tz) != candidate {
+            candidate += TimeDelta::minutes(CELL_MINUTES);
+        }
+        candidate
     }
 }
 
@@ -66,15 +99,14 @@ impl CellKey {
 /// What a batch of writes adds to each cell of one level.
 pub type Increments = BTreeMap<CellKey, Stats>;
 
-/// What a batch of writes adds at both levels.
+/// What a batch of writes adds at every level.
 #[derive(Debug, Default)]
 pub struct Changes {
-    pub quarters: Increments,
-    pub hours: Increments,
+    levels: BTreeMap<Level, Increments>,
 }
 
 impl Changes {
-    /// Counts one payment (`status` as it now is) in its quarter and hour.
+    /// Counts one payment (`status` as it now is) at every level.
     pub fn record(
         &mut self,
         tenant_id: &str,
@@ -97,17 +129,19 @@ impl Changes {
         });
     }
 
+    /// What the batch adds to the cells of one level.
+    pub fn at(&self, level: Level) -> Option<&Increments> {
+        self.levels.get(&level)
+    }
+
     fn entry(&mut self, tenant_id: &str, tz: Tz, created_at: DateTime<Utc>, method: &str, change: impl Fn(&mut Stats)) {
-        for (increments, start) in [
-            (&mut self.quarters, cell_start(created_at)),
-            (&mut self.hours, floor_local(created_at, BucketUnit::Hour, tz)),
-        ] {
+        for level in Level::ALL {
             let key = CellKey {
                 tenant_id: tenant_id.to_owned(),
-                start,
+                start: level.floor(created_at, tz),
                 method: method.to_owned(),
             };
-            change(increments.entry(key).or_default());
+            change(self.levels.entry(level).or_default().entry(key).or_default());
         }
     }
 }
@@ -142,9 +176,9 @@ impl Store {
     }
 
     /// Adds `changes` to the rollups, inside `session`'s transaction: one
-    /// upsert per quarter and one per hour touched.
+    /// upsert per interval touched at each level.
     pub async fn apply_changes(&self, session: &mut ClientSession, changes: &Changes) -> mongodb::error::Result<()> {
-        for (level, increments) in [(Level::Quarter, &changes.quarters), (Level::Hour, &changes.hours)] {
+        for (&level, increments) in &changes.levels {
             // Keys sort by tenant, then start, then method: one document's
             // methods are neighbours.
             let entries: Vec<(&CellKey, &Stats)> = increments.iter().collect();
@@ -185,149 +219,10 @@ impl Store {
         let documents: Vec<Document> = self.rollups(level).find(filter).await?.try_collect().await?;
         Ok(documents.iter().flat_map(cells_from_document).collect())
     }
-
-    /// Every cell of one tenant's payments in `[from, to)`: the whole local
-    /// hours of the range from the hour level, the rest (less than an hour
-    /// at either end) from [`Store::quarter_cells`]. When the range ends in
-    /// an hour whose remainder is still in the future (a range ending now),
-    /// that hour comes from its rollup less the payments already dated after
-    /// `to` (normally none): one empty index scan instead of two reads. Cells
-    /// from the hour level span an hour; every cell lies within one local
-    /// hour, which is all metrics and trends need.
-    pub async fn cells(
-        &self,
-        tenant_id: &str,
-        tz: Tz,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> mongodb::error::Result<Vec<Cell>> {
-        if to <= from {
-            return Ok(Vec::new());
-        }
-        let first_hour = ceil_to_local_hour(from, tz);
-        let last_hour = floor_local(to, BucketUnit::Hour, tz);
-        if first_hour >= last_hour {
-            return self.quarter_cells(tenant_id, from, to).await;
-        }
-        let tail_end = ceil_to_local_hour(to, tz);
-        let tail_from_rollup = tail_end > to && past_length(to, tail_end, Utc::now()).is_zero();
-        let hours_end = if tail_from_rollup { tail_end } else { last_hour };
-        let tail = async {
-            if tail_from_rollup {
-                self.payment_cells(tenant_id, to, tail_end).await
-            } else {
-                self.quarter_cells(tenant_id, last_hour, to).await
-            }
-        };
-        let (head, hours, tail) = futures::try_join!(
-            self.quarter_cells(tenant_id, from, first_hour),
-            self.rollup_cells(Level::Hour, tenant_id, first_hour, hours_end),
-            tail,
-        )?;
-        let mut cells = head;
-        if tail_from_rollup {
-            let (mut last, whole): (Vec<Cell>, Vec<Cell>) = hours.into_iter().partition(|cell| cell.start == last_hour);
-            subtract(&mut last, &tail);
-            cells.extend(whole);
-            cells.extend(last);
-        } else {
-            cells.extend(hours);
-            cells.extend(tail);
-        }
-        cells.sort_by(|left, right| (left.start, &left.method).cmp(&(right.start, &right.method)));
-        Ok(cells)
-    }
-
-    /// The 15-minute cells of one tenant's payments in `[from, to)`: whole
-    /// cells from the quarter level; a partial cell at either end from
-    /// whichever is cheaper, the raw payments of the part inside the range,
-    /// or the cell's rollup less the raw payments of the part outside it.
-    /// For a range that ends now the part outside is in the future, so the
-    /// current cell costs one empty index scan instead of up to 15 minutes of
-    /// payments.
-    pub async fn quarter_cells(
-        &self,
-        tenant_id: &str,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> mongodb::error::Result<Vec<Cell>> {
-        if to <= from {
-            return Ok(Vec::new());
-        }
-        let first = cell_start(from);
-        let end = ceil_to_cell(to);
-        let stored = self.rollup_cells(Level::Quarter, tenant_id, first, end).await?;
-        let mut by_cell: BTreeMap<DateTime<Utc>, Vec<Cell>> = BTreeMap::new();
-        for cell in stored {
-            by_cell.entry(cell.start).or_default().push(cell);
-        }
-        let now = Utc::now();
-        let mut edges = vec![first];
-        let last = end - TimeDelta::minutes(CELL_MINUTES);
-        if last != first {
-            edges.push(last);
-        }
-        for start in edges {
-            let cell_end = start + TimeDelta::minutes(CELL_MINUTES);
-            let (inside_from, inside_to) = (from.max(start), to.min(cell_end));
-            if (inside_from, inside_to) == (start, cell_end) {
-                continue;
-            }
-            let direct = past_length(inside_from, inside_to, now);
-            let complement = past_length(start, inside_from, now) + past_length(inside_to, cell_end, now);
-            let partial = if direct <= complement {
-                self.payment_cells(tenant_id, inside_from, inside_to).await?
-            } else {
-                let mut cells = by_cell.remove(&start).unwrap_or_default();
-                for (outside_from, outside_to) in [(start, inside_from), (inside_to, cell_end)] {
-                    if outside_from < outside_to {
-                        let outside = self.payment_cells(tenant_id, outside_from, outside_to).await?;
-                        subtract(&mut cells, &outside);
-                    }
-                }
-                cells
-            };
-            by_cell.insert(start, partial);
-        }
-        Ok(by_cell.into_values().flatten().collect())
-    }
-}
-
-/// The first start of a local hour at or after `instant`.
-pub fn ceil_to_local_hour(instant: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
-    let floor = floor_local(instant, BucketUnit::Hour, tz);
-    if floor == instant {
-        return floor;
-    }
-    // Every hour starts on a quarter boundary (offsets are multiples of 15
-    // minutes); the next start is within a few quarters, DST or not.
-    let mut candidate = ceil_to_cell(instant);
-    while floor_local(candidate, BucketUnit::Hour, tz) != candidate {
-        candidate += TimeDelta::minutes(CELL_MINUTES);
-    }
-    candidate
-}
-
-/// How much of `[from, to)` lies before `now`: what reading its payments
-/// costs (a sender's clock may run slightly ahead, so later is rare, not
-/// impossible, and is still read).
-fn past_length(from: DateTime<Utc>, to: DateTime<Utc>, now: DateTime<Utc>) -> TimeDelta {
-    (to.min(now) - from).max(TimeDelta::zero())
-}
-
-/// Takes `outside` (cells of part of the same interval) away from `cells`,
-/// method by method, dropping methods left with nothing.
-fn subtract(cells: &mut Vec<Cell>, outside: &[Cell]) {
-    for part in outside {
-        if let Some(cell) = cells.iter_mut().find(|cell| cell.method == part.method) {
-            cell.stats.remove(&part.stats);
-        }
-    }
-    cells.retain(|cell| !cell.stats.is_empty());
 }
 
 /// The first cell boundary at or after `instant`.
-fn ceil_to_cell(instant: DateTime<Utc>) -> DateTime<Utc> {
+pub(super) fn ceil_to_cell(instant: DateTime<Utc>) -> DateTime<Utc> {
     let start = cell_start(instant);
     if start == instant {
         start
@@ -382,31 +277,66 @@ mod tests {
     }
 
     #[test]
-    fn local_hours_start_on_the_tenants_clock() {
+    fn local_hours_and_days_start_on_the_tenants_clock() {
         let kolkata: Tz = "Asia/Kolkata".parse().unwrap();
         let at = parse_utc("2026-11-24T10:15:00Z").unwrap();
         assert_eq!(
-            ceil_to_local_hour(at, kolkata),
+            Level::Hour.ceil(at, kolkata),
             parse_utc("2026-11-24T10:30:00Z").unwrap()
         );
         assert_eq!(
-            ceil_to_local_hour(at, chrono_tz::UTC),
+            Level::Hour.ceil(at, chrono_tz::UTC),
             parse_utc("2026-11-24T11:00:00Z").unwrap()
         );
         let boundary = parse_utc("2026-11-24T10:30:00Z").unwrap();
-        assert_eq!(ceil_to_local_hour(boundary, kolkata), boundary);
+        assert_eq!(Level::Hour.ceil(boundary, kolkata), boundary);
+        // Kolkata's 25 November starts at 18:30 UTC on the 24th.
+        assert_eq!(Level::Day.ceil(at, kolkata), parse_utc("2026-11-24T18:30:00Z").unwrap());
+        assert_eq!(
+            Level::Day.floor(at, kolkata),
+            parse_utc("2026-11-23T18:30:00Z").unwrap()
+        );
     }
 
     #[test]
-    fn a_payment_counts_in_its_quarter_and_its_local_hour() {
+    fn days_follow_daylight_saving_changes() {
+        let berlin: Tz = "Europe/Berlin".parse().unwrap();
+        // 29 March 2026 has 23 hours in Berlin, 25 October 2026 has 25.
+        let short = parse_utc("2026-03-29T12:00:00Z").unwrap();
+        assert_eq!(
+            Level::Day.floor(short, berlin),
+            parse_utc("2026-03-28T23:00:00Z").unwrap()
+        );
+        assert_eq!(
+            Level::Day.ceil(short, berlin),
+            parse_utc("2026-03-29T22:00:00Z").unwrap()
+        );
+        let long = parse_utc("2026-10-25T12:00:00Z").unwrap();
+        assert_eq!(
+            Level::Day.floor(long, berlin),
+            parse_utc("2026-10-24T22:00:00Z").unwrap()
+        );
+        assert_eq!(
+            Level::Day.ceil(long, berlin),
+            parse_utc("2026-10-25T23:00:00Z").unwrap()
+        );
+    }
+
+    #[test]
+    fn a_payment_counts_in_its_quarter_its_local_hour_and_its_local_day() {
         let kolkata: Tz = "Asia/Kolkata".parse().unwrap();
         let mut changes = Changes::default();
         let at = parse_utc("2026-11-24T10:20:00Z").unwrap();
         changes.record("initech", kolkata, at, "upi", PaymentStatus::Succeeded, 500);
-        let quarter = changes.quarters.keys().next().unwrap();
-        let hour = changes.hours.keys().next().unwrap();
-        assert_eq!(quarter.start, parse_utc("2026-11-24T10:15:00Z").unwrap());
-        assert_eq!(hour.start, parse_utc("2026-11-24T09:30:00Z").unwrap());
+        let start = |level| {
+            changes
+                .at(level)
+                .and_then(|cells| cells.keys().next())
+                .map(|key| key.start)
+        };
+        assert_eq!(start(Level::Quarter), parse_utc("2026-11-24T10:15:00Z").ok());
+        assert_eq!(start(Level::Hour), parse_utc("2026-11-24T09:30:00Z").ok());
+        assert_eq!(start(Level::Day), parse_utc("2026-11-23T18:30:00Z").ok());
     }
 
     #[test]

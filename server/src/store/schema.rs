@@ -18,6 +18,7 @@ pub async fn ensure(database: &Database) -> mongodb::error::Result<Vec<&'static 
         (names::METHODS, methods_validator()),
         (names::ROLLUPS, rollups_validator()),
         (names::HOUR_ROLLUPS, rollups_validator()),
+        (names::DAY_ROLLUPS, rollups_validator()),
     ] {
         if existing.iter().any(|known| known == name) {
             database
@@ -40,7 +41,7 @@ pub async fn ensure(database: &Database) -> mongodb::error::Result<Vec<&'static 
         .collection::<Document>(names::TENANTS)
         .create_indexes(tenant_indexes())
         .await?;
-    for rollups in [names::ROLLUPS, names::HOUR_ROLLUPS] {
+    for rollups in names::ALL_ROLLUPS {
         database
             .collection::<Document>(rollups)
             .create_indexes(rollup_indexes())

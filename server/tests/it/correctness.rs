@@ -16,13 +16,13 @@ use chrono_tz::Tz;
 use futures::TryStreamExt;
 use mongodb::bson::doc;
 use paypulse_server::store::documents::{PaymentDoc, to_chrono};
-use paypulse_shared::buckets::{BucketUnit, floor_local};
+use paypulse_server::store::rollups::Level;
 use paypulse_shared::payment::PaymentStatus;
 use paypulse_shared::stats::{Cell, Stats};
 use paypulse_shared::time::{format_utc, parse_utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::common::{TestApp, payment};
 
@@ -368,14 +368,16 @@ async fn metrics_and_trends_equal_a_recomputation_over_raw_payments() {
     }
 }
 
-/// The planner behind every analytics read takes a range's whole local hours
-/// from the hour rollups, whole quarters from the quarter rollups, and a
-/// partial quarter at either end from the raw payments inside the range or
-/// from the quarter's rollup less the raw payments outside it. Whichever it
-/// picks, per local hour and method it must equal the raw payments in the
-/// range, for any range: long and short, within one quarter, on and off
-/// boundaries, reaching into the future (where a sender with a fast clock may
-/// already have put a payment), in a time zone whose hours start at :30 UTC.
+/// The planner behind every analytics read takes a range's whole local days
+/// (when the question allows) from the day rollups, whole local hours from
+/// the hour rollups, whole quarters from the quarter rollups, and a partial
+/// quarter at either end from the raw payments inside the range or from the
+/// quarter's rollup less the raw payments outside it. Whichever it picks, per
+/// interval of the level asked for and method it must equal the raw payments
+/// in the range, for any range: long and short, within one quarter, on and
+/// off boundaries, reaching into the future (where a sender with a fast clock
+/// may already have put a payment), in a time zone whose hours start at :30
+/// UTC.
 #[tokio::test]
 async fn cells_equal_the_raw_payments_for_any_range() {
     let app = TestApp::spawn().await;
@@ -392,22 +394,23 @@ async fn cells_equal_the_raw_payments_for_any_range() {
         ));
     }
     app.insert(&documents).await;
-    let by_hour = |cells: Vec<Cell>| -> BTreeMap<(DateTime<Utc>, String), Stats> {
-        let mut hours: BTreeMap<(DateTime<Utc>, String), Stats> = BTreeMap::new();
+    let by_interval = |level: Level, cells: Vec<Cell>| -> BTreeMap<(DateTime<Utc>, String), Stats> {
+        let mut intervals: BTreeMap<(DateTime<Utc>, String), Stats> = BTreeMap::new();
         for cell in cells {
-            let hour = floor_local(cell.start, BucketUnit::Hour, tz);
-            hours.entry((hour, cell.method)).or_default().merge(&cell.stats);
+            let start = level.floor(cell.start, tz);
+            intervals.entry((start, cell.method)).or_default().merge(&cell.stats);
         }
-        hours
+        intervals
     };
     let mut rng = StdRng::seed_from_u64(14);
     let mut ranges = Vec::new();
     for _ in 0..60 {
         let from = now - TimeDelta::milliseconds(rng.random_range(0..36 * 24 * 3_600_000));
-        let length = match rng.random_range(0..3) {
+        let length = match rng.random_range(0..4) {
             0 => TimeDelta::milliseconds(rng.random_range(1..15 * 60_000)),
             1 => TimeDelta::milliseconds(rng.random_range(1..6 * 3_600_000)),
-            _ => TimeDelta::milliseconds(rng.random_range(1..3 * 24 * 3_600_000)),
+            2 => TimeDelta::milliseconds(rng.random_range(1..3 * 24 * 3_600_000)),
+            _ => TimeDelta::milliseconds(rng.random_range(1..40 * 24 * 3_600_000)),
         };
         ranges.push((from, from + length));
     }
@@ -415,24 +418,93 @@ async fn cells_equal_the_raw_payments_for_any_range() {
         let ahead = TimeDelta::milliseconds(rng.random_range(0..10 * 60_000));
         let back = TimeDelta::milliseconds(rng.random_range(1..2 * 3_600_000));
         ranges.push((now - back, now + ahead));
+        let back = TimeDelta::milliseconds(rng.random_range(1..31 * 24 * 3_600_000));
+        ranges.push((now - back, now + ahead));
     }
+    // The month trend's window: 30 local days ending now.
+    let today = Level::Day.floor(now, tz);
+    ranges.push((today - TimeDelta::days(29), now));
     ranges.push((now - TimeDelta::days(60), now + TimeDelta::minutes(30)));
     for (from, to) in ranges {
-        let planned = app.store.cells("initech", tz, from, to).await.unwrap();
-        for cell in &planned {
-            assert!(
-                cell.start < to,
-                "a cell starting at {} is outside the range",
-                cell.start
+        let raw = app.store.payment_cells("initech", from, to).await.unwrap();
+        for level in [Level::Hour, Level::Day] {
+            let planned = app.store.cells("initech", tz, from, to, level).await.unwrap();
+            for cell in &planned {
+                assert!(
+                    cell.start < to,
+                    "a cell starting at {} is outside the range",
+                    cell.start
+                );
+                assert!(
+                    level.floor(cell.start, tz) >= level.floor(from, tz),
+                    "a cell starting at {} is before the range",
+                    cell.start
+                );
+            }
+            assert_eq!(
+                by_interval(level, planned),
+                by_interval(level, raw.clone()),
+                "{level:?} cells of [{}, {})",
+                format_utc(&from),
+                format_utc(&to)
             );
         }
-        let raw = app.store.payment_cells("initech", from, to).await.unwrap();
-        assert_eq!(
-            by_hour(planned),
-            by_hour(raw),
-            "cells of [{}, {})",
-            format_utc(&from),
-            format_utc(&to)
-        );
     }
+}
+
+/// A range that starts inside a past quarter reads that quarter's payments
+/// once and keeps them in memory; it must never answer from them once the
+/// quarter changed, whichever instance changed it: a refund and a late
+/// payment written through a second server show at the next read of the
+/// first.
+#[tokio::test]
+async fn kept_edge_quarters_follow_writes_of_any_instance() {
+    let app = TestApp::spawn().await;
+    let other = TestApp::spawn_sharing(&app).await;
+    let tz: Tz = "UTC".parse().unwrap();
+    let quarter = Level::Quarter.floor(Utc::now() - TimeDelta::hours(30), tz);
+    let at = |minutes: i64| quarter + TimeDelta::minutes(minutes);
+    let created = other
+        .create(
+            "acme",
+            json!({"externalId": "edge-1", "amount": 10, "currency": "USD", "method": "card", "status": "succeeded",
+                   "createdAt": format_utc(&at(9))}),
+        )
+        .await;
+    app.insert(&[
+        payment("acme", at(2), 1_000, "card", PaymentStatus::Succeeded),
+        payment("acme", at(8), 2_000, "paypal", PaymentStatus::Failed),
+    ])
+    .await;
+    // Ranges cutting the quarter at minute 5: its later part is read.
+    let (from, to) = (at(5), at(5) + TimeDelta::hours(3));
+    let check = |when: &'static str| {
+        let app = &app;
+        async move {
+            let planned = app.store.cells("acme", tz, from, to, Level::Hour).await.unwrap();
+            let raw = app.store.payment_cells("acme", from, to).await.unwrap();
+            let total = |cells: Vec<Cell>| {
+                let mut sums: BTreeMap<String, Stats> = BTreeMap::new();
+                for cell in cells {
+                    sums.entry(cell.method).or_default().merge(&cell.stats);
+                }
+                sums
+            };
+            assert_eq!(total(planned), total(raw), "{when}");
+        }
+    };
+    check("first read, from the database").await;
+    check("second read, from memory").await;
+
+    let refund = other.refund("acme", created["id"].as_str().unwrap()).await;
+    assert!(refund.status().is_success());
+    check("after another instance's refund").await;
+    other
+        .create(
+            "acme",
+            json!({"externalId": "edge-2", "amount": 7, "currency": "USD", "method": "card", "status": "succeeded",
+                   "createdAt": format_utc(&at(6))}),
+        )
+        .await;
+    check("after another instance's late payment").await;
 }

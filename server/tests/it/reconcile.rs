@@ -73,12 +73,19 @@ async fn reconcile_reports_drift_and_repair_restores_the_true_numbers() {
         format_utc(&(second + TimeDelta::hours(1)))
     );
     let truth = app.json("acme", &metrics).await;
+    let day = floor_local(first, BucketUnit::Day, chrono_tz::UTC);
+    let trends = format!(
+        "/api/analytics/trends?period=month&from={}&to={}",
+        format_utc(&(day - TimeDelta::days(2))),
+        format_utc(&(day + TimeDelta::days(3)))
+    );
+    let trend_truth = app.json("acme", &trends).await;
 
     let (clean, report) = reconcile(&app, false);
     assert!(clean, "fresh rollups reconcile cleanly: {report}");
 
     // Damage of three kinds in the quarters (a wrong counter, a lost cell, a
-    // phantom method) and a wrong counter in an hour.
+    // phantom method) and a wrong counter in an hour and in a day.
     let quarters = app.store.rollups(Level::Quarter);
     let hours = app.store.rollups(Level::Hour);
     let first_id = format!("acme|{}", first.timestamp_millis());
@@ -90,7 +97,16 @@ async fn reconcile_reports_drift_and_repair_restores_the_true_numbers() {
         .await
         .unwrap();
     let hour_id = format!("acme|{}", hour.timestamp_millis());
-    hours.update_one(doc! { "_id": &hour_id }, inflate).await.unwrap();
+    hours
+        .update_one(doc! { "_id": &hour_id }, inflate.clone())
+        .await
+        .unwrap();
+    let day_id = format!("acme|{}", day.timestamp_millis());
+    app.store
+        .rollups(Level::Day)
+        .update_one(doc! { "_id": &day_id }, inflate)
+        .await
+        .unwrap();
     quarters
         .update_one(
             doc! { "_id": &first_id },
@@ -113,16 +129,18 @@ async fn reconcile_reports_drift_and_repair_restores_the_true_numbers() {
             (Level::Quarter, first.timestamp_millis(), "card"),
             (Level::Quarter, second.timestamp_millis(), "card"),
             (Level::Hour, hour.timestamp_millis(), "card"),
+            (Level::Day, day.timestamp_millis(), "card"),
         ]
     );
     // The damage shows in analytics: this is what reconcile exists for.
     app.state.cache.invalidate("acme").await;
     assert_ne!(app.json("acme", &metrics).await, truth);
+    assert_ne!(app.json("acme", &trends).await, trend_truth);
 
     let (clean, report) = reconcile(&app, false);
     assert!(!clean, "drift makes reconcile fail: {report}");
     assert!(
-        report.contains("4 cells differ"),
+        report.contains("5 cells differ"),
         "the report counts the cells: {report}"
     );
     let (repaired, report) = reconcile(&app, true);
@@ -136,10 +154,11 @@ async fn reconcile_reports_drift_and_repair_restores_the_true_numbers() {
     );
     app.state.cache.invalidate("acme").await;
     assert_eq!(app.json("acme", &metrics).await, truth);
+    assert_eq!(app.json("acme", &trends).await, trend_truth);
 }
 
 #[tokio::test]
-async fn a_database_in_the_first_layout_is_rebuilt_at_start() {
+async fn a_database_in_an_earlier_layout_is_rebuilt_at_start() {
     let app = TestApp::spawn().await;
     let at = Utc::now() - TimeDelta::hours(2);
     app.insert(&[
@@ -170,4 +189,14 @@ async fn a_database_in_the_first_layout_is_rebuilt_at_start() {
         !collections.iter().any(|name| name == "rollups"),
         "the old collection is dropped: {collections:?}"
     );
+
+    // A database from before day rollups existed gets them at start.
+    restarted.rollups(Level::Day).drop().await.unwrap();
+    assert!(!restarted.drift("acme").await.unwrap().is_empty());
+    let restarted = paypulse_server::store::Store::connect(&app.state.config.database)
+        .await
+        .unwrap();
+    for tenant in ["acme", "globex"] {
+        assert!(restarted.drift(tenant).await.unwrap().is_empty(), "{tenant} days built");
+    }
 }
