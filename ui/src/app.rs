@@ -1,11 +1,21 @@
 //! The application shell: signs in (link, saved credentials or the settings
 //! screen), then shows the dashboard.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use sycamore::prelude::*;
 
+use crate::api::ApiClient;
+use crate::chart::TrendChart;
+use crate::events::EventsFeed;
+use crate::live::socket::{Dispatch, LiveService};
 use crate::metrics::MetricsGrid;
+use crate::queries::Queries;
 use crate::session::{self, Credentials};
 use crate::settings::Settings;
+use crate::status::ConnectionStatus;
+use crate::store::{Action, Dashboard};
 
 /// Shared, copyable handle on who is signed in.
 #[derive(Clone, Copy)]
@@ -51,9 +61,38 @@ pub fn App() -> View {
         }
         main(class="content") {
             (move || match state.credentials.get_clone() {
-                Some(credentials) => view! { MetricsGrid(credentials=credentials) },
+                Some(credentials) => view! { Live(credentials=credentials) },
                 None => view! { Settings() },
             })
         }
+    }
+}
+
+/// The signed-in dashboard: the store, the query cache and the live socket
+/// live as long as this view (signing out drops them and closes the socket).
+#[component(inline_props)]
+fn Live(credentials: Credentials) -> View {
+    let queries = Queries::new(ApiClient::new(credentials.clone()));
+    provide_context(queries.clone());
+    let dashboard = create_signal(Dashboard::default());
+    let reduce: Dispatch = Rc::new(move |action| dashboard.update(|state| state.reduce(action)));
+    let invalidate = Rc::new(move || queries.invalidate());
+    let service = Rc::new(RefCell::new(Some(LiveService::start(
+        credentials,
+        reduce.clone(),
+        invalidate,
+    ))));
+    on_cleanup(move || drop(service.borrow_mut().take()));
+    // What the page's controls dispatch has no effects for the shell.
+    let dispatch: Rc<dyn Fn(Action)> = Rc::new(move |action| drop(reduce(action)));
+
+    let chart_dispatch = dispatch.clone();
+    view! {
+        div(class="live-bar") {
+            ConnectionStatus(dashboard=dashboard)
+        }
+        MetricsGrid()
+        TrendChart(dashboard=dashboard, dispatch=chart_dispatch)
+        EventsFeed(dashboard=dashboard, dispatch=dispatch)
     }
 }

@@ -53,9 +53,48 @@ pub fn hour_range(hour: u8) -> String {
     format!("{hour:02}:00–{:02}:00", (hour + 1) % 24)
 }
 
+/// An axis label: `950`, `12.5k`, `3.2M`.
+pub fn compact(value: f64) -> String {
+    let (scaled, suffix) = match value.abs() {
+        v if v >= 1e9 => (value / 1e9, "B"),
+        v if v >= 1e6 => (value / 1e6, "M"),
+        v if v >= 1e3 => (value / 1e3, "k"),
+        _ => (value, ""),
+    };
+    let text = format!("{scaled:.1}");
+    let text = text.strip_suffix(".0").unwrap_or(&text);
+    format!("{text}{suffix}")
+}
+
+/// `24 Nov, 14:00` in the IANA zone `timezone`, by the browser's own
+/// time-zone tables (shipping ours in WASM would cost more than the page).
+pub fn local_time(instant: &chrono::DateTime<chrono::Utc>, timezone: &str) -> String {
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(instant.timestamp_millis() as f64));
+    let options = js_sys::Object::new();
+    for (key, value) in [
+        ("timeZone", timezone),
+        ("day", "numeric"),
+        ("month", "short"),
+        ("hour", "2-digit"),
+        ("minute", "2-digit"),
+        ("hourCycle", "h23"),
+    ] {
+        js_sys::Reflect::set(&options, &key.into(), &value.into()).ok();
+    }
+    String::from(date.to_locale_string("en-GB", &options))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn axis_labels_are_short() {
+        assert_eq!(compact(0.0), "0");
+        assert_eq!(compact(950.0), "950");
+        assert_eq!(compact(12_500.0), "12.5k");
+        assert_eq!(compact(3_000_000.0), "3M");
+    }
 
     #[test]
     fn money_is_exact_and_grouped() {

@@ -3,10 +3,17 @@
 
 mod api;
 mod app;
+mod chart;
+mod events;
 mod format;
+mod live;
 mod metrics;
+mod queries;
 mod session;
 mod settings;
+mod status;
+mod store;
+mod virtual_list;
 
 fn main() {
     // A panic in WASM otherwise surfaces only as "unreachable".

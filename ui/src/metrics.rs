@@ -1,54 +1,41 @@
-//! MetricsGrid: the tenant's headline numbers for the last 24 hours, fetched
-//! from `/api/analytics/metrics`. Each figure carries the raw API value in
-//! `data-value` beside its formatted text, so tests compare exact numbers.
+//! MetricsGrid: the tenant's headline numbers for the last 24 hours, from
+//! `/api/analytics/metrics` through the query cache, refetched (at most once
+//! a second) when live events arrive. Each figure carries the raw API value
+//! in `data-value` beside its formatted text, and the grid the range it
+//! covers, so tests compare exact numbers for the same range.
 
 use paypulse_shared::catalogue;
 use paypulse_shared::wire::PaymentMetrics;
 use sycamore::prelude::*;
 
-use crate::api::{ApiClient, ApiFailure};
 use crate::app::SessionState;
 use crate::format;
-use crate::session::Credentials;
+use crate::queries::{Last24Hours, Queries};
 
-/// Where a request stands.
-#[derive(Clone, Debug, PartialEq)]
-enum Load<T> {
-    Loading,
-    Ready(T),
-    Failed(ApiFailure),
-}
-
-#[component(inline_props)]
-pub fn MetricsGrid(credentials: Credentials) -> View {
+#[component]
+pub fn MetricsGrid() -> View {
     let state = use_context::<SessionState>();
-    let metrics = create_signal(Load::<PaymentMetrics>::Loading);
-    let client = ApiClient::new(credentials);
-    let refresh = move || {
-        let client = client.clone();
-        metrics.set(Load::Loading);
-        wasm_bindgen_futures::spawn_local(async move {
-            metrics.set(match client.metrics().await {
-                Ok(value) => Load::Ready(value),
-                Err(failure) => Load::Failed(failure),
-            });
-        });
-    };
-    refresh();
+    let queries = use_context::<Queries>();
+    queries.subscribe_metrics();
+    let cache = queries.metrics;
+    let data = create_memo(move || cache.with(|cache| cache.get(&Last24Hours).and_then(|entry| entry.data.clone())));
+    let error = create_memo(move || cache.with(|cache| cache.get(&Last24Hours).and_then(|entry| entry.error.clone())));
+    let loading =
+        create_selector(move || cache.with(|cache| cache.get(&Last24Hours).is_some_and(|entry| entry.is_loading())));
 
     view! {
-        section(class="metrics", aria-label="Last 24 hours") {
+        section(class="metrics", aria-label="Last 24 hours", aria-busy=move || loading.get().to_string()) {
             div(class="section-head") {
                 h2 { "Last 24 hours" }
-                button(class="link", on:click=move |_| refresh()) { "Refresh" }
             }
-            (move || match metrics.get_clone() {
-                Load::Loading => view! { p(class="muted", data-testid="metrics-loading") { "Loading metrics…" } },
-                Load::Failed(failure) => {
+            (move || match error.get_clone() {
+                None => view! {},
+                Some(failure) => {
                     let sign_in_again = failure.needs_credentials();
+                    let stale = data.with(Option::is_some);
                     view! {
                         div(class="error card", role="alert", data-testid="metrics-error", data-code=failure.code.clone()) {
-                            p { (failure.message.clone()) }
+                            p { (failure.message.clone()) (if stale { " The numbers below are the last ones received." } else { "" }) }
                             (if sign_in_again {
                                 view! { button(class="primary", on:click=move |_| state.sign_out()) { "Change tenant or key" } }
                             } else {
@@ -57,7 +44,11 @@ pub fn MetricsGrid(credentials: Credentials) -> View {
                         }
                     }
                 }
-                Load::Ready(value) => cards(value),
+            })
+            (move || match data.get_clone() {
+                None if error.with(Option::is_none) => view! { p(class="muted", data-testid="metrics-loading") { "Loading metrics…" } },
+                None => view! {},
+                Some(value) => cards(value),
             })
         }
     }
@@ -86,8 +77,12 @@ fn cards(metrics: PaymentMetrics) -> View {
             view! { span(class="bar", style=height, title=title) }
         })
         .collect();
+    let (from, to) = (
+        paypulse_shared::time::format_utc(&metrics.from),
+        paypulse_shared::time::format_utc(&metrics.to),
+    );
     view! {
-        div(class="grid", data-testid="metrics-grid", data-state="ready") {
+        div(class="grid", data-testid="metrics-grid", data-state="ready", data-from=from, data-to=to) {
             Card(label="Total volume", testid="metric-total-volume", value=metrics.total_volume.to_f64().to_string(),
                  text=total_text)
             Card(label="Success rate", testid="metric-success-rate", value=metrics.success_rate.to_string(),

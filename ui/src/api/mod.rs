@@ -3,7 +3,7 @@
 //! the server's `{code, message}` so the UI can branch on `code`.
 
 use paypulse_shared::error::ErrorBody;
-use paypulse_shared::wire::PaymentMetrics;
+use paypulse_shared::wire::{PaymentMetrics, Period, TrendData};
 use serde::de::DeserializeOwned;
 
 use crate::session::Credentials;
@@ -41,6 +41,11 @@ pub struct ApiClient {
 impl ApiClient {
     pub fn new(credentials: Credentials) -> Self {
         Self { credentials }
+    }
+
+    /// The trend of `period`'s default window.
+    pub async fn trend(&self, period: Period) -> Result<Vec<TrendData>, ApiFailure> {
+        self.get_json(&format!("/api/analytics/trends?period={period}")).await
     }
 
     /// Metrics of the last 24 hours.

@@ -1,0 +1,202 @@
+//! The trend chart's geometry, kept apart from the DOM so it is computed
+//! once per change of its inputs (points, size, zoom) and tested natively:
+//! volume as bars on the left axis, success rate as a line on the right axis
+//! (0–100 %), anomalous buckets marked, "nice" tick values, which bucket a
+//! pointer is over, and the bucket range a drag selects.
+
+use std::ops::Range;
+
+use paypulse_shared::wire::TrendData;
+
+/// Space around the plot for the axes' labels (px).
+pub const MARGIN_LEFT: f64 = 64.0;
+pub const MARGIN_RIGHT: f64 = 48.0;
+pub const MARGIN_TOP: f64 = 12.0;
+pub const MARGIN_BOTTOM: f64 = 28.0;
+
+/// One bucket as drawn.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Bar {
+    /// Index into the full series (not the zoomed one).
+    pub index: usize,
+    pub x: f64,
+    pub width: f64,
+    pub y: f64,
+    pub height: f64,
+    pub anomaly: bool,
+}
+
+/// A labelled tick on an axis.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tick {
+    pub at: f64,
+    pub value: f64,
+}
+
+/// Everything the SVG needs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Geometry {
+    pub width: f64,
+    pub height: f64,
+    pub bars: Vec<Bar>,
+    /// SVG path of the success-rate line (empty buckets are skipped: a rate
+    /// of nothing is not 0 %).
+    pub rate_path: String,
+    pub volume_ticks: Vec<Tick>,
+    pub rate_ticks: Vec<Tick>,
+    /// The buckets drawn: the zoom, or every one.
+    pub range: Range<usize>,
+}
+
+impl Geometry {
+    /// Lays out `points[range]` in a `width` × `height` box.
+    pub fn new(points: &[TrendData], range: Range<usize>, width: f64, height: f64) -> Self {
+        let range = range.start.min(points.len())..range.end.min(points.len());
+        let shown = &points[range.clone()];
+        let plot_width = (width - MARGIN_LEFT - MARGIN_RIGHT).max(1.0);
+        let plot_height = (height - MARGIN_TOP - MARGIN_BOTTOM).max(1.0);
+        let bottom = MARGIN_TOP + plot_height;
+        let max_volume = shown.iter().map(|point| point.amount.to_f64()).fold(0.0, f64::max);
+        let volume_top = nice_ceiling(max_volume);
+        let slot = plot_width / shown.len().max(1) as f64;
+        let bars = shown
+            .iter()
+            .enumerate()
+            .map(|(offset, point)| {
+                let height = point.amount.to_f64() / volume_top * plot_height;
+                Bar {
+                    index: range.start + offset,
+                    x: MARGIN_LEFT + offset as f64 * slot + slot * 0.1,
+                    width: slot * 0.8,
+                    y: bottom - height,
+                    height,
+                    anomaly: point.anomaly,
+                }
+            })
+            .collect();
+        let mut rate_path = String::new();
+        let mut drawing = false;
+        for (offset, point) in shown.iter().enumerate() {
+            if point.count == 0 {
+                drawing = false;
+                continue;
+            }
+            let x = MARGIN_LEFT + (offset as f64 + 0.5) * slot;
+            let y = bottom - point.success_rate.clamp(0.0, 100.0) / 100.0 * plot_height;
+            rate_path.push_str(&format!("{}{x:.1},{y:.1}", if drawing { " L" } else { " M" }));
+            drawing = true;
+        }
+        let ticks = |top: f64| -> Vec<Tick> {
+            (0..=4)
+                .map(|step| {
+                    let value = top * f64::from(step) / 4.0;
+                    Tick {
+                        at: bottom - value / top * plot_height,
+                        value,
+                    }
+                })
+                .collect()
+        };
+        Self {
+            width,
+            height,
+            bars,
+            rate_path: rate_path.trim_start().to_owned(),
+            volume_ticks: ticks(volume_top),
+            rate_ticks: ticks(100.0),
+            range,
+        }
+    }
+
+    /// The bucket under the pointer at `x` (px from the chart's left edge).
+    pub fn bucket_at(&self, x: f64) -> Option<usize> {
+        let len = self.range.len();
+        let plot_width = (self.width - MARGIN_LEFT - MARGIN_RIGHT).max(1.0);
+        let offset = ((x - MARGIN_LEFT) / plot_width * len as f64).floor();
+        (offset >= 0.0 && (offset as usize) < len).then(|| self.range.start + offset as usize)
+    }
+
+    /// The buckets a drag from `x1` to `x2` covers, both ends included;
+    /// `None` for a drag within one bucket (a click, not a zoom).
+    pub fn drag_range(&self, x1: f64, x2: f64) -> Option<Range<usize>> {
+        let clamp = |x: f64| x.clamp(MARGIN_LEFT, self.width - MARGIN_RIGHT - 0.01);
+        let first = self.bucket_at(clamp(x1.min(x2)))?;
+        let last = self.bucket_at(clamp(x1.max(x2)))?;
+        (last > first).then(|| first..last + 1)
+    }
+}
+
+/// The smallest 1, 2 or 5 × 10^n at or above `value` (1 for nothing), so the
+/// axis reads in round numbers.
+pub fn nice_ceiling(value: f64) -> f64 {
+    if value.is_nan() || value <= 0.0 || value.is_infinite() {
+        return 1.0;
+    }
+    let magnitude = 10f64.powf(value.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|step| step * magnitude)
+        .find(|candidate| *candidate >= value * (1.0 - 1e-12))
+        .unwrap_or(10.0 * magnitude)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeDelta, TimeZone, Utc};
+    use paypulse_shared::money::Amount;
+
+    fn points(amounts: &[(i64, u64, f64, bool)]) -> Vec<TrendData> {
+        let start = Utc.with_ymd_and_hms(2026, 11, 24, 0, 0, 0).unwrap();
+        amounts
+            .iter()
+            .enumerate()
+            .map(|(index, &(minor, count, success_rate, anomaly))| TrendData {
+                timestamp: start + TimeDelta::hours(index as i64),
+                amount: Amount::from_minor(minor, 2),
+                count,
+                success_rate,
+                anomaly,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn round_axis_tops() {
+        assert_eq!(nice_ceiling(0.0), 1.0);
+        assert_eq!(nice_ceiling(7.3), 10.0);
+        assert_eq!(nice_ceiling(120.0), 200.0);
+        assert_eq!(nice_ceiling(500.0), 500.0);
+        assert_eq!(nice_ceiling(0.031), 0.05);
+    }
+
+    #[test]
+    fn bars_scale_to_the_left_axis_and_the_rate_to_the_right() {
+        let series = points(&[(10_000, 4, 100.0, false), (5_000, 2, 50.0, true), (0, 0, 0.0, false)]);
+        // Plot area: 300 - 64 - 48 = 188 wide, 140 - 12 - 28 = 100 tall.
+        let geometry = Geometry::new(&series, 0..3, 300.0, 140.0);
+        assert_eq!(geometry.volume_ticks.last().unwrap().value, 100.0);
+        let heights: Vec<f64> = geometry.bars.iter().map(|bar| bar.height).collect();
+        assert_eq!(heights, [100.0, 50.0, 0.0]);
+        assert!(geometry.bars[1].anomaly);
+        // The empty bucket has no rate: the line stops instead of dropping to 0.
+        assert_eq!(geometry.rate_path, "M95.3,12.0 L158.0,62.0");
+    }
+
+    #[test]
+    fn pointer_and_drag_map_to_buckets_of_the_zoom() {
+        let series = points(&[(1, 1, 100.0, false); 24]);
+        let geometry = Geometry::new(&series, 8..16, 64.0 + 48.0 + 800.0, 300.0);
+        assert_eq!(geometry.bucket_at(64.0), Some(8));
+        assert_eq!(geometry.bucket_at(64.0 + 799.0), Some(15));
+        assert_eq!(geometry.bucket_at(10.0), None);
+        assert_eq!(geometry.drag_range(64.0 + 150.0, 64.0 + 420.0), Some(9..13));
+        assert_eq!(
+            geometry.drag_range(64.0 + 420.0, 64.0 + 150.0),
+            Some(9..13),
+            "either direction"
+        );
+        assert_eq!(geometry.drag_range(64.0 + 10.0, 64.0 + 20.0), None, "a click");
+        assert_eq!(geometry.drag_range(0.0, 2_000.0), Some(8..16), "clamped to the plot");
+    }
+}

@@ -1,0 +1,317 @@
+//! TrendChart: volume (bars, left axis) and success rate (line, right axis)
+//! for the last day, week or month, from `/api/analytics/trends` through the
+//! query cache. Anomalous buckets are marked in colour and with a sign;
+//! hovering (or the arrow keys) shows a bucket's numbers; dragging across
+//! buckets zooms into them; the chart can fill the window.
+//!
+//! Our own SVG rather than a charting library: what is needed (two axes,
+//! zoom, tooltips) is small, and the JavaScript charting libraries would
+//! each cost more than the dashboard's whole size budget.
+
+pub mod geometry;
+
+use std::ops::Range;
+
+use paypulse_shared::wire::{Period, TrendData};
+use sycamore::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::format;
+use crate::queries::{Last24Hours, Queries};
+use crate::store::{Action, Dashboard};
+use geometry::Geometry;
+
+/// The chart's drawing box; the SVG scales it to the page's width.
+const WIDTH: f64 = 960.0;
+const HEIGHT: f64 = 300.0;
+
+fn period_label(period: Period) -> &'static str {
+    match period {
+        Period::Day => "Day",
+        Period::Week => "Week",
+        Period::Month => "Month",
+    }
+}
+
+/// The pointer's x in the drawing box's units.
+fn box_x(event: &web_sys::MouseEvent) -> Option<f64> {
+    let target = event.current_target()?.dyn_into::<web_sys::Element>().ok()?;
+    let rect = target.get_bounding_client_rect();
+    (rect.width() > 0.0).then(|| (f64::from(event.client_x()) - rect.left()) / rect.width() * WIDTH)
+}
+
+#[component(inline_props)]
+pub fn TrendChart(dashboard: Signal<Dashboard>, dispatch: std::rc::Rc<dyn Fn(Action)>) -> View {
+    let queries = use_context::<Queries>();
+    let period = create_selector(move || dashboard.with(|state| state.period));
+    let zoom = create_signal(None::<Range<usize>>);
+    let hovered = create_signal(None::<usize>);
+    let drag_start = create_signal(None::<f64>);
+    let drag_now = create_signal(None::<f64>);
+    let full = create_signal(false);
+    {
+        let queries = queries.clone();
+        create_effect(move || {
+            let period = period.get();
+            zoom.set(None);
+            hovered.set(None);
+            // Unsubscribed again when the period changes (the effect's
+            // cleanup) or the chart goes away.
+            queries.subscribe_trend(period);
+        });
+    }
+    let trends = queries.trends;
+    let points = create_memo(move || {
+        let period = period.get();
+        trends.with(|cache| cache.get(&period).and_then(|entry| entry.data.clone()))
+    });
+    let error = create_memo(move || {
+        let period = period.get();
+        trends.with(|cache| cache.get(&period).and_then(|entry| entry.error.clone()))
+    });
+    let metrics = queries.metrics;
+    let timezone = create_memo(move || {
+        metrics.with(|cache| {
+            cache
+                .get(&Last24Hours)
+                .and_then(|entry| entry.data.as_ref().map(|metrics| metrics.timezone.clone()))
+                .unwrap_or_else(|| "UTC".to_owned())
+        })
+    });
+    // Recomputed only when the points, or the zoom, change.
+    let geometry = create_memo(move || {
+        points.with(|points| {
+            points.as_ref().map(|points| {
+                let range = zoom.get_clone().unwrap_or(0..points.len());
+                Geometry::new(points, range, WIDTH, HEIGHT)
+            })
+        })
+    });
+
+    let buttons: Vec<View> = Period::ALL
+        .into_iter()
+        .map(|choice| {
+            let dispatch = dispatch.clone();
+            view! {
+                button(class="toggle", data-testid=format!("period-{choice}"),
+                       aria-pressed=move || (period.get() == choice).to_string(),
+                       on:click=move |_| dispatch(Action::SelectPeriod(choice))) {
+                    (period_label(choice))
+                }
+            }
+        })
+        .collect();
+
+    let on_down = move |event: web_sys::MouseEvent| {
+        if let Some(x) = box_x(&event) {
+            drag_start.set(Some(x));
+            drag_now.set(Some(x));
+        }
+    };
+    let on_move = move |event: web_sys::MouseEvent| {
+        let x = box_x(&event);
+        hovered.set(x.and_then(|x| geometry.with(|geometry| geometry.as_ref()?.bucket_at(x))));
+        if drag_start.get_untracked().is_some() {
+            drag_now.set(x);
+        }
+    };
+    let on_up = move |event: web_sys::MouseEvent| {
+        let (Some(start), Some(end)) = (drag_start.get_untracked(), box_x(&event)) else {
+            return;
+        };
+        drag_start.set(None);
+        drag_now.set(None);
+        if let Some(range) = geometry.with_untracked(|geometry| geometry.as_ref()?.drag_range(start, end)) {
+            zoom.set(Some(range));
+        }
+    };
+    let on_leave = move |_| {
+        hovered.set(None);
+        drag_start.set(None);
+        drag_now.set(None);
+    };
+    let on_key = move |event: web_sys::KeyboardEvent| {
+        let Some(range) = geometry.with_untracked(|geometry| geometry.as_ref().map(|geometry| geometry.range.clone()))
+        else {
+            return;
+        };
+        let current = hovered.get_untracked();
+        let next = match event.key().as_str() {
+            "ArrowRight" => Some(current.map_or(range.start, |index| (index + 1).min(range.end.saturating_sub(1)))),
+            "ArrowLeft" => Some(current.map_or(range.end.saturating_sub(1), |index| index.max(range.start + 1) - 1)),
+            "Escape" => {
+                full.set(false);
+                None
+            }
+            _ => return,
+        };
+        event.prevent_default();
+        hovered.set(next);
+    };
+
+    let svg = move || {
+        let Some(geometry) = geometry.get_clone() else {
+            return view! {};
+        };
+        let bars: Vec<View> = geometry
+            .bars
+            .iter()
+            .map(|bar| {
+                let point =
+                    points.with_untracked(|points| points.as_ref().and_then(|points| points.get(bar.index).cloned()));
+                let Some(point) = point else {
+                    return view! {};
+                };
+                let index = bar.index;
+                let class = move || {
+                    let mut class = String::from("volume");
+                    if point.anomaly {
+                        class.push_str(" anomaly");
+                    }
+                    if hovered.get() == Some(index) {
+                        class.push_str(" hovered");
+                    }
+                    class
+                };
+                let marker = if point.anomaly {
+                    let x = format!("{:.1}", bar.x + bar.width / 2.0);
+                    let y = format!("{:.1}", (bar.y - 6.0).max(geometry::MARGIN_TOP + 8.0));
+                    view! { text(class="anomaly-mark", x=x, y=y, text-anchor="middle") { "!" } }
+                } else {
+                    view! {}
+                };
+                let timestamp = paypulse_shared::time::format_utc(&point.timestamp);
+                let amount = point.amount.to_f64().to_string();
+                let count = point.count.to_string();
+                let rate = point.success_rate.to_string();
+                let anomaly = point.anomaly.to_string();
+                let (x, y) = (format!("{:.1}", bar.x), format!("{:.1}", bar.y));
+                let (width, height) = (format!("{:.1}", bar.width), format!("{:.1}", bar.height.max(0.5)));
+                view! {
+                    rect(class=class, data-testid="trend-point", data-timestamp=timestamp, data-amount=amount,
+                         data-count=count, data-success-rate=rate, data-anomaly=anomaly,
+                         x=x, y=y, width=width, height=height)
+                    (marker)
+                }
+            })
+            .collect();
+        let tick_label = |x: f64, y: f64, anchor: &'static str, class: &'static str, label: String| {
+            let (x, y) = (format!("{x:.1}"), format!("{:.1}", y + 4.0));
+            view! { text(class=class, x=x, y=y, text-anchor=anchor) { (label) } }
+        };
+        let left: Vec<View> = geometry
+            .volume_ticks
+            .iter()
+            .map(|tick| {
+                tick_label(
+                    geometry::MARGIN_LEFT - 6.0,
+                    tick.at,
+                    "end",
+                    "tick",
+                    format::compact(tick.value),
+                )
+            })
+            .collect();
+        let right: Vec<View> = geometry
+            .rate_ticks
+            .iter()
+            .map(|tick| {
+                let x = WIDTH - geometry::MARGIN_RIGHT + 6.0;
+                tick_label(x, tick.at, "start", "tick rate", format!("{}%", tick.value))
+            })
+            .collect();
+        let grid: Vec<View> = geometry
+            .volume_ticks
+            .iter()
+            .map(|tick| {
+                let (y1, y2) = (format!("{:.1}", tick.at), format!("{:.1}", tick.at));
+                let (x1, x2) = (
+                    geometry::MARGIN_LEFT.to_string(),
+                    (WIDTH - geometry::MARGIN_RIGHT).to_string(),
+                );
+                view! { line(class="gridline", x1=x1, x2=x2, y1=y1, y2=y2) }
+            })
+            .collect();
+        let rate_path = geometry.rate_path.clone();
+        let selection = move || {
+            let (Some(start), Some(now)) = (drag_start.get(), drag_now.get()) else {
+                return view! {};
+            };
+            let x = format!("{:.1}", start.min(now));
+            let width = format!("{:.1}", (start - now).abs());
+            let y = geometry::MARGIN_TOP.to_string();
+            let height = (HEIGHT - geometry::MARGIN_TOP - geometry::MARGIN_BOTTOM).to_string();
+            view! { rect(class="selection", x=x, y=y, width=width, height=height) }
+        };
+        view! {
+            (grid) (bars) (left) (right)
+            path(class="rate-line", d=rate_path)
+            (selection)
+        }
+    };
+
+    let tooltip = move || {
+        let Some(index) = hovered.get() else {
+            return view! {};
+        };
+        let point: Option<TrendData> =
+            points.with(|points| points.as_ref().and_then(|points| points.get(index).cloned()));
+        let Some(point) = point else {
+            return view! {};
+        };
+        let currency = metrics.with(|cache| {
+            cache
+                .get(&Last24Hours)
+                .and_then(|entry| entry.data.as_ref().map(|metrics| metrics.currency.clone()))
+                .unwrap_or_default()
+        });
+        let when = format::local_time(&point.timestamp, &timezone.get_clone());
+        view! {
+            div(class="tooltip card", role="status", data-testid="trend-tooltip") {
+                strong { (when) }
+                span { (format!("Volume {}", format::money(point.amount, &currency))) }
+                span { (format!("{} payments", point.count)) }
+                span { (format!("Success rate {}", format::percent(point.success_rate))) }
+                (if point.anomaly { view! { span(class="anomaly-text") { "! Unusual failure rate" } } } else { view! {} })
+            }
+        }
+    };
+
+    view! {
+        section(class=move || if full.get() { "card chart full" } else { "card chart" }, aria-label="Trends") {
+            div(class="section-head") {
+                h2 { "Trends" }
+                div(class="toggles", role="group", aria-label="Period") { (buttons) }
+                (move || if zoom.with(Option::is_some) {
+                    view! { button(class="link", data-testid="chart-reset-zoom", on:click=move |_| zoom.set(None)) { "Reset zoom" } }
+                } else {
+                    view! {}
+                })
+                button(class="link", data-testid="chart-fullscreen", aria-pressed=move || full.get().to_string(),
+                       on:click=move |_| full.set(!full.get_untracked())) {
+                    (move || if full.get() { "Exit full screen" } else { "Full screen" })
+                }
+            }
+            p(class="legend muted") {
+                span(class="key volume-key") { "▮ Volume (left axis)" }
+                span(class="key rate-key") { "— Success rate (right axis)" }
+                span(class="key anomaly-key") { "! Unusual failure rate" }
+            }
+            (move || match error.get_clone() {
+                Some(failure) => view! { p(class="error", role="alert") { (failure.message.clone()) } },
+                None => view! {},
+            })
+            div(class="chart-box") {
+                svg(data-testid="trend-chart", data-period=move || period.get().to_string(),
+                    data-points=move || geometry.with(|geometry| geometry.as_ref().map_or(0, |geometry| geometry.range.len())).to_string(),
+                    data-zoomed=move || zoom.with(Option::is_some).to_string(),
+                    "viewBox"=format!("0 0 {WIDTH} {HEIGHT}"), "role"="img", "tabindex"="0",
+                    aria-label="Volume and success rate per bucket; arrow keys step through buckets, drag to zoom",
+                    on:mousedown=on_down, on:mousemove=on_move, on:mouseup=on_up, on:mouseleave=on_leave, on:keydown=on_key) {
+                    (svg)
+                }
+                (tooltip)
+            }
+        }
+    }
+}

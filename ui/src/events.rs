@@ -1,0 +1,277 @@
+//! EventsFeed: the live events, newest first, in a virtualized list (only
+//! the rows in view, plus a few, are in the DOM, so 50,000 rows scroll like
+//! 50), colour-coded by type with the type also written out, filters by
+//! type and method, a pause that keeps and counts what arrives, and a
+//! details panel for the clicked row. Scrolling away from the newest row
+//! pauses too, so rows never move under the reader's eyes.
+
+use std::collections::BTreeSet;
+use std::rc::Rc;
+
+use paypulse_shared::catalogue;
+use paypulse_shared::payment::{EventType, PaymentEvent};
+use sycamore::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::format;
+use crate::store::feed::FeedFilter;
+use crate::store::{Action, Dashboard};
+use crate::virtual_list::{ROW_HEIGHT, window_of};
+
+/// Height of the list's viewport in rows.
+const VISIBLE_ROWS: usize = 14;
+
+/// A type's words and style class: colour never carries meaning alone.
+fn type_label(event_type: EventType) -> (&'static str, &'static str) {
+    match event_type {
+        EventType::PaymentReceived => ("Received", "received"),
+        EventType::PaymentFailed => ("Failed", "failed"),
+        EventType::PaymentRefunded => ("Refunded", "refunded"),
+    }
+}
+
+fn method_name(id: &str) -> String {
+    catalogue::method(id).map_or_else(|| id.to_owned(), |method| method.display_name.to_owned())
+}
+
+#[component(inline_props)]
+pub fn EventsFeed(dashboard: Signal<Dashboard>, dispatch: Rc<dyn Fn(Action)>) -> View {
+    let scroll_top = create_signal(0.0_f64);
+    // Only the numbers the list depends on: a batch re-renders the rows in
+    // view, not the page.
+    let shown_len = create_selector(move || dashboard.with(|state| state.feed.shown_len()));
+    let waiting = create_selector(move || dashboard.with(|state| state.feed.waiting()));
+    let paused = create_selector(move || dashboard.with(|state| state.feed.is_paused()));
+    let dropped = create_selector(move || dashboard.with(|state| state.feed.dropped()));
+    let last_seq = create_selector(move || dashboard.with(|state| state.feed.last_seq()));
+    let gaps = create_selector(move || dashboard.with(|state| state.feed.gaps()));
+    let list_ref = create_node_ref();
+
+    let toggle = {
+        let dispatch = dispatch.clone();
+        move |_| {
+            let resuming = paused.get_untracked();
+            dispatch(Action::TogglePause);
+            if resuming {
+                // Back to the newest row, where the live list is read.
+                if let Some(list) = list_ref
+                    .try_get()
+                    .and_then(|node| node.dyn_into::<web_sys::Element>().ok())
+                {
+                    list.set_scroll_top(0);
+                }
+                scroll_top.set(0.0);
+            }
+        }
+    };
+    let on_scroll = {
+        let dispatch = dispatch.clone();
+        move |event: web_sys::Event| {
+            let Some(list) = event
+                .target()
+                .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
+            else {
+                return;
+            };
+            let top = f64::from(list.scroll_top());
+            scroll_top.set(top);
+            if top > ROW_HEIGHT && !paused.get_untracked() {
+                dispatch(Action::Pause);
+            }
+        }
+    };
+
+    let row_dispatch = dispatch.clone();
+    let filters_dispatch = dispatch.clone();
+    let rows = move || {
+        // Re-render on new rows, filter changes and scrolling.
+        let (len, _, top) = (shown_len.get(), last_seq.get(), scroll_top.get());
+        let range = window_of(top, VISIBLE_ROWS, len);
+        let events: Vec<(usize, Rc<PaymentEvent>)> = dashboard.with_untracked(|state| {
+            range
+                .clone()
+                .filter_map(|index| state.feed.shown(index).map(|event| (index, event)))
+                .collect()
+        });
+        let views: Vec<View> = events
+            .into_iter()
+            .map(|(index, event)| row(index, &event, dashboard, row_dispatch.clone()))
+            .collect();
+        View::from(views)
+    };
+
+    view! {
+        section(class="card feed", aria-label="Live payments") {
+            div(class="section-head") {
+                h2 { "Live payments" }
+                button(class="secondary", data-testid="feed-pause", aria-pressed=move || paused.get().to_string(),
+                       on:click=toggle) {
+                    (move || if paused.get() {
+                        format!("Resume ({} new)", waiting.get())
+                    } else {
+                        "Pause".to_owned()
+                    })
+                }
+            }
+            Filters(dashboard=dashboard, dispatch=filters_dispatch)
+            p(class="muted feed-note", data-testid="feed-waiting", data-value=move || waiting.get().to_string()) {
+                (move || match (paused.get(), waiting.get()) {
+                    (true, 0) => "Paused: new events are kept until you resume.".to_owned(),
+                    (true, count) => format!("Paused: {count} new events kept, shown when you resume."),
+                    (false, _) => "Newest first. Scroll down to pause.".to_owned(),
+                })
+                (move || match dropped.get() {
+                    0 => String::new(),
+                    count => format!(" The oldest {count} events are no longer kept."),
+                })
+            }
+            div(class="feed-list", data-testid="events-feed", data-rows=move || shown_len.get().to_string(),
+                data-last-seq=move || last_seq.get().map(|seq| seq.to_string()).unwrap_or_default(),
+                data-gaps=move || gaps.get().to_string(),
+                style=format!("height: {}px", ROW_HEIGHT * VISIBLE_ROWS as f64),
+                role="list", tabindex="0", r#ref=list_ref, on:scroll=on_scroll) {
+                div(class="feed-spacer", style=move || format!("height: {}px", ROW_HEIGHT * shown_len.get() as f64)) {
+                    (rows)
+                }
+            }
+            Details(dashboard=dashboard, dispatch=dispatch)
+        }
+    }
+}
+
+fn row(index: usize, event: &PaymentEvent, dashboard: Signal<Dashboard>, dispatch: Rc<dyn Fn(Action)>) -> View {
+    let (label, class) = type_label(event.event_type);
+    let seq = event.seq.unwrap_or_default();
+    let payment = &event.payment;
+    let amount = format::money(payment.amount, &payment.currency);
+    let time = event.timestamp.format("%H:%M:%S").to_string();
+    let method = method_name(&payment.method);
+    let selected = move || dashboard.with(|state| state.selected == Some(seq));
+    let select = {
+        let dispatch = dispatch.clone();
+        move |_| dispatch(Action::Select(Some(seq)))
+    };
+    let on_key = move |event: web_sys::KeyboardEvent| {
+        if event.key() == "Enter" || event.key() == " " {
+            event.prevent_default();
+            dispatch(Action::Select(Some(seq)));
+        }
+    };
+    view! {
+        div(class=format!("event-row {class}"), role="listitem", tabindex="0", data-testid="event-row",
+            data-seq=seq.to_string(), data-type=class, aria-selected=move || selected().to_string(),
+            style=format!("top: {}px", index as f64 * ROW_HEIGHT), on:click=select, on:keydown=on_key) {
+            span(class="event-type") { (label) }
+            span(class="event-amount") { (amount) }
+            span(class="event-method") { (method) }
+            span(class="event-time muted") { (time) }
+        }
+    }
+}
+
+/// Type and method filters.
+#[component(inline_props)]
+fn Filters(dashboard: Signal<Dashboard>, dispatch: Rc<dyn Fn(Action)>) -> View {
+    let current = move || dashboard.with(|state| state.feed.filter().clone());
+    let types: Vec<View> = [
+        EventType::PaymentReceived,
+        EventType::PaymentFailed,
+        EventType::PaymentRefunded,
+    ]
+    .into_iter()
+    .map(|event_type| {
+        let (label, class) = type_label(event_type);
+        let dispatch = dispatch.clone();
+        let checked = move || current().types.contains(&event_type);
+        let toggle = move |_| {
+            let mut filter = current();
+            if !filter.types.remove(&event_type) {
+                filter.types.insert(event_type);
+            }
+            dispatch(Action::SetFilter(filter));
+        };
+        view! {
+            label(class=format!("chip {class}")) {
+                input(r#type="checkbox", prop:checked=checked, on:change=toggle,
+                      data-testid=format!("feed-type-{class}"))
+                (label)
+            }
+        }
+    })
+    .collect();
+    let methods: Vec<View> = catalogue::METHODS
+        .iter()
+        .map(|method| {
+            let id = method.id;
+            view! { option(value=id) { (method.display_name) } }
+        })
+        .collect();
+    let choose_method = move |event: web_sys::Event| {
+        let Some(select) = event
+            .target()
+            .and_then(|target| target.dyn_into::<web_sys::HtmlSelectElement>().ok())
+        else {
+            return;
+        };
+        let mut filter: FeedFilter = current();
+        filter.methods = match select.value().as_str() {
+            "" => BTreeSet::new(),
+            id => [id.to_owned()].into(),
+        };
+        dispatch(Action::SetFilter(filter));
+    };
+    view! {
+        div(class="filters", role="group", aria-label="Filter events") {
+            span(class="label") { "Show only:" }
+            (types)
+            label(class="label") {
+                "Method "
+                select(data-testid="feed-method", on:change=choose_method) {
+                    option(value="") { "All methods" }
+                    (methods)
+                }
+            }
+        }
+    }
+}
+
+/// The clicked row's payment.
+#[component(inline_props)]
+fn Details(dashboard: Signal<Dashboard>, dispatch: Rc<dyn Fn(Action)>) -> View {
+    let selected = create_selector(move || dashboard.with(|state| state.selected));
+    view! {
+        (move || {
+            let Some(seq) = selected.get() else {
+                return view! {};
+            };
+            let Some(event) = dashboard.with_untracked(|state| state.feed.by_seq(seq)) else {
+                return view! {};
+            };
+            let payment = event.payment.clone();
+            let (label, class) = type_label(event.event_type);
+            let close = {
+                let dispatch = dispatch.clone();
+                move |_| dispatch(Action::Select(None))
+            };
+            let field = |name: &'static str, value: String| view! { dt { (name) } dd { (value) } };
+            view! {
+                aside(class="details card", data-testid="payment-details", aria-label="Payment details") {
+                    div(class="section-head") {
+                        h3 { span(class=format!("badge {class}")) { (label) } " payment " (payment.id.clone()) }
+                        button(class="link", on:click=close) { "Close" }
+                    }
+                    dl {
+                        (field("Amount", format::money(payment.amount, &payment.currency)))
+                        (field("Method", method_name(&payment.method)))
+                        (field("Status", payment.status.as_str().to_owned()))
+                        (field("External id", payment.external_id.clone()))
+                        (field("Created", paypulse_shared::time::format_utc(&payment.created_at)))
+                        (field("Updated", paypulse_shared::time::format_utc(&payment.updated_at)))
+                        (field("Failure reason", payment.failure_reason.clone().unwrap_or_else(|| "—".into())))
+                        (field("Feed position", seq.to_string()))
+                    }
+                }
+            }
+        })
+    }
+}

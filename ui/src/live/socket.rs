@@ -1,0 +1,206 @@
+//! The socket service: keeps one `/ws/payments` connection open for the
+//! signed-in tenant, hands its frames to the store, and reconnects when the
+//! store says so (after the backoff delay, resuming after the last event).
+//!
+//! Events are handed over in batches, at most one per animation frame, so a
+//! firehose costs one store update and one render per frame, not one per
+//! event. Hidden tabs get no animation frames; a timer flushes there too, so
+//! the pending batch stays small.
+
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+
+use paypulse_shared::payment::PaymentEvent;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::Closure;
+use web_sys::{CloseEvent, MessageEvent, WebSocket};
+
+use super::protocol::{Frame, Position, parse, socket_url};
+use crate::session::Credentials;
+use crate::store::{Action, Effect};
+
+/// When animation frames do not come (a hidden tab), events still reach the
+/// store this often.
+const FLUSH_FALLBACK_MS: i32 = 250;
+
+/// Applies an action to the store and returns its effects.
+pub type Dispatch = Rc<dyn Fn(Action) -> Vec<Effect>>;
+
+/// Stops the service when dropped.
+pub struct LiveService {
+    inner: Rc<Inner>,
+}
+
+struct Inner {
+    credentials: Credentials,
+    dispatch: Dispatch,
+    /// Called for [`Effect::InvalidateQueries`].
+    invalidate: Rc<dyn Fn()>,
+    connection: RefCell<Option<Connection>>,
+    pending: RefCell<Vec<PaymentEvent>>,
+    flush_scheduled: Cell<bool>,
+    stopped: Cell<bool>,
+}
+
+/// A socket and the handlers it calls, dropped together.
+struct Connection {
+    socket: WebSocket,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_close: Closure<dyn FnMut(CloseEvent)>,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.socket.set_onmessage(None);
+        self.socket.set_onclose(None);
+        self.socket.close_with_code(1000).ok();
+    }
+}
+
+impl LiveService {
+    /// Connects as `credentials` and keeps connected until dropped.
+    pub fn start(credentials: Credentials, dispatch: Dispatch, invalidate: Rc<dyn Fn()>) -> Self {
+        let inner = Rc::new(Inner {
+            credentials,
+            dispatch,
+            invalidate,
+            connection: RefCell::new(None),
+            pending: RefCell::new(Vec::new()),
+            flush_scheduled: Cell::new(false),
+            stopped: Cell::new(false),
+        });
+        Inner::open(&inner, None);
+        Self { inner }
+    }
+}
+
+impl Drop for LiveService {
+    fn drop(&mut self) {
+        self.inner.stopped.set(true);
+        self.inner.connection.borrow_mut().take();
+    }
+}
+
+impl Inner {
+    fn open(this: &Rc<Self>, resume: Option<Position>) {
+        if this.stopped.get() {
+            return;
+        }
+        let origin = web_sys::window()
+            .and_then(|window| window.location().origin().ok())
+            .unwrap_or_default();
+        let url = socket_url(&this.credentials, &origin, resume.as_ref());
+        let socket = match WebSocket::new(&url) {
+            Ok(socket) => socket,
+            Err(error) => {
+                let reason = error.as_string().unwrap_or_else(|| "the address was refused".into());
+                this.closed(1006, reason);
+                return;
+            }
+        };
+        let weak = Rc::downgrade(this);
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            if let (Some(inner), Some(text)) = (weak.upgrade(), event.data().as_string()) {
+                inner.receive(&text);
+            }
+        });
+        let weak = Rc::downgrade(this);
+        let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |event: CloseEvent| {
+            if let Some(inner) = weak.upgrade() {
+                inner.closed(event.code(), event.reason());
+            }
+        });
+        socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        // Replacing the old connection drops its handlers; this runs from a
+        // timer, never from inside them.
+        *this.connection.borrow_mut() = Some(Connection {
+            socket,
+            _on_message: on_message,
+            _on_close: on_close,
+        });
+    }
+
+    fn receive(self: Rc<Self>, text: &str) {
+        match parse(text) {
+            Some(Frame::Event(event)) => {
+                self.pending.borrow_mut().push(*event);
+                self.schedule_flush();
+            }
+            Some(Frame::Hello(position)) => {
+                self.flush();
+                self.dispatch(Action::Hello(position));
+            }
+            Some(Frame::ResyncRequired(position)) => {
+                self.flush();
+                self.dispatch(Action::ResyncRequired(position));
+            }
+            None => web_sys::console::warn_1(&format!("ignoring an unknown live frame: {text}").into()),
+        }
+    }
+
+    fn closed(self: &Rc<Self>, code: u16, reason: String) {
+        if self.stopped.get() {
+            return;
+        }
+        self.flush();
+        self.dispatch(Action::Closed {
+            code,
+            reason,
+            random: js_sys::Math::random(),
+        });
+    }
+
+    fn dispatch(self: &Rc<Self>, action: Action) {
+        for effect in (self.dispatch)(action) {
+            match effect {
+                Effect::InvalidateQueries => (self.invalidate)(),
+                Effect::Reconnect { delay_ms, resume } => {
+                    let weak = Rc::downgrade(self);
+                    after(delay_ms as i32, move || {
+                        if let Some(inner) = weak.upgrade() {
+                            inner.dispatch(Action::Reconnecting);
+                            Inner::open(&inner, resume);
+                        }
+                    });
+                }
+            }
+        }
+    }
+
+    fn schedule_flush(self: &Rc<Self>) {
+        if self.flush_scheduled.replace(true) {
+            return;
+        }
+        let flush = |weak: Weak<Self>| {
+            move || {
+                if let Some(inner) = weak.upgrade() {
+                    inner.flush();
+                }
+            }
+        };
+        if let Some(window) = web_sys::window() {
+            let on_frame = Closure::once_into_js(flush(Rc::downgrade(self)));
+            window.request_animation_frame(on_frame.unchecked_ref()).ok();
+        }
+        after(FLUSH_FALLBACK_MS, flush(Rc::downgrade(self)));
+    }
+
+    fn flush(self: &Rc<Self>) {
+        self.flush_scheduled.set(false);
+        let batch = std::mem::take(&mut *self.pending.borrow_mut());
+        if !batch.is_empty() {
+            self.dispatch(Action::Events(batch));
+        }
+    }
+}
+
+/// Runs `f` once after `delay_ms`.
+pub fn after(delay_ms: i32, f: impl FnOnce() + 'static) {
+    if let Some(window) = web_sys::window() {
+        let callback = Closure::once_into_js(f);
+        window
+            .set_timeout_with_callback_and_timeout_and_arguments_0(callback.unchecked_ref(), delay_ms)
+            .ok();
+    }
+}

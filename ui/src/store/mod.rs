@@ -1,0 +1,349 @@
+//! The dashboard's state: one [`Dashboard`] value changed only by
+//! [`Action`]s through [`Dashboard::reduce`], a pure function (no browser,
+//! no clock, no randomness: the caller passes them in) that returns the
+//! [`Effect`]s the shell must carry out. The reducer is what the native unit
+//! tests exercise; the components only dispatch and render.
+
+pub mod feed;
+pub mod query;
+
+use paypulse_shared::payment::PaymentEvent;
+use paypulse_shared::wire::Period;
+
+use crate::live::backoff::Backoff;
+use crate::live::protocol::Position;
+use feed::{Feed, FeedFilter, Received};
+
+/// The live connection as the user sees it (`connection-status`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Connection {
+    /// Opening the socket; `attempt` counts from 1 since the last success.
+    Connecting { attempt: u32 },
+    /// Receiving events.
+    Live,
+    /// Lost; the next attempt starts after `retry_in_ms`.
+    Waiting { reason: String, retry_in_ms: u32 },
+}
+
+/// Everything the dashboard shows that is not a REST answer.
+#[derive(Clone, Debug)]
+pub struct Dashboard {
+    pub connection: Connection,
+    backoff: Backoff,
+    /// The feed's epoch, once a `hello` named it.
+    epoch: Option<String>,
+    pub feed: Feed,
+    /// Times the feed had to be reloaded because missed events were gone.
+    pub resyncs: u32,
+    pub period: Period,
+    /// The `seq` of the event whose details are open.
+    pub selected: Option<u64>,
+}
+
+impl Default for Dashboard {
+    fn default() -> Self {
+        Self {
+            connection: Connection::Connecting { attempt: 1 },
+            backoff: Backoff::default(),
+            epoch: None,
+            feed: Feed::default(),
+            resyncs: 0,
+            period: Period::Day,
+            selected: None,
+        }
+    }
+}
+
+/// Something that happened.
+#[derive(Clone, Debug)]
+pub enum Action {
+    /// The socket sent `hello`.
+    Hello(Position),
+    /// Events received since the last batch (one animation frame's worth).
+    Events(Vec<PaymentEvent>),
+    /// The server can no longer replay what we missed.
+    ResyncRequired(Position),
+    /// The socket closed or could not open; `random` in `[0, 1)` jitters the
+    /// retry delay.
+    Closed {
+        code: u16,
+        reason: String,
+        random: f64,
+    },
+    /// The retry delay has passed and a new socket is being opened.
+    Reconnecting,
+    TogglePause,
+    Pause,
+    SetFilter(FeedFilter),
+    SelectPeriod(Period),
+    Select(Option<u64>),
+}
+
+/// What the shell must do after an action.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    /// REST answers may be out of date: refetch (throttled).
+    InvalidateQueries,
+    /// Open a new socket after `delay_ms`, resuming from `resume`.
+    Reconnect { delay_ms: u32, resume: Option<Position> },
+}
+
+impl Dashboard {
+    /// Applies `action` and returns what the shell must do next.
+    pub fn reduce(&mut self, action: Action) -> Vec<Effect> {
+        match action {
+            Action::Hello(position) => {
+                self.connection = Connection::Live;
+                self.backoff.succeed();
+                let resumed = self.epoch.as_deref() == Some(position.epoch.as_str());
+                if !resumed {
+                    // A new feed (first connection): events continue after
+                    // its current `seq`. A resumed one replays after ours.
+                    self.feed.continue_after(position.seq);
+                }
+                self.epoch = Some(position.epoch);
+                // Whatever happened while we were away is in the REST data.
+                vec![Effect::InvalidateQueries]
+            }
+            Action::Events(events) => {
+                let mut added = false;
+                for event in events {
+                    added |= self.feed.receive(event) != Received::Duplicate;
+                }
+                if added {
+                    vec![Effect::InvalidateQueries]
+                } else {
+                    Vec::new()
+                }
+            }
+            Action::ResyncRequired(position) => {
+                self.resyncs += 1;
+                self.feed.continue_after(position.seq);
+                self.epoch = Some(position.epoch);
+                vec![Effect::InvalidateQueries]
+            }
+            Action::Closed { code, reason, random } => {
+                let delay_ms = self.backoff.fail(random);
+                self.connection = Connection::Waiting {
+                    reason: close_reason(code, &reason),
+                    retry_in_ms: delay_ms,
+                };
+                vec![Effect::Reconnect {
+                    delay_ms,
+                    resume: self.resume_position(),
+                }]
+            }
+            Action::Reconnecting => {
+                self.connection = Connection::Connecting {
+                    attempt: self.backoff.failures() + 1,
+                };
+                Vec::new()
+            }
+            Action::TogglePause => {
+                if self.feed.is_paused() {
+                    self.feed.resume();
+                } else {
+                    self.feed.pause();
+                }
+                Vec::new()
+            }
+            Action::Pause => {
+                self.feed.pause();
+                Vec::new()
+            }
+            Action::SetFilter(filter) => {
+                self.feed.set_filter(filter);
+                Vec::new()
+            }
+            Action::SelectPeriod(period) => {
+                self.period = period;
+                Vec::new()
+            }
+            Action::Select(seq) => {
+                self.selected = seq;
+                Vec::new()
+            }
+        }
+    }
+
+    /// Where a new socket resumes: after the last event we hold, in the
+    /// epoch it belongs to.
+    pub fn resume_position(&self) -> Option<Position> {
+        Some(Position {
+            epoch: self.epoch.clone()?,
+            seq: self.feed.last_seq()?,
+        })
+    }
+}
+
+/// A close code in words for the connection status.
+fn close_reason(code: u16, reason: &str) -> String {
+    let known = match code {
+        1000 | 1001 => "the server closed the connection",
+        1006 => "the connection was lost",
+        1011 => "the server hit an error",
+        1012 | 1013 => "the server is restarting",
+        4001 => "the connection stopped answering",
+        4008 => "the dashboard fell behind the feed",
+        4010 => "the live feed restarted",
+        _ => "",
+    };
+    match (known.is_empty(), reason.is_empty()) {
+        (false, _) => known.to_owned(),
+        (true, false) => reason.to_owned(),
+        (true, true) => format!("the connection closed (code {code})"),
+    }
+}
+
+/// Builders for the tests of this module tree.
+#[cfg(test)]
+pub mod testing {
+    use chrono::{TimeDelta, TimeZone, Utc};
+    use paypulse_shared::money::Amount;
+    use paypulse_shared::payment::{EventType, Payment, PaymentEvent, PaymentStatus};
+
+    pub fn event(seq: u64, event_type: EventType, method: &str) -> PaymentEvent {
+        let at = Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap() + TimeDelta::seconds(seq as i64);
+        let status = match event_type {
+            EventType::PaymentReceived => PaymentStatus::Succeeded,
+            EventType::PaymentFailed => PaymentStatus::Failed,
+            EventType::PaymentRefunded => PaymentStatus::Refunded,
+        };
+        PaymentEvent {
+            event_type,
+            payment: Payment {
+                id: format!("p{seq}"),
+                tenant_id: "acme".into(),
+                external_id: format!("x{seq}"),
+                amount: Amount::from_minor(1_000 + seq as i64, 2),
+                currency: "USD".into(),
+                method: method.into(),
+                status,
+                failure_reason: None,
+                refunded_at: None,
+                created_at: at,
+                updated_at: at,
+            },
+            timestamp: at,
+            seq: Some(seq),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use paypulse_shared::payment::EventType;
+    use testing::event;
+
+    fn position(epoch: &str, seq: u64) -> Position {
+        Position {
+            epoch: epoch.into(),
+            seq,
+        }
+    }
+
+    fn closed(dashboard: &mut Dashboard, code: u16) -> Vec<Effect> {
+        dashboard.reduce(Action::Closed {
+            code,
+            reason: String::new(),
+            random: 0.0,
+        })
+    }
+
+    #[test]
+    fn a_lost_connection_resumes_after_the_last_event() {
+        let mut dashboard = Dashboard::default();
+        assert_eq!(dashboard.resume_position(), None);
+        dashboard.reduce(Action::Hello(position("e1", 40)));
+        assert_eq!(dashboard.connection, Connection::Live);
+        let effects = dashboard.reduce(Action::Events(vec![
+            event(41, EventType::PaymentReceived, "card"),
+            event(42, EventType::PaymentFailed, "card"),
+        ]));
+        assert_eq!(effects, [Effect::InvalidateQueries]);
+        let effects = closed(&mut dashboard, 1006);
+        assert_eq!(
+            effects,
+            [Effect::Reconnect {
+                delay_ms: 250,
+                resume: Some(position("e1", 42))
+            }]
+        );
+        assert_eq!(
+            dashboard.connection,
+            Connection::Waiting {
+                reason: "the connection was lost".into(),
+                retry_in_ms: 250
+            }
+        );
+        dashboard.reduce(Action::Reconnecting);
+        assert_eq!(dashboard.connection, Connection::Connecting { attempt: 2 });
+        // The resumed socket says hello with the feed's latest seq, then
+        // replays what we missed, which may overlap what we hold.
+        dashboard.reduce(Action::Hello(position("e1", 45)));
+        dashboard.reduce(Action::Events(
+            (42..=45)
+                .map(|seq| event(seq, EventType::PaymentReceived, "card"))
+                .collect(),
+        ));
+        assert_eq!(dashboard.feed.last_seq(), Some(45));
+        assert_eq!(dashboard.feed.gaps(), 0);
+        assert_eq!(dashboard.feed.shown_len(), 5);
+    }
+
+    #[test]
+    fn failures_back_off_until_a_hello() {
+        let mut dashboard = Dashboard::default();
+        let delays: Vec<u32> = (0..4)
+            .map(|_| match closed(&mut dashboard, 1006).as_slice() {
+                [Effect::Reconnect { delay_ms, resume: None }] => *delay_ms,
+                other => panic!("unexpected effects {other:?}"),
+            })
+            .collect();
+        assert_eq!(delays, [250, 500, 1_000, 2_000]);
+        dashboard.reduce(Action::Hello(position("e1", 0)));
+        assert!(matches!(
+            closed(&mut dashboard, 4008).as_slice(),
+            [Effect::Reconnect { delay_ms: 250, .. }]
+        ));
+        assert_eq!(
+            dashboard.connection,
+            Connection::Waiting {
+                reason: "the dashboard fell behind the feed".into(),
+                retry_in_ms: 250
+            }
+        );
+    }
+
+    #[test]
+    fn a_resync_continues_from_the_servers_position_and_reloads() {
+        let mut dashboard = Dashboard::default();
+        dashboard.reduce(Action::Hello(position("e1", 10)));
+        dashboard.reduce(Action::Events(vec![event(11, EventType::PaymentReceived, "card")]));
+        closed(&mut dashboard, 4010);
+        dashboard.reduce(Action::Hello(position("e2", 3)));
+        let effects = dashboard.reduce(Action::ResyncRequired(position("e2", 3)));
+        assert_eq!(effects, [Effect::InvalidateQueries]);
+        assert_eq!(dashboard.resyncs, 1);
+        dashboard.reduce(Action::Events(vec![event(4, EventType::PaymentReceived, "card")]));
+        assert_eq!(dashboard.feed.gaps(), 0);
+        assert_eq!(dashboard.resume_position(), Some(position("e2", 4)));
+    }
+
+    #[test]
+    fn replayed_duplicates_do_not_invalidate() {
+        let mut dashboard = Dashboard::default();
+        dashboard.reduce(Action::Hello(position("e1", 0)));
+        dashboard.reduce(Action::Events(vec![event(1, EventType::PaymentReceived, "card")]));
+        let effects = dashboard.reduce(Action::Events(vec![event(1, EventType::PaymentReceived, "card")]));
+        assert!(effects.is_empty());
+    }
+
+    #[test]
+    fn close_codes_read_as_words() {
+        assert_eq!(close_reason(4001, ""), "the connection stopped answering");
+        assert_eq!(close_reason(4999, "custom"), "custom");
+        assert_eq!(close_reason(4999, ""), "the connection closed (code 4999)");
+    }
+}
