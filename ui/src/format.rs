@@ -66,19 +66,30 @@ pub fn compact(value: f64) -> String {
     format!("{text}{suffix}")
 }
 
-/// `24 Nov, 14:00` in the IANA zone `timezone`, by the browser's own
-/// time-zone tables (shipping ours in WASM would cost more than the page).
-pub fn local_time(instant: &chrono::DateTime<chrono::Utc>, timezone: &str) -> String {
+/// How much of a time to show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeStyle {
+    /// `14:00`
+    Hour,
+    /// `24 Nov, 14:00`
+    DayHour,
+    /// `24 Nov`
+    Day,
+}
+
+/// `instant` in the IANA zone `timezone`, by the browser's own time-zone
+/// tables (shipping ours in WASM would cost more than the page).
+pub fn local_time(instant: &chrono::DateTime<chrono::Utc>, timezone: &str, style: TimeStyle) -> String {
     let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(instant.timestamp_millis() as f64));
     let options = js_sys::Object::new();
-    for (key, value) in [
-        ("timeZone", timezone),
-        ("day", "numeric"),
-        ("month", "short"),
-        ("hour", "2-digit"),
-        ("minute", "2-digit"),
-        ("hourCycle", "h23"),
-    ] {
+    let mut parts = vec![("timeZone", timezone)];
+    if style != TimeStyle::Hour {
+        parts.extend([("day", "numeric"), ("month", "short")]);
+    }
+    if style != TimeStyle::Day {
+        parts.extend([("hour", "2-digit"), ("minute", "2-digit"), ("hourCycle", "h23")]);
+    }
+    for (key, value) in parts {
         js_sys::Reflect::set(&options, &key.into(), &value.into()).ok();
     }
     String::from(date.to_locale_string("en-GB", &options))

@@ -18,13 +18,25 @@ pub fn MetricsGrid() -> View {
     let queries = use_context::<Queries>();
     queries.subscribe_metrics();
     let cache = queries.metrics;
-    let data = create_memo(move || cache.with(|cache| cache.get(&Last24Hours).and_then(|entry| entry.data.clone())));
-    let error = create_memo(move || cache.with(|cache| cache.get(&Last24Hours).and_then(|entry| entry.error.clone())));
+    let data =
+        create_selector(move || cache.with(|cache| cache.get(&Last24Hours).and_then(|entry| entry.data.clone())));
+    let error =
+        create_selector(move || cache.with(|cache| cache.get(&Last24Hours).and_then(|entry| entry.error.clone())));
     let loading =
         create_selector(move || cache.with(|cache| cache.get(&Last24Hours).is_some_and(|entry| entry.is_loading())));
+    // Fetched after the last live event: what tests wait for before
+    // comparing with the API (until then a refetch is due within a second).
+    let fresh = create_selector(move || {
+        cache.with(|cache| {
+            cache
+                .get(&Last24Hours)
+                .is_some_and(|entry| !entry.is_stale() && !entry.is_loading())
+        })
+    });
 
     view! {
-        section(class="metrics", aria-label="Last 24 hours", aria-busy=move || loading.get().to_string()) {
+        section(class="metrics", aria-label="Last 24 hours", aria-busy=move || loading.get().to_string(),
+                data-testid="metrics", data-fresh=move || fresh.get().to_string()) {
             div(class="section-head") {
                 h2 { "Last 24 hours" }
             }
@@ -74,7 +86,8 @@ fn cards(metrics: PaymentMetrics) -> View {
         .map(|(hour, count)| {
             let height = format!("height: {}%", count * 100 / busiest);
             let title = format!("{}: {count} payments", format::hour_range(hour as u8));
-            view! { span(class="bar", style=height, title=title) }
+            let count = count.to_string();
+            view! { span(class="bar", style=height, title=title, data-testid="hour-bar", data-count=count) }
         })
         .collect();
     let (from, to) = (

@@ -100,8 +100,10 @@ impl Queries {
     /// Live events changed the data: mark everything stale and refetch what
     /// is shown, now or when the interval allows.
     pub fn invalidate(&self) {
-        self.metrics.update_silent(|cache| cache.invalidate(|_| true));
-        self.trends.update_silent(|cache| cache.invalidate(|_| true));
+        // Not silent: what shows freshness must see it; the data itself is
+        // behind selectors, so nothing re-renders for this.
+        self.metrics.update(|cache| cache.invalidate(|_| true));
+        self.trends.update(|cache| cache.invalidate(|_| true));
         self.refetch_due();
     }
 

@@ -1,28 +1,200 @@
-//! Browser smoke test: headless Chromium (driven over WebDriver) opens the
-//! dashboard the server serves, signs in through a `#tenant=&key=` link, and
-//! shows the same total volume as the REST endpoint.
+//! The dashboard in headless Chromium (driven over WebDriver) against real
+//! servers: it signs in through a `#tenant=&key=` link; every number equals
+//! the REST API's for the same range; the period toggle shows the API's
+//! points and a drag zooms; a live event is on screen within a second; a
+//! pause keeps and counts what arrives; and a restarted server is rejoined
+//! without a gap, or, when the missed events are gone, with a clean reload.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
-use fantoccini::Locator;
+use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
+use fantoccini::{Client, Locator};
 use paypulse_shared::payment::PaymentStatus;
+use serde_json::{Value, json};
 
-use crate::common::{TestApp, payment, ui_dist};
+use crate::common::{TestApp, card_payment, payment, ui_dist};
+use crate::process::{ServerProcess, free_port};
 use crate::webdriver::{Driver, TempDir, chromium_capabilities};
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-/// How long the page may take to show its numbers.
+/// How long the page may take to reach a state.
 const PAGE_TIMEOUT: Duration = Duration::from_secs(30);
+/// SPEC: a live event is on screen within this.
+const LIVE_WITHIN: Duration = Duration::from_secs(1);
+const SIGN_IN: &str = "/#tenant=acme&key=pk_demo_acme_viewer";
+
+/// One browser on one page; the browser is killed when dropped.
+struct Page {
+    client: Client,
+    name: &'static str,
+    _driver: Driver,
+    _profile: TempDir,
+}
+
+impl Page {
+    async fn open(url: &str, name: &'static str) -> Self {
+        assert!(
+            ui_dist().join("index.html").is_file(),
+            "the dashboard is not built at {}: run `cargo xtask ui` (cargo xtask test does)",
+            ui_dist().display()
+        );
+        let profile = TempDir::new("paypulse-chromium");
+        let driver = Driver::start(Path::new(CHROMEDRIVER), &["--port={port}"], &[]);
+        let client = driver.session(chromium_capabilities(&profile.0)).await;
+        let page = Self {
+            client,
+            name,
+            _driver: driver,
+            _profile: profile,
+        };
+        page.step(page.client.goto(url)).await;
+        page
+    }
+
+    /// Runs one WebDriver command; a failure (or a driver that stops
+    /// answering) saves evidence and fails the test.
+    async fn step<T>(&self, command: impl Future<Output = Result<T, fantoccini::error::CmdError>>) -> T {
+        match tokio::time::timeout(PAGE_TIMEOUT, command).await {
+            Ok(Ok(value)) => value,
+            Ok(Err(error)) => {
+                crate::webdriver::save_evidence(&self.client, self.name).await;
+                panic!("driving the dashboard ({}): {error}", self.name);
+            }
+            Err(_) => {
+                crate::webdriver::save_evidence(&self.client, self.name).await;
+                panic!(
+                    "driving the dashboard ({}): the browser did not answer within {PAGE_TIMEOUT:?}",
+                    self.name
+                );
+            }
+        }
+    }
+
+    /// `attribute` of every element matching `css`, in document order.
+    async fn attributes(&self, css: &str, attribute: &str) -> Vec<Option<String>> {
+        let script =
+            "return Array.from(document.querySelectorAll(arguments[0])).map(e => e.getAttribute(arguments[1]));";
+        let value = self
+            .step(self.client.execute(script, vec![json!(css), json!(attribute)]))
+            .await;
+        serde_json::from_value(value).expect("a list of attributes")
+    }
+
+    /// `attribute` of the first element matching `css`.
+    async fn attribute(&self, css: &str, attribute: &str) -> Option<String> {
+        self.attributes(css, attribute).await.into_iter().next().flatten()
+    }
+
+    /// Polls until `attribute` of `css` satisfies `done`; returns its value.
+    async fn wait_for(&self, css: &str, attribute: &str, what: &str, done: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + PAGE_TIMEOUT;
+        loop {
+            let value = self.attribute(css, attribute).await;
+            if let Some(value) = value.as_deref().filter(|value| done(value)) {
+                return value.to_owned();
+            }
+            if Instant::now() > deadline {
+                crate::webdriver::save_evidence(&self.client, self.name).await;
+                panic!(
+                    "{}: waited {PAGE_TIMEOUT:?} for {what}; {css} [{attribute}] is {value:?}",
+                    self.name
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn wait_equal(&self, css: &str, attribute: &str, expected: &str) {
+        self.wait_for(css, attribute, &format!("{attribute} = {expected}"), |value| {
+            value == expected
+        })
+        .await;
+    }
+
+    async fn click(&self, css: &str) {
+        let element = self
+            .step(self.client.wait().at_most(PAGE_TIMEOUT).for_element(Locator::Css(css)))
+            .await;
+        self.step(element.click()).await;
+    }
+
+    async fn live(&self) {
+        self.wait_equal("[data-testid=connection-status]", "data-state", "live")
+            .await;
+    }
+
+    async fn feed(&self, attribute: &str) -> u64 {
+        let value = self.attribute("[data-testid=events-feed]", attribute).await;
+        value.and_then(|value| value.parse().ok()).unwrap_or(0)
+    }
+}
+
+fn number(value: Option<String>) -> Option<f64> {
+    value?.parse().ok()
+}
+
+/// Checks every figure of the metrics grid against the API for the range
+/// the grid says it shows, once the page has fetched it after the last live
+/// event it received (a refetch waits up to a second after the previous).
+async fn check_metrics(page: &Page, app: &TestApp, base: &str) {
+    let grid = "[data-testid=metrics-grid]";
+    page.wait_equal("[data-testid=metrics]", "data-fresh", "true").await;
+    page.wait_equal(grid, "data-state", "ready").await;
+    let (from, to) = (
+        page.attribute(grid, "data-from").await.unwrap(),
+        page.attribute(grid, "data-to").await.unwrap(),
+    );
+    let api: Value = app
+        .http
+        .get(format!("{base}/api/analytics/metrics?from={from}&to={to}"))
+        .header("X-Tenant-Id", "acme")
+        .bearer_auth("pk_demo_acme_viewer")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let value =
+        |testid: &'static str| async move { page.attribute(&format!("[data-testid={testid}]"), "data-value").await };
+    let context = format!("grid for [{from}, {to}) against {api}");
+    assert_eq!(
+        number(value("metric-total-volume").await),
+        api["totalVolume"].as_f64(),
+        "{context}"
+    );
+    assert_eq!(number(value("metric-success-rate").await), api["successRate"].as_f64());
+    assert_eq!(
+        number(value("metric-average-amount").await),
+        api["averageAmount"].as_f64()
+    );
+    assert_eq!(
+        number(value("metric-active-methods").await),
+        api["activeMethods"].as_f64()
+    );
+    assert_eq!(number(value("metric-peak-hour").await), api["peakHour"].as_f64());
+    // No top method is an empty data-value on the page, null in the API.
+    let top = value("metric-top-method").await.filter(|top| !top.is_empty());
+    assert_eq!(top.as_deref(), api["topPaymentMethod"].as_str(), "{context}");
+    let hours: Vec<Option<f64>> = page
+        .attributes("[data-testid=hour-bar]", "data-count")
+        .await
+        .into_iter()
+        .map(number)
+        .collect();
+    let expected: Vec<Option<f64>> = api["hourlyCounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(Value::as_f64)
+        .collect();
+    assert_eq!(hours, expected, "hour-of-day distribution");
+}
 
 #[tokio::test]
-async fn dashboard_shows_the_same_total_volume_as_the_api() {
-    assert!(
-        ui_dist().join("index.html").is_file(),
-        "the dashboard is not built at {}: run `cargo xtask ui` (cargo xtask test does)",
-        ui_dist().display()
-    );
+async fn every_number_on_screen_equals_the_api() {
     let app = TestApp::spawn().await;
     let now = Utc::now();
     app.insert(&[
@@ -42,55 +214,290 @@ async fn dashboard_shows_the_same_total_volume_as_the_api() {
         ),
         payment("acme", now - TimeDelta::hours(4), 20, "paypal", PaymentStatus::Refunded),
         payment("acme", now - TimeDelta::hours(5), 5_000, "card", PaymentStatus::Failed),
+        payment(
+            "acme",
+            now - TimeDelta::hours(30),
+            7_000,
+            "apple_pay",
+            PaymentStatus::Succeeded,
+        ),
     ])
     .await;
-    let api = app.json("acme", "/api/analytics/metrics").await;
-
-    let profile = TempDir::new("paypulse-chromium");
-    let driver = Driver::start(Path::new(CHROMEDRIVER), &["--port={port}"], &[]);
-    let browser = driver.session(chromium_capabilities(&profile.0)).await;
-    // A WebDriver that stops answering must fail the test, not hang it.
-    let outcome = tokio::time::timeout(PAGE_TIMEOUT * 3, async {
-        browser.goto(&app.url("/#tenant=acme&key=pk_demo_acme_viewer")).await?;
-        browser
-            .wait()
-            .at_most(PAGE_TIMEOUT)
-            .for_element(Locator::Css("[data-testid=metrics-grid][data-state=ready]"))
-            .await?;
-        let read = |testid: &'static str| {
-            let browser = browser.clone();
-            async move {
-                let element = browser.find(Locator::Css(&format!("[data-testid={testid}]"))).await?;
-                Ok::<_, fantoccini::error::CmdError>((element.attr("data-value").await?, element.text().await?))
-            }
-        };
-        let total = read("metric-total-volume").await?;
-        let rate = read("metric-success-rate").await?;
-        let top = read("metric-top-method").await?;
-        let url = browser.current_url().await?;
-        Ok::<_, fantoccini::error::CmdError>((total, rate, top, url))
-    })
-    .await;
-    if !matches!(outcome, Ok(Ok(_))) {
-        crate::webdriver::save_evidence(&browser, "browser").await;
-    }
-    browser.close().await.ok();
-    let (total, rate, top, url) = outcome
-        .expect("the browser answers in time")
-        .expect("driving the dashboard");
-
-    let served: f64 = total.0.as_deref().unwrap().parse().unwrap();
-    assert_eq!(
-        Some(served),
-        api["totalVolume"].as_f64(),
-        "data-value equals the API's totalVolume"
-    );
-    assert_eq!(total.1, "$12,345.97", "shown as exact money");
-    let shown_rate: f64 = rate.0.as_deref().unwrap().parse().unwrap();
-    assert_eq!(Some(shown_rate), api["successRate"].as_f64());
-    assert_eq!(top.0.as_deref(), api["topPaymentMethod"].as_str());
+    let page = Page::open(&app.url(SIGN_IN), "browser-numbers").await;
+    check_metrics(&page, &app, &app.url("")).await;
+    let total = page.attribute("[data-testid=metric-total-volume]", "data-value").await;
+    assert_eq!(total.as_deref(), Some("12345.97"));
+    let text = page
+        .step(async {
+            page.client
+                .find(Locator::Css("[data-testid=metric-total-volume]"))
+                .await?
+                .text()
+                .await
+        })
+        .await;
+    assert_eq!(text, "$12,345.97", "shown as exact money");
+    let url = page.step(page.client.current_url()).await;
     assert!(
         url.fragment().is_none(),
         "the key is removed from the address bar: {url}"
     );
+}
+
+#[tokio::test]
+async fn the_period_toggle_shows_the_apis_points_and_a_drag_zooms() {
+    let app = TestApp::spawn().await;
+    let now = Utc::now();
+    let history: Vec<_> = (1..200_i64)
+        .map(|index| {
+            let status = if index % 9 == 0 {
+                PaymentStatus::Failed
+            } else {
+                PaymentStatus::Succeeded
+            };
+            payment(
+                "acme",
+                now - TimeDelta::hours(index * 3),
+                1_000 + index * 37,
+                "card",
+                status,
+            )
+        })
+        .collect();
+    app.insert(&history).await;
+    let page = Page::open(&app.url(SIGN_IN), "browser-trends").await;
+    let chart = "[data-testid=trend-chart]";
+    for (period, points) in [("week", "28"), ("month", "30"), ("day", "24")] {
+        page.click(&format!("[data-testid=period-{period}]")).await;
+        page.wait_equal(chart, "data-period", period).await;
+        page.wait_equal(chart, "data-points", points).await;
+        page.wait_equal(chart, "data-fresh", "true").await;
+        let api = app
+            .json("acme", &format!("/api/analytics/trends?period={period}"))
+            .await;
+        let expected: Vec<(Option<String>, Option<f64>, Option<f64>, Option<f64>, Option<String>)> = api
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|point| {
+                (
+                    point["timestamp"].as_str().map(str::to_owned),
+                    point["amount"].as_f64(),
+                    point["count"].as_f64(),
+                    point["successRate"].as_f64(),
+                    point["anomaly"].as_bool().map(|anomaly| anomaly.to_string()),
+                )
+            })
+            .collect();
+        let point = "[data-testid=trend-point]";
+        let shown: Vec<_> = itertools_zip(
+            page.attributes(point, "data-timestamp").await,
+            page.attributes(point, "data-amount").await,
+            page.attributes(point, "data-count").await,
+            page.attributes(point, "data-success-rate").await,
+            page.attributes(point, "data-anomaly").await,
+        );
+        assert_eq!(shown, expected, "{period}: the chart's points are the API's");
+    }
+
+    // Drag across the middle third of the day chart: fewer buckets, zoomed.
+    // Pointer actions need the chart on screen.
+    let scroll = "document.querySelector(arguments[0]).scrollIntoView({block: 'center'});";
+    page.step(page.client.execute(scroll, vec![json!(chart)])).await;
+    let svg = page.step(page.client.find(Locator::Css(chart))).await;
+    let width = page
+        .step(page.client.execute(
+            "return document.querySelector(arguments[0]).getBoundingClientRect().width;",
+            vec![json!(chart)],
+        ))
+        .await
+        .as_f64()
+        .unwrap();
+    let drag = MouseActions::new("mouse".into())
+        .then(PointerAction::MoveToElement {
+            element: svg.clone(),
+            duration: None,
+            x: -width / 6.0,
+            y: 0.0,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::MoveToElement {
+            element: svg.clone(),
+            duration: Some(Duration::from_millis(100)),
+            x: width / 6.0,
+            y: 0.0,
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
+    page.step(page.client.perform_actions(drag)).await;
+    page.wait_equal(chart, "data-zoomed", "true").await;
+    let zoomed: usize = page.attribute(chart, "data-points").await.unwrap().parse().unwrap();
+    assert!(
+        (4..=12).contains(&zoomed),
+        "a third of 24 buckets, give or take: {zoomed}"
+    );
+    page.click("[data-testid=chart-reset-zoom]").await;
+    page.wait_equal(chart, "data-points", "24").await;
+}
+
+/// Five columns of attributes as rows, numbers parsed.
+#[allow(clippy::type_complexity)]
+fn itertools_zip(
+    timestamps: Vec<Option<String>>,
+    amounts: Vec<Option<String>>,
+    counts: Vec<Option<String>>,
+    rates: Vec<Option<String>>,
+    anomalies: Vec<Option<String>>,
+) -> Vec<(Option<String>, Option<f64>, Option<f64>, Option<f64>, Option<String>)> {
+    (0..timestamps.len())
+        .map(|index| {
+            (
+                timestamps[index].clone(),
+                number(amounts[index].clone()),
+                number(counts[index].clone()),
+                number(rates[index].clone()),
+                anomalies[index].clone(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn live_events_show_within_a_second_and_a_pause_keeps_them() {
+    let app = TestApp::spawn().await;
+    let page = Page::open(&app.url(SIGN_IN), "browser-live").await;
+    page.live().await;
+    let mut latencies = Vec::new();
+    for index in 0..5 {
+        let sent = Instant::now();
+        let created = app.create("acme", card_payment(&format!("live-{index}"), 12.5)).await;
+        let id = created["id"].as_str().unwrap().to_owned();
+        let row = format!("[data-testid=event-row][data-payment-id='{id}']");
+        page.wait_for(&row, "data-type", "the new payment's row", |_| true)
+            .await;
+        latencies.push(sent.elapsed());
+    }
+    eprintln!("ingest-to-screen latencies: {latencies:?}");
+    assert!(
+        latencies.iter().all(|latency| *latency <= LIVE_WITHIN),
+        "every event on screen within {LIVE_WITHIN:?}: {latencies:?}"
+    );
+
+    page.click("[data-testid=feed-pause]").await;
+    page.wait_equal("[data-testid=feed-pause]", "aria-pressed", "true")
+        .await;
+    let shown = page.feed("data-rows").await;
+    for index in 0..3 {
+        app.create("acme", card_payment(&format!("paused-{index}"), 3.0)).await;
+    }
+    page.wait_equal("[data-testid=feed-waiting]", "data-value", "3").await;
+    assert_eq!(page.feed("data-rows").await, shown, "a paused feed does not move");
+    page.click("[data-testid=feed-pause]").await;
+    page.wait_equal("[data-testid=events-feed]", "data-rows", &(shown + 3).to_string())
+        .await;
+    assert_eq!(
+        page.attribute("[data-testid=feed-waiting]", "data-value")
+            .await
+            .as_deref(),
+        Some("0")
+    );
+    let seqs: Vec<u64> = page
+        .attributes("[data-testid=event-row]", "data-seq")
+        .await
+        .into_iter()
+        .map(|seq| seq.unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(seqs.len(), 8, "all rows fit the viewport");
+    assert!(
+        seqs.windows(2).all(|pair| pair[0] == pair[1] + 1),
+        "newest first, consecutive: {seqs:?}"
+    );
+    assert_eq!(page.feed("data-gaps").await, 0);
+
+    // The grid follows the events: it refetches, and then equals the API.
+    page.wait_for(
+        "[data-testid=metric-total-volume]",
+        "data-value",
+        "the grid to count 8 payments",
+        |value| value == "71.5",
+    )
+    .await;
+    check_metrics(&page, &app, &app.url("")).await;
+}
+
+#[tokio::test]
+async fn a_restarted_server_is_rejoined_without_a_gap() {
+    let app = TestApp::spawn().await;
+    let port = free_port();
+    let first = ServerProcess::start_at(&app, port, true).await;
+    let page = Page::open(&first.url(SIGN_IN), "browser-restart").await;
+    page.live().await;
+    for index in 0..2 {
+        app.create("acme", card_payment(&format!("before-{index}"), 1.0)).await;
+    }
+    page.wait_equal("[data-testid=events-feed]", "data-rows", "2").await;
+
+    drop(first);
+    page.wait_for(
+        "[data-testid=connection-status]",
+        "data-state",
+        "the page to notice",
+        |state| state != "live",
+    )
+    .await;
+    // Payments accepted by another instance while the page is away.
+    for index in 0..3 {
+        app.create("acme", card_payment(&format!("during-{index}"), 1.0)).await;
+    }
+    let second = ServerProcess::start_at(&app, port, true).await;
+    page.live().await;
+    page.wait_equal("[data-testid=events-feed]", "data-rows", "5").await;
+    assert_eq!(page.feed("data-gaps").await, 0, "every event exactly once, in order");
+    assert_eq!(
+        page.attribute("[data-testid=connection-status]", "data-resyncs")
+            .await
+            .as_deref(),
+        Some("0")
+    );
+    let seqs = page.attributes("[data-testid=event-row]", "data-seq").await;
+    assert_eq!(seqs.len(), 5);
+    check_metrics(&page, &app, &second.url("")).await;
+}
+
+#[tokio::test]
+async fn beyond_the_replay_window_the_page_reloads_cleanly() {
+    let app = TestApp::spawn().await;
+    let port = free_port();
+    // Without Redis a process's feed history dies with it: the restarted
+    // server cannot replay what the page missed.
+    let first = ServerProcess::start_at(&app, port, false).await;
+    let page = Page::open(&first.url(SIGN_IN), "browser-resync").await;
+    page.live().await;
+    for index in 0..2 {
+        assert_eq!(first.ingest(&app, &format!("before-{index}")).await, 201);
+    }
+    page.wait_equal("[data-testid=events-feed]", "data-rows", "2").await;
+    drop(first);
+    // Accepted (by another instance) while no server feeds the page.
+    app.create("acme", card_payment("while-away", 4.0)).await;
+    let second = ServerProcess::start_at(&app, port, false).await;
+    page.wait_equal("[data-testid=connection-status]", "data-resyncs", "1")
+        .await;
+    page.live().await;
+    // The numbers were reloaded from REST: they include the payment whose
+    // event the page never saw.
+    page.wait_for(
+        "[data-testid=metric-total-volume]",
+        "data-value",
+        "the reloaded total",
+        |value| value == "12",
+    )
+    .await;
+    check_metrics(&page, &app, &second.url("")).await;
+    assert_eq!(second.ingest(&app, "after").await, 201);
+    page.wait_equal("[data-testid=events-feed]", "data-rows", "3").await;
+    assert_eq!(page.feed("data-gaps").await, 0, "the new feed continues without a gap");
 }

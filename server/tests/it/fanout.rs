@@ -3,7 +3,6 @@
 //! with the same `seq`; when Redis restarts, payments are still accepted, the
 //! feed restarts under a new epoch, and resuming watchers are told to resync.
 
-use std::net::{Ipv4Addr, TcpListener};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,6 +12,7 @@ use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::common::{TestApp, card_payment, next_json};
+use crate::process::{ServerProcess, free_port};
 
 async fn ingest(app: &TestApp, external_id: &str) -> reqwest::StatusCode {
     app.ingest_post("acme", "/api/payments", &card_payment(external_id, 2.5))
@@ -135,11 +135,7 @@ async fn ready(app: &TestApp) -> u16 {
 
 #[tokio::test]
 async fn a_redis_restart_keeps_ingest_working_and_restarts_the_feed() {
-    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let mut redis = PrivateRedis::start(port);
     let app = TestApp::spawn_with(|config| config.redis_url = Some(format!("redis://127.0.0.1:{}", redis.port))).await;
     let (mut watcher, _) = connect_async(watch_url(&app, "")).await.unwrap();
@@ -198,82 +194,6 @@ async fn a_redis_restart_keeps_ingest_working_and_restarts_the_feed() {
     assert_eq!(event["payment"]["externalId"], "finally");
     assert_eq!(event["seq"].as_u64(), Some(hello_again["seq"].as_u64().unwrap() + 1));
     redis.stop();
-}
-
-/// A `paypulse-server serve` process of the real binary, on the database and
-/// Redis prefix of `app`; killed when dropped.
-struct ServerProcess {
-    child: Child,
-    base: String,
-}
-
-impl ServerProcess {
-    async fn start(app: &TestApp) -> Self {
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
-        let config = &app.state.config;
-        let child = Command::new(env!("CARGO_BIN_EXE_paypulse-server"))
-            .arg("serve")
-            .env("HOST", "127.0.0.1")
-            .env("PORT", port.to_string())
-            .env("MONGODB_URI", &config.database.mongodb_uri)
-            .env("MONGODB_DB", &config.database.mongodb_db)
-            .env("REDIS_URL", crate::common::redis_url())
-            .env("REDIS_PREFIX", &config.redis_prefix)
-            .env("UI_DIST", crate::common::ui_dist())
-            .env_remove("SIMULATE")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting paypulse-server serve");
-        let server = Self {
-            child,
-            base: format!("127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let ready = app
-                .http
-                .get(format!("http://{}/readyz", server.base))
-                .send()
-                .await
-                .is_ok_and(|response| response.status() == 200);
-            if ready {
-                return server;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "paypulse-server on {} never became ready",
-                server.base
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    async fn ingest(&self, app: &TestApp, external_id: &str) -> reqwest::StatusCode {
-        app.http
-            .post(format!("http://{}/api/payments", self.base))
-            .header("X-Tenant-Id", "acme")
-            .bearer_auth("pk_demo_acme_ingest")
-            .json(&card_payment(external_id, 4.0))
-            .send()
-            .await
-            .unwrap()
-            .status()
-    }
-
-    fn watch_url(&self) -> String {
-        format!("ws://{}/ws/payments?tenant=acme&key=pk_demo_acme_viewer", self.base)
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-    }
 }
 
 /// The same as above with two operating-system processes of the real

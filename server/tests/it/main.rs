@@ -15,6 +15,7 @@ mod health;
 mod ingest;
 mod live;
 mod parameters;
+mod process;
 mod reconcile;
 mod seeding;
 mod simulator;

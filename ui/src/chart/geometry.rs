@@ -33,6 +33,13 @@ pub struct Tick {
     pub value: f64,
 }
 
+/// A bucket labelled on the time axis, at the middle of its bar.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimeTick {
+    pub index: usize,
+    pub x: f64,
+}
+
 /// Everything the SVG needs.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Geometry {
@@ -44,6 +51,8 @@ pub struct Geometry {
     pub rate_path: String,
     pub volume_ticks: Vec<Tick>,
     pub rate_ticks: Vec<Tick>,
+    /// Buckets labelled on the time axis.
+    pub time_ticks: Vec<TimeTick>,
     /// The buckets drawn: the zoom, or every one.
     pub range: Range<usize>,
 }
@@ -57,7 +66,8 @@ impl Geometry {
         let plot_height = (height - MARGIN_TOP - MARGIN_BOTTOM).max(1.0);
         let bottom = MARGIN_TOP + plot_height;
         let max_volume = shown.iter().map(|point| point.amount.to_f64()).fold(0.0, f64::max);
-        let volume_top = nice_ceiling(max_volume);
+        let volume_step = nice_step(max_volume / 4.0);
+        let volume_top = (max_volume / volume_step).ceil().max(1.0) * volume_step;
         let slot = plot_width / shown.len().max(1) as f64;
         let bars = shown
             .iter()
@@ -86,10 +96,11 @@ impl Geometry {
             rate_path.push_str(&format!("{}{x:.1},{y:.1}", if drawing { " L" } else { " M" }));
             drawing = true;
         }
-        let ticks = |top: f64| -> Vec<Tick> {
-            (0..=4)
-                .map(|step| {
-                    let value = top * f64::from(step) / 4.0;
+        let ticks = |top: f64, step: f64| -> Vec<Tick> {
+            let steps = (top / step).round() as u32;
+            (0..=steps)
+                .map(|index| {
+                    let value = step * f64::from(index);
                     Tick {
                         at: bottom - value / top * plot_height,
                         value,
@@ -97,13 +108,23 @@ impl Geometry {
                 })
                 .collect()
         };
+        // About six labels along the time axis, on whole buckets.
+        let every = shown.len().div_ceil(6).max(1);
+        let time_ticks = (0..shown.len())
+            .step_by(every)
+            .map(|offset| TimeTick {
+                index: range.start + offset,
+                x: MARGIN_LEFT + (offset as f64 + 0.5) * slot,
+            })
+            .collect();
         Self {
             width,
             height,
             bars,
             rate_path: rate_path.trim_start().to_owned(),
-            volume_ticks: ticks(volume_top),
-            rate_ticks: ticks(100.0),
+            volume_ticks: ticks(volume_top, volume_step),
+            rate_ticks: ticks(100.0, 25.0),
+            time_ticks,
             range,
         }
     }
@@ -126,14 +147,14 @@ impl Geometry {
     }
 }
 
-/// The smallest 1, 2 or 5 × 10^n at or above `value` (1 for nothing), so the
-/// axis reads in round numbers.
-pub fn nice_ceiling(value: f64) -> f64 {
+/// The smallest 1, 2, 2.5 or 5 × 10^n at or above `value` (1 for nothing):
+/// an axis step that reads in round numbers.
+pub fn nice_step(value: f64) -> f64 {
     if value.is_nan() || value <= 0.0 || value.is_infinite() {
         return 1.0;
     }
     let magnitude = 10f64.powf(value.log10().floor());
-    [1.0, 2.0, 5.0, 10.0]
+    [1.0, 2.0, 2.5, 5.0, 10.0]
         .into_iter()
         .map(|step| step * magnitude)
         .find(|candidate| *candidate >= value * (1.0 - 1e-12))
@@ -162,12 +183,29 @@ mod tests {
     }
 
     #[test]
-    fn round_axis_tops() {
-        assert_eq!(nice_ceiling(0.0), 1.0);
-        assert_eq!(nice_ceiling(7.3), 10.0);
-        assert_eq!(nice_ceiling(120.0), 200.0);
-        assert_eq!(nice_ceiling(500.0), 500.0);
-        assert_eq!(nice_ceiling(0.031), 0.05);
+    fn round_axis_steps() {
+        assert_eq!(nice_step(0.0), 1.0);
+        assert_eq!(nice_step(7.3), 10.0);
+        assert_eq!(nice_step(120.0), 200.0);
+        assert_eq!(nice_step(2_100.0), 2_500.0);
+        assert_eq!(nice_step(500.0), 500.0);
+        assert_eq!(nice_step(0.031), 0.05);
+    }
+
+    #[test]
+    fn axes_read_in_round_steps() {
+        let series = points(&[(490_000, 3, 100.0, false)]);
+        let geometry = Geometry::new(&series, 0..1, 300.0, 140.0);
+        let values: Vec<f64> = geometry.volume_ticks.iter().map(|tick| tick.value).collect();
+        assert_eq!(values, [0.0, 2_000.0, 4_000.0, 6_000.0]);
+        let rates: Vec<f64> = geometry.rate_ticks.iter().map(|tick| tick.value).collect();
+        assert_eq!(rates, [0.0, 25.0, 50.0, 75.0, 100.0]);
+        let labelled: Vec<usize> = Geometry::new(&points(&[(1, 1, 100.0, false); 30]), 0..30, 600.0, 140.0)
+            .time_ticks
+            .iter()
+            .map(|tick| tick.index)
+            .collect();
+        assert_eq!(labelled, [0, 5, 10, 15, 20, 25]);
     }
 
     #[test]
@@ -175,7 +213,7 @@ mod tests {
         let series = points(&[(10_000, 4, 100.0, false), (5_000, 2, 50.0, true), (0, 0, 0.0, false)]);
         // Plot area: 300 - 64 - 48 = 188 wide, 140 - 12 - 28 = 100 tall.
         let geometry = Geometry::new(&series, 0..3, 300.0, 140.0);
-        assert_eq!(geometry.volume_ticks.last().unwrap().value, 100.0);
+        assert_eq!(geometry.volume_ticks.last().unwrap().value, 100.0, "steps of 25");
         let heights: Vec<f64> = geometry.bars.iter().map(|bar| bar.height).collect();
         assert_eq!(heights, [100.0, 50.0, 0.0]);
         assert!(geometry.bars[1].anomaly);

@@ -16,7 +16,7 @@ use paypulse_shared::wire::{Period, TrendData};
 use sycamore::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::format;
+use crate::format::{self, TimeStyle};
 use crate::queries::{Last24Hours, Queries};
 use crate::store::{Action, Dashboard};
 use geometry::Geometry;
@@ -61,16 +61,24 @@ pub fn TrendChart(dashboard: Signal<Dashboard>, dispatch: std::rc::Rc<dyn Fn(Act
         });
     }
     let trends = queries.trends;
-    let points = create_memo(move || {
+    let points = create_selector(move || {
         let period = period.get();
         trends.with(|cache| cache.get(&period).and_then(|entry| entry.data.clone()))
     });
-    let error = create_memo(move || {
+    let error = create_selector(move || {
         let period = period.get();
         trends.with(|cache| cache.get(&period).and_then(|entry| entry.error.clone()))
     });
+    let fresh = create_selector(move || {
+        let period = period.get();
+        trends.with(|cache| {
+            cache
+                .get(&period)
+                .is_some_and(|entry| !entry.is_stale() && !entry.is_loading())
+        })
+    });
     let metrics = queries.metrics;
-    let timezone = create_memo(move || {
+    let timezone = create_selector(move || {
         metrics.with(|cache| {
             cache
                 .get(&Last24Hours)
@@ -232,6 +240,27 @@ pub fn TrendChart(dashboard: Signal<Dashboard>, dispatch: std::rc::Rc<dyn Fn(Act
                 view! { line(class="gridline", x1=x1, x2=x2, y1=y1, y2=y2) }
             })
             .collect();
+        let style = match period.get_untracked() {
+            Period::Day => TimeStyle::Hour,
+            Period::Week => TimeStyle::DayHour,
+            Period::Month => TimeStyle::Day,
+        };
+        let zone = timezone.get_clone();
+        let times: Vec<View> = geometry
+            .time_ticks
+            .iter()
+            .filter_map(|tick| {
+                let point = points.with_untracked(|points| points.as_ref()?.get(tick.index).cloned())?;
+                let label = format::local_time(&point.timestamp, &zone, style);
+                Some(tick_label(
+                    tick.x,
+                    HEIGHT - geometry::MARGIN_BOTTOM + 14.0,
+                    "middle",
+                    "tick",
+                    label,
+                ))
+            })
+            .collect();
         let rate_path = geometry.rate_path.clone();
         let selection = move || {
             let (Some(start), Some(now)) = (drag_start.get(), drag_now.get()) else {
@@ -244,7 +273,7 @@ pub fn TrendChart(dashboard: Signal<Dashboard>, dispatch: std::rc::Rc<dyn Fn(Act
             view! { rect(class="selection", x=x, y=y, width=width, height=height) }
         };
         view! {
-            (grid) (bars) (left) (right)
+            (grid) (bars) (left) (right) (times)
             path(class="rate-line", d=rate_path)
             (selection)
         }
@@ -265,7 +294,7 @@ pub fn TrendChart(dashboard: Signal<Dashboard>, dispatch: std::rc::Rc<dyn Fn(Act
                 .and_then(|entry| entry.data.as_ref().map(|metrics| metrics.currency.clone()))
                 .unwrap_or_default()
         });
-        let when = format::local_time(&point.timestamp, &timezone.get_clone());
+        let when = format::local_time(&point.timestamp, &timezone.get_clone(), TimeStyle::DayHour);
         view! {
             div(class="tooltip card", role="status", data-testid="trend-tooltip") {
                 strong { (when) }
@@ -305,6 +334,7 @@ pub fn TrendChart(dashboard: Signal<Dashboard>, dispatch: std::rc::Rc<dyn Fn(Act
                 svg(data-testid="trend-chart", data-period=move || period.get().to_string(),
                     data-points=move || geometry.with(|geometry| geometry.as_ref().map_or(0, |geometry| geometry.range.len())).to_string(),
                     data-zoomed=move || zoom.with(Option::is_some).to_string(),
+                    data-fresh=move || fresh.get().to_string(),
                     "viewBox"=format!("0 0 {WIDTH} {HEIGHT}"), "role"="img", "tabindex"="0",
                     aria-label="Volume and success rate per bucket; arrow keys step through buckets, drag to zoom",
                     on:mousedown=on_down, on:mousemove=on_move, on:mouseup=on_up, on:mouseleave=on_leave, on:keydown=on_key) {
