@@ -275,7 +275,7 @@ async fn the_period_toggle_shows_the_apis_points_and_a_drag_zooms() {
         let api = app
             .json("acme", &format!("/api/analytics/trends?period={period}"))
             .await;
-        let expected: Vec<(Option<String>, Option<f64>, Option<f64>, Option<f64>, Option<String>)> = api
+        let expected: Vec<ShownPoint> = api
             .as_array()
             .unwrap()
             .iter()
@@ -290,7 +290,7 @@ async fn the_period_toggle_shows_the_apis_points_and_a_drag_zooms() {
             })
             .collect();
         let point = "[data-testid=trend-point]";
-        let shown: Vec<_> = itertools_zip(
+        let shown: Vec<_> = points_from_columns(
             page.attributes(point, "data-timestamp").await,
             page.attributes(point, "data-amount").await,
             page.attributes(point, "data-count").await,
@@ -343,15 +343,18 @@ async fn the_period_toggle_shows_the_apis_points_and_a_drag_zooms() {
     page.wait_equal(chart, "data-points", "24").await;
 }
 
+/// A trend point as the page and the API give it: timestamp, amount, count,
+/// success rate, anomaly.
+type ShownPoint = (Option<String>, Option<f64>, Option<f64>, Option<f64>, Option<String>);
+
 /// Five columns of attributes as rows, numbers parsed.
-#[allow(clippy::type_complexity)]
-fn itertools_zip(
+fn points_from_columns(
     timestamps: Vec<Option<String>>,
     amounts: Vec<Option<String>>,
     counts: Vec<Option<String>>,
     rates: Vec<Option<String>>,
     anomalies: Vec<Option<String>>,
-) -> Vec<(Option<String>, Option<f64>, Option<f64>, Option<f64>, Option<String>)> {
+) -> Vec<ShownPoint> {
     (0..timestamps.len())
         .map(|index| {
             (
