@@ -16,7 +16,11 @@ use crate::state::AppState;
 pub fn router(dist: &Path) -> Router<AppState> {
     let index = dist.join("index.html");
     if index.is_file() {
-        Router::new().fallback_service(ServeDir::new(dist).fallback(ServeFile::new(index)))
+        // `cargo xtask ui` writes a gzipped copy of each file beside it.
+        let files = ServeDir::new(dist)
+            .precompressed_gzip()
+            .fallback(ServeFile::new(index).precompressed_gzip());
+        Router::new().fallback_service(files)
     } else {
         tracing::warn!(path = %dist.display(), "dashboard not built; `/` will say how to build it");
         Router::new().fallback(get(|| async {

@@ -75,9 +75,33 @@ pub fn build(profile: Profile) -> anyhow::Result<()> {
     for file in ["index.html", "style.css"] {
         copy(&root().join("ui").join(file), &dist.join(file))?;
     }
+    // The server sends these to browsers that accept gzip (all do): what a
+    // first load transfers.
+    let mut transfer = 0;
+    for file in ["index.html", "style.css", "paypulse-ui.js", "paypulse-ui_bg.wasm"] {
+        transfer += gzip(&dist.join(file))?;
+    }
     let size = std::fs::metadata(&bound)?.len();
-    eprintln!("dashboard built in {} (wasm {} KB)", dist.display(), size / 1024);
+    eprintln!(
+        "dashboard built in {} (wasm {} KB; first load {} KB gzipped)",
+        dist.display(),
+        size / 1024,
+        transfer / 1024
+    );
     Ok(())
+}
+
+/// Writes `<path>.gz` beside `path`; returns its size.
+fn gzip(path: &Path) -> anyhow::Result<u64> {
+    use std::io::Write;
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(&bytes)?;
+    let compressed = encoder.finish()?;
+    let mut target = path.as_os_str().to_owned();
+    target.push(".gz");
+    std::fs::write(&target, &compressed).with_context(|| format!("writing {}", Path::new(&target).display()))?;
+    Ok(compressed.len() as u64)
 }
 
 fn copy(from: &Path, to: &Path) -> anyhow::Result<()> {

@@ -193,6 +193,52 @@ async fn check_metrics(page: &Page, app: &TestApp, base: &str) {
     assert_eq!(hours, expected, "hour-of-day distribution");
 }
 
+/// The first load is what the size budget counts: browsers (which all accept
+/// gzip) get the compressed copies `cargo xtask ui` writes; other clients
+/// the plain files; the dashboard's own routes get `index.html`.
+#[tokio::test]
+async fn dashboard_files_are_sent_gzipped_to_clients_that_accept_it() {
+    let app = TestApp::spawn().await;
+    for (path, file, kind) in [
+        ("/paypulse-ui_bg.wasm", "paypulse-ui_bg.wasm", "application/wasm"),
+        ("/paypulse-ui.js", "paypulse-ui.js", "text/javascript"),
+        ("/style.css", "style.css", "text/css"),
+        ("/some/dashboard/route", "index.html", "text/html"),
+    ] {
+        let plain = std::fs::read(ui_dist().join(file)).unwrap();
+        let gzipped = std::fs::read(ui_dist().join(format!("{file}.gz"))).unwrap();
+        assert!(gzipped.len() < plain.len());
+        for (accept, expected, encoding) in [
+            (Some("gzip, deflate, br"), &gzipped, Some("gzip")),
+            (None, &plain, None),
+        ] {
+            let mut request = app.http.get(app.url(path));
+            if let Some(accept) = accept {
+                request = request.header("Accept-Encoding", accept);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200, "{path}");
+            let header = |name: &str| {
+                response
+                    .headers()
+                    .get(name)
+                    .map(|value| value.to_str().unwrap().to_owned())
+            };
+            assert_eq!(
+                header("content-encoding").as_deref(),
+                encoding,
+                "{path} with {accept:?}"
+            );
+            assert!(header("content-type").unwrap().starts_with(kind), "{path}");
+            assert_eq!(
+                &response.bytes().await.unwrap()[..],
+                &expected[..],
+                "{path} with {accept:?}"
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn every_number_on_screen_equals_the_api() {
     let app = TestApp::spawn().await;
