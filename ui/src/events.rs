@@ -147,6 +147,7 @@ fn row(index: usize, event: &PaymentEvent, dashboard: Signal<Dashboard>, dispatc
     let time = event.timestamp.format("%H:%M:%S").to_string();
     let method = method_name(&payment.method);
     let payment_id = payment.id.clone();
+    let at = event.timestamp.timestamp_millis().to_string();
     let selected = move || dashboard.with(|state| state.selected == Some(seq));
     let select = {
         let dispatch = dispatch.clone();
@@ -160,7 +161,7 @@ fn row(index: usize, event: &PaymentEvent, dashboard: Signal<Dashboard>, dispatc
     };
     view! {
         div(class=format!("event-row {class}"), role="listitem", tabindex="0", data-testid="event-row",
-            data-seq=seq.to_string(), data-type=class, data-payment-id=payment_id, aria-selected=move || selected().to_string(),
+            data-seq=seq.to_string(), data-type=class, data-payment-id=payment_id, data-at=at, aria-selected=move || selected().to_string(),
             style=format!("top: {}px", index as f64 * ROW_HEIGHT), on:click=select, on:keydown=on_key) {
             span(class="event-type") { (label) }
             span(class="event-amount") { (amount) }

@@ -18,5 +18,10 @@ mod virtual_list;
 fn main() {
     // A panic in WASM otherwise surfaces only as "unreachable".
     console_error_panic_hook::set_once();
+    // The module's memory, for `cargo xtask bench ui` to watch it grow (or
+    // not) under a firehose; the feed's rows live there, not in the JS heap.
+    if let Some(window) = web_sys::window() {
+        js_sys::Reflect::set(&window, &"paypulseWasmMemory".into(), &wasm_bindgen::memory()).ok();
+    }
     sycamore::render(app::App);
 }

@@ -23,6 +23,10 @@ pub const BENCHMARKS: &[(&str, &str)] = &[
         "fanout",
         "highest event rate 1,000 WebSocket clients of one tenant receive with p99 <= 100 ms, vs a minimal broadcast server",
     ),
+    (
+        "ui",
+        "the dashboard in headless Chromium: first-load size and time, then frame times, long tasks, heap and event-to-screen latency at 200 and 1,000 events/s",
+    ),
 ];
 
 pub fn bench(name: &str, extra: &[String]) -> anyhow::Result<()> {
@@ -31,7 +35,13 @@ pub fn bench(name: &str, extra: &[String]) -> anyhow::Result<()> {
         anyhow::bail!("no benchmark '{name}' (known: {})", known.join(", "));
     };
     eprintln!("benchmark {name}: {what}");
-    setup::ensure(Needs::default())?;
+    setup::ensure(Needs {
+        browser: name == "ui",
+        ..Needs::default()
+    })?;
+    if name == "ui" {
+        crate::ui::build(crate::ui::Profile::Release)?;
+    }
     let redis = !extra.iter().any(|arg| arg == "--no-redis");
     let redis_url = redis_url();
     if redis {
