@@ -3,6 +3,7 @@
 
 pub mod documents;
 pub mod edges;
+pub mod kept_rollups;
 pub mod payments;
 pub mod planner;
 pub mod reconcile;
@@ -47,6 +48,8 @@ pub struct Store {
     writes: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// Payments of past quarters that ranges cut through (see `edges`).
     edges: std::sync::Arc<edges::EdgeCache>,
+    /// Hour rollups of this process's earlier reads (see `kept_rollups`).
+    kept: std::sync::Arc<kept_rollups::KeptRollups>,
 }
 
 impl Store {
@@ -62,6 +65,7 @@ impl Store {
             database: client.database(&config.mongodb_db),
             writes: std::sync::Arc::default(),
             edges: std::sync::Arc::default(),
+            kept: std::sync::Arc::default(),
         };
         store.ping().await.context("connecting to mongodb")?;
         let created = schema::ensure(&store.database)
@@ -89,6 +93,10 @@ impl Store {
 
     pub(crate) fn edges(&self) -> &edges::EdgeCache {
         &self.edges
+    }
+
+    pub(crate) fn kept_rollups(&self) -> &kept_rollups::KeptRollups {
+        &self.kept
     }
 
     pub fn database(&self) -> &Database {

@@ -79,7 +79,7 @@ impl Store {
             };
             let (head, whole, tail) = futures::try_join!(
                 self.level_cells(finer, tenant_id, tz, from, first),
-                self.rollup_cells(level, tenant_id, first, whole_end),
+                self.whole_cells(level, tenant_id, first, whole_end),
                 tail,
             )?;
             let mut cells = head;
@@ -96,6 +96,24 @@ impl Store {
             Ok(cells)
         }
         .boxed()
+    }
+
+    /// The cells of the whole intervals of `level` in `[from, to)`. Hours
+    /// come through the kept copies (see [`super::kept_rollups`]): a range
+    /// reads up to a few hundred of them, whose size follows how busy the
+    /// tenant is. Days are read directly: a range holds a few dozen, and
+    /// checking versions would cost as much as reading them.
+    async fn whole_cells(
+        &self,
+        level: Level,
+        tenant_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> mongodb::error::Result<Vec<Cell>> {
+        match level {
+            Level::Hour => self.kept_rollup_cells(level, tenant_id, from, to).await,
+            Level::Quarter | Level::Day => self.rollup_cells(level, tenant_id, from, to).await,
+        }
     }
 
     /// The 15-minute cells of one tenant's payments in `[from, to)`: whole

@@ -89,12 +89,13 @@ impl Store {
             let key = &cell.key;
             let filter = doc! { "_id": key.document_id() };
             if cell.expected == Stats::default() {
-                let update = doc! { "$unset": { format!("methods.{}", key.method): "" } };
+                let update = doc! { "$unset": { format!("methods.{}", key.method): "" }, "$inc": { "v": 1_i64 } };
                 self.rollups(cell.level).update_one(filter, update).await?;
             } else {
                 let update = doc! {
                     "$setOnInsert": { "tenantId": &key.tenant_id, "cell": to_bson(key.start) },
                     "$set": method_fields(&key.method, &cell.expected),
+                    "$inc": { "v": 1_i64 },
                 };
                 self.rollups(cell.level).update_one(filter, update).upsert(true).await?;
             }

@@ -189,6 +189,8 @@ impl Store {
                 for (key, delta) in methods {
                     inc.extend(method_fields(&key.method, delta));
                 }
+                // Every write bumps the version kept copies are checked by.
+                inc.insert("v", 1_i64);
                 let key = methods[0].0;
                 self.rollups(level)
                     .update_one(

@@ -114,6 +114,8 @@ fn rollups_validator() -> Document {
             "tenantId": { "bsonType": "string", "minLength": 1 },
             "cell": { "bsonType": "date" },
             "methods": { "bsonType": "object", "additionalProperties": counters },
+            // Incremented by every write: what kept copies are checked by.
+            "v": { "bsonType": ["int", "long"], "minimum": 0 },
         },
     } }
 }

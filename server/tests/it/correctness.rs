@@ -453,12 +453,12 @@ async fn cells_equal_the_raw_payments_for_any_range() {
 }
 
 /// A range that starts inside a past quarter reads that quarter's payments
-/// once and keeps them in memory; it must never answer from them once the
-/// quarter changed, whichever instance changed it: a refund and a late
-/// payment written through a second server show at the next read of the
-/// first.
+/// once and keeps them in memory, and keeps the hour rollups it read; it
+/// must never answer from them once they changed, whichever instance
+/// changed them: a refund and late payments written through a second server
+/// show at the next read of the first.
 #[tokio::test]
-async fn kept_edge_quarters_follow_writes_of_any_instance() {
+async fn kept_rollups_follow_writes_of_any_instance() {
     let app = TestApp::spawn().await;
     let other = TestApp::spawn_sharing(&app).await;
     let tz: Tz = "UTC".parse().unwrap();
@@ -474,6 +474,8 @@ async fn kept_edge_quarters_follow_writes_of_any_instance() {
     app.insert(&[
         payment("acme", at(2), 1_000, "card", PaymentStatus::Succeeded),
         payment("acme", at(8), 2_000, "paypal", PaymentStatus::Failed),
+        // In a whole hour of the ranges below: its rollup is read and kept.
+        payment("acme", at(95), 500, "card", PaymentStatus::Succeeded),
     ])
     .await;
     // Ranges cutting the quarter at minute 5: its later part is read.
@@ -507,4 +509,13 @@ async fn kept_edge_quarters_follow_writes_of_any_instance() {
         )
         .await;
     check("after another instance's late payment").await;
+    // And into a whole hour of the range, read from the (kept) hour rollups.
+    other
+        .create(
+            "acme",
+            json!({"externalId": "edge-3", "amount": 3, "currency": "USD", "method": "paypal", "status": "succeeded",
+                   "createdAt": format_utc(&at(100))}),
+        )
+        .await;
+    check("after another instance's payment in a whole hour").await;
 }

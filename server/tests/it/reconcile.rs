@@ -91,7 +91,9 @@ async fn reconcile_reports_drift_and_repair_restores_the_true_numbers() {
     let first_id = format!("acme|{}", first.timestamp_millis());
     let second_id = format!("acme|{}", second.timestamp_millis());
     let hour = floor_local(first, BucketUnit::Hour, chrono_tz::UTC);
-    let inflate = doc! { "$inc": { "methods.card.succeeded": 5_i64, "methods.card.volumeMinor": 9_000_i64 } };
+    // As a bug in our own writes would: every write bumps `v`.
+    let inflate =
+        doc! { "$inc": { "methods.card.succeeded": 5_i64, "methods.card.volumeMinor": 9_000_i64, "v": 1_i64 } };
     quarters
         .update_one(doc! { "_id": &first_id }, inflate.clone())
         .await
