@@ -3,7 +3,8 @@
 //! the REST API's for the same range; the period toggle shows the API's
 //! points and a drag zooms; a live event is on screen within a second; a
 //! pause keeps and counts what arrives; and a restarted server is rejoined
-//! without a gap, or, when the missed events are gone, with a clean reload.
+//! without a gap, or, when the missed events are gone, with a clean reload;
+//! with the simulator on, every row is a stored payment.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -549,4 +550,53 @@ async fn beyond_the_replay_window_the_page_reloads_cleanly() {
     assert_eq!(second.ingest(&app, "after").await, 201);
     page.wait_equal("[data-testid=events-feed]", "data-rows", "3").await;
     assert_eq!(page.feed("data-gaps").await, 0, "the new feed continues without a gap");
+}
+
+#[tokio::test]
+async fn with_the_simulator_on_every_row_is_a_stored_payment() {
+    let app = TestApp::spawn_with(|config| {
+        config.simulate = true;
+        config.simulate_rate = 8.0;
+    })
+    .await;
+    let page = Page::open(&app.url(SIGN_IN), "browser-simulator").await;
+    page.live().await;
+    page.wait_for(
+        "[data-testid=events-feed]",
+        "data-rows",
+        "twelve simulated events",
+        |rows| rows.parse::<u64>().is_ok_and(|rows| rows >= 12),
+    )
+    .await;
+    assert_eq!(page.feed("data-gaps").await, 0);
+    let ids = page.attributes("[data-testid=event-row]", "data-payment-id").await;
+    let kinds = page.attributes("[data-testid=event-row]", "data-type").await;
+    assert!(ids.len() >= 12);
+    for (id, kind) in ids.iter().zip(&kinds) {
+        let (id, kind) = (id.as_deref().unwrap(), kind.as_deref().unwrap());
+        let stored = app.json("acme", &format!("/api/payments/{id}")).await;
+        let status = stored["status"].as_str().unwrap();
+        // A received payment may have been refunded since its row arrived.
+        let consistent = match kind {
+            "received" => status == "succeeded" || status == "refunded",
+            "failed" => status == "failed",
+            "refunded" => status == "refunded",
+            other => panic!("unknown row type {other}"),
+        };
+        assert!(consistent, "row {id} says {kind}, the API says {status}");
+    }
+    // The grid counts them too once it has caught up with the feed.
+    page.wait_for("[data-testid=metrics-grid]", "data-state", "the grid", |state| {
+        state == "ready"
+    })
+    .await;
+    let count = page
+        .wait_for(
+            "[data-testid=metric-active-methods]",
+            "data-value",
+            "methods counted",
+            |value| value != "0",
+        )
+        .await;
+    assert!(count.parse::<u32>().unwrap() >= 1);
 }
