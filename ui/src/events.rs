@@ -133,6 +133,11 @@ pub fn EventsFeed(dashboard: Signal<Dashboard>, dispatch: Rc<dyn Fn(Action)>) ->
                 div(class="feed-spacer", style=move || format!("height: {}px", ROW_HEIGHT * shown_len.get() as f64)) {
                     (rows)
                 }
+                (move || if shown_len.get() == 0 {
+                    view! { p(class="muted feed-empty") { "No events to show yet: payments appear here as they arrive." } }
+                } else {
+                    view! {}
+                })
             }
             Details(dashboard=dashboard, dispatch=dispatch)
         }

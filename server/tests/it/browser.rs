@@ -4,7 +4,8 @@
 //! points and a drag zooms; a live event is on screen within a second; a
 //! pause keeps and counts what arrives; and a restarted server is rejoined
 //! without a gap, or, when the missed events are gone, with a clean reload;
-//! with the simulator on, every row is a stored payment.
+//! with the simulator on, every row is a stored payment; and it can be used
+//! by keyboard alone, at 1024 px, in the dark colour scheme.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -36,6 +37,12 @@ struct Page {
 
 impl Page {
     async fn open(url: &str, name: &'static str) -> Self {
+        Self::open_with(url, name, &[]).await
+    }
+
+    /// With extra Chromium switches; a `--window-size` among them replaces
+    /// the default one.
+    async fn open_with(url: &str, name: &'static str, switches: &[&str]) -> Self {
         assert!(
             ui_dist().join("index.html").is_file(),
             "the dashboard is not built at {}: run `cargo xtask ui` (cargo xtask test does)",
@@ -43,7 +50,14 @@ impl Page {
         );
         let profile = TempDir::new("paypulse-chromium");
         let driver = Driver::start(Path::new(CHROMEDRIVER), &["--port={port}"], &[]);
-        let client = driver.session(chromium_capabilities(&profile.0)).await;
+        let mut capabilities = chromium_capabilities(&profile.0);
+        if let Some(args) = capabilities["goog:chromeOptions"]["args"].as_array_mut() {
+            if switches.iter().any(|switch| switch.starts_with("--window-size")) {
+                args.retain(|arg| !arg.as_str().is_some_and(|arg| arg.starts_with("--window-size")));
+            }
+            args.extend(switches.iter().map(|switch| json!(switch)));
+        }
+        let client = driver.session(capabilities).await;
         let page = Self {
             client,
             name,
@@ -599,4 +613,81 @@ async fn with_the_simulator_on_every_row_is_a_stored_payment() {
         )
         .await;
     assert!(count.parse::<u32>().unwrap() >= 1);
+}
+
+/// WebDriver's code for the Enter key, and Tab.
+const ENTER: &str = "\u{E007}";
+const TAB: &str = "\u{E004}";
+
+#[tokio::test]
+async fn usable_by_keyboard_at_1024_px_in_the_dark() {
+    let app = TestApp::spawn().await;
+    app.insert(&[payment(
+        "acme",
+        Utc::now() - TimeDelta::hours(3),
+        2_500,
+        "card",
+        PaymentStatus::Succeeded,
+    )])
+    .await;
+    let switches = [
+        "--window-size=1024,900",
+        "--force-dark-mode",
+        "--blink-settings=preferredColorScheme=0",
+    ];
+    let page = Page::open_with(&app.url(SIGN_IN), "browser-keyboard", &switches).await;
+    page.live().await;
+    let script = |code: &'static str| page.step(page.client.execute(code, Vec::new()));
+    assert_eq!(
+        script("return getComputedStyle(document.body).backgroundColor;").await,
+        json!("rgb(11, 18, 32)"),
+        "the dark colours apply"
+    );
+    assert_eq!(
+        script("return document.documentElement.scrollWidth <= document.documentElement.clientWidth;").await,
+        json!(true),
+        "nothing is cut off or scrolls sideways at 1024 px"
+    );
+
+    // Tab from the top of the page reaches the month toggle; Enter selects it.
+    script("document.activeElement && document.activeElement.blur();").await;
+    let mut reached = false;
+    for _ in 0..30 {
+        let focused = page.step(page.client.active_element()).await;
+        page.step(focused.send_keys(TAB)).await;
+        let testid = script("return document.activeElement.getAttribute('data-testid');").await;
+        if testid == json!("period-month") {
+            reached = true;
+            break;
+        }
+    }
+    assert!(reached, "the period toggle is reachable with Tab");
+    let focused = page.step(page.client.active_element()).await;
+    page.step(focused.send_keys(ENTER)).await;
+    page.wait_equal("[data-testid=trend-chart]", "data-period", "month")
+        .await;
+
+    // Arrow keys on the chart show a bucket's numbers.
+    script("document.querySelector('[data-testid=trend-chart]').focus();").await;
+    let chart = page.step(page.client.active_element()).await;
+    page.step(chart.send_keys("\u{E014}")).await;
+    page.wait_for("[data-testid=trend-tooltip]", "role", "the tooltip", |_| true)
+        .await;
+
+    // A row of the feed opens its details with Enter.
+    let created = app.create("acme", card_payment("keyboard", 9.0)).await;
+    let row = format!(
+        "[data-testid=event-row][data-payment-id='{}']",
+        created["id"].as_str().unwrap()
+    );
+    page.wait_for(&row, "data-seq", "the row", |_| true).await;
+    page.step(
+        page.client
+            .execute("document.querySelector(arguments[0]).focus();", vec![json!(row)]),
+    )
+    .await;
+    let focused = page.step(page.client.active_element()).await;
+    page.step(focused.send_keys(ENTER)).await;
+    page.wait_for("[data-testid=payment-details]", "aria-label", "the details", |_| true)
+        .await;
 }
