@@ -20,8 +20,8 @@ use mongodb::bson::{Document, doc};
 use paypulse_shared::stats::Cell;
 
 use super::Store;
-use super::documents::{read_i64, to_bson, to_chrono};
-use super::rollups::{Level, cells_from_document};
+use super::documents::{read_i64, to_chrono};
+use super::rollups::{Level, cells_from_document, interval_range};
 
 /// Documents kept over all tenants and levels; the oldest go first beyond.
 const MAX_DOCUMENTS: usize = 50_000;
@@ -82,10 +82,9 @@ impl Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> mongodb::error::Result<Vec<Cell>> {
-        let range = doc! { "tenantId": tenant_id, "cell": { "$gte": to_bson(from), "$lt": to_bson(to) } };
         let versions: Vec<Document> = self
             .rollups(level)
-            .find(range.clone())
+            .find(interval_range(tenant_id, from, to))
             .projection(doc! { "cell": 1, "v": 1 })
             .await?
             .try_collect()
@@ -105,7 +104,7 @@ impl Store {
         }
         if changed.len() > MAX_SINGLE_READS {
             // Mostly unknown (a first read): read the range whole.
-            let documents: Vec<Document> = self.rollups(level).find(range).await?.try_collect().await?;
+            let documents = self.rollup_documents(level, tenant_id, from, to).await?;
             return Ok(documents
                 .iter()
                 .flat_map(|document| self.keep_document(level, tenant_id, document))

@@ -217,10 +217,27 @@ impl Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> mongodb::error::Result<Vec<Cell>> {
-        let filter = doc! { "tenantId": tenant_id, "cell": { "$gte": to_bson(from), "$lt": to_bson(to) } };
-        let documents: Vec<Document> = self.rollups(level).find(filter).await?.try_collect().await?;
+        let documents = self.rollup_documents(level, tenant_id, from, to).await?;
         Ok(documents.iter().flat_map(cells_from_document).collect())
     }
+
+    /// The stored documents of one level of one tenant that start in
+    /// `[from, to)`.
+    pub(super) async fn rollup_documents(
+        &self,
+        level: Level,
+        tenant_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> mongodb::error::Result<Vec<Document>> {
+        let filter = interval_range(tenant_id, from, to);
+        self.rollups(level).find(filter).await?.try_collect().await
+    }
+}
+
+/// The filter for one tenant's rollup documents starting in `[from, to)`.
+pub(super) fn interval_range(tenant_id: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Document {
+    doc! { "tenantId": tenant_id, "cell": { "$gte": to_bson(from), "$lt": to_bson(to) } }
 }
 
 /// The first cell boundary at or after `instant`.
