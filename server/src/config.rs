@@ -6,7 +6,14 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
+use std::time::Duration;
+
 use clap::Args;
+
+use crate::clock::Clock;
+use crate::ingest::IngestLimits;
+use crate::live::LiveLimits;
+use crate::tenancy::key_cache;
 
 /// Everything `serve` needs to know.
 #[derive(Clone, Args)]
@@ -40,6 +47,33 @@ pub struct Config {
     /// `paypulse.local`); unset means tenants come only from `X-Tenant-Id`.
     #[arg(long, env = "BASE_DOMAIN")]
     pub base_domain: Option<String>,
+    /// The bounds and timings the server promises; production's unless a
+    /// test shortens them.
+    #[arg(skip)]
+    pub limits: Limits,
+    /// Where "now" comes from: the system clock unless a test fixes it.
+    #[arg(skip)]
+    pub clock: Clock,
+}
+
+/// Every bound and timing that docs/ARCHITECTURE.md promises and a test must
+/// be able to reach without waiting minutes. The defaults are production's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub live: LiveLimits,
+    pub ingest: IngestLimits,
+    /// How long a found API key is trusted without asking MongoDB again.
+    pub key_cache_ttl: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            live: LiveLimits::default(),
+            ingest: IngestLimits::default(),
+            key_cache_ttl: key_cache::TTL,
+        }
+    }
 }
 
 /// Where the MongoDB data lives; shared by `serve` and `seed`.
@@ -93,6 +127,8 @@ impl fmt::Debug for Config {
             .field("simulate", &self.simulate)
             .field("simulate_rate", &self.simulate_rate)
             .field("base_domain", &self.base_domain)
+            .field("limits", &self.limits)
+            .field("clock", &self.clock)
             .finish()
     }
 }

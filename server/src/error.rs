@@ -4,6 +4,7 @@
 
 use axum::Json;
 use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
 use axum::response::{IntoResponse, Response};
 use paypulse_shared::error::ErrorBody;
 
@@ -55,7 +56,17 @@ impl ApiError {
 }
 
 impl From<mongodb::error::Error> for ApiError {
+    /// A transaction that still met conflicting writes after every retry,
+    /// or a database that cannot be reached, is a 503: nothing was written
+    /// and the same request can be sent again. Anything else is a 500.
     fn from(error: mongodb::error::Error) -> Self {
+        use mongodb::error::{ErrorKind, TRANSIENT_TRANSACTION_ERROR};
+        let transient = error.contains_label(TRANSIENT_TRANSACTION_ERROR)
+            || matches!(*error.kind, ErrorKind::ServerSelection { .. });
+        if transient {
+            tracing::warn!(%error, "mongodb unavailable or contended");
+            return Self::Unavailable("the database is busy or unreachable; retry shortly".into());
+        }
         Self::Internal(anyhow::Error::new(error).context("mongodb"))
     }
 }
@@ -77,13 +88,14 @@ impl IntoResponse for ApiError {
                 )
             }
         };
-        (
-            status,
-            Json(ErrorBody {
-                code: code.to_owned(),
-                message,
-            }),
-        )
-            .into_response()
+        let body = Json(ErrorBody {
+            code: code.to_owned(),
+            message,
+        });
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            // Safe to retry: say when.
+            return (status, [(RETRY_AFTER, "1")], body).into_response();
+        }
+        (status, body).into_response()
     }
 }

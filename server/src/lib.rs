@@ -7,6 +7,7 @@
 //! integration tests both run it.
 
 pub mod analytics;
+pub mod clock;
 pub mod config;
 pub mod error;
 pub mod health;
@@ -88,11 +89,17 @@ pub async fn connect(config: Config) -> anyhow::Result<AppState> {
         }
     };
     let store = Store::connect(&config.database).await?;
+    let limits = config.limits;
     let live = match &redis {
-        None => live::Live::local(),
+        None => live::Live::local(limits.live),
         Some((client, manager)) => {
-            let bus = live::bus::RedisBus::new(client.clone(), manager.clone(), &config.redis_prefix);
-            live::Live::shared(bus, store.clone())
+            let bus = live::bus::RedisBus::new(
+                client.clone(),
+                manager.clone(),
+                &config.redis_prefix,
+                limits.live.replay,
+            );
+            live::Live::shared(bus, store.clone(), limits.live)
                 .await
                 .context("reading the live streams from redis")?
         }
@@ -102,7 +109,7 @@ pub async fn connect(config: Config) -> anyhow::Result<AppState> {
         None => analytics::cache::AnalyticsCache::local(),
         Some(manager) => analytics::cache::AnalyticsCache::redis(manager.clone(), &config.redis_prefix),
     };
-    let ingest = ingest::IngestQueue::start(store.clone(), live.clone(), cache.clone());
+    let ingest = ingest::IngestQueue::start(store.clone(), live.clone(), cache.clone(), limits.ingest);
     Ok(AppState {
         config: Arc::new(config),
         store,
@@ -110,7 +117,7 @@ pub async fn connect(config: Config) -> anyhow::Result<AppState> {
         ingest,
         live,
         cache,
-        keys: tenancy::key_cache::KeyCache::default(),
+        keys: tenancy::key_cache::KeyCache::new(limits.key_cache_ttl),
     })
 }
 

@@ -62,25 +62,6 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     }
 }
 
-/// The current instant at the precision MongoDB stores (milliseconds), so a
-/// range echoed back matches what the database compares against.
-pub fn now() -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap_or_default()
-}
-
-/// Where a window that "ends now" ends: the next whole second. Every
-/// payment written so far is inside it, and identical requests within one
-/// second share a cache key.
-pub fn window_end() -> DateTime<Utc> {
-    let now = Utc::now();
-    let second = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
-    if second == now {
-        second
-    } else {
-        second + TimeDelta::seconds(1)
-    }
-}
-
 /// Parses the timestamp parameter `name`.
 pub fn timestamp(name: &str, value: &str) -> Result<DateTime<Utc>, ApiError> {
     parse_utc(value).map_err(|_| {

@@ -48,6 +48,8 @@ pub fn config(uri: &str, database: &str) -> Config {
         simulate: false,
         simulate_rate: 1.0,
         base_domain: None,
+        limits: Default::default(),
+        clock: Default::default(),
     }
 }
 

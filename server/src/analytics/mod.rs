@@ -43,7 +43,7 @@ async fn metrics(
     Params(query): Params<MetricsQuery>,
 ) -> ApiResult<Response> {
     let tenant = caller.require(Role::Viewer)?.tenant;
-    let now = params::window_end();
+    let now = state.config.clock.window_end();
     let (from, to) = params::range(query.from.as_deref(), query.to.as_deref(), now, TimeDelta::hours(24))?;
     let key = format!("metrics:{}:{}", from.timestamp_millis(), to.timestamp_millis());
     let body = state
@@ -87,7 +87,7 @@ async fn trends(
             .map_err(|error| ApiError::invalid_parameter(format!("'period': {error}")))?,
     };
     let tz = tenant.tz();
-    let now = params::window_end();
+    let now = state.config.clock.window_end();
     let (from, to) = if query.from.is_none() && query.to.is_none() {
         buckets::default_window(period, now, tz)
     } else {

@@ -15,25 +15,28 @@ use mongodb::bson::oid::ObjectId;
 use paypulse_shared::payment::{EventType, PaymentEvent};
 
 use crate::error::{ApiError, ApiResult};
-use crate::params::{self, JsonBody};
+use crate::params::JsonBody;
 use crate::state::AppState;
 use crate::store::documents::{Role, TenantDoc};
 use crate::store::writes::{CreateOutcome, RefundOutcome};
 use crate::tenancy::Caller;
 
-pub use queue::IngestQueue;
+pub use queue::{IngestLimits, IngestQueue};
 pub use validate::CreatePayment;
 
 /// The ingest path every new payment takes, from the API or the simulator:
 /// validation for `tenant`, then the group-commit writer.
 pub async fn submit(state: &AppState, tenant: &TenantDoc, body: CreatePayment) -> ApiResult<CreateOutcome> {
-    let payment = validate::validate(tenant, body, params::now())?;
+    let payment = validate::validate(tenant, body, state.config.clock.now())?;
     state.ingest.create(payment).await
 }
 
 /// The refund path, from the API or the simulator.
 pub async fn refund_by_id(state: &AppState, tenant_id: &str, id: ObjectId) -> ApiResult<RefundOutcome> {
-    let outcome = state.store.refund_payment(tenant_id, id, params::now()).await?;
+    let outcome = state
+        .store
+        .refund_payment(tenant_id, id, state.config.clock.now())
+        .await?;
     if let RefundOutcome::Refunded(document) = &outcome {
         state.cache.invalidate(tenant_id).await;
         let event = PaymentEvent {

@@ -21,12 +21,30 @@ use crate::store::writes::{CreateOutcome, NewPayment};
 
 /// Most requests written in one transaction.
 pub const MAX_BATCH: usize = 512;
+/// Requests waiting for the writer at most.
+pub const QUEUE_CAPACITY: usize = 8_192;
 /// A batch at least this large means load: the next small one lingers.
 const LINGER_AFTER: usize = 32;
 /// The longest a small batch under load waits for company.
 const LINGER: std::time::Duration = std::time::Duration::from_millis(10);
-/// Requests waiting for the writer at most.
-const QUEUE_CAPACITY: usize = 8_192;
+
+/// The writer's bounds (docs/ARCHITECTURE.md, "Ingest and rollups").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IngestLimits {
+    /// Requests waiting for the writer at most; when full, callers wait.
+    pub queue: usize,
+    /// Most requests written in one transaction.
+    pub batch: usize,
+}
+
+impl Default for IngestLimits {
+    fn default() -> Self {
+        Self {
+            queue: QUEUE_CAPACITY,
+            batch: MAX_BATCH,
+        }
+    }
+}
 
 /// Committed batches waiting to be announced at most: the writer runs at
 /// most this far ahead of the announcements.
@@ -52,10 +70,10 @@ pub struct IngestQueue {
 impl IngestQueue {
     /// Starts the writer task on the current runtime.
     /// Written payments are published to `live` in commit order.
-    pub fn start(store: Store, live: Live, cache: AnalyticsCache) -> Self {
-        let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
+    pub fn start(store: Store, live: Live, cache: AnalyticsCache, limits: IngestLimits) -> Self {
+        let (sender, receiver) = mpsc::channel(limits.queue);
         let (committed, announcements) = mpsc::channel(ANNOUNCE_CAPACITY);
-        tokio::spawn(write_batches(store, receiver, committed));
+        tokio::spawn(write_batches(store, receiver, committed, limits.batch));
         tokio::spawn(announce(live, cache, announcements));
         Self { sender }
     }
@@ -67,19 +85,30 @@ impl IngestQueue {
         self.sender.send(Job { payment, reply }).await.map_err(|_| stopped())?;
         Ok(outcome.await.map_err(|_| stopped())??)
     }
+
+    /// Requests waiting for the writer now (never more than the queue's
+    /// bound; callers beyond it wait outside).
+    pub fn queued(&self) -> usize {
+        self.sender.max_capacity() - self.sender.capacity()
+    }
 }
 
-async fn write_batches(store: Store, mut receiver: mpsc::Receiver<Job>, committed: mpsc::Sender<Committed>) {
-    let mut jobs = Vec::with_capacity(MAX_BATCH);
+async fn write_batches(
+    store: Store,
+    mut receiver: mpsc::Receiver<Job>,
+    committed: mpsc::Sender<Committed>,
+    max_batch: usize,
+) {
+    let mut jobs = Vec::with_capacity(max_batch);
     let mut previous_batch = 0;
-    while receiver.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+    while receiver.recv_many(&mut jobs, max_batch).await > 0 {
         // Under load (the last batch was large) a small batch is usually the
         // first few of the next wave: wait briefly for the rest rather than
         // pay a whole transaction for a handful. Idle, nothing waits.
         if previous_batch >= LINGER_AFTER && jobs.len() < LINGER_AFTER {
             let deadline = tokio::time::Instant::now() + LINGER;
-            while jobs.len() < MAX_BATCH {
-                let room = MAX_BATCH - jobs.len();
+            while jobs.len() < max_batch {
+                let room = max_batch - jobs.len();
                 match tokio::time::timeout_at(deadline, receiver.recv_many(&mut jobs, room)).await {
                     Ok(0) | Err(_) => break,
                     Ok(_) => {}
@@ -91,7 +120,7 @@ async fn write_batches(store: Store, mut receiver: mpsc::Receiver<Job>, committe
         match store.create_payments(&payments).await {
             Ok(outcomes) => {
                 let batch = Committed {
-                    jobs: std::mem::replace(&mut jobs, Vec::with_capacity(MAX_BATCH)),
+                    jobs: std::mem::replace(&mut jobs, Vec::with_capacity(max_batch)),
                     outcomes,
                 };
                 if committed.send(batch).await.is_err() {

@@ -1,8 +1,12 @@
 //! Live events between server instances, through Redis.
 //!
 //! Publishing runs one Lua script per batch that, atomically, makes sure the
-//! tenant's epoch exists, numbers each event with `INCR` and appends it to the
-//! tenant's stream (`XADD`, trimmed to about the replay window). Stream order
+//! tenant's epoch exists, numbers each event with `INCR`, appends it to the
+//! tenant's stream (`XADD`) and trims the stream to the replay window (the
+//! newest `events`, everything younger than `age`, never more than `cap`:
+//! [`ReplayWindow`]), so an instance that starts later finds the whole
+//! window there. Entry ids are Redis's clock in milliseconds, so an event's
+//! age is known on every instance. Stream order
 //! is therefore `seq` order, whichever instance published. Every instance
 //! reads every tenant's stream (`XREAD BLOCK` on a connection of its own, so
 //! the blocking read never delays other commands) and delivers the events to
@@ -25,7 +29,7 @@ use redis::aio::ConnectionManager;
 use redis::streams::{StreamReadOptions, StreamReadReply};
 use redis::{AsyncCommands, AsyncConnectionConfig};
 
-use super::hub::{HISTORY_EVENTS, LiveHub};
+use super::hub::{LiveHub, ReplayWindow};
 use crate::store::Store;
 
 /// How long one blocking read waits for new events.
@@ -35,13 +39,28 @@ const TENANT_REFRESH: Duration = Duration::from_secs(10);
 /// Pause before reconnecting after a Redis error.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(500);
 
+/// KEYS: epoch, seq, stream. ARGV: a candidate epoch, the window's
+/// `events`, `age` in milliseconds and `cap`, then the events. Past the
+/// newest `events` entries, those older than `age` are the stream's oldest
+/// (ids grow with time): at most that surplus of them is read, and the
+/// stream is trimmed just past the last one read.
 const PUBLISH: &str = r"
 redis.call('SET', KEYS[1], ARGV[1], 'NX')
 local epoch = redis.call('GET', KEYS[1])
 local seq = 0
-for i = 3, #ARGV do
+for i = 5, #ARGV do
   seq = redis.call('INCR', KEYS[2])
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '*', 'seq', seq, 'epoch', epoch, 'event', ARGV[i])
+  redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[4], '*', 'seq', seq, 'epoch', epoch, 'event', ARGV[i])
+end
+local surplus = redis.call('XLEN', KEYS[3]) - tonumber(ARGV[2])
+if surplus > 0 then
+  local now = redis.call('TIME')
+  local cutoff = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[3])
+  local aged = redis.call('XRANGE', KEYS[3], '-', string.format('%d', cutoff), 'COUNT', surplus)
+  if #aged > 0 then
+    local millis, sequence = string.match(aged[#aged][1], '^(%d+)-(%d+)$')
+    redis.call('XTRIM', KEYS[3], 'MINID', millis .. '-' .. string.format('%d', tonumber(sequence) + 1))
+  end
 end
 return seq
 ";
@@ -55,16 +74,18 @@ pub struct RedisBus {
     manager: ConnectionManager,
     prefix: String,
     script: redis::Script,
+    window: ReplayWindow,
 }
 
 impl RedisBus {
-    pub fn new(client: redis::Client, manager: ConnectionManager, prefix: &str) -> Self {
+    pub fn new(client: redis::Client, manager: ConnectionManager, prefix: &str, window: ReplayWindow) -> Self {
         Self {
             announced: std::sync::Mutex::default(),
             client,
             manager,
             prefix: prefix.to_owned(),
             script: redis::Script::new(PUBLISH),
+            window,
         }
     }
 
@@ -84,7 +105,9 @@ impl RedisBus {
             .key(self.key(tenant, "seq"))
             .key(self.key(tenant, "stream"))
             .arg(format!("{:016x}", rand::rng().random::<u64>()))
-            .arg(HISTORY_EVENTS);
+            .arg(self.window.events)
+            .arg(self.window.age.as_millis() as u64)
+            .arg(self.window.cap);
         for event in events {
             invocation.arg(serde_json::to_string(event)?);
         }
@@ -208,6 +231,20 @@ impl RedisBus {
     }
 }
 
+/// How long ago Redis added the entry `id` (`<milliseconds>-<n>`), by this
+/// machine's clock: zero when the clocks disagree the other way.
+fn entry_age(id: &str) -> Duration {
+    let added = id
+        .split('-')
+        .next()
+        .and_then(|millis| millis.parse::<u64>().ok())
+        .unwrap_or(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64);
+    Duration::from_millis(now.saturating_sub(added))
+}
+
 /// Hands one stream entry to the hub.
 fn deliver_entry(hub: &LiveHub, tenant: &str, entry: &redis::streams::StreamId) {
     let (Some(seq), Some(epoch), Some(text)) = (
@@ -219,7 +256,7 @@ fn deliver_entry(hub: &LiveHub, tenant: &str, entry: &redis::streams::StreamId) 
         return;
     };
     match serde_json::from_str::<PaymentEvent>(&text) {
-        Ok(event) => hub.deliver(tenant, &epoch, seq, event),
+        Ok(event) => hub.deliver(tenant, &epoch, seq, event, entry_age(&entry.id)),
         Err(error) => tracing::warn!(%error, "live bus: unreadable event"),
     }
 }
@@ -248,5 +285,19 @@ mod tests {
             Some("acme")
         );
         assert_eq!(tenant_of("paypulse", "other:live:{acme}:stream"), None);
+    }
+
+    #[test]
+    fn an_entry_is_as_old_as_its_id_says() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let age = entry_age(&format!("{}-3", now - 60_000));
+        assert!(
+            age >= Duration::from_secs(60) && age < Duration::from_secs(70),
+            "{age:?}"
+        );
+        assert_eq!(entry_age(&format!("{}-0", now + 60_000)), Duration::ZERO);
     }
 }

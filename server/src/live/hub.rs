@@ -12,6 +12,7 @@
 //! instead of being sent the wrong events.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -28,6 +29,35 @@ pub const HISTORY_AGE: Duration = Duration::from_secs(5 * 60);
 pub const HISTORY_CAP: usize = 50_000;
 /// Events a watcher may fall behind before it is cut off as a slow consumer.
 pub const WATCHER_QUEUE: usize = 1_024;
+
+/// What a feed's history keeps: every event of the last `age`, and at least
+/// the last `events` events however old, but never more than `cap`. The
+/// Redis streams are trimmed by the same rule, so every instance, including
+/// one that starts later, holds the same window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReplayWindow {
+    pub events: usize,
+    pub age: Duration,
+    pub cap: usize,
+}
+
+impl Default for ReplayWindow {
+    fn default() -> Self {
+        Self {
+            events: HISTORY_EVENTS,
+            age: HISTORY_AGE,
+            cap: HISTORY_CAP,
+        }
+    }
+}
+
+impl ReplayWindow {
+    /// Whether the oldest of `held` events, published `oldest_age` ago, is
+    /// outside the window.
+    fn drops_oldest(&self, held: usize, oldest_age: Duration) -> bool {
+        held > self.cap || (held > self.events && oldest_age > self.age)
+    }
+}
 
 /// One published event, serialized once.
 #[derive(Debug)]
@@ -47,20 +77,26 @@ struct Feed {
     latest_seq: u64,
     history: VecDeque<Arc<LiveEvent>>,
     sender: broadcast::Sender<Arc<LiveEvent>>,
+    window: ReplayWindow,
+    watcher_queue: usize,
 }
 
 impl Feed {
-    fn new(epoch: String) -> Self {
+    fn new(epoch: String, window: ReplayWindow, watcher_queue: usize) -> Self {
         Self {
             epoch,
             latest_seq: 0,
             history: VecDeque::new(),
-            sender: broadcast::channel(WATCHER_QUEUE).0,
+            sender: broadcast::channel(watcher_queue).0,
+            window,
+            watcher_queue,
         }
     }
 
-    /// Appends an event numbered `seq`, serialized once, and broadcasts it.
-    fn append(&mut self, seq: u64, mut event: PaymentEvent) {
+    /// Appends an event numbered `seq`, published at `published` (by this
+    /// process, or by another one through Redis), serialized once, and
+    /// broadcasts it.
+    fn append(&mut self, seq: u64, mut event: PaymentEvent, published: Instant) {
         event.seq = Some(seq);
         let text = match serde_json::to_string(&event) {
             Ok(text) => text,
@@ -79,7 +115,7 @@ impl Feed {
             amount_minor: currency::exponent(&event.payment.currency)
                 .and_then(|scale| event.payment.amount.to_minor_units(scale).ok())
                 .unwrap_or_else(|| event.payment.amount.minor()),
-            published: Instant::now(),
+            published,
             text: Utf8Bytes::from(text),
         });
         self.history.push_back(Arc::clone(&live));
@@ -91,16 +127,14 @@ impl Feed {
     /// Starts a new epoch: history and numbering restart, and every current
     /// watcher's channel closes so it reconnects (and resyncs).
     fn restart(&mut self, epoch: String) {
-        *self = Self::new(epoch);
+        *self = Self::new(epoch, self.window, self.watcher_queue);
     }
 
     fn trim(&mut self) {
-        while self.history.len() > HISTORY_CAP
-            || (self.history.len() > HISTORY_EVENTS
-                && self
-                    .history
-                    .front()
-                    .is_some_and(|oldest| oldest.published.elapsed() > HISTORY_AGE))
+        while self
+            .history
+            .front()
+            .is_some_and(|oldest| self.window.drops_oldest(self.history.len(), oldest.published.elapsed()))
         {
             self.history.pop_front();
         }
@@ -121,17 +155,29 @@ pub struct Subscription {
 /// Every tenant's feed in this process.
 pub struct LiveHub {
     feeds: Mutex<HashMap<String, Feed>>,
+    window: ReplayWindow,
+    watcher_queue: usize,
+    disconnects: DisconnectCounts,
 }
 
-/// `tenant`'s feed, restarted first if its epoch is not `epoch`.
-fn feed_of_epoch<'a>(feeds: &'a mut HashMap<String, Feed>, tenant: &str, epoch: &str) -> &'a mut Feed {
-    let feed = feeds
-        .entry(tenant.to_owned())
-        .or_insert_with(|| Feed::new(epoch.to_owned()));
-    if feed.epoch != epoch {
-        feed.restart(epoch.to_owned());
-    }
-    feed
+/// Watchers this process closed, by cause: what an operator watches, and
+/// how tests see which limit a connection met.
+#[derive(Debug, Default)]
+struct DisconnectCounts {
+    heartbeat_timeouts: AtomicU64,
+    fell_behind: AtomicU64,
+    send_timeouts: AtomicU64,
+}
+
+/// Why the server closed a watcher.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Disconnect {
+    /// No pong by the next ping (close code 4001).
+    HeartbeatTimeout,
+    /// More than the watcher queue behind the feed (4008).
+    FellBehind,
+    /// A frame not taken by the client's socket within the send limit (4008).
+    SendTimeout,
 }
 
 fn random_epoch() -> String {
@@ -140,61 +186,100 @@ fn random_epoch() -> String {
 
 impl Default for LiveHub {
     fn default() -> Self {
-        Self::new()
+        Self::new(ReplayWindow::default(), WATCHER_QUEUE)
     }
 }
 
 impl LiveHub {
-    pub fn new() -> Self {
+    pub fn new(window: ReplayWindow, watcher_queue: usize) -> Self {
         Self {
             feeds: Mutex::new(HashMap::new()),
+            window,
+            watcher_queue,
+            disconnects: DisconnectCounts::default(),
         }
+    }
+
+    fn new_feed(&self, epoch: String) -> Feed {
+        Feed::new(epoch, self.window, self.watcher_queue)
+    }
+
+    /// `tenant`'s feed, created under a random epoch if it has none.
+    fn feed<'a>(&self, feeds: &'a mut HashMap<String, Feed>, tenant: &str) -> &'a mut Feed {
+        feeds
+            .entry(tenant.to_owned())
+            .or_insert_with(|| self.new_feed(random_epoch()))
+    }
+
+    /// `tenant`'s feed, restarted first if its epoch is not `epoch`.
+    fn feed_of_epoch<'a>(&self, feeds: &'a mut HashMap<String, Feed>, tenant: &str, epoch: &str) -> &'a mut Feed {
+        let feed = feeds
+            .entry(tenant.to_owned())
+            .or_insert_with(|| self.new_feed(epoch.to_owned()));
+        if feed.epoch != epoch {
+            feed.restart(epoch.to_owned());
+        }
+        feed
     }
 
     /// The current epoch of `tenant`'s feed.
     pub fn epoch(&self, tenant: &str) -> String {
         let mut feeds = self.feeds.lock().expect("live hub lock");
-        feeds
-            .entry(tenant.to_owned())
-            .or_insert_with(|| Feed::new(random_epoch()))
-            .epoch
-            .clone()
+        self.feed(&mut feeds, tenant).epoch.clone()
     }
 
     /// Makes `epoch` the epoch of `tenant`'s feed (from Redis). A different
     /// current epoch means the shared sequence restarted: the feed restarts.
     pub fn align_epoch(&self, tenant: &str, epoch: &str) {
         let mut feeds = self.feeds.lock().expect("live hub lock");
-        feed_of_epoch(&mut feeds, tenant, epoch);
+        self.feed_of_epoch(&mut feeds, tenant, epoch);
     }
 
-    /// Adds an event numbered elsewhere (by Redis) to `tenant`'s feed of
-    /// `epoch`. A new epoch restarts the feed; an event already seen is
-    /// ignored; a gap empties the history, since resumes across it cannot be
-    /// served.
-    pub fn deliver(&self, tenant: &str, epoch: &str, seq: u64, event: PaymentEvent) {
+    /// Adds an event numbered elsewhere (by Redis) and published `age` ago
+    /// to `tenant`'s feed of `epoch`. A new epoch restarts the feed; an event
+    /// already seen is ignored; a gap empties the history, since resumes
+    /// across it cannot be served.
+    pub fn deliver(&self, tenant: &str, epoch: &str, seq: u64, event: PaymentEvent, age: Duration) {
         let mut feeds = self.feeds.lock().expect("live hub lock");
-        let feed = feed_of_epoch(&mut feeds, tenant, epoch);
+        let feed = self.feed_of_epoch(&mut feeds, tenant, epoch);
         if seq <= feed.latest_seq {
             return;
         }
         if seq != feed.latest_seq + 1 {
             feed.history.clear();
         }
-        feed.append(seq, event);
+        let now = Instant::now();
+        feed.append(seq, event, now.checked_sub(age).unwrap_or(now));
     }
 
     /// Numbers, serializes, records and broadcasts `events` of `tenant`, in
     /// order (the feed of a process without Redis).
     pub fn publish(&self, tenant: &str, events: impl IntoIterator<Item = PaymentEvent>) {
         let mut feeds = self.feeds.lock().expect("live hub lock");
-        let feed = feeds
-            .entry(tenant.to_owned())
-            .or_insert_with(|| Feed::new(random_epoch()));
+        let feed = self.feed(&mut feeds, tenant);
+        let now = Instant::now();
         for event in events {
             let seq = feed.latest_seq + 1;
-            feed.append(seq, event);
+            feed.append(seq, event, now);
         }
+    }
+
+    fn disconnect_counter(&self, cause: Disconnect) -> &AtomicU64 {
+        match cause {
+            Disconnect::HeartbeatTimeout => &self.disconnects.heartbeat_timeouts,
+            Disconnect::FellBehind => &self.disconnects.fell_behind,
+            Disconnect::SendTimeout => &self.disconnects.send_timeouts,
+        }
+    }
+
+    /// Counts a watcher closed for `cause`.
+    pub fn record_disconnect(&self, cause: Disconnect) {
+        self.disconnect_counter(cause).fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Watchers closed for `cause` since the process started.
+    pub fn disconnects(&self, cause: Disconnect) -> u64 {
+        self.disconnect_counter(cause).load(Ordering::Relaxed)
     }
 
     /// How many watchers `tenant`'s feed has now.
@@ -206,9 +291,7 @@ impl LiveHub {
     /// Joins `tenant`'s feed, resuming after `since` of `epoch` if given.
     pub fn subscribe(&self, tenant: &str, resume: Option<(u64, &str)>) -> Subscription {
         let mut feeds = self.feeds.lock().expect("live hub lock");
-        let feed = feeds
-            .entry(tenant.to_owned())
-            .or_insert_with(|| Feed::new(random_epoch()));
+        let feed = self.feed(&mut feeds, tenant);
         // Subscribing under the lock that publish holds: every event after
         // the backlog's last one arrives on the receiver, none twice.
         let receiver = feed.sender.subscribe();
@@ -259,7 +342,7 @@ mod tests {
 
     #[test]
     fn numbers_events_per_tenant_and_serializes_them_once() {
-        let hub = LiveHub::new();
+        let hub = LiveHub::default();
         hub.publish("acme", [event(1), event(2)]);
         hub.publish("globex", [event(3)]);
         let acme = hub.subscribe("acme", Some((0, &hub.epoch("acme"))));
@@ -271,7 +354,7 @@ mod tests {
 
     #[test]
     fn resumes_from_history_and_asks_for_resync_beyond_it() {
-        let hub = LiveHub::new();
+        let hub = LiveHub::default();
         hub.publish("acme", (0..5).map(event));
         let resumed = hub.subscribe("acme", Some((3, &hub.epoch("acme")))).backlog.unwrap();
         assert_eq!(resumed.iter().map(|event| event.seq).collect::<Vec<_>>(), [4, 5]);
@@ -290,10 +373,10 @@ mod tests {
 
     #[test]
     fn delivered_events_keep_their_numbers_and_epochs() {
-        let hub = LiveHub::new();
-        hub.deliver("acme", "e1", 7, event(1));
-        hub.deliver("acme", "e1", 8, event(2));
-        hub.deliver("acme", "e1", 8, event(2));
+        let hub = LiveHub::default();
+        hub.deliver("acme", "e1", 7, event(1), Duration::ZERO);
+        hub.deliver("acme", "e1", 8, event(2), Duration::ZERO);
+        hub.deliver("acme", "e1", 8, event(2), Duration::ZERO);
         let backlog = hub.subscribe("acme", Some((7, "e1"))).backlog.unwrap();
         assert_eq!(
             backlog.iter().map(|event| event.seq).collect::<Vec<_>>(),
@@ -301,13 +384,13 @@ mod tests {
             "duplicates are ignored"
         );
         let mut watcher = hub.subscribe("acme", None).receiver;
-        hub.deliver("acme", "e1", 10, event(3));
+        hub.deliver("acme", "e1", 10, event(3), Duration::ZERO);
         assert!(
             hub.subscribe("acme", Some((8, "e1"))).backlog.is_none(),
             "a gap cannot be resumed across"
         );
         assert_eq!(watcher.try_recv().unwrap().seq, 10);
-        hub.deliver("acme", "e2", 1, event(4));
+        hub.deliver("acme", "e2", 1, event(4), Duration::ZERO);
         assert_eq!(hub.epoch("acme"), "e2");
         assert!(
             matches!(watcher.try_recv(), Err(broadcast::error::TryRecvError::Closed)),
@@ -317,8 +400,39 @@ mod tests {
     }
 
     #[test]
+    fn beyond_the_newest_events_history_keeps_only_the_young_ones() {
+        let window = ReplayWindow {
+            events: 3,
+            age: Duration::from_secs(60),
+            cap: 10,
+        };
+        let hub = LiveHub::new(window, WATCHER_QUEUE);
+        let old = Duration::from_secs(61);
+        for seq in 1..=5 {
+            hub.deliver("acme", "e1", seq, event(1), old);
+        }
+        // Of events older than the window's age, only the newest three stay.
+        assert!(hub.subscribe("acme", Some((1, "e1"))).backlog.is_none());
+        assert_eq!(hub.subscribe("acme", Some((2, "e1"))).backlog.unwrap().len(), 3);
+        // Young events all stay, up to the cap, and push the old ones out.
+        for seq in 6..=12 {
+            hub.deliver("acme", "e1", seq, event(1), Duration::ZERO);
+        }
+        assert_eq!(hub.subscribe("acme", Some((5, "e1"))).backlog.unwrap().len(), 7);
+        assert!(hub.subscribe("acme", Some((4, "e1"))).backlog.is_none());
+        for seq in 13..=20 {
+            hub.deliver("acme", "e1", seq, event(1), Duration::ZERO);
+        }
+        assert_eq!(hub.subscribe("acme", Some((10, "e1"))).backlog.unwrap().len(), 10);
+        assert!(
+            hub.subscribe("acme", Some((9, "e1"))).backlog.is_none(),
+            "at most the cap"
+        );
+    }
+
+    #[test]
     fn history_is_bounded() {
-        let hub = LiveHub::new();
+        let hub = LiveHub::default();
         hub.publish("acme", (0..(HISTORY_CAP as i64 + 10)).map(event));
         let subscription = hub.subscribe("acme", Some((0, &hub.epoch("acme"))));
         assert!(subscription.backlog.is_none(), "the first events left the history");

@@ -9,7 +9,8 @@
 //! pass its filters. Pings go out every 15 s; a client that does not answer
 //! within the next interval is closed with 4001. A client that falls more than
 //! [`hub::WATCHER_QUEUE`] events behind, or whose socket does not take a
-//! frame within 10 s, is closed with 4008: memory stays bounded.
+//! frame within 10 s, is closed with 4008: memory stays bounded. Those
+//! figures are [`LiveLimits`]' defaults; tests shorten them.
 
 pub mod bus;
 pub mod hub;
@@ -37,13 +38,9 @@ use crate::store::Store;
 use crate::store::documents::Role;
 use crate::tenancy;
 use bus::RedisBus;
-use hub::{LiveEvent, LiveHub, Subscription};
+use hub::{Disconnect, LiveEvent, LiveHub, Subscription};
 use std::sync::Arc;
 
-/// Interval of server pings; a client silent for two of them is gone.
-const HEARTBEAT: Duration = Duration::from_secs(15);
-/// How long one frame may wait for the client's socket.
-const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most queued events written to a client before one flush.
 const MAX_BURST: usize = 256;
 /// Close codes (documented in ARCHITECTURE.md).
@@ -51,31 +48,62 @@ pub const CLOSE_HEARTBEAT_TIMEOUT: u16 = 4001;
 pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
 pub const CLOSE_FEED_RESTARTED: u16 = 4010;
 
+/// The feed's timings and bounds (docs/ARCHITECTURE.md, "Live feed").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LiveLimits {
+    /// Interval of server pings; no pong by the next one closes with 4001.
+    pub heartbeat: Duration,
+    /// How long a frame (or a burst of them, and the closing frame) may wait
+    /// for the client's socket before the watcher is closed with 4008.
+    pub send_timeout: Duration,
+    /// Events a watcher may fall behind the feed before it is closed with 4008.
+    pub watcher_queue: usize,
+    /// What each tenant's history keeps for clients that resume.
+    pub replay: hub::ReplayWindow,
+}
+
+impl Default for LiveLimits {
+    fn default() -> Self {
+        Self {
+            heartbeat: Duration::from_secs(15),
+            send_timeout: Duration::from_secs(10),
+            watcher_queue: hub::WATCHER_QUEUE,
+            replay: hub::ReplayWindow::default(),
+        }
+    }
+}
+
 /// Where written payments are announced: the process's own hub, or Redis,
 /// which numbers them once for every instance.
 #[derive(Clone)]
 pub struct Live {
     pub hub: Arc<LiveHub>,
     bus: Option<Arc<RedisBus>>,
+    limits: LiveLimits,
 }
 
 impl Live {
     /// A feed for this process alone.
-    pub fn local() -> Self {
+    pub fn local(limits: LiveLimits) -> Self {
         Self {
-            hub: Arc::new(LiveHub::new()),
+            hub: Arc::new(LiveHub::new(limits.replay, limits.watcher_queue)),
             bus: None,
+            limits,
         }
     }
 
     /// A feed shared through Redis: reads what the streams hold, then keeps
     /// reading them in the background.
-    pub async fn shared(bus: RedisBus, store: Store) -> anyhow::Result<Self> {
-        let hub = Arc::new(LiveHub::new());
+    pub async fn shared(bus: RedisBus, store: Store, limits: LiveLimits) -> anyhow::Result<Self> {
+        let hub = Arc::new(LiveHub::new(limits.replay, limits.watcher_queue));
         let bus = Arc::new(bus);
         let positions = bus.catch_up(&hub, &store).await?;
         tokio::spawn(Arc::clone(&bus).consume(Arc::clone(&hub), store, positions));
-        Ok(Self { hub, bus: Some(bus) })
+        Ok(Self {
+            hub,
+            bus: Some(bus),
+            limits,
+        })
     }
 
     /// Joins `tenant`'s feed (see [`LiveHub::subscribe`]), on the shared
@@ -236,39 +264,31 @@ async fn connect(
         .subscribe(&tenant.id, since.map(|since| (since, epoch.as_str())))
         .await;
     let resumed = since.is_some();
+    let watcher = Watcher {
+        hub: Arc::clone(&state.live.hub),
+        limits: state.live.limits,
+    };
     Ok(upgrade
         .max_message_size(64 * 1024)
-        .on_upgrade(move |socket| watch(socket, subscription, filter, resumed)))
+        .on_upgrade(move |socket| watcher.watch(socket, subscription, filter, resumed)))
 }
 
-/// Sends one frame, or gives up after [`SEND_TIMEOUT`].
-async fn send(sink: &mut futures::stream::SplitSink<WebSocket, Message>, message: Message) -> bool {
-    send_all(sink, std::iter::once(message)).await
+type Sink = futures::stream::SplitSink<WebSocket, Message>;
+
+/// One connected client's side of the feed.
+struct Watcher {
+    hub: Arc<LiveHub>,
+    limits: LiveLimits,
 }
 
-/// Sends frames with one flush at the end, or gives up when the client's
-/// socket has not taken them within [`SEND_TIMEOUT`].
-async fn send_all(
-    sink: &mut futures::stream::SplitSink<WebSocket, Message>,
-    frames: impl Iterator<Item = Message>,
-) -> bool {
-    let write = async {
-        for frame in frames {
-            sink.feed(frame).await?;
-        }
-        sink.flush().await
-    };
-    matches!(tokio::time::timeout(SEND_TIMEOUT, write).await, Ok(Ok(())))
-}
-
-async fn close(sink: &mut futures::stream::SplitSink<WebSocket, Message>, code: u16, reason: &'static str) {
-    let frame = Message::Close(Some(CloseFrame {
-        code,
-        reason: Utf8Bytes::from_static(reason),
-    }));
-    tokio::time::timeout(Duration::from_secs(1), sink.send(frame))
-        .await
-        .ok();
+/// Why a watcher ended.
+enum Ended {
+    /// The client closed, or its connection failed.
+    ByClient,
+    /// The server closes it for this reason.
+    Closed(Disconnect),
+    /// The feed restarted under a new epoch (4010).
+    FeedRestarted,
 }
 
 fn control(kind: &str, subscription: &Subscription) -> Message {
@@ -276,75 +296,133 @@ fn control(kind: &str, subscription: &Subscription) -> Message {
     Message::Text(Utf8Bytes::from(body.to_string()))
 }
 
-async fn watch(socket: WebSocket, mut subscription: Subscription, filter: Filter, resumed: bool) {
-    let (mut sink, mut stream) = socket.split();
-    if !send(&mut sink, control("hello", &subscription)).await {
-        return;
+impl Watcher {
+    /// Sends one frame (see [`Self::send_all`]).
+    async fn send(&self, sink: &mut Sink, message: Message) -> Result<(), Ended> {
+        self.send_all(sink, std::iter::once(message)).await
     }
-    if resumed {
-        match subscription.backlog.take() {
-            Some(backlog) => {
-                let missed: Vec<&Arc<LiveEvent>> = backlog.iter().filter(|event| filter.matches(event)).collect();
-                for chunk in missed.chunks(MAX_BURST) {
-                    let frames = chunk.iter().map(|event| Message::Text(event.text.clone()));
-                    if !send_all(&mut sink, frames).await {
-                        return close(&mut sink, CLOSE_SLOW_CONSUMER, "slow consumer").await;
-                    }
+
+    /// Sends frames with one flush at the end. Fails when the connection
+    /// breaks, or when the client's socket has not taken them within the
+    /// send limit.
+    async fn send_all(&self, sink: &mut Sink, frames: impl Iterator<Item = Message>) -> Result<(), Ended> {
+        let write = async {
+            for frame in frames {
+                sink.feed(frame).await?;
+            }
+            sink.flush().await
+        };
+        match tokio::time::timeout(self.limits.send_timeout, write).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(Ended::ByClient),
+            Err(_) => Err(Ended::Closed(Disconnect::SendTimeout)),
+        }
+    }
+
+    /// Serves the feed to one client until it leaves or breaks a limit, then
+    /// closes with the code that says why.
+    async fn watch(self, socket: WebSocket, subscription: Subscription, filter: Filter, resumed: bool) {
+        let (mut sink, stream) = socket.split();
+        let (code, reason) = match self.serve(&mut sink, stream, subscription, filter, resumed).await {
+            Ended::ByClient => return,
+            Ended::FeedRestarted => (CLOSE_FEED_RESTARTED, "feed restarted"),
+            Ended::Closed(cause) => {
+                self.hub.record_disconnect(cause);
+                match cause {
+                    Disconnect::HeartbeatTimeout => (CLOSE_HEARTBEAT_TIMEOUT, "heartbeat timeout"),
+                    Disconnect::FellBehind => (CLOSE_SLOW_CONSUMER, "slow consumer: fell too far behind the feed"),
+                    Disconnect::SendTimeout => (CLOSE_SLOW_CONSUMER, "slow consumer: a frame waited too long"),
                 }
             }
-            None => {
-                if !send(&mut sink, control("resync_required", &subscription)).await {
-                    return;
+        };
+        let frame = Message::Close(Some(CloseFrame {
+            code,
+            reason: Utf8Bytes::from_static(reason),
+        }));
+        // The closing frame gets the same time as any other to reach a slow
+        // client; after that the connection is dropped all the same.
+        tokio::time::timeout(self.limits.send_timeout, sink.send(frame))
+            .await
+            .ok();
+    }
+
+    async fn serve(
+        &self,
+        sink: &mut Sink,
+        mut stream: futures::stream::SplitStream<WebSocket>,
+        mut subscription: Subscription,
+        filter: Filter,
+        resumed: bool,
+    ) -> Ended {
+        if let Err(ended) = self.send(sink, control("hello", &subscription)).await {
+            return ended;
+        }
+        if resumed {
+            match subscription.backlog.take() {
+                Some(backlog) => {
+                    let missed: Vec<&Arc<LiveEvent>> = backlog.iter().filter(|event| filter.matches(event)).collect();
+                    for chunk in missed.chunks(MAX_BURST) {
+                        let frames = chunk.iter().map(|event| Message::Text(event.text.clone()));
+                        if let Err(ended) = self.send_all(sink, frames).await {
+                            return ended;
+                        }
+                    }
+                }
+                None => {
+                    if let Err(ended) = self.send(sink, control("resync_required", &subscription)).await {
+                        return ended;
+                    }
                 }
             }
         }
-    }
-    let mut heartbeat = tokio::time::interval(HEARTBEAT);
-    heartbeat.tick().await;
-    let mut awaiting_pong = false;
-    loop {
-        tokio::select! {
-            received = subscription.receiver.recv() => match received {
-                Ok(event) => {
-                    // Everything already queued goes out in one write: under
-                    // a firehose that is one system call per burst, not one
-                    // per event.
-                    let mut burst = vec![event];
-                    while burst.len() < MAX_BURST {
-                        match subscription.receiver.try_recv() {
-                            Ok(event) => burst.push(event),
-                            Err(TryRecvError::Lagged(_)) => {
-                                return close(&mut sink, CLOSE_SLOW_CONSUMER, "slow consumer").await;
+        let mut heartbeat = tokio::time::interval(self.limits.heartbeat);
+        // A tick this task was too busy to take must not fire at once after
+        // the last one: the client gets a whole interval for each pong.
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        heartbeat.tick().await;
+        let mut awaiting_pong = false;
+        loop {
+            tokio::select! {
+                received = subscription.receiver.recv() => match received {
+                    Ok(event) => {
+                        // Everything already queued goes out in one write:
+                        // under a firehose that is one system call per burst,
+                        // not one per event.
+                        let mut burst = vec![event];
+                        while burst.len() < MAX_BURST {
+                            match subscription.receiver.try_recv() {
+                                Ok(event) => burst.push(event),
+                                Err(TryRecvError::Lagged(_)) => return Ended::Closed(Disconnect::FellBehind),
+                                // Closed is seen by the next recv, after this burst.
+                                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
                             }
-                            // Closed is seen by the next recv, after this burst.
-                            Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+                        }
+                        let frames = burst
+                            .iter()
+                            .filter(|event| filter.matches(event))
+                            .map(|event| Message::Text(event.text.clone()));
+                        if let Err(ended) = self.send_all(sink, frames).await {
+                            return ended;
                         }
                     }
-                    let frames = burst
-                        .iter()
-                        .filter(|event| filter.matches(event))
-                        .map(|event| Message::Text(event.text.clone()));
-                    if !send_all(&mut sink, frames).await {
-                        return close(&mut sink, CLOSE_SLOW_CONSUMER, "slow consumer").await;
+                    Err(RecvError::Lagged(_)) => return Ended::Closed(Disconnect::FellBehind),
+                    Err(RecvError::Closed) => return Ended::FeedRestarted,
+                },
+                _ = heartbeat.tick() => {
+                    if awaiting_pong {
+                        return Ended::Closed(Disconnect::HeartbeatTimeout);
+                    }
+                    awaiting_pong = true;
+                    if let Err(ended) = self.send(sink, Message::Ping(Default::default())).await {
+                        return ended;
                     }
                 }
-                Err(RecvError::Lagged(_)) => return close(&mut sink, CLOSE_SLOW_CONSUMER, "slow consumer").await,
-                Err(RecvError::Closed) => return close(&mut sink, CLOSE_FEED_RESTARTED, "feed restarted").await,
-            },
-            _ = heartbeat.tick() => {
-                if awaiting_pong {
-                    return close(&mut sink, CLOSE_HEARTBEAT_TIMEOUT, "heartbeat timeout").await;
-                }
-                awaiting_pong = true;
-                if !send(&mut sink, Message::Ping(Default::default())).await {
-                    return;
-                }
+                incoming = stream.next() => match incoming {
+                    Some(Ok(Message::Pong(_))) => awaiting_pong = false,
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => return Ended::ByClient,
+                    Some(Ok(_)) => {}
+                },
             }
-            incoming = stream.next() => match incoming {
-                Some(Ok(Message::Pong(_))) => awaiting_pong = false,
-                Some(Ok(Message::Close(_)) | Err(_)) | None => return,
-                Some(Ok(_)) => {}
-            },
         }
     }
 }

@@ -50,6 +50,9 @@ pub struct Store {
     edges: std::sync::Arc<edges::EdgeCache>,
     /// Hour rollups of this process's earlier reads (see `kept_rollups`).
     kept: std::sync::Arc<kept_rollups::KeptRollups>,
+    /// Transaction attempts this process started again after a transient
+    /// error (write conflicts with other instances, mostly).
+    retries: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Store {
@@ -66,6 +69,7 @@ impl Store {
             writes: std::sync::Arc::default(),
             edges: std::sync::Arc::default(),
             kept: std::sync::Arc::default(),
+            retries: std::sync::Arc::default(),
         };
         store.ping().await.context("connecting to mongodb")?;
         let created = schema::ensure(&store.database)
@@ -84,6 +88,12 @@ impl Store {
             .run_command(mongodb::bson::doc! { "ping": 1 })
             .await
             .map(drop)
+    }
+
+    /// How many transaction attempts this process has retried since it
+    /// started (each transaction gets at most `writes::TRANSACTION_ATTEMPTS`).
+    pub fn transaction_retries(&self) -> u64 {
+        self.retries.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Waits for this process's turn to run a write transaction.

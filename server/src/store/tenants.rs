@@ -73,6 +73,20 @@ impl Store {
         Ok(())
     }
 
+    /// Removes the key `key_id` from the tenant's keys; whether it was there.
+    /// Each instance trusts a key it found for its key cache's TTL, so a
+    /// revoked key stops working everywhere within that delay.
+    pub async fn revoke_api_key(&self, tenant_id: &str, key_id: &str) -> mongodb::error::Result<bool> {
+        let result = self
+            .tenants()
+            .update_one(
+                doc! { "_id": tenant_id, "apiKeys.id": key_id },
+                doc! { "$pull": { "apiKeys": { "id": key_id } } },
+            )
+            .await?;
+        Ok(result.modified_count == 1)
+    }
+
     /// Writes the payment-method catalogue.
     pub async fn ensure_methods(&self) -> anyhow::Result<()> {
         for method in METHODS {

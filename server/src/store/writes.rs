@@ -5,6 +5,7 @@
 //! stays the last line of defence between server instances.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
@@ -19,7 +20,7 @@ use super::documents::{PaymentDoc, to_bson, to_chrono};
 use super::rollups::Changes;
 
 /// Attempts of one transaction before its error is returned.
-const TRANSACTION_ATTEMPTS: usize = 12;
+pub const TRANSACTION_ATTEMPTS: usize = 12;
 /// The longest pause between two attempts.
 const MAX_BACKOFF: std::time::Duration = std::time::Duration::from_millis(200);
 
@@ -129,7 +130,7 @@ impl Store {
                 look_up = true;
                 continue;
             }
-            if let Some(outcomes) = finish(&mut session, result, attempt).await? {
+            if let Some(outcomes) = self.finish(&mut session, result, attempt).await? {
                 return Ok(outcomes);
             }
         }
@@ -197,7 +198,7 @@ impl Store {
                 attempt += 1;
                 session.start_transaction().await?;
                 let result = self.import_in(&mut session, batch).await;
-                if let Some(inserted) = finish(&mut session, result, attempt).await? {
+                if let Some(inserted) = self.finish(&mut session, result, attempt).await? {
                     break inserted;
                 }
             };
@@ -288,7 +289,7 @@ impl Store {
             attempt += 1;
             session.start_transaction().await?;
             let result = self.refund_in(&mut session, tenant_id, tz, id, now).await;
-            if let Some(outcome) = finish(&mut session, result, attempt).await? {
+            if let Some(outcome) = self.finish(&mut session, result, attempt).await? {
                 return Ok(outcome);
             }
         }
@@ -361,40 +362,45 @@ fn is_duplicate_key(error: &mongodb::error::Error) -> bool {
     }
 }
 
-/// Ends the transaction of attempt number `attempt` after its work produced
-/// `result`: commits and returns the value, or aborts and returns `None` when
-/// the whole transaction should be tried again (a transient error such as a
-/// write conflict with another instance), as the MongoDB drivers specify. A
-/// commit whose result is unknown is retried as a commit.
-async fn finish<T>(
-    session: &mut ClientSession,
-    result: mongodb::error::Result<T>,
-    attempt: usize,
-) -> mongodb::error::Result<Option<T>> {
-    let value = match result {
-        Ok(value) => value,
-        Err(error) => {
-            session.abort_transaction().await.ok();
-            return if error.contains_label(TRANSIENT_TRANSACTION_ERROR) && attempt < TRANSACTION_ATTEMPTS {
-                back_off(attempt).await;
-                Ok(None)
-            } else {
+impl Store {
+    /// Ends the transaction of attempt number `attempt` after its work produced
+    /// `result`: commits and returns the value, or aborts and returns `None` when
+    /// the whole transaction should be tried again (a transient error such as a
+    /// write conflict with another instance), as the MongoDB drivers specify. A
+    /// commit whose result is unknown is retried as a commit.
+    pub(super) async fn finish<T>(
+        &self,
+        session: &mut ClientSession,
+        result: mongodb::error::Result<T>,
+        attempt: usize,
+    ) -> mongodb::error::Result<Option<T>> {
+        let value = match result {
+            Ok(value) => value,
+            Err(error) => {
+                session.abort_transaction().await.ok();
+                return if error.contains_label(TRANSIENT_TRANSACTION_ERROR) && attempt < TRANSACTION_ATTEMPTS {
+                    self.retries.fetch_add(1, Ordering::Relaxed);
+                    back_off(attempt).await;
+                    Ok(None)
+                } else {
+                    Err(error)
+                };
+            }
+        };
+        let mut commits = 0;
+        loop {
+            commits += 1;
+            match session.commit_transaction().await {
+                Ok(()) => return Ok(Some(value)),
                 Err(error)
-            };
-        }
-    };
-    let mut commits = 0;
-    loop {
-        commits += 1;
-        match session.commit_transaction().await {
-            Ok(()) => return Ok(Some(value)),
-            Err(error) if error.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) && commits < TRANSACTION_ATTEMPTS => {
+                    if error.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) && commits < TRANSACTION_ATTEMPTS => {}
+                Err(error) if error.contains_label(TRANSIENT_TRANSACTION_ERROR) && attempt < TRANSACTION_ATTEMPTS => {
+                    self.retries.fetch_add(1, Ordering::Relaxed);
+                    back_off(attempt).await;
+                    return Ok(None);
+                }
+                Err(error) => return Err(error),
             }
-            Err(error) if error.contains_label(TRANSIENT_TRANSACTION_ERROR) && attempt < TRANSACTION_ATTEMPTS => {
-                back_off(attempt).await;
-                return Ok(None);
-            }
-            Err(error) => return Err(error),
         }
     }
 }

@@ -58,10 +58,12 @@ impl FromRequestParts<AppState> for Caller {
 pub async fn authenticate(state: &AppState, requested: Option<String>, key: &str) -> Result<Caller, ApiError> {
     let hash = keys::hash_key(key);
     let tenant = match state.keys.get(&hash) {
-        Some(known) => known,
+        Some(known) => Some(known),
         None => {
             let found = state.store.tenant_by_key_hash(&hash).await?.map(Arc::new);
-            state.keys.put(&hash, found.clone());
+            if let Some(tenant) = &found {
+                state.keys.put(&hash, Arc::clone(tenant));
+            }
             found
         }
     };
