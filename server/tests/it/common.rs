@@ -58,6 +58,8 @@ pub fn test_config(database: &str) -> Config {
         simulate: false,
         simulate_rate: 1.0,
         base_domain: Some("paypulse.local".to_owned()),
+        limits: Default::default(),
+        clock: Default::default(),
     }
 }
 
@@ -153,6 +155,15 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
+    }
+
+    /// The live feed of `tenant` as its demo viewer, with `extra` query
+    /// parameters (`&since=3&epoch=...`).
+    pub fn watch_url(&self, tenant: &str, extra: &str) -> String {
+        format!(
+            "ws://{}/ws/payments?tenant={tenant}&key=pk_demo_{tenant}_viewer{extra}",
+            self.address
+        )
     }
 
     /// A GET as `tenant` with its demo viewer key.
@@ -286,6 +297,31 @@ pub async fn assert_error(response: reqwest::Response, status: u16, code: &str, 
 /// An ingest body for a succeeded card payment in USD.
 pub fn card_payment(external_id: &str, amount: f64) -> serde_json::Value {
     serde_json::json!({"externalId": external_id, "amount": amount, "currency": "USD", "method": "card", "status": "succeeded"})
+}
+
+/// Waits until `condition` holds, checking every 10 ms; fails naming `what`
+/// after `limit`.
+pub async fn eventually<F, Fut>(what: &str, limit: std::time::Duration, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + limit;
+    while !condition().await {
+        assert!(std::time::Instant::now() < deadline, "{what}: not within {limit:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// A WebSocket client of the live feed at `url`.
+pub type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Connects a WebSocket client to `url`.
+pub async fn open_socket(url: &str) -> Socket {
+    tokio_tungstenite::connect_async(url)
+        .await
+        .unwrap_or_else(|error| panic!("connecting {url}: {error}"))
+        .0
 }
 
 /// The next JSON text frame of a WebSocket (pings are answered by the client

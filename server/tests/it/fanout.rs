@@ -22,19 +22,12 @@ async fn ingest(app: &TestApp, external_id: &str) -> reqwest::StatusCode {
         .status()
 }
 
-fn watch_url(app: &TestApp, extra: &str) -> String {
-    format!(
-        "ws://{}/ws/payments?tenant=acme&key=pk_demo_acme_viewer{extra}",
-        app.address
-    )
-}
-
 #[tokio::test]
 async fn two_servers_on_one_redis_show_the_same_events_with_the_same_seq() {
     let first = TestApp::spawn().await;
     let second = TestApp::spawn_sharing(&first).await;
-    let (mut on_first, _) = connect_async(watch_url(&first, "")).await.unwrap();
-    let (mut on_second, _) = connect_async(watch_url(&second, "")).await.unwrap();
+    let (mut on_first, _) = connect_async(first.watch_url("acme", "")).await.unwrap();
+    let (mut on_second, _) = connect_async(second.watch_url("acme", "")).await.unwrap();
     let hello_first = next_json(&mut on_first).await;
     let hello_second = next_json(&mut on_second).await;
     assert_eq!(
@@ -67,7 +60,7 @@ async fn two_servers_on_one_redis_show_the_same_events_with_the_same_seq() {
 
     // A client can resume on the other instance.
     let epoch = hello_first["epoch"].as_str().unwrap();
-    let (mut moved, _) = connect_async(watch_url(&second, &format!("&since=15&epoch={epoch}")))
+    let (mut moved, _) = connect_async(second.watch_url("acme", &format!("&since=15&epoch={epoch}")))
         .await
         .unwrap();
     next_json(&mut moved).await;
@@ -138,7 +131,7 @@ async fn a_redis_restart_keeps_ingest_working_and_restarts_the_feed() {
     let port = free_port();
     let mut redis = PrivateRedis::start(port);
     let app = TestApp::spawn_with(|config| config.redis_url = Some(format!("redis://127.0.0.1:{}", redis.port))).await;
-    let (mut watcher, _) = connect_async(watch_url(&app, "")).await.unwrap();
+    let (mut watcher, _) = connect_async(app.watch_url("acme", "")).await.unwrap();
     let hello = next_json(&mut watcher).await;
     assert_eq!(ingest(&app, "before").await, 201);
     assert_eq!(next_json(&mut watcher).await["seq"], 1);
@@ -182,7 +175,7 @@ async fn a_redis_restart_keeps_ingest_working_and_restarts_the_feed() {
     };
     assert_eq!(close_code, Some(4010));
     let old_epoch = hello["epoch"].as_str().unwrap();
-    let (mut resumed, _) = connect_async(watch_url(&app, &format!("&since=1&epoch={old_epoch}")))
+    let (mut resumed, _) = connect_async(app.watch_url("acme", &format!("&since=1&epoch={old_epoch}")))
         .await
         .unwrap();
     let hello_again = next_json(&mut resumed).await;

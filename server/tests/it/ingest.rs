@@ -11,6 +11,9 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
+use paypulse_server::clock::Clock;
+use paypulse_shared::time::format_utc;
+
 use crate::common::{TestApp, assert_error, card_payment};
 
 async fn count(app: &TestApp, tenant: &str) -> u64 {
@@ -191,6 +194,38 @@ async fn bad_requests_say_what_is_wrong_and_write_nothing() {
     assert_eq!(count(&app, "acme").await, 0, "no rejected request wrote anything");
 }
 
+/// `createdAt` may run ahead of the server's clock by 5 minutes (a sender's
+/// clock skew), to the millisecond: exactly at the limit is accepted, one
+/// millisecond past it is refused with 422 and writes nothing. The server's
+/// clock is fixed so the edge can be hit exactly.
+#[tokio::test]
+async fn created_at_may_be_five_minutes_ahead_and_not_a_millisecond_more() {
+    let now = chrono::DateTime::from_timestamp_millis(chrono::Utc::now().timestamp_millis()).unwrap();
+    let app = TestApp::spawn_with(|config| config.clock = Clock::Fixed(now)).await;
+    let ahead = |external_id: &str, by: chrono::TimeDelta| {
+        let mut body = card_payment(external_id, 1.0);
+        body["createdAt"] = json!(format_utc(&(now + by)));
+        body
+    };
+    let limit = chrono::TimeDelta::minutes(5);
+    let at_limit = app.create("acme", ahead("at_limit", limit)).await;
+    assert_eq!(at_limit["createdAt"], json!(format_utc(&(now + limit))));
+    let past = app
+        .ingest_post(
+            "acme",
+            "/api/payments",
+            &ahead("past_limit", limit + chrono::TimeDelta::milliseconds(1)),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_error(past, 422, "created_at_in_future", "future").await;
+    assert_eq!(count(&app, "acme").await, 1, "only the payment at the limit");
+    // Without `createdAt`, a payment is dated by the same clock.
+    let undated = app.create("acme", card_payment("undated", 1.0)).await;
+    assert_eq!(undated["createdAt"], json!(format_utc(&now)));
+}
+
 #[tokio::test]
 async fn a_payment_is_refunded_once_and_only_if_it_succeeded() {
     let app = TestApp::spawn().await;
@@ -288,7 +323,7 @@ async fn a_random_concurrent_mix_is_counted_exactly_once() {
             "currency": "USD",
             "method": method,
             "status": if failed { "failed" } else { "succeeded" },
-            "createdAt": paypulse_shared::time::format_utc(&at),
+            "createdAt": format_utc(&at),
         });
         requests.push(("create", body));
         if index % 5 == 4 {

@@ -1,36 +1,23 @@
 //! `/ws/payments` with a real WebSocket client (tokio-tungstenite): the
 //! contract of every message, tenant isolation, filters, gap-free resume
-//! across cut connections, resync, refusals before the upgrade, and slow
-//! consumers cut off.
+//! across cut connections, resync, refusals before the upgrade, and the
+//! limits that keep a server's memory bounded: slow consumers cut off when
+//! they fall behind or stall a frame past the send limit (4008), silent
+//! clients when they withhold a pong (4001).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use paypulse_server::live::hub::Disconnect;
+use paypulse_shared::payment::PaymentEvent;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+use tokio_tungstenite::{MaybeTlsStream, connect_async};
 
-use crate::common::{TestApp, assert_error, next_json};
-
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-fn ws_url(app: &TestApp, tenant: &str, extra: &str) -> String {
-    format!(
-        "ws://{}/ws/payments?tenant={tenant}&key=pk_demo_{tenant}_viewer{extra}",
-        app.address
-    )
-}
-
-async fn open(url: &str) -> Socket {
-    connect_async(url)
-        .await
-        .unwrap_or_else(|error| panic!("connecting {url}: {error}"))
-        .0
-}
+use crate::common::{Socket, TestApp, assert_error, eventually, next_json, open_socket};
 
 fn payment(external_id: &str, amount: f64, method: &str, status: &str) -> Value {
     let mut body =
@@ -44,8 +31,8 @@ fn payment(external_id: &str, amount: f64, method: &str, status: &str) -> Value 
 #[tokio::test]
 async fn events_follow_the_contract_and_reach_only_their_tenant() {
     let app = TestApp::spawn().await;
-    let mut acme = open(&ws_url(&app, "acme", "")).await;
-    let mut globex = open(&ws_url(&app, "globex", "")).await;
+    let mut acme = open_socket(&app.watch_url("acme", "")).await;
+    let mut globex = open_socket(&app.watch_url("globex", "")).await;
     let hello = next_json(&mut acme).await;
     assert_eq!(hello["type"], "hello");
     assert_eq!(hello["seq"], 0);
@@ -101,8 +88,7 @@ async fn events_follow_the_contract_and_reach_only_their_tenant() {
 #[tokio::test]
 async fn filters_choose_type_method_and_minimum_amount() {
     let app = TestApp::spawn().await;
-    let mut watcher = open(&ws_url(
-        &app,
+    let mut watcher = open_socket(&app.watch_url(
         "acme",
         "&types=payment_failed,payment_refunded&methods=paypal&minAmount=10",
     ))
@@ -191,22 +177,22 @@ async fn bad_requests_are_refused_before_the_upgrade() {
 #[tokio::test]
 async fn another_epoch_or_an_unknown_seq_asks_for_a_resync() {
     let app = TestApp::spawn().await;
-    let mut first = open(&ws_url(&app, "acme", "")).await;
+    let mut first = open_socket(&app.watch_url("acme", "")).await;
     let hello = next_json(&mut first).await;
     app.create("acme", payment("r1", 1.0, "card", "succeeded")).await;
     // Delivery is asynchronous (through Redis): wait until the feed has it.
     assert_eq!(next_json(&mut first).await["seq"], 1);
     let epoch = hello["epoch"].as_str().unwrap();
 
-    let mut stale = open(&ws_url(&app, "acme", "&since=1&epoch=from-before-a-restart")).await;
+    let mut stale = open_socket(&app.watch_url("acme", "&since=1&epoch=from-before-a-restart")).await;
     assert_eq!(next_json(&mut stale).await["type"], "hello");
     let resync = next_json(&mut stale).await;
     assert_eq!(resync, json!({"type": "resync_required", "epoch": epoch, "seq": 1}));
-    let mut future = open(&ws_url(&app, "acme", &format!("&since=99&epoch={epoch}"))).await;
+    let mut future = open_socket(&app.watch_url("acme", &format!("&since=99&epoch={epoch}"))).await;
     next_json(&mut future).await;
     assert_eq!(next_json(&mut future).await["type"], "resync_required");
     // A client that did not ask to resume is never told to resync.
-    let mut fresh = open(&ws_url(&app, "acme", "")).await;
+    let mut fresh = open_socket(&app.watch_url("acme", "")).await;
     next_json(&mut fresh).await;
     app.create("acme", payment("r2", 1.0, "card", "succeeded")).await;
     assert_eq!(next_json(&mut fresh).await["type"], "payment_received");
@@ -219,7 +205,7 @@ async fn another_epoch_or_an_unknown_seq_asks_for_a_resync() {
 async fn resume_after_cut_connections_misses_nothing_and_repeats_nothing() {
     let app = Arc::new(TestApp::spawn().await);
     const TOTAL: u64 = 250;
-    let mut first = open(&ws_url(&app, "acme", "")).await;
+    let mut first = open_socket(&app.watch_url("acme", "")).await;
     let hello = next_json(&mut first).await;
     let epoch = hello["epoch"].as_str().unwrap().to_owned();
     drop(first);
@@ -242,7 +228,7 @@ async fn resume_after_cut_connections_misses_nothing_and_repeats_nothing() {
     let mut cuts = 0;
     while seen.len() < TOTAL as usize {
         let since = seen.last().copied().unwrap_or(0);
-        let mut socket = open(&ws_url(&app, "acme", &format!("&since={since}&epoch={epoch}"))).await;
+        let mut socket = open_socket(&app.watch_url("acme", &format!("&since={since}&epoch={epoch}"))).await;
         assert_eq!(next_json(&mut socket).await["type"], "hello");
         let take = rng.random_range(1..40);
         for _ in 0..take {
@@ -263,58 +249,148 @@ async fn resume_after_cut_connections_misses_nothing_and_repeats_nothing() {
     assert_eq!(seen, expected, "every event once, in order");
 }
 
-/// A client that stops reading is closed with 4008 once it falls too far
-/// behind, instead of the server buffering for it, and what the server held
-/// for it is released.
-#[tokio::test]
-async fn a_client_that_stops_reading_is_cut_off() {
-    let app = TestApp::spawn().await;
-    // A small receive buffer (set before connecting, so the window stays
-    // small): what the kernels can hold for this client is then the server's
-    // send buffer (at most 4 MB here) plus a little, whatever the machine's
-    // receive-buffer autotuning would otherwise allow.
+/// A client whose socket takes almost nothing unless it reads: a small
+/// receive buffer (set before connecting, so the window stays small) means
+/// what the kernels can hold for it is the server's send buffer (at most
+/// 4 MB here) plus a little, whatever the machine's receive-buffer
+/// autotuning would otherwise allow. Returns it after its `hello`.
+async fn small_buffer_client(app: &TestApp) -> Socket {
     let tcp = tokio::net::TcpSocket::new_v4().unwrap();
     tcp.set_recv_buffer_size(16 * 1024).unwrap();
     let stream = tcp.connect(app.address).await.unwrap();
-    let (mut idle, _) = tokio_tungstenite::client_async(ws_url(&app, "acme", ""), stream)
+    let (mut client, _) = tokio_tungstenite::client_async(app.watch_url("acme", ""), MaybeTlsStream::Plain(stream))
         .await
         .unwrap();
-    assert_eq!(next_json(&mut idle).await["type"], "hello");
+    assert_eq!(next_json(&mut client).await["type"], "hello");
+    client
+}
 
-    // 20,000 events of ~2 KB: far more than the socket buffers hold.
-    let template = payment("slow", 1.0, "card", "succeeded");
-    let created = app.create("acme", template).await;
+/// A real payment's event with a `failureReason` of `size` bytes, so few
+/// events fill the socket buffers.
+async fn big_event(app: &TestApp, size: usize) -> PaymentEvent {
+    let created = app.create("acme", payment("big", 1.0, "card", "succeeded")).await;
     let mut big = created.clone();
-    big["failureReason"] = json!("x".repeat(2_000));
-    let event: paypulse_shared::payment::PaymentEvent = serde_json::from_value(json!({
+    big["failureReason"] = json!("x".repeat(size));
+    serde_json::from_value(json!({
         "type": "payment_received", "payment": big, "timestamp": created["createdAt"]
     }))
-    .unwrap();
-    for _ in 0..20 {
-        app.state.live.publish("acme", vec![event.clone(); 1_000]).await;
-    }
+    .unwrap()
+}
 
-    // The idle client's queue overflowed: after what the sockets buffered,
-    // it finds a close frame with code 4008.
-    let close = tokio::time::timeout(Duration::from_secs(60), async {
+/// Reads `client` until its close frame: the code and reason, or `None` when
+/// the connection ended without one.
+async fn close_frame(client: &mut Socket) -> Option<(u16, String)> {
+    tokio::time::timeout(Duration::from_secs(60), async {
         loop {
-            match idle.next().await {
-                Some(Ok(Message::Close(frame))) => return frame.map(|frame| u16::from(frame.code)),
+            match client.next().await {
+                Some(Ok(Message::Close(frame))) => {
+                    return frame.map(|frame| (u16::from(frame.code), frame.reason.to_string()));
+                }
                 Some(Ok(_)) => {}
                 Some(Err(_)) | None => return None,
             }
         }
     })
     .await
-    .expect("the idle client is closed in time");
-    assert_eq!(close, Some(4008));
-    let hub = &app.state.live.hub;
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while hub.watchers("acme") > 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the slow watcher's queue is never released"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    .expect("the connection ends in time")
+}
+
+/// A client that stops reading is closed with 4008 once it falls too far
+/// behind, instead of the server buffering for it, and what the server held
+/// for it is released.
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_off() {
+    let app = TestApp::spawn().await;
+    let mut idle = small_buffer_client(&app).await;
+
+    // 20,000 events of ~2 KB: far more than the socket buffers and the
+    // watcher's queue of 1,024 events hold.
+    let event = big_event(&app, 2_000).await;
+    for _ in 0..20 {
+        app.state.live.publish("acme", vec![event.clone(); 1_000]).await;
     }
+
+    // The idle client's queue overflowed: after what the sockets buffered,
+    // it finds a close frame with code 4008.
+    let (code, reason) = close_frame(&mut idle).await.expect("a close frame");
+    assert_eq!(code, 4008, "{reason}");
+    let hub = &app.state.live.hub;
+    assert_eq!(hub.disconnects(Disconnect::FellBehind), 1, "{reason}");
+    eventually(
+        "the slow watcher's queue is released",
+        Duration::from_secs(10),
+        || async { hub.watchers("acme") == 0 },
+    )
+    .await;
+}
+
+/// Each frame must be taken by the client's socket within the send limit:
+/// a client that reads nothing while fewer events than its queue holds fill
+/// the sockets is closed with 4008 when the limit passes, not after the
+/// queue overflows.
+#[tokio::test]
+async fn a_frame_not_taken_within_the_send_limit_closes_with_4008() {
+    let limit = Duration::from_secs(2);
+    let app = TestApp::spawn_with(|config| config.limits.live.send_timeout = limit).await;
+    let mut idle = small_buffer_client(&app).await;
+
+    // 300 events of 30 KB (9 MB, twice what the sockets hold), far fewer
+    // than the watcher's queue of 1,024: it cannot fall behind, only stall.
+    let event = big_event(&app, 30_000).await;
+    let started = std::time::Instant::now();
+    for _ in 0..3 {
+        app.state.live.publish("acme", vec![event.clone(); 100]).await;
+    }
+    let hub = &app.state.live.hub;
+    eventually("the stalled watcher is given up", Duration::from_secs(30), || async {
+        hub.disconnects(Disconnect::SendTimeout) == 1
+    })
+    .await;
+    assert!(started.elapsed() >= limit, "not before the send limit passed");
+    assert_eq!(hub.disconnects(Disconnect::FellBehind), 0);
+    // The closing frame waits behind what the sockets hold, for another
+    // send limit: a client that reads now finds it.
+    let (code, reason) = close_frame(&mut idle).await.expect("a close frame");
+    assert_eq!(code, 4008);
+    assert!(reason.contains("waited"), "{reason}");
+}
+
+/// Pings go out every heartbeat; a client that does not answer one by the
+/// next is closed with 4001, while one that answers stays connected.
+#[tokio::test]
+async fn a_client_that_withholds_pongs_is_closed_with_4001() {
+    let heartbeat = Duration::from_millis(200);
+    let app = TestApp::spawn_with(|config| config.limits.live.heartbeat = heartbeat).await;
+    let mut silent = open_socket(&app.watch_url("acme", "")).await;
+    assert_eq!(next_json(&mut silent).await["type"], "hello");
+    // This client keeps reading, so its WebSocket library answers each ping.
+    let mut answering = open_socket(&app.watch_url("acme", "")).await;
+    assert_eq!(next_json(&mut answering).await["type"], "hello");
+    let answering = tokio::spawn(async move {
+        let mut pings = 0;
+        let until = tokio::time::Instant::now() + heartbeat * 10;
+        loop {
+            match tokio::time::timeout_at(until, answering.next()).await {
+                Err(_) => return (pings, answering),
+                Ok(Some(Ok(Message::Ping(_)))) => pings += 1,
+                Ok(other) => panic!("an answering client got {other:?}"),
+            }
+        }
+    });
+
+    // The silent client reads nothing, so no pong leaves it.
+    let hub = &app.state.live.hub;
+    eventually("the silent client is closed", heartbeat * 20, || async {
+        hub.disconnects(Disconnect::HeartbeatTimeout) == 1
+    })
+    .await;
+    let (code, reason) = close_frame(&mut silent).await.expect("a close frame");
+    assert_eq!((code, reason.as_str()), (4001, "heartbeat timeout"));
+
+    let (pings, mut answering) = answering.await.unwrap();
+    assert!(pings >= 5, "{pings} pings in ten heartbeats");
+    assert_eq!(hub.disconnects(Disconnect::HeartbeatTimeout), 1, "only the silent one");
+    app.create("acme", payment("after_pings", 1.0, "card", "succeeded"))
+        .await;
+    assert_eq!(next_json(&mut answering).await["type"], "payment_received");
 }

@@ -5,6 +5,7 @@
 
 mod access;
 mod browser;
+mod cache_races;
 mod caching;
 mod common;
 mod contract;
@@ -12,11 +13,16 @@ mod correctness;
 mod desktop;
 mod fanout;
 mod health;
+mod http_edges;
 mod ingest;
+mod key_cache;
 mod live;
 mod parameters;
 mod process;
 mod reconcile;
+mod replay_window;
 mod seeding;
 mod simulator;
+mod stall_proxy;
 mod webdriver;
+mod writer;

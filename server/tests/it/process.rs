@@ -30,6 +30,16 @@ impl ServerProcess {
 
     /// A process on `port`, with or without Redis, ready when this returns.
     pub async fn start_at(app: &TestApp, port: u16, redis: bool) -> Self {
+        Self::start_with(app, port, redis, None).await
+    }
+
+    /// A process with Redis whose log, at the `RUST_LOG` filter `filter`,
+    /// goes to the file `log` (standard output and error both).
+    pub async fn start_logging(app: &TestApp, filter: &str, log: &std::path::Path) -> Self {
+        Self::start_with(app, free_port(), true, Some((filter, log))).await
+    }
+
+    async fn start_with(app: &TestApp, port: u16, redis: bool, log: Option<(&str, &std::path::Path)>) -> Self {
         let config = &app.state.config;
         let mut command = Command::new(env!("CARGO_BIN_EXE_paypulse-server"));
         command
@@ -40,9 +50,19 @@ impl ServerProcess {
             .env("MONGODB_DB", &config.database.mongodb_db)
             .env("REDIS_PREFIX", &config.redis_prefix)
             .env("UI_DIST", crate::common::ui_dist())
-            .env_remove("SIMULATE")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .env_remove("SIMULATE");
+        match log {
+            None => {
+                command.stdout(Stdio::null()).stderr(Stdio::null());
+            }
+            Some((filter, path)) => {
+                let file = std::fs::File::create(path).expect("creating the log file");
+                command
+                    .env("RUST_LOG", filter)
+                    .stdout(file.try_clone().expect("sharing the log file"))
+                    .stderr(file);
+            }
+        }
         if redis {
             command.env("REDIS_URL", crate::common::redis_url());
         } else {

@@ -1,0 +1,67 @@
+//! The API-key cache's promises, on two instances: a revoked key stops
+//! working everywhere within the cache's stated delay (its TTL, shortened
+//! here to one second; 30 s in production), and a key that did not exist
+//! when someone tried it works the moment it is created (unknown keys are
+//! never remembered).
+
+use std::time::{Duration, Instant};
+
+use paypulse_server::store::documents::Role;
+use paypulse_server::tenancy::keys;
+
+use crate::common::{TestApp, assert_error};
+
+const PATH: &str = "/api/analytics/metrics";
+
+async fn status_with(app: &TestApp, key: &str) -> u16 {
+    app.get_as("acme", key, PATH).send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn a_revoked_key_stops_working_on_every_instance_within_the_cache_ttl() {
+    let ttl = Duration::from_secs(1);
+    let first = TestApp::spawn_with(|config| config.limits.key_cache_ttl = ttl).await;
+    let second = TestApp::spawn_sharing(&first).await;
+    let key = keys::generate_key("acme");
+    let stored = keys::stored_key(&key, Role::Viewer, "revoked in a test");
+    first.store.ensure_api_key("acme", &stored).await.unwrap();
+    // Both instances look the key up, and remember it.
+    assert_eq!(status_with(&first, &key).await, 200);
+    assert_eq!(status_with(&second, &key).await, 200);
+
+    let revoked = Instant::now();
+    assert!(first.store.revoke_api_key("acme", &stored.id).await.unwrap());
+    // Until the TTL has passed an instance may still trust what it found:
+    // that is the stated delay. From then on, nowhere.
+    tokio::time::sleep_until((revoked + ttl).into()).await;
+    for app in [&first, &second, &first, &second] {
+        assert_error(
+            app.get_as("acme", &key, PATH).send().await.unwrap(),
+            401,
+            "invalid_credentials",
+            "not valid",
+        )
+        .await;
+    }
+    // The other keys of the tenant are untouched.
+    assert_eq!(status_with(&second, "pk_demo_acme_viewer").await, 200);
+}
+
+#[tokio::test]
+async fn a_key_created_after_a_failed_lookup_works_at_once() {
+    // The production TTL: a remembered failure would last 30 s.
+    let first = TestApp::spawn().await;
+    let second = TestApp::spawn_sharing(&first).await;
+    let key = keys::generate_key("acme");
+    assert_eq!(status_with(&first, &key).await, 401);
+    assert_eq!(status_with(&second, &key).await, 401);
+
+    let stored = keys::stored_key(&key, Role::Viewer, "created in a test");
+    first.store.ensure_api_key("acme", &stored).await.unwrap();
+    assert_eq!(
+        status_with(&first, &key).await,
+        200,
+        "at once on the instance that refused it"
+    );
+    assert_eq!(status_with(&second, &key).await, 200, "and on the other one");
+}
