@@ -164,15 +164,34 @@ mod tests {
 
     #[test]
     fn empty_metrics_have_nulls_not_missing_fields() {
-        let value = json!({"peakHour": null, "topPaymentMethod": null});
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Nullable {
-            peak_hour: Option<u8>,
-            top_payment_method: Option<String>,
-        }
-        let parsed: Nullable = serde_json::from_value(value).unwrap();
-        assert_eq!((parsed.peak_hour, parsed.top_payment_method), (None, None));
+        let empty = PaymentMetrics {
+            total_volume: Amount::from_minor(0, 2),
+            success_rate: 0.0,
+            average_amount: Amount::from_minor(0, 2),
+            peak_hour: None,
+            top_payment_method: None,
+            active_methods: 0,
+            count: 0,
+            succeeded_count: 0,
+            failed_count: 0,
+            refunded_count: 0,
+            net_volume: Amount::from_minor(0, 2),
+            refunded_volume: Amount::from_minor(0, 2),
+            hourly_counts: vec![0; 24],
+            currency: "USD".into(),
+            timezone: "UTC".into(),
+            from: Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap(),
+            to: Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap(),
+        };
+        let document = serde_json::to_value(&empty).unwrap();
+        let object = document.as_object().unwrap();
+        assert_eq!(object.get("peakHour"), Some(&serde_json::Value::Null), "{document}");
+        assert_eq!(
+            object.get("topPaymentMethod"),
+            Some(&serde_json::Value::Null),
+            "{document}"
+        );
+        assert_eq!(serde_json::from_value::<PaymentMetrics>(document).unwrap(), empty);
     }
 
     #[test]
