@@ -160,41 +160,21 @@ fn in_range(payment: &PaymentDoc, from: DateTime<Utc>, to: DateTime<Utc>) -> boo
 fn check_metrics(served: &Value, raw: &[PaymentDoc], tz: Tz, from: DateTime<Utc>, to: DateTime<Utc>, label: &str) {
     let chosen: Vec<&PaymentDoc> = raw.iter().filter(|payment| in_range(payment, from, to)).collect();
     let expected = Expected::of(chosen.iter().copied());
-    assert_eq!(
-        served["totalVolume"].as_f64(),
-        Some(major(expected.gross_minor)),
-        "{label} totalVolume"
-    );
-    assert_eq!(
-        served["netVolume"].as_f64(),
-        Some(major(expected.gross_minor - expected.refunded_minor)),
-        "{label} netVolume"
-    );
-    assert_eq!(
-        served["refundedVolume"].as_f64(),
-        Some(major(expected.refunded_minor)),
-        "{label} refundedVolume"
-    );
-    assert_eq!(
-        served["succeededCount"].as_u64(),
-        Some(expected.succeeded),
-        "{label} succeededCount"
-    );
-    assert_eq!(
-        served["failedCount"].as_u64(),
-        Some(expected.failed),
-        "{label} failedCount"
-    );
-    assert_eq!(
-        served["refundedCount"].as_u64(),
-        Some(expected.refunded),
-        "{label} refundedCount"
-    );
-    assert_eq!(
-        served["count"].as_u64(),
-        Some(expected.succeeded + expected.failed),
-        "{label} count"
-    );
+    for (field, minor) in [
+        ("totalVolume", expected.gross_minor),
+        ("netVolume", expected.gross_minor - expected.refunded_minor),
+        ("refundedVolume", expected.refunded_minor),
+    ] {
+        assert_eq!(served[field].as_f64(), Some(major(minor)), "{label} {field}");
+    }
+    for (field, count) in [
+        ("count", expected.succeeded + expected.failed),
+        ("succeededCount", expected.succeeded),
+        ("failedCount", expected.failed),
+        ("refundedCount", expected.refunded),
+    ] {
+        assert_eq!(served[field].as_u64(), Some(count), "{label} {field}");
+    }
     assert_close(
         &served["successRate"],
         expected.success_rate(),
