@@ -130,9 +130,9 @@ mod tests {
     use chrono::TimeZone;
     use serde_json::json;
 
-    #[test]
-    fn metrics_match_the_contract_field_for_field() {
-        let metrics = PaymentMetrics {
+    /// Metrics with something in every field.
+    fn sample_metrics() -> PaymentMetrics {
+        PaymentMetrics {
             total_volume: Amount::from_minor(30, 2),
             success_rate: 50.0,
             average_amount: Amount::from_minor(30, 2),
@@ -150,7 +150,12 @@ mod tests {
             timezone: "America/New_York".into(),
             from: Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap(),
             to: Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap(),
-        };
+        }
+    }
+
+    #[test]
+    fn metrics_match_the_contract_field_for_field() {
+        let metrics = sample_metrics();
         let document = json!({
             "totalVolume": 0.3, "successRate": 50.0, "averageAmount": 0.3, "peakHour": 9,
             "topPaymentMethod": "card", "activeMethods": 2, "count": 2, "succeededCount": 1,
@@ -164,15 +169,20 @@ mod tests {
 
     #[test]
     fn empty_metrics_have_nulls_not_missing_fields() {
-        let value = json!({"peakHour": null, "topPaymentMethod": null});
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Nullable {
-            peak_hour: Option<u8>,
-            top_payment_method: Option<String>,
-        }
-        let parsed: Nullable = serde_json::from_value(value).unwrap();
-        assert_eq!((parsed.peak_hour, parsed.top_payment_method), (None, None));
+        let empty = PaymentMetrics {
+            peak_hour: None,
+            top_payment_method: None,
+            ..sample_metrics()
+        };
+        let document = serde_json::to_value(&empty).unwrap();
+        let object = document.as_object().unwrap();
+        assert_eq!(object.get("peakHour"), Some(&serde_json::Value::Null), "{document}");
+        assert_eq!(
+            object.get("topPaymentMethod"),
+            Some(&serde_json::Value::Null),
+            "{document}"
+        );
+        assert_eq!(serde_json::from_value::<PaymentMetrics>(document).unwrap(), empty);
     }
 
     #[test]

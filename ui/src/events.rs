@@ -262,7 +262,7 @@ fn Details(dashboard: Signal<Dashboard>, dispatch: Rc<dyn Fn(Action)>) -> View {
             };
             let field = |name: &'static str, value: String| view! { dt { (name) } dd { (value) } };
             view! {
-                aside(class="details card", data-testid="payment-details", aria-label="Payment details") {
+                aside(class="details card", data-testid="payment-detail", aria-label="Payment details") {
                     div(class="section-head") {
                         h3 { span(class=format!("badge {class}")) { (label) } " payment " (payment.id.clone()) }
                         button(class="link", on:click=close) { "Close" }

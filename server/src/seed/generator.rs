@@ -145,9 +145,15 @@ mod tests {
         text.parse().unwrap()
     }
 
+    /// A "now" after every day these tests generate, fixed so that what they
+    /// generate does not depend on when they run.
+    fn later() -> DateTime<Utc> {
+        date("2026-11-24").and_hms_opt(0, 0, 0).unwrap().and_utc()
+    }
+
     #[test]
     fn the_same_day_gives_the_same_payments() {
-        let now = Utc::now();
+        let now = later();
         let first = day_of_payments(&profile("acme"), date("2026-11-02"), 20.0, 7, now);
         let second = day_of_payments(&profile("acme"), date("2026-11-02"), 20.0, 7, now);
         let key = |payments: &[PaymentDoc]| -> Vec<_> {
@@ -160,24 +166,35 @@ mod tests {
         assert!(!first.is_empty());
     }
 
+    /// In Kolkata (UTC+05:30) the busy afternoon is the UTC morning: a
+    /// generator that followed UTC hours would put the peak at 19:30 local
+    /// and make 14:00 local barely busier than 03:00.
     #[test]
     fn traffic_follows_the_tenants_clock_and_failure_rates_stay_realistic() {
-        let now = Utc::now();
-        let acme = profile("acme");
-        let mut by_hour = [0usize; 24];
+        let now = later();
+        let initech = profile("initech");
+        let kolkata: Tz = "Asia/Kolkata".parse().unwrap();
+        assert_eq!(initech.timezone, "Asia/Kolkata");
+        let mut by_local_hour = [0usize; 24];
         let mut failed = 0;
         let mut total = 0;
         for day in 1..=28 {
-            let payments = day_of_payments(&acme, date("2026-10-01") + TimeDelta::days(day), 40.0, 1, now);
+            let payments = day_of_payments(&initech, date("2026-10-01") + TimeDelta::days(day), 40.0, 1, now);
             for payment in &payments {
-                by_hour[to_chrono(payment.created_at).hour() as usize] += 1;
+                let local = to_chrono(payment.created_at).with_timezone(&kolkata);
+                by_local_hour[local.hour() as usize] += 1;
                 failed += usize::from(payment.status == PaymentStatus::Failed);
             }
             total += payments.len();
         }
         assert!(
-            by_hour[14] > 4 * by_hour[3],
-            "afternoons are busier than nights: {by_hour:?}"
+            by_local_hour[14] > 4 * by_local_hour[3],
+            "local afternoons are busier than local nights: {by_local_hour:?}"
+        );
+        let peak = (0..24).max_by_key(|hour| by_local_hour[*hour]).unwrap();
+        assert!(
+            (13..=15).contains(&peak),
+            "the busiest hour is mid-afternoon on the tenant's clock, not {peak}:00: {by_local_hour:?}"
         );
         let rate = failed as f64 / total as f64;
         assert!((0.02..=0.08).contains(&rate), "failure rate {rate}");

@@ -4,14 +4,16 @@
 //! points and a drag zooms; a live event is on screen within a second; a
 //! pause keeps and counts what arrives; and a restarted server is rejoined
 //! without a gap, or, when the missed events are gone, with a clean reload;
-//! with the simulator on, every row is a stored payment; and it can be used
-//! by keyboard alone, at 1024 px, in the dark colour scheme.
+//! with the simulator on, every row is a stored payment and, once it stops,
+//! the grid equals the API; and it can be used by keyboard alone (Tab, arrow
+//! keys, Enter), at 1024 px, in the dark colour scheme.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
-use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
+use fantoccini::actions::{InputSource, KeyAction, KeyActions, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
+use fantoccini::key::Key;
 use fantoccini::{Client, Locator};
 use paypulse_shared::payment::PaymentStatus;
 use serde_json::{Value, json};
@@ -135,6 +137,34 @@ impl Page {
         self.step(element.click()).await;
     }
 
+    /// Presses `key` wherever the keyboard focus is, as a person would: a
+    /// WebDriver key action, not an event sent to an element we picked.
+    async fn press(&self, key: Key) {
+        let keys = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: key.into() })
+            .then(KeyAction::Up { value: key.into() });
+        self.step(self.client.perform_actions(keys)).await;
+    }
+
+    /// Presses Tab until the element matching `css` has the focus.
+    async fn tab_to(&self, css: &str) {
+        let focused = "return document.activeElement !== null && document.activeElement.matches(arguments[0]);";
+        for _ in 0..MAX_TABS {
+            self.press(Key::Tab).await;
+            if self.step(self.client.execute(focused, vec![json!(css)])).await == json!(true) {
+                return;
+            }
+        }
+        crate::webdriver::save_evidence(&self.client, self.name).await;
+        panic!("{}: {MAX_TABS} presses of Tab never reached {css}", self.name);
+    }
+
+    /// The text of the first element matching `css`.
+    async fn text(&self, css: &str) -> String {
+        self.step(async { self.client.find(Locator::Css(css)).await?.text().await })
+            .await
+    }
+
     async fn live(&self) {
         self.wait_equal("[data-testid=connection-status]", "data-state", "live")
             .await;
@@ -153,7 +183,8 @@ fn number(value: Option<String>) -> Option<f64> {
 /// Checks every figure of the metrics grid against the API for the range
 /// the grid says it shows, once the page has fetched it after the last live
 /// event it received (a refetch waits up to a second after the previous).
-async fn check_metrics(page: &Page, app: &TestApp, base: &str) {
+/// Returns the API's answer.
+async fn check_metrics(page: &Page, app: &TestApp, base: &str) -> Value {
     let grid = "[data-testid=metrics-grid]";
     page.wait_equal("[data-testid=metrics]", "data-fresh", "true").await;
     page.wait_equal(grid, "data-state", "ready").await;
@@ -175,21 +206,15 @@ async fn check_metrics(page: &Page, app: &TestApp, base: &str) {
     let value =
         |testid: &'static str| async move { page.attribute(&format!("[data-testid={testid}]"), "data-value").await };
     let context = format!("grid for [{from}, {to}) against {api}");
-    assert_eq!(
-        number(value("metric-total-volume").await),
-        api["totalVolume"].as_f64(),
-        "{context}"
-    );
-    assert_eq!(number(value("metric-success-rate").await), api["successRate"].as_f64());
-    assert_eq!(
-        number(value("metric-average-amount").await),
-        api["averageAmount"].as_f64()
-    );
-    assert_eq!(
-        number(value("metric-active-methods").await),
-        api["activeMethods"].as_f64()
-    );
-    assert_eq!(number(value("metric-peak-hour").await), api["peakHour"].as_f64());
+    for (testid, field) in [
+        ("metric-total-volume", "totalVolume"),
+        ("metric-success-rate", "successRate"),
+        ("metric-average-amount", "averageAmount"),
+        ("metric-active-methods", "activeMethods"),
+        ("metric-peak-hour", "peakHour"),
+    ] {
+        assert_eq!(number(value(testid).await), api[field].as_f64(), "{testid}: {context}");
+    }
     // No top method is an empty data-value on the page, null in the API.
     let top = value("metric-top-method").await.filter(|top| !top.is_empty());
     assert_eq!(top.as_deref(), api["topPaymentMethod"].as_str(), "{context}");
@@ -205,7 +230,8 @@ async fn check_metrics(page: &Page, app: &TestApp, base: &str) {
         .iter()
         .map(Value::as_f64)
         .collect();
-    assert_eq!(hours, expected, "hour-of-day distribution");
+    assert_eq!(hours, expected, "hour-of-day distribution, {context}");
+    api
 }
 
 /// The first load is what the size budget counts: browsers (which all accept
@@ -288,15 +314,7 @@ async fn every_number_on_screen_equals_the_api() {
     check_metrics(&page, &app, &app.url("")).await;
     let total = page.attribute("[data-testid=metric-total-volume]", "data-value").await;
     assert_eq!(total.as_deref(), Some("12345.97"));
-    let text = page
-        .step(async {
-            page.client
-                .find(Locator::Css("[data-testid=metric-total-volume]"))
-                .await?
-                .text()
-                .await
-        })
-        .await;
+    let text = page.text("[data-testid=metric-total-volume]").await;
     assert_eq!(text, "$12,345.97", "shown as exact money");
     let url = page.step(page.client.current_url()).await;
     assert!(
@@ -568,12 +586,17 @@ async fn beyond_the_replay_window_the_page_reloads_cleanly() {
 
 #[tokio::test]
 async fn with_the_simulator_on_every_row_is_a_stored_payment() {
-    let app = TestApp::spawn_with(|config| {
+    let mut app = TestApp::spawn_with(|config| {
         config.simulate = true;
         config.simulate_rate = 8.0;
     })
     .await;
-    let page = Page::open(&app.url(SIGN_IN), "browser-simulator").await;
+    // The page is served by another instance (without a simulator) on the
+    // same database and Redis, so the simulator can be stopped while the page
+    // stays connected: only then do its numbers stop moving and can be
+    // compared exactly.
+    let server = ServerProcess::start(&app).await;
+    let page = Page::open(&server.url(SIGN_IN), "browser-simulator").await;
     page.live().await;
     page.wait_for(
         "[data-testid=events-feed]",
@@ -599,25 +622,30 @@ async fn with_the_simulator_on_every_row_is_a_stored_payment() {
         };
         assert!(consistent, "row {id} says {kind}, the API says {status}");
     }
-    // The grid counts them too once it has caught up with the feed.
-    page.wait_for("[data-testid=metrics-grid]", "data-state", "the grid", |state| {
-        state == "ready"
-    })
-    .await;
-    let count = page
-        .wait_for(
-            "[data-testid=metric-active-methods]",
-            "data-value",
-            "methods counted",
-            |value| value != "0",
-        )
+
+    // The grid counts them too. Stop the simulator, then write one payment
+    // behind whatever it had queued: once that payment's row is on the page,
+    // the page has received every event, and once it is fresh its grid must
+    // equal the API for its range, figure for figure.
+    app.stop_server_and_wait().await;
+    let last = app.write_behind_the_queue("acme", "after_the_simulator").await;
+    let row = format!("[data-testid=event-row][data-payment-id='{}']", last.id.to_hex());
+    page.wait_for(&row, "data-seq", "the last payment's row", |_| true)
         .await;
-    assert!(count.parse::<u32>().unwrap() >= 1);
+    assert_eq!(page.feed("data-gaps").await, 0);
+    let counted = check_metrics(&page, &app, &server.url("")).await;
+    let mut distinct = ids.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert!(
+        counted["count"].as_u64().unwrap() > distinct.len() as u64,
+        "the grid's range holds the simulated payments on screen and the last one: {counted}"
+    );
 }
 
-/// WebDriver's code for the Enter key, and Tab.
-const ENTER: &str = "\u{E007}";
-const TAB: &str = "\u{E004}";
+/// The most Tab presses a control may be away: every control of the page
+/// and then some.
+const MAX_TABS: usize = 60;
 
 #[tokio::test]
 async fn usable_by_keyboard_at_1024_px_in_the_dark() {
@@ -650,44 +678,82 @@ async fn usable_by_keyboard_at_1024_px_in_the_dark() {
     );
 
     // Tab from the top of the page reaches the month toggle; Enter selects it.
-    script("document.activeElement && document.activeElement.blur();").await;
-    let mut reached = false;
-    for _ in 0..30 {
-        let focused = page.step(page.client.active_element()).await;
-        page.step(focused.send_keys(TAB)).await;
-        let testid = script("return document.activeElement.getAttribute('data-testid');").await;
-        if testid == json!("period-month") {
-            reached = true;
-            break;
-        }
+    page.tab_to("[data-testid=period-month]").await;
+    page.press(Key::Enter).await;
+    let chart = "[data-testid=trend-chart]";
+    page.wait_equal(chart, "data-period", "month").await;
+    page.wait_equal(chart, "data-fresh", "true").await;
+
+    // Tab on to the chart; arrow keys step through its buckets to the one
+    // that holds the payment, and the tooltip shows that bucket's numbers.
+    page.tab_to(chart).await;
+    let counts = page.attributes("[data-testid=trend-point]", "data-count").await;
+    let holding = counts
+        .iter()
+        .position(|count| count.as_deref() == Some("1"))
+        .expect("a bucket holds the payment");
+    // From no bucket, ArrowLeft goes to the last one, then one back each.
+    for _ in holding..counts.len() {
+        page.press(Key::Left).await;
     }
-    assert!(reached, "the period toggle is reachable with Tab");
-    let focused = page.step(page.client.active_element()).await;
-    page.step(focused.send_keys(ENTER)).await;
-    page.wait_equal("[data-testid=trend-chart]", "data-period", "month")
-        .await;
-
-    // Arrow keys on the chart show a bucket's numbers.
-    script("document.querySelector('[data-testid=trend-chart]').focus();").await;
-    let chart = page.step(page.client.active_element()).await;
-    page.step(chart.send_keys("\u{E014}")).await;
-    page.wait_for("[data-testid=trend-tooltip]", "role", "the tooltip", |_| true)
-        .await;
-
-    // A row of the feed opens its details with Enter.
-    let created = app.create("acme", card_payment("keyboard", 9.0)).await;
-    let row = format!(
-        "[data-testid=event-row][data-payment-id='{}']",
-        created["id"].as_str().unwrap()
+    let tooltip = "[data-testid=trend-tooltip]";
+    let timestamp = page.wait_for(tooltip, "data-timestamp", "the tooltip", |_| true).await;
+    let api = app.json("acme", "/api/analytics/trends?period=month").await;
+    let point = api
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|point| point["timestamp"] == timestamp.as_str())
+        .unwrap_or_else(|| panic!("the tooltip's bucket {timestamp} is one of the API's: {api}"));
+    assert_eq!(point["count"], 1, "the bucket the keys stepped to: {point}");
+    assert_eq!(
+        number(page.attribute(tooltip, "data-count").await),
+        point["count"].as_f64()
     );
+    assert_eq!(
+        number(page.attribute(tooltip, "data-amount").await),
+        point["amount"].as_f64()
+    );
+    assert_eq!(
+        number(page.attribute(tooltip, "data-success-rate").await),
+        point["successRate"].as_f64()
+    );
+    let shown = page.text(tooltip).await;
+    assert!(
+        shown.contains("Volume $25.00") && shown.contains("1 payments"),
+        "the tooltip shows the bucket's numbers: {shown:?}"
+    );
+
+    // Tab on to the feed's row of a new payment; Enter opens its details.
+    let created = app.create("acme", card_payment("keyboard", 9.0)).await;
+    let id = created["id"].as_str().unwrap();
+    let row = format!("[data-testid=event-row][data-payment-id='{id}']");
     page.wait_for(&row, "data-seq", "the row", |_| true).await;
-    page.step(
-        page.client
-            .execute("document.querySelector(arguments[0]).focus();", vec![json!(row)]),
-    )
-    .await;
-    let focused = page.step(page.client.active_element()).await;
-    page.step(focused.send_keys(ENTER)).await;
-    page.wait_for("[data-testid=payment-details]", "aria-label", "the details", |_| true)
+    page.tab_to(&row).await;
+    page.press(Key::Enter).await;
+    let detail = "[data-testid=payment-detail]";
+    page.wait_for(detail, "aria-label", "the details", |_| true).await;
+    let heading = page.text(&format!("{detail} h3")).await;
+    assert!(
+        heading.ends_with(&format!("payment {id}")),
+        "details of {id}: {heading:?}"
+    );
+    let fields = page
+        .step(page.client.execute(
+            "return Array.from(document.querySelectorAll(arguments[0] + ' dt'))
+                .map(term => [term.textContent, term.nextElementSibling.textContent]);",
+            vec![json!(detail)],
+        ))
         .await;
+    let fields: Vec<(String, String)> = serde_json::from_value(fields).expect("pairs of texts");
+    for (name, expected) in [
+        ("Amount", "$9.00"),
+        ("External id", "keyboard"),
+        ("Status", "succeeded"),
+    ] {
+        assert!(
+            fields.iter().any(|(term, value)| term == name && value == expected),
+            "the details say {name} {expected}: {fields:?}"
+        );
+    }
 }

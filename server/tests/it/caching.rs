@@ -2,14 +2,15 @@
 //! it, a read right after a write reflects the write (invalidation, not a
 //! TTL), and a burst of identical requests computes the answer once.
 
+use chrono::{TimeDelta, Utc};
 use futures::StreamExt;
+use paypulse_shared::time::format_utc;
 use serde_json::{Value, json};
 
 use crate::common::{TestApp, card_payment};
 
 /// Payments counted over all points of a trend.
-async fn trend_count(app: &TestApp, path: &str) -> u64 {
-    let trend = app.json("acme", path).await;
+fn total_count(trend: &Value) -> u64 {
     trend
         .as_array()
         .unwrap()
@@ -18,8 +19,24 @@ async fn trend_count(app: &TestApp, path: &str) -> u64 {
         .sum()
 }
 
+async fn trend_count(app: &TestApp, path: &str) -> u64 {
+    total_count(&app.json("acme", path).await)
+}
+
+/// A fixed range around the clock: it holds every payment the test creates
+/// "now", whenever the test runs, and its query string stays the same from
+/// one read to the next, so the reads share a cache key.
+fn range_around_now() -> String {
+    let now = Utc::now();
+    format!(
+        "from={}&to={}",
+        format_utc(&(now - TimeDelta::days(1))),
+        format_utc(&(now + TimeDelta::days(1)))
+    )
+}
+
 async fn reads_reflect_every_write(app: &TestApp) {
-    let path = "/api/analytics/metrics?from=2026-01-01T00:00:00Z&to=2027-01-01T00:00:00Z";
+    let path = &format!("/api/analytics/metrics?{}", range_around_now());
     let before = app.state.cache.computations();
     let empty = app.json("acme", path).await;
     assert_eq!(app.json("acme", path).await, empty);
@@ -77,12 +94,13 @@ async fn in_process_cache_never_hides_a_write() {
 async fn a_burst_of_identical_requests_computes_once() {
     let app = TestApp::spawn().await;
     app.create("acme", card_payment("burst", 3.0)).await;
-    let path = "/api/analytics/trends?period=week&from=2026-01-01T00:00:00Z&to=2026-06-01T00:00:00Z";
+    let path = &format!("/api/analytics/trends?period=week&{}", range_around_now());
     let before = app.state.cache.computations();
     let answers: Vec<Value> = futures::stream::iter((0..24).map(|_| app.json("acme", path)))
         .buffer_unordered(24)
         .collect()
         .await;
     assert!(answers.windows(2).all(|pair| pair[0] == pair[1]));
+    assert_eq!(total_count(&answers[0]), 1, "the one answer counts the payment");
     assert_eq!(app.state.cache.computations(), before + 1);
 }

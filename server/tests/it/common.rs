@@ -86,6 +86,8 @@ pub struct TestApp {
     database: String,
     owns_database: bool,
     shutdown: Option<oneshot::Sender<()>>,
+    /// The task running `launch`: it ends once the server has stopped.
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 impl TestApp {
@@ -132,7 +134,7 @@ impl TestApp {
         let address = listener.local_addr().expect("local address");
         let (shutdown, stop) = oneshot::channel();
         let shared = state.clone();
-        tokio::spawn(paypulse_server::launch(state, listener, async {
+        let server = tokio::spawn(paypulse_server::launch(state, listener, async {
             stop.await.ok();
         }));
         Self {
@@ -143,6 +145,7 @@ impl TestApp {
             database,
             owns_database: true,
             shutdown: Some(shutdown),
+            server: Some(server),
         }
     }
 
@@ -150,6 +153,48 @@ impl TestApp {
     pub fn stop_server(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
             shutdown.send(()).ok();
+        }
+    }
+
+    /// Stops the server and waits until `launch` has returned: the listener
+    /// is closed and the simulator's tasks are cancelled (on a test's
+    /// single-threaded runtime none of them runs again). The group-commit
+    /// writer lives on (this app's state holds it), so writes already queued
+    /// still commit; [`TestApp::write_behind_the_queue`] waits for them.
+    pub async fn stop_server_and_wait(&mut self) {
+        self.stop_server();
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("the server task panicked")
+                .expect("the server stopped with an error");
+        }
+    }
+
+    /// Writes a succeeded card payment for `tenant` through this app's
+    /// group-commit writer directly (no HTTP, so it works after the server
+    /// stopped) and returns it once committed. The writer takes requests
+    /// first in, first out, and announces each batch before answering, so by
+    /// then every write queued before this one is committed and announced.
+    pub async fn write_behind_the_queue(&self, tenant: &str, external_id: &str) -> PaymentDoc {
+        let tenant = self
+            .store
+            .tenant(tenant)
+            .await
+            .expect("reading the tenant")
+            .expect("the tenant exists");
+        let body = paypulse_server::ingest::CreatePayment {
+            external_id: external_id.to_owned(),
+            amount: paypulse_shared::Amount::from_minor(100, tenant.scale()),
+            currency: tenant.currency.clone(),
+            method: "card".to_owned(),
+            status: "succeeded".to_owned(),
+            failure_reason: None,
+            created_at: None,
+        };
+        match paypulse_server::ingest::submit(&self.state, &tenant, body).await {
+            Ok(paypulse_server::store::writes::CreateOutcome::Created(payment)) => payment,
+            other => panic!("writing {external_id} behind the queue: {other:?}"),
         }
     }
 
@@ -230,7 +275,7 @@ impl Drop for TestApp {
         }
         let database = std::mem::take(&mut self.database);
         let prefix = self.state.config.redis_prefix.clone();
-        std::thread::spawn(move || {
+        let cleanup = std::thread::spawn(move || {
             if let Ok(mut redis) = redis::Client::open(redis_url()).and_then(|client| client.get_connection()) {
                 let keys: Vec<String> = redis::cmd("KEYS")
                     .arg(format!("{prefix}:*"))
@@ -249,9 +294,14 @@ impl Drop for TestApp {
                     client.database(&database).drop().await.ok();
                 }
             });
-        })
-        .join()
-        .ok();
+        });
+        // A failing test may leave a write of this app mid-transaction, on
+        // the runtime this thread would block: dropping the database would
+        // then wait for it forever, and the failure would become a hang. So
+        // after a failure the clean-up runs on its own.
+        if !std::thread::panicking() {
+            cleanup.join().ok();
+        }
     }
 }
 

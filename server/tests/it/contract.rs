@@ -1,7 +1,14 @@
 //! Responses match SPEC §3 field for field: names, types, formats, sizes.
+//! Each is read twice, as an outside client would (the raw JSON's keys and
+//! values) and as our own clients do (into `paypulse_shared`'s wire types,
+//! which must give back exactly the same JSON).
 
 use chrono::{TimeDelta, Utc};
-use paypulse_shared::payment::PaymentStatus;
+use paypulse_shared::Amount;
+use paypulse_shared::payment::{Payment, PaymentStatus};
+use paypulse_shared::wire::{PaymentMetrics, PaymentsPage, TrendData};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::common::{TestApp, payment};
@@ -15,6 +22,21 @@ fn keys(value: &Value) -> Vec<&str> {
         .collect();
     keys.sort_unstable();
     keys
+}
+
+/// `value` read into the product's wire type `T`, which must write it back
+/// unchanged: no field of the response is unknown to our clients, and none
+/// is read differently from what was sent.
+fn typed<T: DeserializeOwned + Serialize>(value: &Value) -> T {
+    let parsed: T = serde_json::from_value(value.clone())
+        .unwrap_or_else(|error| panic!("{value} is not a {}: {error}", std::any::type_name::<T>()));
+    assert_eq!(
+        &serde_json::to_value(&parsed).unwrap(),
+        value,
+        "{} writes back what the server sent",
+        std::any::type_name::<T>()
+    );
+    parsed
 }
 
 fn is_utc_timestamp(value: &Value) -> bool {
@@ -86,12 +108,33 @@ async fn metrics_have_every_contract_field() {
     assert!(metrics["peakHour"].as_u64().is_some_and(|hour| hour < 24));
     assert_eq!(metrics["hourlyCounts"].as_array().unwrap().len(), 24);
     assert!(is_utc_timestamp(&metrics["from"]) && is_utc_timestamp(&metrics["to"]));
+    let read: PaymentMetrics = typed(&metrics);
+    assert_eq!(read.total_volume, Amount::from_minor(30, 2));
+    assert_eq!(read.average_amount, Amount::from_minor(15, 2));
+    assert_eq!(read.net_volume, Amount::from_minor(30, 2));
+    assert_eq!(read.refunded_volume, Amount::from_minor(0, 2));
+    assert_eq!(
+        (read.count, read.succeeded_count, read.failed_count, read.refunded_count),
+        (3, 2, 1, 0)
+    );
+    assert_eq!(
+        (read.active_methods, read.top_payment_method.as_deref()),
+        (2, Some("card"))
+    );
+    assert_eq!(read.hourly_counts.iter().sum::<u64>(), 3);
+    assert_eq!((read.currency.as_str(), read.timezone.as_str()), ("USD", "UTC"));
+    assert_eq!(read.to - read.from, TimeDelta::hours(24));
 
     let empty = app.json("globex", "/api/analytics/metrics").await;
+    assert_eq!(keys(&empty), keys(&metrics), "no field is left out when empty");
     assert_eq!(empty["peakHour"], Value::Null);
     assert_eq!(empty["topPaymentMethod"], Value::Null);
     assert_eq!(empty["successRate"], serde_json::json!(0.0));
     assert_eq!(empty["totalVolume"], serde_json::json!(0.0));
+    let read: PaymentMetrics = typed(&empty);
+    assert_eq!((read.peak_hour, read.top_payment_method), (None, None));
+    assert_eq!((read.count, read.active_methods), (0, 0));
+    assert_eq!(read.timezone, "America/New_York");
 }
 
 #[tokio::test]
@@ -109,10 +152,13 @@ async fn trends_have_the_contract_shape_and_sizes() {
                 assert!(is_utc_timestamp(&point["timestamp"]));
                 assert_eq!(point["count"], 0, "zero-filled");
             }
-            let first = paypulse_shared::time::parse_utc(trend[0]["timestamp"].as_str().unwrap()).unwrap();
-            let second = paypulse_shared::time::parse_utc(trend[1]["timestamp"].as_str().unwrap()).unwrap();
-            // No DST change falls in the first two buckets of these zones today.
-            assert_eq!(second - first, TimeDelta::hours(step_hours), "{period} for {tenant}");
+            let read: Vec<TrendData> = trend.iter().map(typed).collect();
+            // These zones have no DST: every bucket is as long as the period says.
+            assert!(
+                read.windows(2)
+                    .all(|pair| pair[1].timestamp - pair[0].timestamp == TimeDelta::hours(step_hours)),
+                "{period} for {tenant}"
+            );
         }
     }
     let default = app.json("acme", "/api/analytics/trends").await;
@@ -156,6 +202,8 @@ async fn payments_page_newest_first_with_filters_and_a_cursor() {
     loop {
         let page = app.json("acme", &path).await;
         assert_eq!(keys(&page), ["items", "nextCursor"]);
+        let read: PaymentsPage = typed(&page);
+        assert_eq!(read.next_cursor.as_deref(), page["nextCursor"].as_str());
         let items = page["items"].as_array().unwrap();
         assert!(items.len() <= 5);
         seen.extend(items.iter().cloned());
@@ -197,6 +245,13 @@ async fn payments_page_newest_first_with_filters_and_a_cursor() {
         .json("acme", &format!("/api/payments/{}", first["id"].as_str().unwrap()))
         .await;
     assert_eq!(&one, first);
+    let read: Payment = typed(&one);
+    assert_eq!(
+        (read.tenant_id.as_str(), read.status),
+        ("acme", PaymentStatus::Succeeded)
+    );
+    assert!(read.failure_reason.is_none() && read.refunded_at.is_none());
+    assert_eq!(read.created_at, read.updated_at);
     let failed_one = seen
         .iter()
         .find(|item| item["status"] == "failed")
@@ -205,6 +260,9 @@ async fn payments_page_newest_first_with_filters_and_a_cursor() {
         failed_one["failureReason"], "card_declined",
         "failed payments carry their reason"
     );
+    let read: Payment = typed(failed_one);
+    assert_eq!(read.status, PaymentStatus::Failed);
+    assert_eq!(read.failure_reason.as_deref(), Some("card_declined"));
 
     let failed = app.json("acme", "/api/payments?status=failed&limit=100").await;
     let failed = failed["items"].as_array().unwrap();

@@ -5,13 +5,14 @@
 //!
 //! The served numbers come from the rollups (whole 15-minute cells) and from
 //! raw payments only for partial cells at the range's ends; the ranges below
-//! include both kinds. The expected values here are computed directly from the documents with
-//! chrono-tz, not with the shared crate's bucketing and metric code, so a
-//! mistake there cannot hide itself.
+//! include both kinds. The expected values here are computed directly from
+//! the documents with chrono-tz, not with the shared crate's bucketing and
+//! metric code (nor the store's raw-payment reads), so a mistake there cannot
+//! hide itself. The range planner's cells are checked the same way.
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, TimeDelta, Timelike, Utc};
+use chrono::{DateTime, TimeDelta, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use futures::TryStreamExt;
 use mongodb::bson::doc;
@@ -80,26 +81,51 @@ struct Expected {
     refunded_minor: i64,
     succeeded: u64,
     failed: u64,
+    refunded: u64,
 }
 
 impl Expected {
     fn of<'a>(payments: impl Iterator<Item = &'a PaymentDoc>) -> Self {
         let mut expected = Self::default();
         for payment in payments {
-            match payment.status {
-                PaymentStatus::Failed => expected.failed += 1,
-                PaymentStatus::Succeeded => {
-                    expected.succeeded += 1;
-                    expected.gross_minor += payment.amount_minor;
-                }
-                PaymentStatus::Refunded => {
-                    expected.succeeded += 1;
-                    expected.gross_minor += payment.amount_minor;
-                    expected.refunded_minor += payment.amount_minor;
-                }
-            }
+            expected.add(payment);
         }
         expected
+    }
+
+    fn add(&mut self, payment: &PaymentDoc) {
+        match payment.status {
+            PaymentStatus::Failed => self.failed += 1,
+            PaymentStatus::Succeeded => {
+                self.succeeded += 1;
+                self.gross_minor += payment.amount_minor;
+            }
+            PaymentStatus::Refunded => {
+                self.succeeded += 1;
+                self.gross_minor += payment.amount_minor;
+                self.refunded += 1;
+                self.refunded_minor += payment.amount_minor;
+            }
+        }
+    }
+
+    fn merge(&mut self, other: &Self) {
+        self.gross_minor += other.gross_minor;
+        self.refunded_minor += other.refunded_minor;
+        self.succeeded += other.succeeded;
+        self.failed += other.failed;
+        self.refunded += other.refunded;
+    }
+
+    /// The same sums as the product's cells carry them.
+    fn served(stats: &Stats) -> Self {
+        Self {
+            gross_minor: stats.volume_minor,
+            refunded_minor: stats.refunded_minor,
+            succeeded: stats.succeeded,
+            failed: stats.failed,
+            refunded: stats.refunded,
+        }
     }
 
     fn success_rate(&self) -> f64 {
@@ -134,21 +160,21 @@ fn in_range(payment: &PaymentDoc, from: DateTime<Utc>, to: DateTime<Utc>) -> boo
 fn check_metrics(served: &Value, raw: &[PaymentDoc], tz: Tz, from: DateTime<Utc>, to: DateTime<Utc>, label: &str) {
     let chosen: Vec<&PaymentDoc> = raw.iter().filter(|payment| in_range(payment, from, to)).collect();
     let expected = Expected::of(chosen.iter().copied());
-    assert_eq!(
-        served["totalVolume"].as_f64(),
-        Some(major(expected.gross_minor)),
-        "{label} totalVolume"
-    );
-    assert_eq!(
-        served["netVolume"].as_f64(),
-        Some(major(expected.gross_minor - expected.refunded_minor)),
-        "{label}"
-    );
-    assert_eq!(
-        served["count"].as_u64(),
-        Some(expected.succeeded + expected.failed),
-        "{label} count"
-    );
+    for (field, minor) in [
+        ("totalVolume", expected.gross_minor),
+        ("netVolume", expected.gross_minor - expected.refunded_minor),
+        ("refundedVolume", expected.refunded_minor),
+    ] {
+        assert_eq!(served[field].as_f64(), Some(major(minor)), "{label} {field}");
+    }
+    for (field, count) in [
+        ("count", expected.succeeded + expected.failed),
+        ("succeededCount", expected.succeeded),
+        ("failedCount", expected.failed),
+        ("refundedCount", expected.refunded),
+    ] {
+        assert_eq!(served[field].as_u64(), Some(count), "{label} {field}");
+    }
     assert_close(
         &served["successRate"],
         expected.success_rate(),
@@ -202,6 +228,27 @@ fn check_metrics(served: &Value, raw: &[PaymentDoc], tz: Tz, from: DateTime<Utc>
         Some(methods.len() as u64),
         "{label} activeMethods"
     );
+}
+
+/// The start of the tenant's wall-clock hour or day that holds `instant`,
+/// computed with chrono-tz directly rather than with the product's
+/// `floor_local`.
+fn local_start(instant: DateTime<Utc>, tz: Tz, level: Level) -> DateTime<Utc> {
+    let local = instant.with_timezone(&tz);
+    let into_hour = TimeDelta::minutes(i64::from(local.minute()))
+        + TimeDelta::seconds(i64::from(local.second()))
+        + TimeDelta::nanoseconds(i64::from(local.nanosecond()));
+    match level {
+        Level::Quarter => unreachable!("the planner is checked at hours and days"),
+        Level::Hour => instant - into_hour,
+        Level::Day => {
+            let midnight = local.date_naive().and_hms_opt(0, 0, 0).unwrap();
+            tz.from_local_datetime(&midnight)
+                .earliest()
+                .expect("midnight exists in the zones tested here")
+                .with_timezone(&Utc)
+        }
+    }
 }
 
 /// Whether the tenant's wall clock at `instant` shows the start of a bucket.
@@ -373,8 +420,10 @@ async fn metrics_and_trends_equal_a_recomputation_over_raw_payments() {
 /// the hour rollups, whole quarters from the quarter rollups, and a partial
 /// quarter at either end from the raw payments inside the range or from the
 /// quarter's rollup less the raw payments outside it. Whichever it picks, per
-/// interval of the level asked for and method it must equal the raw payments
-/// in the range, for any range: long and short, within one quarter, on and
+/// interval of the level asked for (found with chrono-tz, not the product's
+/// `floor_local`) and method, every count and sum (succeeded, failed,
+/// refunded, volume, refunded volume) must equal the raw documents in the
+/// range, for any range: long and short, within one quarter, on and
 /// off boundaries, reaching into the future (where a sender with a fast clock
 /// may already have put a payment), in a time zone whose hours start at :30
 /// UTC.
@@ -394,11 +443,29 @@ async fn cells_equal_the_raw_payments_for_any_range() {
         ));
     }
     app.insert(&documents).await;
-    let by_interval = |level: Level, cells: Vec<Cell>| -> BTreeMap<(DateTime<Utc>, String), Stats> {
-        let mut intervals: BTreeMap<(DateTime<Utc>, String), Stats> = BTreeMap::new();
+    let raw = raw_payments(&app, "initech").await;
+    // Both sides per interval of the level asked for and method, the
+    // interval found with chrono-tz; empty sums are no information.
+    type ByInterval = BTreeMap<(DateTime<Utc>, String), Expected>;
+    let planned_by_interval = |level: Level, cells: &[Cell]| -> ByInterval {
+        let mut intervals = ByInterval::new();
         for cell in cells {
-            let start = level.floor(cell.start, tz);
-            intervals.entry((start, cell.method)).or_default().merge(&cell.stats);
+            intervals
+                .entry((local_start(cell.start, tz, level), cell.method.clone()))
+                .or_default()
+                .merge(&Expected::served(&cell.stats));
+        }
+        intervals.retain(|_, sums| *sums != Expected::default());
+        intervals
+    };
+    let raw_by_interval = |level: Level, from: DateTime<Utc>, to: DateTime<Utc>| -> ByInterval {
+        let mut intervals = ByInterval::new();
+        for payment in raw.iter().filter(|payment| in_range(payment, from, to)) {
+            let start = local_start(to_chrono(payment.created_at), tz, level);
+            intervals
+                .entry((start, payment.method.clone()))
+                .or_default()
+                .add(payment);
         }
         intervals
     };
@@ -422,11 +489,10 @@ async fn cells_equal_the_raw_payments_for_any_range() {
         ranges.push((now - back, now + ahead));
     }
     // The month trend's window: 30 local days ending now.
-    let today = Level::Day.floor(now, tz);
+    let today = local_start(now, tz, Level::Day);
     ranges.push((today - TimeDelta::days(29), now));
     ranges.push((now - TimeDelta::days(60), now + TimeDelta::minutes(30)));
     for (from, to) in ranges {
-        let raw = app.store.payment_cells("initech", from, to).await.unwrap();
         for level in [Level::Hour, Level::Day] {
             let planned = app.store.cells("initech", tz, from, to, level).await.unwrap();
             for cell in &planned {
@@ -436,14 +502,14 @@ async fn cells_equal_the_raw_payments_for_any_range() {
                     cell.start
                 );
                 assert!(
-                    level.floor(cell.start, tz) >= level.floor(from, tz),
+                    local_start(cell.start, tz, level) >= local_start(from, tz, level),
                     "a cell starting at {} is before the range",
                     cell.start
                 );
             }
             assert_eq!(
-                by_interval(level, planned),
-                by_interval(level, raw.clone()),
+                planned_by_interval(level, &planned),
+                raw_by_interval(level, from, to),
                 "{level:?} cells of [{}, {})",
                 format_utc(&from),
                 format_utc(&to)
@@ -483,16 +549,22 @@ async fn kept_rollups_follow_writes_of_any_instance() {
     let check = |when: &'static str| {
         let app = &app;
         async move {
-            let planned = app.store.cells("acme", tz, from, to, Level::Hour).await.unwrap();
-            let raw = app.store.payment_cells("acme", from, to).await.unwrap();
-            let total = |cells: Vec<Cell>| {
-                let mut sums: BTreeMap<String, Stats> = BTreeMap::new();
-                for cell in cells {
-                    sums.entry(cell.method).or_default().merge(&cell.stats);
+            // Per method, every count and sum, against the raw documents.
+            let mut planned: BTreeMap<String, Expected> = BTreeMap::new();
+            for cell in app.store.cells("acme", tz, from, to, Level::Hour).await.unwrap() {
+                planned
+                    .entry(cell.method)
+                    .or_default()
+                    .merge(&Expected::served(&cell.stats));
+            }
+            planned.retain(|_, sums| *sums != Expected::default());
+            let mut raw: BTreeMap<String, Expected> = BTreeMap::new();
+            for payment in raw_payments(app, "acme").await {
+                if in_range(&payment, from, to) {
+                    raw.entry(payment.method.clone()).or_default().add(&payment);
                 }
-                sums
-            };
-            assert_eq!(total(planned), total(raw), "{when}");
+            }
+            assert_eq!(planned, raw, "{when}");
         }
     };
     check("first read, from the database").await;

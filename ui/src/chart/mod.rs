@@ -295,8 +295,14 @@ pub fn TrendChart(dashboard: Signal<Dashboard>, dispatch: std::rc::Rc<dyn Fn(Act
                 .unwrap_or_default()
         });
         let when = format::local_time(&point.timestamp, &timezone.get_clone(), TimeStyle::DayHour);
+        // The bucket's raw figures, as every figure on the page carries them.
+        let timestamp = paypulse_shared::time::format_utc(&point.timestamp);
+        let amount = point.amount.to_f64().to_string();
+        let count = point.count.to_string();
+        let rate = point.success_rate.to_string();
         view! {
-            div(class="tooltip card", role="status", data-testid="trend-tooltip") {
+            div(class="tooltip card", role="status", data-testid="trend-tooltip", data-timestamp=timestamp,
+                data-amount=amount, data-count=count, data-success-rate=rate) {
                 strong { (when) }
                 span { (format!("Volume {}", format::money(point.amount, &currency))) }
                 span { (format!("{} payments", point.count)) }
