@@ -294,7 +294,7 @@ async fn firehose(state: &AppState, client: &Client, rate: u64, seconds: u64) ->
             "until_counted_by_feed": with_missing(common::latency_summary(&counted), "never_counted", not_counted),
             "feed_seq_before_after": [seq_before, seq_after],
             "feed_count_before_after": [count_before, count_after],
-            "feed_gaps_during": gaps_after - gaps_before,
+            "feed_gaps_during": gaps_after.saturating_sub(gaps_before),
         },
         "event_to_screen_in_view_ms": {
             "what": "the old measure: only rows in view in the first frame they were in the DOM",
