@@ -1,13 +1,24 @@
 //! Fan-out benchmark (`cargo xtask bench fanout`): 1,000 WebSocket clients
 //! watch one tenant while the event rate climbs step by step (×1.25) until an
 //! event takes more than 100 ms at p99 to reach the clients, or some client
-//! misses events. The same clients and events run against Paypulse's
-//! `/ws/payments` (events published through `Live`, the path a committed
-//! payment takes, via Redis when `REDIS_URL` is set) and against a minimal
-//! tokio-tungstenite server that forwards a broadcast channel, in the same
-//! run, alternating. Reports the highest sustained delivered messages/s with
-//! its p50/p99 latency for both, and their ratio. Results go to
-//! target/bench/fanout.json.
+//! misses events. Three servers take the same clients and events in the same
+//! run: Paypulse's `/ws/payments` with Redis (events published through
+//! `Live`, the path a committed payment takes, via the Redis stream when
+//! `REDIS_URL` is set), a second Paypulse `AppState` over the same database
+//! without Redis (its own port, the in-process hub), and a minimal
+//! tokio-tungstenite server that forwards a broadcast channel. The two
+//! Paypulse rows separate the Redis hop from the server's own cost.
+//!
+//! Each round ramps all three; which one goes first rotates from round to
+//! round. The report gives, per server, the median over the rounds (at least
+//! five) of its highest sustained delivered messages/s, the latency at the
+//! first step (the same rate for every server, so p50 and p99 compare at
+//! equal load), and the ratios of the medians and of each round. To keep the
+//! run short, a server's ramp after its first round starts a few steps below
+//! its best of the previous round (after the common first step), on the same
+//! grid of rates. The old method's figure (the mean of two rounds, Paypulse
+//! via Redis over the minimal server) is kept as a labelled row computed from
+//! rounds 1 and 2. Results go to target/bench/fanout.json.
 //!
 //! Latency is publish-to-client: the publisher notes when it hands event `i`
 //! over (its `externalId` is `fan_<i>`), and a client subtracts that from
@@ -32,6 +43,8 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 /// Latency above which a step fails.
 const P99_LIMIT_MS: f64 = 100.0;
+/// Each step's rate over the previous one's.
+const STEP_FACTOR: f64 = 1.25;
 /// The minimal server's per-client queue: the same as Paypulse's.
 const QUEUE: usize = paypulse_server::live::hub::WATCHER_QUEUE;
 /// Events a run may publish at most (the publish-time table's size).
@@ -126,6 +139,7 @@ impl Shared {
 /// The server under test.
 enum Subject {
     Paypulse {
+        name: &'static str,
         live: Live,
         address: SocketAddr,
     },
@@ -139,7 +153,7 @@ enum Subject {
 impl Subject {
     fn name(&self) -> &'static str {
         match self {
-            Subject::Paypulse { .. } => "paypulse",
+            Subject::Paypulse { name, .. } => name,
             Subject::Minimal { .. } => "minimal_tungstenite",
         }
     }
@@ -260,6 +274,8 @@ fn event(index: usize) -> PaymentEvent {
 
 /// What one step measured.
 struct Step {
+    /// Its place on the grid of rates: `--start-rate` × 1.25^index.
+    index: usize,
     rate: f64,
     expected: u64,
     delivered: u64,
@@ -280,15 +296,17 @@ impl Step {
 
     fn to_json(&self) -> Value {
         json!({
-            "events_per_second": self.rate, "expected": self.expected, "delivered": self.delivered,
+            "step": self.index, "events_per_second": self.rate, "expected": self.expected, "delivered": self.delivered,
             "delivered_per_second": self.per_second(), "p50_ms": self.p50_ms, "p99_ms": self.p99_ms,
             "clients_closed": self.closed, "sustained": self.sustained(),
         })
     }
 }
 
-/// Connects the clients, then raises the rate until a step fails.
-async fn ramp(subject: &Subject, clients: usize, settings: &Settings) -> anyhow::Result<Vec<Step>> {
+/// Connects the clients, then raises the rate until a step fails: first the
+/// grid's first step (the reference every server meets), then on from step
+/// `resume_at` (at least the second).
+async fn ramp(subject: &Subject, clients: usize, settings: &Settings, resume_at: usize) -> anyhow::Result<Vec<Step>> {
     let shared = Arc::new(Shared {
         started: Instant::now(),
         published: (0..MAX_EVENTS).map(|_| AtomicU64::new(0)).collect(),
@@ -310,8 +328,12 @@ async fn ramp(subject: &Subject, clients: usize, settings: &Settings) -> anyhow:
 
     let mut steps = Vec::new();
     let mut next = 0_usize;
-    let mut rate = settings.start_rate;
-    while rate <= settings.max_rate {
+    let mut index = 0;
+    loop {
+        let rate = settings.start_rate * STEP_FACTOR.powi(index as i32);
+        if rate > settings.max_rate {
+            break;
+        }
         shared.latencies.reset();
         let closed_before = shared.closed.load(Ordering::Relaxed);
         let watching = (clients - closed_before) as u64;
@@ -344,6 +366,7 @@ async fn ramp(subject: &Subject, clients: usize, settings: &Settings) -> anyhow:
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let step = Step {
+            index,
             rate,
             expected,
             delivered: shared.latencies.total(),
@@ -369,14 +392,20 @@ async fn ramp(subject: &Subject, clients: usize, settings: &Settings) -> anyhow:
         );
         let sustained = step.sustained();
         steps.push(step);
-        if !sustained {
+        // A resumed ramp's first step only compares latency at equal load:
+        // whether it holds or not, the ramp goes on where it resumes.
+        let resumes = index == 0 && resume_at > 1;
+        if !sustained && !resumes {
             break;
         }
-        rate *= 1.25;
+        index = if index == 0 { resume_at.max(1) } else { index + 1 };
     }
     for task in tasks {
         task.abort();
     }
+    // The next server starts on a quiet machine, not while this one still
+    // closes a thousand sockets.
+    tokio::time::sleep(Duration::from_secs(1)).await;
     Ok(steps)
 }
 
@@ -384,6 +413,9 @@ struct Settings {
     start_rate: f64,
     max_rate: f64,
     step_seconds: f64,
+    /// After its first round, a server's ramp resumes this many steps below
+    /// its best sustained step of the previous round.
+    resume_below: usize,
 }
 
 /// The best sustained step of a ramp.
@@ -394,67 +426,172 @@ fn best(steps: &[Step]) -> Option<&Step> {
         .max_by(|left, right| left.per_second().total_cmp(&right.per_second()))
 }
 
+/// What one server reached in each round.
+#[derive(Default)]
+struct Record {
+    best_delivered: Vec<f64>,
+    best_events: Vec<f64>,
+    reference_p50: Vec<f64>,
+    reference_p99: Vec<f64>,
+    /// Where its next ramp resumes.
+    resume_at: usize,
+}
+
+impl Record {
+    fn add(&mut self, steps: &[Step], resume_below: usize) {
+        let top = best(steps);
+        self.best_delivered.push(top.map_or(0.0, Step::per_second));
+        self.best_events.push(top.map_or(0.0, |step| step.rate));
+        let reference = steps.first().filter(|step| step.index == 0);
+        self.reference_p50.push(reference.map_or(f64::NAN, |step| step.p50_ms));
+        self.reference_p99.push(reference.map_or(f64::NAN, |step| step.p99_ms));
+        self.resume_at = top.map_or(1, |step| step.index.saturating_sub(resume_below));
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "best_delivered_per_second": self.best_delivered,
+            "best_delivered_per_second_median": common::median(&self.best_delivered),
+            "best_events_per_second": self.best_events,
+            "best_events_per_second_median": common::median(&self.best_events),
+            "first_step_p50_ms": self.reference_p50,
+            "first_step_p50_ms_median": common::median(&self.reference_p50),
+            "first_step_p99_ms": self.reference_p99,
+            "first_step_p99_ms_median": common::median(&self.reference_p99),
+        })
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let begun = Instant::now();
     let clients: usize = common::arg("--clients", 1_000);
-    let rounds: usize = common::arg("--rounds", 2);
+    let rounds = common::rounds();
     let settings = Settings {
-        start_rate: common::arg("--start-rate", 50.0),
+        start_rate: common::arg("--start-rate", 100.0),
         max_rate: common::arg("--max-rate", 100_000.0),
-        step_seconds: common::arg("--step-seconds", 5.0),
+        step_seconds: common::arg("--step-seconds", 4.0),
+        resume_below: common::arg("--resume-below", 3),
     };
     let uri = common::mongodb_uri("fanout")?;
     let database = format!("bench_fanout_{:x}", rand::random::<u32>());
     let config = common::config(&uri, &database);
     let redis_used = config.redis_url.is_some();
+    let mut local_config = config.clone();
+    local_config.redis_url = None;
     let state = paypulse_server::connect(config).await?;
     common::seed_acme(&state, 0, 1.0, 1).await?;
-    let paypulse = Subject::Paypulse {
-        live: state.live.clone(),
-        address: common::serve(state.clone()).await?,
-    };
+    let mut subjects = Vec::new();
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
     let sender = broadcast::channel(QUEUE).0;
-    let minimal = Subject::Minimal {
+    subjects.push(Subject::Minimal {
         sender: sender.clone(),
         address: listener.local_addr()?,
         seq: AtomicU64::new(0),
-    };
+    });
     tokio::spawn(minimal_server(listener, sender));
+    if redis_used {
+        subjects.push(Subject::Paypulse {
+            name: "paypulse_redis",
+            live: state.live.clone(),
+            address: common::serve(state.clone()).await?,
+        });
+    }
+    // The same product over the same database, without Redis: events go
+    // from `Live::publish` straight to this process's hub.
+    let local = paypulse_server::connect(local_config).await?;
+    subjects.push(Subject::Paypulse {
+        name: "paypulse_local",
+        live: local.live.clone(),
+        address: common::serve(local.clone()).await?,
+    });
 
-    let mut results = Vec::new();
-    let mut best_of = |subject: &Subject, steps: &[Step], round: usize| {
-        let top = best(steps);
-        results.push(json!({
-            "server": subject.name(),
-            "round": round,
-            "best_sustained": top.map(Step::to_json),
-            "steps": steps.iter().map(Step::to_json).collect::<Vec<_>>(),
-        }));
-        top.map_or(0.0, Step::per_second)
-    };
-    let mut minimal_best = Vec::new();
-    let mut paypulse_best = Vec::new();
+    let mut runs = Vec::new();
+    let mut records: Vec<Record> = subjects.iter().map(|_| Record::default()).collect();
+    let mut first = Vec::new();
     for round in 0..rounds {
         eprintln!("round {}", round + 1);
-        let steps = ramp(&minimal, clients, &settings).await?;
-        minimal_best.push(best_of(&minimal, &steps, round));
-        let steps = ramp(&paypulse, clients, &settings).await?;
-        paypulse_best.push(best_of(&paypulse, &steps, round));
+        let order = common::turns(round, subjects.len());
+        first.push(subjects[order[0]].name());
+        for which in order {
+            let subject = &subjects[which];
+            let steps = ramp(subject, clients, &settings, records[which].resume_at).await?;
+            records[which].add(&steps, settings.resume_below);
+            runs.push(json!({
+                "server": subject.name(),
+                "round": round,
+                "best_sustained": best(&steps).map(Step::to_json),
+                "steps": steps.iter().map(Step::to_json).collect::<Vec<_>>(),
+            }));
+        }
     }
-    let mean = |values: &[f64]| values.iter().sum::<f64>() / values.len() as f64;
-    let ratio = mean(&paypulse_best) / mean(&minimal_best);
+
+    let record = |name: &str| {
+        subjects
+            .iter()
+            .position(|subject| subject.name() == name)
+            .map(|which| &records[which])
+    };
+    let minimal = record("minimal_tungstenite").expect("the baseline always runs");
+    let paypulse_local = record("paypulse_local").expect("always runs");
+    let paypulse_redis = record("paypulse_redis");
+    let servers: serde_json::Map<String, Value> = subjects
+        .iter()
+        .zip(&records)
+        .map(|(subject, record)| (subject.name().to_owned(), record.to_json()))
+        .collect();
+    let local_over_minimal = common::compared(&paypulse_local.best_delivered, &minimal.best_delivered);
+    let (redis_over_minimal, redis_over_local, redis_hop_p50, old_method) = match paypulse_redis {
+        None => (Value::Null, Value::Null, Value::Null, Value::Null),
+        Some(redis) => {
+            let mean = |values: &[f64]| values.iter().sum::<f64>() / values.len() as f64;
+            let two = rounds.min(2);
+            let old_ratio = mean(&redis.best_delivered[..two]) / mean(&minimal.best_delivered[..two]);
+            (
+                common::compared(&redis.best_delivered, &minimal.best_delivered),
+                common::compared(&redis.best_delivered, &paypulse_local.best_delivered),
+                json!(common::median(&redis.reference_p50) - common::median(&paypulse_local.reference_p50)),
+                json!({
+                    "what": "the ratio as reported before issue 9: mean of two rounds, Paypulse via Redis over the minimal server (here rounds 1 and 2 of this run)",
+                    "ratio": old_ratio,
+                }),
+            )
+        }
+    };
+    let headline = if redis_used {
+        &redis_over_minimal
+    } else {
+        &local_over_minimal
+    };
+    let figure = |value: &Value| value.as_f64().unwrap_or(f64::NAN);
+    eprintln!(
+        "Paypulse with Redis / minimal: {:.2}; without Redis / minimal: {:.2}; with / without Redis: {:.2}; Redis hop at the first step (p50): {:.1} ms",
+        figure(&redis_over_minimal["ratio_of_medians"]),
+        figure(&local_over_minimal["ratio_of_medians"]),
+        figure(&redis_over_local["ratio_of_medians"]),
+        figure(&redis_hop_p50),
+    );
     let result = json!({
         "benchmark": "fanout",
         "clients": clients,
+        "rounds": rounds,
+        "first_in_round": first,
         "p99_limit_ms": P99_LIMIT_MS,
+        "start_rate": settings.start_rate,
+        "step_factor": STEP_FACTOR,
         "step_seconds": settings.step_seconds,
+        "resume_below": settings.resume_below,
         "redis": redis_used,
-        "minimal_best_delivered_per_second": minimal_best,
-        "paypulse_best_delivered_per_second": paypulse_best,
-        "ratio": ratio,
+        "servers": servers,
+        "paypulse_redis_over_minimal": redis_over_minimal,
+        "paypulse_local_over_minimal": local_over_minimal,
+        "paypulse_redis_over_local": redis_over_local,
+        "redis_hop_first_step_p50_ms": redis_hop_p50,
+        "ratio": headline["ratio_of_medians"],
         "target_ratio": 0.7,
-        "runs": results,
+        "old_method": old_method,
+        "seconds_total": begun.elapsed().as_secs_f64(),
+        "runs": runs,
     });
     common::write_result("fanout", &result)?;
     state.store.database().drop().await.ok();

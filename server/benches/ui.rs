@@ -8,10 +8,19 @@
 //! - Firehose: events published to the tenant's live feed at each rate
 //!   (default 200 and 1,000 per second, five minutes each) while probes in
 //!   the page record every animation frame's duration, long tasks (Long
-//!   Tasks API), event-to-screen latency (the time from publishing an event
-//!   to the frame its row is first in the DOM, same clock, same machine),
-//!   and the JavaScript heap and WebAssembly memory before and after (after
-//!   a forced garbage collection).
+//!   Tasks API), and the JavaScript heap and WebAssembly memory before and
+//!   after (after a forced garbage collection).
+//! - Latency of **every** event, none left out: the time from publishing it
+//!   until the page's store holds it (the feed's `data-last-seq` reaches its
+//!   `seq`, seen by a mutation observer right after the update) and until
+//!   the feed's count shows it (`data-rows` plus `data-dropped` reaches it,
+//!   read by a probe at every animation frame, so at most one frame late). `seq` numbers the tenant's
+//!   events one by one, so the benchmark knows which event each `seq` and
+//!   each count is and when it published it; the page's `Date.now()` and
+//!   the benchmark's `SystemTime` are the same machine's clock.
+//! - Kept from before, labelled as such: event-to-screen latency of the rows
+//!   that were in view in the first frame they were in the DOM (most rows
+//!   at a high rate never are, and are not counted there).
 //!
 //! Events go straight to the live feed (`Live::publish`, the path committed
 //! payments take after the database) so the numbers are the page's, not the
@@ -23,7 +32,7 @@ mod common;
 mod webdriver;
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chrono::Utc;
 use fantoccini::Client;
@@ -32,20 +41,32 @@ use paypulse_shared::money::Amount;
 use paypulse_shared::payment::{EventType, Payment, PaymentEvent, PaymentStatus};
 use serde_json::{Value, json};
 
-/// The page's probes, installed once it is populated.
+/// The page's probes, installed once it is populated. `held` and `counted`
+/// are flat lists of (Date.now(), value) pairs.
 const PROBES: &str = r#"
-const probe = { frames: [], longTasks: [], latencies: [], unmeasured: 0, last: performance.now(), lastSeq: null };
+const feed = document.querySelector('[data-testid=events-feed]');
+const attribute = name => Number(feed.getAttribute(name) || 0);
+const count = () => attribute('data-rows') + attribute('data-dropped');
+const probe = { frames: [], longTasks: [], latencies: [], unmeasured: 0, held: [], counted: [],
+                last: performance.now(), lastSeq: null, lastHeld: attribute('data-last-seq'), lastCount: count() };
 window.__probe = probe;
 new PerformanceObserver(list => {
   for (const entry of list.getEntries()) probe.longTasks.push(entry.duration);
 }).observe({ type: 'longtask' });
+// The store's last seq is written to the attribute in the same update that
+// stores the events; the observer runs right after it.
+new MutationObserver(() => {
+  const seq = attribute('data-last-seq');
+  if (seq !== probe.lastHeld) { probe.held.push(Date.now(), seq); probe.lastHeld = seq; }
+}).observe(feed, { attributes: true, attributeFilter: ['data-last-seq'] });
 function frame(time) {
   probe.frames.push(time - probe.last);
   probe.last = time;
-  const feed = document.querySelector('[data-testid=events-feed]');
-  const seq = feed ? Number(feed.getAttribute('data-last-seq') || 0) : 0;
+  const now = Date.now();
+  const shown = count();
+  if (shown !== probe.lastCount) { probe.counted.push(now, shown); probe.lastCount = shown; }
+  const seq = attribute('data-last-seq');
   if (probe.lastSeq !== null && seq > probe.lastSeq) {
-    const now = Date.now();
     let measured = 0;
     for (const row of document.querySelectorAll('[data-testid=event-row]')) {
       if (Number(row.dataset.seq) > probe.lastSeq) {
@@ -64,9 +85,18 @@ requestAnimationFrame(frame);
 /// Takes what the probes gathered since the last call.
 const DRAIN: &str = r#"
 const probe = window.__probe;
-const taken = { frames: probe.frames, longTasks: probe.longTasks, latencies: probe.latencies, unmeasured: probe.unmeasured };
-probe.frames = []; probe.longTasks = []; probe.latencies = []; probe.unmeasured = 0;
+const taken = { frames: probe.frames, longTasks: probe.longTasks, latencies: probe.latencies, unmeasured: probe.unmeasured,
+                held: probe.held, counted: probe.counted };
+probe.frames = []; probe.longTasks = []; probe.latencies = []; probe.unmeasured = 0; probe.held = []; probe.counted = [];
 return taken;
+"#;
+
+/// The feed's last `seq`, its count (rows plus those no longer kept) and
+/// its gaps.
+const FEED: &str = r#"
+const feed = document.querySelector('[data-testid=events-feed]');
+const attribute = name => Number(feed.getAttribute(name) || 0);
+return { seq: attribute('data-last-seq'), count: attribute('data-rows') + attribute('data-dropped'), gaps: attribute('data-gaps') };
 "#;
 
 /// JavaScript heap and WebAssembly memory after a full collection.
@@ -90,15 +120,6 @@ function check() {
 }
 check();
 "#;
-
-fn percentile(values: &mut [f64], p: f64) -> f64 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    values.sort_by(f64::total_cmp);
-    let rank = ((p / 100.0) * values.len() as f64).ceil() as usize;
-    values[rank.clamp(1, values.len()) - 1]
-}
 
 fn event(index: u64) -> PaymentEvent {
     let now = Utc::now();
@@ -138,11 +159,77 @@ fn numbers(value: &Value) -> Vec<f64> {
         .map_or_else(Vec::new, |items| items.iter().filter_map(Value::as_f64).collect())
 }
 
+/// Milliseconds since the Unix epoch, as the page's `Date.now()` counts.
+fn epoch_ms() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |since| since.as_secs_f64() * 1_000.0)
+}
+
+/// What the probes gathered over one firehose.
+#[derive(Default)]
+struct Gathered {
+    frames: Vec<f64>,
+    long_tasks: Vec<f64>,
+    in_view: Vec<f64>,
+    not_in_view: f64,
+    /// (page time, the feed's last `seq`) whenever it changed.
+    held: Vec<(f64, u64)>,
+    /// (page time, the feed's count) whenever it changed.
+    counted: Vec<(f64, u64)>,
+}
+
+impl Gathered {
+    async fn drain(&mut self, client: &Client) -> anyhow::Result<()> {
+        let taken = js(client, DRAIN).await?;
+        self.frames.extend(numbers(&taken["frames"]));
+        self.long_tasks.extend(numbers(&taken["longTasks"]));
+        self.in_view.extend(numbers(&taken["latencies"]));
+        self.not_in_view += taken["unmeasured"].as_f64().unwrap_or(0.0);
+        let pairs = |values: Vec<f64>| -> Vec<(f64, u64)> {
+            values.chunks_exact(2).map(|pair| (pair[0], pair[1] as u64)).collect()
+        };
+        self.held.extend(pairs(numbers(&taken["held"])));
+        self.counted.extend(pairs(numbers(&taken["counted"])));
+        Ok(())
+    }
+}
+
+/// The latency of every published event from the moments a value that
+/// counts events one by one (`seq`, or the feed's count) changed: event `k`
+/// (0-based) is reached when the value passes `before + k + 1`. Returns the
+/// latencies of the events reached and how many were never reached.
+fn every_event(changes: &[(f64, u64)], before: u64, published_at: &[f64]) -> (Vec<f64>, usize) {
+    let mut latencies = Vec::with_capacity(published_at.len());
+    let mut reached = before;
+    for &(at, value) in changes {
+        while reached < value {
+            let index = (reached - before) as usize;
+            if let Some(published) = published_at.get(index) {
+                latencies.push(at - published);
+            }
+            reached += 1;
+        }
+    }
+    let missing = published_at.len() - latencies.len();
+    (latencies, missing)
+}
+
+/// The feed's last `seq`, count and gaps.
+async fn feed_state(client: &Client) -> anyhow::Result<(u64, u64, u64)> {
+    let feed = js(client, FEED).await?;
+    let number = |name: &str| feed[name].as_f64().unwrap_or(0.0) as u64;
+    Ok((number("seq"), number("count"), number("gaps")))
+}
+
 /// Publishes `rate` events a second for `seconds` while draining the probes.
 async fn firehose(state: &AppState, client: &Client, rate: u64, seconds: u64) -> anyhow::Result<Value> {
     let before = js(client, MEMORY).await?;
+    // What the probes saw before this rate is not this rate's.
     js(client, DRAIN).await?;
-    let (mut frames, mut long_tasks, mut latencies, mut unmeasured) = (Vec::new(), Vec::new(), Vec::new(), 0.0);
+    let mut gathered = Gathered::default();
+    let (seq_before, count_before, gaps_before) = feed_state(client).await?;
+    let mut published_at = Vec::with_capacity((rate * seconds) as usize);
     let started = Instant::now();
     let mut published = 0_u64;
     let mut next_drain = Duration::from_secs(10);
@@ -152,25 +239,26 @@ async fn firehose(state: &AppState, client: &Client, rate: u64, seconds: u64) ->
         let due = (started.elapsed().as_secs_f64() * rate as f64) as u64;
         if due > published {
             let events: Vec<PaymentEvent> = (published..due).map(event).collect();
+            let at = epoch_ms();
+            published_at.extend(std::iter::repeat_n(at, (due - published) as usize));
             published = due;
             state.live.publish("acme", events).await;
         }
         if started.elapsed() >= next_drain {
             next_drain += Duration::from_secs(10);
-            let taken = js(client, DRAIN).await?;
-            frames.extend(numbers(&taken["frames"]));
-            long_tasks.extend(numbers(&taken["longTasks"]));
-            latencies.extend(numbers(&taken["latencies"]));
-            unmeasured += taken["unmeasured"].as_f64().unwrap_or(0.0);
+            gathered.drain(client).await?;
         }
     }
-    // Let the last events land before the final drain.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let taken = js(client, DRAIN).await?;
-    frames.extend(numbers(&taken["frames"]));
-    long_tasks.extend(numbers(&taken["longTasks"]));
-    latencies.extend(numbers(&taken["latencies"]));
-    unmeasured += taken["unmeasured"].as_f64().unwrap_or(0.0);
+    // Let the last events land (every one, or 10 s at most) before the final
+    // drain; what never lands is counted as such.
+    let waited = Instant::now();
+    while feed_state(client).await?.0 < seq_before + published && waited.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // One more frame for the count to be seen.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    gathered.drain(client).await?;
+    let (seq_after, count_after, gaps_after) = feed_state(client).await?;
     let after = js(client, MEMORY).await?;
     let rows = client
         .execute(
@@ -178,21 +266,43 @@ async fn firehose(state: &AppState, client: &Client, rate: u64, seconds: u64) ->
             Vec::new(),
         )
         .await?;
+    let (held, not_held) = every_event(&gathered.held, seq_before, &published_at);
+    let (counted, not_counted) = every_event(&gathered.counted, count_before, &published_at);
+    let Gathered {
+        frames,
+        long_tasks,
+        in_view,
+        not_in_view,
+        ..
+    } = gathered;
     let long_total = long_tasks.iter().fold(0.0, |total, duration| total + duration);
     let mb = |value: &Value| value.as_f64().unwrap_or(0.0) / 1_048_576.0;
+    let with_missing = |mut summary: Value, key: &str, missing: usize| {
+        summary[key] = json!(missing);
+        summary
+    };
     let result = json!({
         "events_per_second": rate,
         "seconds": seconds,
         "events_published": published,
         "frames": frames.len(),
-        "frame_ms": { "p50": percentile(&mut frames, 50.0), "p95": percentile(&mut frames, 95.0), "max": percentile(&mut frames, 100.0) },
-        "long_tasks": { "count": long_tasks.len(), "total_ms": long_total, "max_ms": percentile(&mut long_tasks, 100.0) },
-        "event_to_screen_ms": {
-            "measured": latencies.len(),
-            "not_in_view_when_first_rendered": unmeasured,
-            "p50": percentile(&mut latencies, 50.0),
-            "p95": percentile(&mut latencies, 95.0),
-            "max": percentile(&mut latencies, 100.0),
+        "frame_ms": { "p50": common::percentile(&frames, 50.0), "p95": common::percentile(&frames, 95.0), "max": common::percentile(&frames, 100.0) },
+        "long_tasks": { "count": long_tasks.len(), "total_ms": long_total, "max_ms": common::percentile(&long_tasks, 100.0) },
+        "every_event": {
+            "what": "every published event, from publishing until the page's store held it (data-last-seq reached its seq) and until the feed's count (data-rows + data-dropped) showed it",
+            "until_held_by_store": with_missing(common::latency_summary(&held), "never_held", not_held),
+            "until_counted_by_feed": with_missing(common::latency_summary(&counted), "never_counted", not_counted),
+            "feed_seq_before_after": [seq_before, seq_after],
+            "feed_count_before_after": [count_before, count_after],
+            "feed_gaps_during": gaps_after.saturating_sub(gaps_before),
+        },
+        "event_to_screen_in_view_ms": {
+            "what": "the old measure: only rows in view in the first frame they were in the DOM",
+            "measured": in_view.len(),
+            "not_in_view_when_first_rendered": not_in_view,
+            "p50": common::percentile(&in_view, 50.0),
+            "p95": common::percentile(&in_view, 95.0),
+            "max": common::percentile(&in_view, 100.0),
         },
         "js_heap_mb": { "before": mb(&before["jsHeap"]), "after": mb(&after["jsHeap"]), "growth": mb(&after["jsHeap"]) - mb(&before["jsHeap"]) },
         "wasm_memory_mb": { "before": mb(&before["wasm"]), "after": mb(&after["wasm"]) },

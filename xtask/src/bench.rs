@@ -3,7 +3,8 @@
 //! and Redis at `REDIS_URL`, by default the local one, as in production; pass
 //! `--no-redis` for a single instance without it) and leaves its results in
 //! target/bench/<name>.json. Benchmarks report ratios against a baseline
-//! measured in the same run, because this machine is shared and noisy.
+//! measured in the same run, as medians of rounds whose order alternates,
+//! because this machine is shared and noisy.
 
 use crate::process::{self, cargo};
 use crate::setup::{self, Needs};
@@ -13,19 +14,24 @@ use crate::test::{database, ensure_redis, redis_url};
 pub const BENCHMARKS: &[(&str, &str)] = &[
     (
         "ingest",
-        "accepted payments/s end to end vs a raw insert_many of the same documents",
+        "accepted payments/s end to end vs the best of 1, 2 and 4 concurrent raw insert_many streams of the same documents; \
+         medians of 5 alternating rounds (and the old one-stream ratio)",
     ),
     (
         "analytics",
-        "metrics and trends latency with 10k and 1M payments, cache off and on, vs naive raw aggregation",
+        "metrics and trends latency at 10k vs 1M payments: the old method (cache invalidated, no writes) and, with 10 payments/s \
+         flowing into each tenant, computed answers, cached answers and the first request of a fresh process; 5 rounds, sizes \
+         alternating request by request; vs naive raw aggregation",
     ),
     (
         "fanout",
-        "highest event rate 1,000 WebSocket clients of one tenant receive with p99 <= 100 ms, vs a minimal broadcast server",
+        "highest event rate 1,000 WebSocket clients of one tenant receive with p99 <= 100 ms: Paypulse with and without Redis \
+         vs a minimal broadcast server, medians of 5 rounds in rotating order",
     ),
     (
         "ui",
-        "the dashboard in headless Chromium: first-load size and time, then frame times, long tasks, heap and event-to-screen latency at 200 and 1,000 events/s",
+        "the dashboard in headless Chromium: first-load size and time, then at 200 and 1,000 events/s frame times, long tasks, \
+         heap, and for every event the time until the store holds it and the feed counts it (and the old in-view latency)",
     ),
 ];
 

@@ -1,6 +1,7 @@
 //! What every benchmark does the same way: its flags, a server over a
-//! database of its own, the demo tenant `acme` with its keys, and the results
-//! file in target/bench.
+//! database of its own, the demo tenant `acme` with its keys, the results
+//! file in target/bench, and how a comparison is summarized: percentiles by
+//! nearest rank, rounds whose order alternates, medians over rounds.
 
 #![allow(dead_code)] // each benchmark uses part of this
 
@@ -83,4 +84,70 @@ pub fn write_result(name: &str, result: &serde_json::Value) -> anyhow::Result<()
     std::fs::create_dir_all(&folder)?;
     std::fs::write(folder.join(format!("{name}.json")), text)?;
     Ok(())
+}
+
+/// Milliseconds in `duration`, as benchmarks report them.
+pub fn millis(duration: std::time::Duration) -> f64 {
+    duration.as_secs_f64() * 1_000.0
+}
+
+/// The `p`th percentile (0–100) of `values` by nearest rank: always one of
+/// the values measured, never an interpolation. NaN (null in the JSON) when
+/// nothing was measured, so an empty row cannot pass for a fast one.
+pub fn percentile(values: &[f64], p: f64) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// The median by nearest rank (the middle one of an odd count).
+pub fn median(values: &[f64]) -> f64 {
+    percentile(values, 50.0)
+}
+
+/// Count, p50, p95, p99 and max of latencies in milliseconds.
+pub fn latency_summary(values: &[f64]) -> serde_json::Value {
+    serde_json::json!({
+        "n": values.len(),
+        "p50_ms": percentile(values, 50.0),
+        "p95_ms": percentile(values, 95.0),
+        "p99_ms": percentile(values, 99.0),
+        "max_ms": percentile(values, 100.0),
+    })
+}
+
+/// Rounds a benchmark repeats its comparison by default: the house rule is
+/// the median of at least five, so one noisy round cannot decide.
+pub const ROUNDS: usize = 5;
+
+/// `--rounds`, by default [`ROUNDS`]; fewer only for a smoke run (the
+/// results file records how many there were).
+pub fn rounds() -> usize {
+    arg("--rounds", ROUNDS).max(1)
+}
+
+/// The order in which `sides` take their turn in round `round`. Each side
+/// opens a round in turn (for two: A B, then B A), because on a shared
+/// machine whoever goes first meets different conditions (caches, the other
+/// side's leftovers, a neighbour's load) than whoever goes second.
+pub fn turns(round: usize, sides: usize) -> Vec<usize> {
+    (0..sides).map(|offset| (round + offset) % sides).collect()
+}
+
+/// A side's value per round and the baseline's, summarized the way every
+/// benchmark reports a comparison: both medians, their ratio, and the ratio
+/// of each round (their median too), so the spread is visible.
+pub fn compared(ours: &[f64], baseline: &[f64]) -> serde_json::Value {
+    let per_round: Vec<f64> = ours.iter().zip(baseline).map(|(ours, base)| ours / base).collect();
+    serde_json::json!({
+        "ours_median": median(ours),
+        "baseline_median": median(baseline),
+        "ratio_of_medians": median(ours) / median(baseline),
+        "ratio_per_round": per_round,
+        "median_of_round_ratios": median(&per_round),
+    })
 }
