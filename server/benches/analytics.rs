@@ -666,7 +666,7 @@ async fn main() -> anyhow::Result<()> {
     common::write_result("analytics", &result)?;
     if !keep {
         for subject in &subjects {
-            subject.state.store.database().drop().await.ok();
+            common::drop_database(subject.state.store.database()).await;
         }
     }
     Ok(())

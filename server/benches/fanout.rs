@@ -594,6 +594,6 @@ async fn main() -> anyhow::Result<()> {
         "runs": runs,
     });
     common::write_result("fanout", &result)?;
-    state.store.database().drop().await.ok();
+    common::drop_database(state.store.database()).await;
     Ok(())
 }

@@ -250,6 +250,6 @@ async fn main() -> anyhow::Result<()> {
         "target_ratio": 0.8,
     });
     common::write_result("ingest", &result)?;
-    store.database().drop().await.ok();
+    common::drop_database(store.database()).await;
     Ok(())
 }

@@ -68,6 +68,16 @@ pub async fn seed_acme(state: &AppState, days: u32, rate: f64, random_seed: u64)
     seed::seed(&state.store, &args).await
 }
 
+/// Drops `database` unless its whole server is a throw-away one that
+/// `cargo xtask bench` started and stops (`BENCH_THROWAWAY_DATABASE`):
+/// dropping a million payments on SecantusDB takes minutes, and a database
+/// that outlives the run must not keep a benchmark's data.
+pub async fn drop_database(database: &mongodb::Database) {
+    if std::env::var_os("BENCH_THROWAWAY_DATABASE").is_none() {
+        database.drop().await.ok();
+    }
+}
+
 /// Serves `state` on a free local port; returns its address.
 pub async fn serve(state: AppState) -> anyhow::Result<std::net::SocketAddr> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
