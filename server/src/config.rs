@@ -5,7 +5,6 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
-
 use std::time::Duration;
 
 use clap::Args;

@@ -77,26 +77,22 @@ struct Feed {
     latest_seq: u64,
     history: VecDeque<Arc<LiveEvent>>,
     sender: broadcast::Sender<Arc<LiveEvent>>,
-    window: ReplayWindow,
-    watcher_queue: usize,
 }
 
 impl Feed {
-    fn new(epoch: String, window: ReplayWindow, watcher_queue: usize) -> Self {
+    fn new(epoch: String, watcher_queue: usize) -> Self {
         Self {
             epoch,
             latest_seq: 0,
             history: VecDeque::new(),
             sender: broadcast::channel(watcher_queue).0,
-            window,
-            watcher_queue,
         }
     }
 
     /// Appends an event numbered `seq`, published at `published` (by this
     /// process, or by another one through Redis), serialized once, and
-    /// broadcasts it.
-    fn append(&mut self, seq: u64, mut event: PaymentEvent, published: Instant) {
+    /// broadcasts it; the history then keeps what `window` says.
+    fn append(&mut self, seq: u64, mut event: PaymentEvent, published: Instant, window: &ReplayWindow) {
         event.seq = Some(seq);
         let text = match serde_json::to_string(&event) {
             Ok(text) => text,
@@ -121,20 +117,14 @@ impl Feed {
         self.history.push_back(Arc::clone(&live));
         // No watcher is not an error: the history keeps the event.
         self.sender.send(live).ok();
-        self.trim();
+        self.trim(window);
     }
 
-    /// Starts a new epoch: history and numbering restart, and every current
-    /// watcher's channel closes so it reconnects (and resyncs).
-    fn restart(&mut self, epoch: String) {
-        *self = Self::new(epoch, self.window, self.watcher_queue);
-    }
-
-    fn trim(&mut self) {
+    fn trim(&mut self, window: &ReplayWindow) {
         while self
             .history
             .front()
-            .is_some_and(|oldest| self.window.drops_oldest(self.history.len(), oldest.published.elapsed()))
+            .is_some_and(|oldest| window.drops_oldest(self.history.len(), oldest.published.elapsed()))
         {
             self.history.pop_front();
         }
@@ -157,16 +147,9 @@ pub struct LiveHub {
     feeds: Mutex<HashMap<String, Feed>>,
     window: ReplayWindow,
     watcher_queue: usize,
-    disconnects: DisconnectCounts,
-}
-
-/// Watchers this process closed, by cause: what an operator watches, and
-/// how tests see which limit a connection met.
-#[derive(Debug, Default)]
-struct DisconnectCounts {
-    heartbeat_timeouts: AtomicU64,
-    fell_behind: AtomicU64,
-    send_timeouts: AtomicU64,
+    /// Watchers this process closed, by [`Disconnect`] cause: what an
+    /// operator watches, and how tests see which limit a connection met.
+    disconnects: [AtomicU64; 3],
 }
 
 /// Why the server closed a watcher.
@@ -196,12 +179,12 @@ impl LiveHub {
             feeds: Mutex::new(HashMap::new()),
             window,
             watcher_queue,
-            disconnects: DisconnectCounts::default(),
+            disconnects: Default::default(),
         }
     }
 
     fn new_feed(&self, epoch: String) -> Feed {
-        Feed::new(epoch, self.window, self.watcher_queue)
+        Feed::new(epoch, self.watcher_queue)
     }
 
     /// `tenant`'s feed, created under a random epoch if it has none.
@@ -217,7 +200,9 @@ impl LiveHub {
             .entry(tenant.to_owned())
             .or_insert_with(|| self.new_feed(epoch.to_owned()));
         if feed.epoch != epoch {
-            feed.restart(epoch.to_owned());
+            // A new epoch: history and numbering restart, and every current
+            // watcher's channel closes so it reconnects (and resyncs).
+            *feed = self.new_feed(epoch.to_owned());
         }
         feed
     }
@@ -249,7 +234,7 @@ impl LiveHub {
             feed.history.clear();
         }
         let now = Instant::now();
-        feed.append(seq, event, now.checked_sub(age).unwrap_or(now));
+        feed.append(seq, event, now.checked_sub(age).unwrap_or(now), &self.window);
     }
 
     /// Numbers, serializes, records and broadcasts `events` of `tenant`, in
@@ -260,26 +245,18 @@ impl LiveHub {
         let now = Instant::now();
         for event in events {
             let seq = feed.latest_seq + 1;
-            feed.append(seq, event, now);
-        }
-    }
-
-    fn disconnect_counter(&self, cause: Disconnect) -> &AtomicU64 {
-        match cause {
-            Disconnect::HeartbeatTimeout => &self.disconnects.heartbeat_timeouts,
-            Disconnect::FellBehind => &self.disconnects.fell_behind,
-            Disconnect::SendTimeout => &self.disconnects.send_timeouts,
+            feed.append(seq, event, now, &self.window);
         }
     }
 
     /// Counts a watcher closed for `cause`.
     pub fn record_disconnect(&self, cause: Disconnect) {
-        self.disconnect_counter(cause).fetch_add(1, Ordering::Relaxed);
+        self.disconnects[cause as usize].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Watchers closed for `cause` since the process started.
     pub fn disconnects(&self, cause: Disconnect) -> u64 {
-        self.disconnect_counter(cause).load(Ordering::Relaxed)
+        self.disconnects[cause as usize].load(Ordering::Relaxed)
     }
 
     /// How many watchers `tenant`'s feed has now.
