@@ -6,18 +6,16 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::http::header::RETRY_AFTER;
 use axum::response::{IntoResponse, Response};
-use paypulse_shared::error::ErrorBody;
+use paypulse_shared::error::{ErrorBody, ErrorCode};
+use paypulse_shared::query::QueryError;
 
 /// An error the API answers with.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// A client mistake or refusal with a stable `code`.
+    /// A client mistake or refusal with a stable `code` (which implies the
+    /// status).
     #[error("{message}")]
-    Client {
-        status: StatusCode,
-        code: &'static str,
-        message: String,
-    },
+    Client { code: ErrorCode, message: String },
     /// A dependency is unreachable: 503, safe to retry.
     #[error("{0}")]
     Unavailable(String),
@@ -29,9 +27,8 @@ pub enum ApiError {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::Client {
-            status,
             code,
             message: message.into(),
         }
@@ -39,19 +36,17 @@ impl ApiError {
 
     /// 400 for a query parameter that is malformed or out of range.
     pub fn invalid_parameter(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_parameter", message)
-    }
-
-    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, code, message)
-    }
-
-    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, code, message)
+        Self::new(ErrorCode::InvalidParameter, message)
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+        Self::new(ErrorCode::NotFound, message)
+    }
+}
+
+impl From<QueryError> for ApiError {
+    fn from(error: QueryError) -> Self {
+        Self::invalid_parameter(error.message)
     }
 }
 
@@ -73,25 +68,19 @@ impl From<mongodb::error::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code, message) = match self {
-            Self::Client { status, code, message } => (status, code, message),
+        let (code, message) = match self {
+            Self::Client { code, message } => (code, message),
             Self::Unavailable(message) => {
                 tracing::warn!(%message, "dependency unavailable");
-                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+                (ErrorCode::Unavailable, message)
             }
             Self::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "internal error");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "internal server error".to_owned(),
-                )
+                (ErrorCode::Internal, "internal server error".to_owned())
             }
         };
-        let body = Json(ErrorBody {
-            code: code.to_owned(),
-            message,
-        });
+        let status = StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = Json(ErrorBody { code, message });
         if status == StatusCode::SERVICE_UNAVAILABLE {
             // Safe to retry: say when.
             return (status, [(RETRY_AFTER, "1")], body).into_response();

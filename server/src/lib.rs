@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
-use axum::http::{HeaderName, Method, StatusCode};
+use axum::http::{HeaderName, Method};
 use tokio::net::TcpListener;
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::trace::TraceLayer;
@@ -37,6 +37,7 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::Store;
+use paypulse_shared::error::ErrorCode;
 
 /// Every route of the server.
 pub fn router(state: AppState) -> Router {
@@ -45,11 +46,7 @@ pub fn router(state: AppState) -> Router {
         .merge(payments::router())
         .fallback(|| async { ApiError::not_found("no such API endpoint") })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "this endpoint does not accept that method",
-            )
+            ApiError::new(ErrorCode::MethodNotAllowed, "this endpoint does not accept that method")
         });
     Router::new()
         .nest("/api", api)

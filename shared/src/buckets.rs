@@ -54,7 +54,7 @@ pub fn floor_local(instant: DateTime<Utc>, unit: BucketUnit, tz: Tz) -> DateTime
 /// The UTC instant of the wall-clock time `local`, choosing the occurrence
 /// not after `not_after` when the clock shows it twice, and the end of the gap
 /// when the clock skips it.
-fn resolve_local(local: NaiveDateTime, not_after: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
+pub(crate) fn resolve_local(local: NaiveDateTime, not_after: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
     let mut candidate = local;
     // A gap lasts at most a day (Samoa skipped 30 December 2011); quarter-hour
     // steps find its end because every offset is a multiple of 15 minutes.

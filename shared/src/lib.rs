@@ -1,12 +1,17 @@
-//! Paypulse's shared vocabulary: the JSON wire types of SPEC §3 and the pure
+//! Paypulse's shared vocabulary: the JSON wire types of SPEC §3, the query
+//! strings, live frames and error codes both sides branch on, and the pure
 //! arithmetic behind the analytics (money, metric definitions, trend buckets,
 //! anomaly flags), compiled both for the server and for the WASM dashboard.
 
 pub mod catalogue;
 pub mod currency;
 pub mod error;
+pub mod filter;
+pub mod live;
 pub mod money;
 pub mod payment;
+pub mod query;
+pub mod range;
 pub mod stats;
 pub mod time;
 pub mod wire;

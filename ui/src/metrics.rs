@@ -46,7 +46,7 @@ pub fn MetricsGrid() -> View {
                     let sign_in_again = failure.needs_credentials();
                     let stale = data.with(Option::is_some);
                     view! {
-                        div(class="error card", role="alert", data-testid="metrics-error", data-code=failure.code.clone()) {
+                        div(class="error card", role="alert", data-testid="metrics-error", data-code=failure.code.as_str()) {
                             p { (failure.message.clone()) (if stale { " The numbers below are the last ones received." } else { "" }) }
                             (if sign_in_again {
                                 view! { button(class="primary", on:click=move |_| state.sign_out()) { "Change tenant or key" } }

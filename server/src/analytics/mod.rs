@@ -13,9 +13,10 @@ use axum::routing::get;
 use chrono::TimeDelta;
 use paypulse_shared::buckets::{self, BucketUnit};
 use paypulse_shared::metrics::compute_metrics;
+use paypulse_shared::query::{MetricsQuery, TrendsQuery};
+use paypulse_shared::range::TimeRange;
 use paypulse_shared::trends::build_trend;
 use paypulse_shared::wire::Period;
-use serde::Deserialize;
 
 use crate::error::{ApiError, ApiResult};
 use crate::params::{self, Params};
@@ -30,13 +31,6 @@ pub fn router() -> Router<AppState> {
         .route("/analytics/trends", get(trends))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MetricsQuery {
-    from: Option<String>,
-    to: Option<String>,
-}
-
 async fn metrics(
     State(state): State<AppState>,
     caller: Caller,
@@ -44,7 +38,7 @@ async fn metrics(
 ) -> ApiResult<Response> {
     let tenant = caller.require(Role::Viewer)?.tenant;
     let now = state.config.clock.window_end();
-    let (from, to) = params::range(query.from.as_deref(), query.to.as_deref(), now, TimeDelta::hours(24))?;
+    let (from, to) = params::range(&query.range, now, tenant.tz(), TimeDelta::hours(24))?;
     let key = format!("metrics:{}:{}", from.timestamp_millis(), to.timestamp_millis());
     let body = state
         .cache
@@ -66,32 +60,19 @@ fn json_response(body: String) -> Response {
     ([(CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TrendsQuery {
-    period: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-}
-
 async fn trends(
     State(state): State<AppState>,
     caller: Caller,
     Params(query): Params<TrendsQuery>,
 ) -> ApiResult<Response> {
     let tenant = caller.require(Role::Viewer)?.tenant;
-    let period: Period = match query.period.as_deref() {
-        None => Period::Day,
-        Some(text) => text
-            .parse()
-            .map_err(|error| ApiError::invalid_parameter(format!("'period': {error}")))?,
-    };
+    let period = query.period.unwrap_or(Period::Day);
     let tz = tenant.tz();
     let now = state.config.clock.window_end();
-    let (from, to) = if query.from.is_none() && query.to.is_none() {
+    let (from, to) = if query.range == TimeRange::default() {
         buckets::default_window(period, now, tz)
     } else {
-        params::range(query.from.as_deref(), query.to.as_deref(), now, default_span(period))?
+        params::range(&query.range, now, tz, default_span(period))?
     };
     let starts = buckets::bucket_starts(from, to, BucketUnit::from(period), tz)
         .map_err(|error| ApiError::invalid_parameter(error.to_string()))?;

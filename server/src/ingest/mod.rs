@@ -20,6 +20,7 @@ use crate::state::AppState;
 use crate::store::documents::{Role, TenantDoc};
 use crate::store::writes::{CreateOutcome, RefundOutcome};
 use crate::tenancy::Caller;
+use paypulse_shared::error::ErrorCode;
 
 pub use queue::{IngestLimits, IngestQueue};
 pub use validate::CreatePayment;
@@ -66,8 +67,7 @@ pub async fn create(
         }
         CreateOutcome::Replayed(document) => Ok((StatusCode::OK, Json(document.to_wire())).into_response()),
         CreateOutcome::Conflict(document) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "idempotency_conflict",
+            ErrorCode::IdempotencyConflict,
             format!(
                 "externalId '{}' already names payment {} with different details; use a new externalId for a new payment",
                 document.external_id,
@@ -86,13 +86,11 @@ pub async fn refund(State(state): State<AppState>, caller: Caller, Path(id): Pat
         RefundOutcome::Refunded(document) => Ok((StatusCode::OK, Json(document.to_wire())).into_response()),
         RefundOutcome::NotFound => Err(ApiError::not_found(format!("no payment '{id}'"))),
         RefundOutcome::AlreadyRefunded(_) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "already_refunded",
+            ErrorCode::AlreadyRefunded,
             format!("payment '{id}' is already refunded"),
         )),
         RefundOutcome::NotRefundable(_) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "not_refundable",
+            ErrorCode::NotRefundable,
             format!("payment '{id}' failed, so no money moved and there is nothing to refund"),
         )),
     }

@@ -3,7 +3,6 @@
 //! a 400; well-formed input this tenant cannot accept (a method it has not
 //! enabled, another currency, a time in the future) is a 422.
 
-use axum::http::StatusCode;
 use chrono::{DateTime, TimeDelta, Utc};
 use paypulse_shared::payment::PaymentStatus;
 use paypulse_shared::{Amount, catalogue};
@@ -13,6 +12,7 @@ use crate::error::ApiError;
 use crate::params;
 use crate::store::documents::TenantDoc;
 use crate::store::writes::NewPayment;
+use paypulse_shared::error::ErrorCode;
 
 /// How far ahead of our clock a sender's `createdAt` may be (clock skew).
 const MAX_CLOCK_SKEW: TimeDelta = TimeDelta::minutes(5);
@@ -36,11 +36,11 @@ pub struct CreatePayment {
 }
 
 fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", message)
+    ApiError::new(ErrorCode::InvalidBody, message)
 }
 
-fn unprocessable(code: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+fn unprocessable(code: ErrorCode, message: impl Into<String>) -> ApiError {
+    ApiError::new(code, message)
 }
 
 pub fn validate(tenant: &TenantDoc, body: CreatePayment, now: DateTime<Utc>) -> Result<NewPayment, ApiError> {
@@ -75,7 +75,7 @@ pub fn validate(tenant: &TenantDoc, body: CreatePayment, now: DateTime<Utc>) -> 
     };
     if body.currency != tenant.currency {
         return Err(unprocessable(
-            "currency_mismatch",
+            ErrorCode::CurrencyMismatch,
             format!(
                 "tenant '{}' takes payments in {}, not '{}'",
                 tenant.id, tenant.currency, body.currency
@@ -85,13 +85,13 @@ pub fn validate(tenant: &TenantDoc, body: CreatePayment, now: DateTime<Utc>) -> 
     if catalogue::method(&body.method).is_none() {
         let known: Vec<_> = catalogue::METHODS.iter().map(|method| method.id).collect();
         return Err(unprocessable(
-            "unknown_method",
+            ErrorCode::UnknownMethod,
             format!("unknown payment method '{}' (known: {})", body.method, known.join(", ")),
         ));
     }
     if !tenant.methods.contains(&body.method) {
         return Err(unprocessable(
-            "method_not_enabled",
+            ErrorCode::MethodNotEnabled,
             format!(
                 "tenant '{}' has not enabled '{}' (enabled: {})",
                 tenant.id,
@@ -107,7 +107,7 @@ pub fn validate(tenant: &TenantDoc, body: CreatePayment, now: DateTime<Utc>) -> 
     if let Some(reason) = &failure_reason {
         if status == PaymentStatus::Succeeded {
             return Err(unprocessable(
-                "unexpected_failure_reason",
+                ErrorCode::UnexpectedFailureReason,
                 "a succeeded payment has no 'failureReason'",
             ));
         }
@@ -121,7 +121,7 @@ pub fn validate(tenant: &TenantDoc, body: CreatePayment, now: DateTime<Utc>) -> 
         && at > now + MAX_CLOCK_SKEW
     {
         return Err(unprocessable(
-            "created_at_in_future",
+            ErrorCode::CreatedAtInFuture,
             format!("'createdAt' {at} is in the future"),
         ));
     }
@@ -176,9 +176,9 @@ mod tests {
         body(json)
     }
 
-    fn rejection(result: Result<NewPayment, ApiError>) -> (StatusCode, &'static str, String) {
+    fn rejection(result: Result<NewPayment, ApiError>) -> (u16, &'static str, String) {
         match result.unwrap_err() {
-            ApiError::Client { status, code, message } => (status, code, message),
+            ApiError::Client { code, message } => (code.status(), code.as_str(), message),
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -207,7 +207,7 @@ mod tests {
             ("createdAt", serde_json::json!("yesterday"), "createdAt"),
         ] {
             let (status, code, message) = rejection(validate(&tenant(), with(field, value), now));
-            assert_eq!((status, code), (StatusCode::BAD_REQUEST, "invalid_body"), "{field}");
+            assert_eq!((status, code), (400, "invalid_body"), "{field}");
             assert!(message.contains(hint), "{message}");
         }
     }
@@ -228,7 +228,7 @@ mod tests {
             ),
         ] {
             let (status, actual, _) = rejection(validate(&tenant(), with(field, value), now));
-            assert_eq!((status, actual), (StatusCode::UNPROCESSABLE_ENTITY, code), "{field}");
+            assert_eq!((status, actual), (422, code), "{field}");
         }
     }
 

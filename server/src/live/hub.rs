@@ -17,8 +17,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::Utf8Bytes;
-use paypulse_shared::currency;
-use paypulse_shared::payment::{EventType, PaymentEvent};
+use paypulse_shared::live::LiveFrame;
+use paypulse_shared::payment::PaymentEvent;
 use rand::Rng;
 use tokio::sync::broadcast;
 
@@ -63,10 +63,8 @@ impl ReplayWindow {
 #[derive(Debug)]
 pub struct LiveEvent {
     pub seq: u64,
-    pub event_type: EventType,
-    pub method: String,
-    /// The payment's amount in minor units, for `minAmount` filters.
-    pub amount_minor: i64,
+    /// The event itself, for watchers' filters.
+    pub event: PaymentEvent,
     published: Instant,
     /// The JSON text frame every watcher sends.
     pub text: Utf8Bytes,
@@ -94,7 +92,7 @@ impl Feed {
     /// broadcasts it; the history then keeps what `window` says.
     fn append(&mut self, seq: u64, mut event: PaymentEvent, published: Instant, window: &ReplayWindow) {
         event.seq = Some(seq);
-        let text = match serde_json::to_string(&event) {
+        let text = match LiveFrame::event_text(&event) {
             Ok(text) => text,
             Err(error) => {
                 tracing::error!(%error, "serializing a live event");
@@ -104,13 +102,7 @@ impl Feed {
         self.latest_seq = seq;
         let live = Arc::new(LiveEvent {
             seq,
-            event_type: event.event_type,
-            method: event.payment.method.clone(),
-            // In minor units of the currency: an amount read back from JSON
-            // carries only the digits it was written with (10.0 is 10).
-            amount_minor: currency::exponent(&event.payment.currency)
-                .and_then(|scale| event.payment.amount.to_minor_units(scale).ok())
-                .unwrap_or_else(|| event.payment.amount.minor()),
+            event,
             published,
             text: Utf8Bytes::from(text),
         });
@@ -293,7 +285,7 @@ mod tests {
     use super::*;
     use chrono::Utc;
     use paypulse_shared::Amount;
-    use paypulse_shared::payment::{Payment, PaymentStatus};
+    use paypulse_shared::payment::{EventType, Payment, PaymentStatus};
 
     fn event(amount_minor: i64) -> PaymentEvent {
         let now = Utc::now();

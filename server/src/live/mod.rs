@@ -21,14 +21,14 @@ use axum::Router;
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::Response;
 use axum::routing::get;
 use futures::{SinkExt, StreamExt};
-use paypulse_shared::catalogue;
-use paypulse_shared::payment::{EventType, PaymentEvent};
-use serde::Deserialize;
+use paypulse_shared::filter::PaymentFilter;
+use paypulse_shared::live::{CloseCode, FeedPosition, LiveFrame};
+use paypulse_shared::payment::PaymentEvent;
+use paypulse_shared::query::LiveQuery;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use crate::error::ApiError;
@@ -39,14 +39,11 @@ use crate::store::documents::Role;
 use crate::tenancy;
 use bus::RedisBus;
 use hub::{Disconnect, LiveEvent, LiveHub, Subscription};
+use paypulse_shared::error::ErrorCode;
 use std::sync::Arc;
 
 /// Most queued events written to a client before one flush.
 const MAX_BURST: usize = 256;
-/// Close codes (documented in ARCHITECTURE.md).
-pub const CLOSE_HEARTBEAT_TIMEOUT: u16 = 4001;
-pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
-pub const CLOSE_FEED_RESTARTED: u16 = 4010;
 
 /// The feed's timings and bounds (docs/ARCHITECTURE.md, "Live feed").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,87 +134,6 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/ws/payments", get(connect))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct LiveQuery {
-    tenant: Option<String>,
-    key: Option<String>,
-    since: Option<String>,
-    epoch: Option<String>,
-    types: Option<String>,
-    methods: Option<String>,
-    min_amount: Option<String>,
-}
-
-/// Which events a watcher wants.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Filter {
-    pub types: Option<Vec<EventType>>,
-    pub methods: Option<Vec<String>>,
-    pub min_amount_minor: Option<i64>,
-}
-
-impl Filter {
-    pub fn matches(&self, event: &LiveEvent) -> bool {
-        self.types
-            .as_ref()
-            .is_none_or(|types| types.contains(&event.event_type))
-            && self
-                .methods
-                .as_ref()
-                .is_none_or(|methods| methods.contains(&event.method))
-            && self
-                .min_amount_minor
-                .is_none_or(|minimum| event.amount_minor >= minimum)
-    }
-}
-
-fn list(text: &str) -> impl Iterator<Item = &str> {
-    text.split(',').map(str::trim).filter(|item| !item.is_empty())
-}
-
-fn parse_filter(query: &LiveQuery, scale: u8) -> Result<Filter, ApiError> {
-    let types = query
-        .types
-        .as_deref()
-        .map(|text| {
-            list(text)
-                .map(|name| {
-                    serde_json::from_value(serde_json::Value::String(name.to_owned())).map_err(|_| {
-                        ApiError::invalid_parameter(format!(
-                            "'types': unknown event type '{name}' (expected payment_received, payment_failed or payment_refunded)"
-                        ))
-                    })
-                })
-                .collect::<Result<Vec<EventType>, _>>()
-        })
-        .transpose()?;
-    let methods = query
-        .methods
-        .as_deref()
-        .map(|text| {
-            list(text)
-                .map(|method| match catalogue::method(method) {
-                    Some(_) => Ok(method.to_owned()),
-                    None => Err(ApiError::invalid_parameter(format!(
-                        "'methods': unknown method '{method}'"
-                    ))),
-                })
-                .collect::<Result<Vec<String>, _>>()
-        })
-        .transpose()?;
-    let min_amount_minor = query
-        .min_amount
-        .as_deref()
-        .map(|value| params::amount("minAmount", value, scale))
-        .transpose()?;
-    Ok(Filter {
-        types,
-        methods,
-        min_amount_minor,
-    })
-}
-
 async fn connect(
     State(state): State<AppState>,
     parts: Parts,
@@ -228,8 +144,8 @@ async fn connect(
         (_, Some(header)) => header.to_owned(),
         (Some(key), None) => key.clone(),
         (None, None) => {
-            return Err(ApiError::unauthorized(
-                "missing_credentials",
+            return Err(ApiError::new(
+                ErrorCode::MissingCredentials,
                 "send an API key as 'Authorization: Bearer <key>' or as the 'key' query parameter",
             ));
         }
@@ -242,23 +158,11 @@ async fn connect(
         .await?
         .require(Role::Viewer)?
         .tenant;
-    let filter = parse_filter(&query, tenant.scale())?;
-    let since = query
-        .since
-        .as_deref()
-        .map(|text| {
-            text.parse::<u64>()
-                .map_err(|_| ApiError::invalid_parameter(format!("'since' must be a sequence number, got '{text}'")))
-        })
-        .transpose()?;
-    let upgrade = upgrade.map_err(|rejection| {
-        ApiError::new(
-            StatusCode::UPGRADE_REQUIRED,
-            "websocket_required",
-            rejection.to_string(),
-        )
-    })?;
+    params::check_amounts(&query.filter, tenant.scale())?;
+    let since = query.since;
+    let upgrade = upgrade.map_err(|rejection| ApiError::new(ErrorCode::WebsocketRequired, rejection.to_string()))?;
     let epoch = query.epoch.unwrap_or_default();
+    let filter = query.filter;
     let subscription = state
         .live
         .subscribe(&tenant.id, since.map(|since| (since, epoch.as_str())))
@@ -291,9 +195,14 @@ enum Ended {
     FeedRestarted,
 }
 
-fn control(kind: &str, subscription: &Subscription) -> Message {
-    let body = serde_json::json!({ "type": kind, "epoch": subscription.epoch, "seq": subscription.latest_seq });
-    Message::Text(Utf8Bytes::from(body.to_string()))
+/// A control frame: `hello` or `resync_required`, with the feed's position.
+fn control(frame: fn(FeedPosition) -> LiveFrame, subscription: &Subscription) -> Message {
+    let position = FeedPosition {
+        epoch: subscription.epoch.clone(),
+        seq: subscription.latest_seq,
+    };
+    let text = serde_json::to_string(&frame(position)).unwrap_or_default();
+    Message::Text(Utf8Bytes::from(text))
 }
 
 impl Watcher {
@@ -321,22 +230,22 @@ impl Watcher {
 
     /// Serves the feed to one client until it leaves or breaks a limit, then
     /// closes with the code that says why.
-    async fn watch(self, socket: WebSocket, subscription: Subscription, filter: Filter, resumed: bool) {
+    async fn watch(self, socket: WebSocket, subscription: Subscription, filter: PaymentFilter, resumed: bool) {
         let (mut sink, stream) = socket.split();
         let (code, reason) = match self.serve(&mut sink, stream, subscription, filter, resumed).await {
             Ended::ByClient => return,
-            Ended::FeedRestarted => (CLOSE_FEED_RESTARTED, "feed restarted"),
+            Ended::FeedRestarted => (CloseCode::FeedRestarted, "feed restarted"),
             Ended::Closed(cause) => {
                 self.hub.record_disconnect(cause);
                 match cause {
-                    Disconnect::HeartbeatTimeout => (CLOSE_HEARTBEAT_TIMEOUT, "heartbeat timeout"),
-                    Disconnect::FellBehind => (CLOSE_SLOW_CONSUMER, "slow consumer: fell too far behind the feed"),
-                    Disconnect::SendTimeout => (CLOSE_SLOW_CONSUMER, "slow consumer: a frame waited too long"),
+                    Disconnect::HeartbeatTimeout => (CloseCode::HeartbeatTimeout, "heartbeat timeout"),
+                    Disconnect::FellBehind => (CloseCode::SlowConsumer, "slow consumer: fell too far behind the feed"),
+                    Disconnect::SendTimeout => (CloseCode::SlowConsumer, "slow consumer: a frame waited too long"),
                 }
             }
         };
         let frame = Message::Close(Some(CloseFrame {
-            code,
+            code: code.code(),
             reason: Utf8Bytes::from_static(reason),
         }));
         // The closing frame gets the same time as any other to reach a slow
@@ -351,16 +260,17 @@ impl Watcher {
         sink: &mut Sink,
         mut stream: futures::stream::SplitStream<WebSocket>,
         mut subscription: Subscription,
-        filter: Filter,
+        filter: PaymentFilter,
         resumed: bool,
     ) -> Ended {
-        if let Err(ended) = self.send(sink, control("hello", &subscription)).await {
+        if let Err(ended) = self.send(sink, control(LiveFrame::Hello, &subscription)).await {
             return ended;
         }
         if resumed {
             match subscription.backlog.take() {
                 Some(backlog) => {
-                    let missed: Vec<&Arc<LiveEvent>> = backlog.iter().filter(|event| filter.matches(event)).collect();
+                    let missed: Vec<&Arc<LiveEvent>> =
+                        backlog.iter().filter(|event| filter.matches(&event.event)).collect();
                     for chunk in missed.chunks(MAX_BURST) {
                         let frames = chunk.iter().map(|event| Message::Text(event.text.clone()));
                         if let Err(ended) = self.send_all(sink, frames).await {
@@ -369,7 +279,7 @@ impl Watcher {
                     }
                 }
                 None => {
-                    if let Err(ended) = self.send(sink, control("resync_required", &subscription)).await {
+                    if let Err(ended) = self.send(sink, control(LiveFrame::ResyncRequired, &subscription)).await {
                         return ended;
                     }
                 }
@@ -399,7 +309,7 @@ impl Watcher {
                         }
                         let frames = burst
                             .iter()
-                            .filter(|event| filter.matches(event))
+                            .filter(|event| filter.matches(&event.event))
                             .map(|event| Message::Text(event.text.clone()));
                         if let Err(ended) = self.send_all(sink, frames).await {
                             return ended;

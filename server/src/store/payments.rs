@@ -5,20 +5,78 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{Bson, Document, doc};
-use paypulse_shared::payment::PaymentStatus;
+use paypulse_shared::filter::PaymentFilter;
 use paypulse_shared::stats::{CELL_MINUTES, Cell, Stats};
 
 use super::Store;
 use super::documents::{PaymentDoc, read_i64, to_bson};
 
-/// Filters of the drill-down list; every field narrows the result.
-#[derive(Clone, Debug, Default)]
-pub struct PaymentFilter {
+/// One tenant's payments in `[from, to)` that pass `filter`: what a list
+/// page or an export reads.
+#[derive(Clone, Copy, Debug)]
+pub struct Slice<'a> {
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
-    pub status: Option<PaymentStatus>,
-    pub method: Option<String>,
-    pub min_amount_minor: Option<i64>,
+    pub filter: &'a PaymentFilter,
+    /// Decimal places of the tenant's currency, for the amount bounds.
+    pub scale: u8,
+}
+
+impl Slice<'_> {
+    /// The MongoDB filter of this slice of `tenant_id`'s payments.
+    fn to_document(self, tenant_id: &str) -> Document {
+        let mut query = doc! { "tenantId": tenant_id };
+        let mut created = Document::new();
+        if let Some(from) = self.from {
+            created.insert("$gte", to_bson(from));
+        }
+        if let Some(to) = self.to {
+            created.insert("$lt", to_bson(to));
+        }
+        if !created.is_empty() {
+            query.insert("createdAt", created);
+        }
+        let filter = self.filter;
+        if !filter.statuses.is_empty() {
+            let statuses: Vec<&str> = filter.statuses.iter().map(|status| status.as_str()).collect();
+            query.insert("status", doc! { "$in": statuses });
+        }
+        if !filter.methods.is_empty() {
+            let methods: Vec<&str> = filter.methods.iter().map(String::as_str).collect();
+            query.insert("method", doc! { "$in": methods });
+        }
+        let mut amount = Document::new();
+        // Bounds finer than the currency were refused before they got here;
+        // the fallback only keeps a bound from being dropped.
+        let minor = |bound: paypulse_shared::Amount| bound.to_minor_units(self.scale).unwrap_or_else(|_| bound.minor());
+        if let Some(minimum) = filter.min_amount {
+            amount.insert("$gte", minor(minimum));
+        }
+        if let Some(maximum) = filter.max_amount {
+            amount.insert("$lte", minor(maximum));
+        }
+        if !amount.is_empty() {
+            query.insert("amountMinor", amount);
+        }
+        if let Some(prefix) = &filter.external_id_prefix {
+            // An anchored, escaped prefix: the `{tenantId, externalId}` index
+            // answers it as a range.
+            query.insert("externalId", doc! { "$regex": format!("^{}", escape_regex(prefix)) });
+        }
+        query
+    }
+}
+
+/// `text` with every regular-expression metacharacter escaped.
+fn escape_regex(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for character in text.chars() {
+        if "\\^$.|?*+()[]{}-/".contains(character) {
+            escaped.push('\\');
+        }
+        escaped.push(character);
+    }
+    escaped
 }
 
 /// Where a page ends: the sort key of its last payment.
@@ -87,30 +145,11 @@ impl Store {
     pub async fn list_payments(
         &self,
         tenant_id: &str,
-        filter: &PaymentFilter,
+        slice: Slice<'_>,
         after: Option<Position>,
         limit: u32,
     ) -> mongodb::error::Result<(Vec<PaymentDoc>, Option<Position>)> {
-        let mut query = doc! { "tenantId": tenant_id };
-        let mut created = Document::new();
-        if let Some(from) = filter.from {
-            created.insert("$gte", to_bson(from));
-        }
-        if let Some(to) = filter.to {
-            created.insert("$lt", to_bson(to));
-        }
-        if !created.is_empty() {
-            query.insert("createdAt", created);
-        }
-        if let Some(status) = filter.status {
-            query.insert("status", status.as_str());
-        }
-        if let Some(method) = &filter.method {
-            query.insert("method", method.as_str());
-        }
-        if let Some(minimum) = filter.min_amount_minor {
-            query.insert("amountMinor", doc! { "$gte": minimum });
-        }
+        let mut query = slice.to_document(tenant_id);
         if let Some(position) = after {
             let at = Bson::DateTime(mongodb::bson::DateTime::from_millis(position.created_at_ms));
             query.insert(

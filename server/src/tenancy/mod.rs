@@ -14,6 +14,7 @@ use axum::http::request::Parts;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::documents::{Role, TenantDoc};
+use paypulse_shared::error::ErrorCode;
 
 /// Header that names the tenant when no subdomain does.
 pub const TENANT_HEADER: &str = "x-tenant-id";
@@ -31,8 +32,8 @@ impl Caller {
         if self.role == role {
             Ok(self)
         } else {
-            Err(ApiError::forbidden(
-                "insufficient_role",
+            Err(ApiError::new(
+                ErrorCode::InsufficientRole,
                 format!(
                     "this endpoint needs a {} key; the key sent is a {} key",
                     role.as_str(),
@@ -68,10 +69,7 @@ pub async fn authenticate(state: &AppState, requested: Option<String>, key: &str
         }
     };
     let Some(tenant) = tenant else {
-        return Err(ApiError::unauthorized(
-            "invalid_credentials",
-            "the API key is not valid",
-        ));
+        return Err(ApiError::new(ErrorCode::InvalidCredentials, "the API key is not valid"));
     };
     let Some(requested) = requested else {
         return Err(ApiError::invalid_parameter(
@@ -79,8 +77,8 @@ pub async fn authenticate(state: &AppState, requested: Option<String>, key: &str
         ));
     };
     if tenant.id != requested {
-        return Err(ApiError::forbidden(
-            "tenant_mismatch",
+        return Err(ApiError::new(
+            ErrorCode::TenantMismatch,
             format!("the API key does not belong to tenant '{requested}'"),
         ));
     }
@@ -89,7 +87,7 @@ pub async fn authenticate(state: &AppState, requested: Option<String>, key: &str
         .iter()
         .find(|stored| stored.hash == hash)
         .map(|stored| stored.role);
-    let role = role.ok_or_else(|| ApiError::unauthorized("invalid_credentials", "the API key is not valid"))?;
+    let role = role.ok_or_else(|| ApiError::new(ErrorCode::InvalidCredentials, "the API key is not valid"))?;
     Ok(Caller { tenant, role })
 }
 
@@ -104,8 +102,8 @@ pub fn optional_bearer_key(parts: &Parts) -> Result<Option<&str>, ApiError> {
 
 fn bearer_key(parts: &Parts) -> Result<&str, ApiError> {
     let missing = || {
-        ApiError::unauthorized(
-            "missing_credentials",
+        ApiError::new(
+            ErrorCode::MissingCredentials,
             "send an API key as 'Authorization: Bearer <key>'",
         )
     };

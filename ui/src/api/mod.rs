@@ -2,7 +2,7 @@
 //! for data and never build URLs or headers themselves; errors come back as
 //! the server's `{code, message}` so the UI can branch on `code`.
 
-use paypulse_shared::error::ErrorBody;
+use paypulse_shared::error::{ErrorBody, ErrorCode};
 use paypulse_shared::wire::{PaymentMetrics, Period, TrendData};
 use serde::de::DeserializeOwned;
 
@@ -13,7 +13,9 @@ use crate::session::Credentials;
 pub struct ApiFailure {
     /// HTTP status, or 0 when the server could not be reached.
     pub status: u16,
-    pub code: String,
+    /// The server's code; `Unknown` when the failure is not the server's
+    /// (unreachable, or an answer that could not be read).
+    pub code: ErrorCode,
     pub message: String,
 }
 
@@ -21,14 +23,14 @@ impl ApiFailure {
     fn network(error: impl std::fmt::Display) -> Self {
         Self {
             status: 0,
-            code: "network".into(),
+            code: ErrorCode::Unknown,
             message: format!("The server could not be reached ({error})."),
         }
     }
 
     /// Whether signing in again (new key or tenant) is the way out.
     pub fn needs_credentials(&self) -> bool {
-        matches!(self.status, 401 | 403)
+        self.code.needs_credentials()
     }
 }
 
@@ -65,7 +67,7 @@ impl ApiClient {
         if response.ok() {
             return response.json::<T>().await.map_err(|error| ApiFailure {
                 status,
-                code: "bad_response".into(),
+                code: ErrorCode::Unknown,
                 message: format!("The server's answer could not be read ({error})."),
             });
         }
@@ -77,7 +79,7 @@ impl ApiClient {
             }),
             Err(_) => Err(ApiFailure {
                 status,
-                code: "http_error".into(),
+                code: ErrorCode::Unknown,
                 message: format!("The server answered {status}."),
             }),
         }

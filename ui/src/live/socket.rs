@@ -15,7 +15,9 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
-use super::protocol::{Frame, Position, parse, socket_url};
+use paypulse_shared::live::LiveFrame;
+
+use super::protocol::{Position, parse, socket_url};
 use crate::session::Credentials;
 use crate::store::{Action, Effect};
 
@@ -123,19 +125,22 @@ impl Inner {
 
     fn receive(self: Rc<Self>, text: &str) {
         match parse(text) {
-            Some(Frame::Event(event)) => {
+            Some(LiveFrame::Event(event)) => {
                 self.pending.borrow_mut().push(*event);
                 self.schedule_flush();
             }
-            Some(Frame::Hello(position)) => {
+            Some(LiveFrame::Hello(position)) => {
                 self.flush();
                 self.dispatch(Action::Hello(position));
             }
-            Some(Frame::ResyncRequired(position)) => {
+            Some(LiveFrame::ResyncRequired(position)) => {
                 self.flush();
                 self.dispatch(Action::ResyncRequired(position));
             }
-            None => web_sys::console::warn_1(&format!("ignoring an unknown live frame: {text}").into()),
+            // A newer server may add frame types: skipped, never fatal.
+            Some(LiveFrame::Unknown(_)) | None => {
+                web_sys::console::warn_1(&format!("ignoring an unknown live frame: {text}").into())
+            }
         }
     }
 

@@ -8,27 +8,18 @@
 //! pause can be kept incrementally: a batch costs its own size, not the
 //! feed's.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::rc::Rc;
 
-use paypulse_shared::payment::{EventType, PaymentEvent};
+use paypulse_shared::filter::PaymentFilter;
+use paypulse_shared::payment::PaymentEvent;
 
 /// Rows kept; the oldest go first (and are counted) beyond it.
 pub const MAX_ROWS: usize = 50_000;
 
-/// Which rows are shown: empty sets mean "all".
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct FeedFilter {
-    pub types: BTreeSet<EventType>,
-    pub methods: BTreeSet<String>,
-}
-
-impl FeedFilter {
-    pub fn matches(&self, event: &PaymentEvent) -> bool {
-        (self.types.is_empty() || self.types.contains(&event.event_type))
-            && (self.methods.is_empty() || self.methods.contains(&event.payment.method))
-    }
-}
+/// Which rows are shown: the one payment filter of `shared`, whose empty
+/// sets mean "all".
+pub type FeedFilter = PaymentFilter;
 
 /// What became of one received event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -193,6 +184,7 @@ impl Feed {
 mod tests {
     use super::*;
     use crate::store::testing::event;
+    use paypulse_shared::payment::EventType;
 
     fn shown_seqs(feed: &Feed) -> Vec<u64> {
         (0..feed.shown_len())

@@ -11,6 +11,8 @@ use paypulse_shared::payment::PaymentEvent;
 use paypulse_shared::wire::Period;
 
 use crate::live::backoff::Backoff;
+use paypulse_shared::live::CloseCode;
+
 use crate::live::protocol::Position;
 use feed::{Feed, FeedFilter, Received};
 
@@ -183,10 +185,7 @@ fn close_reason(code: u16, reason: &str) -> String {
         1006 => "the connection was lost",
         1011 => "the server hit an error",
         1012 | 1013 => "the server is restarting",
-        4001 => "the connection stopped answering",
-        4008 => "the dashboard fell behind the feed",
-        4010 => "the live feed restarted",
-        _ => "",
+        _ => CloseCode::from_code(code).map_or("", CloseCode::explanation),
     };
     match (known.is_empty(), reason.is_empty()) {
         (false, _) => known.to_owned(),
@@ -310,7 +309,7 @@ mod tests {
         assert_eq!(
             dashboard.connection,
             Connection::Waiting {
-                reason: "the dashboard fell behind the feed".into(),
+                reason: "this page fell too far behind the live feed".into(),
                 retry_in_ms: 250
             }
         );
@@ -342,7 +341,10 @@ mod tests {
 
     #[test]
     fn close_codes_read_as_words() {
-        assert_eq!(close_reason(4001, ""), "the connection stopped answering");
+        assert_eq!(
+            close_reason(4001, ""),
+            "the server heard nothing from this page for too long"
+        );
         assert_eq!(close_reason(4999, "custom"), "custom");
         assert_eq!(close_reason(4999, ""), "the connection closed (code 4999)");
     }

@@ -1,0 +1,185 @@
+//! The live feed's protocol (SPEC §3, docs/ARCHITECTURE.md "Live feed"):
+//! the text frames of `/ws/payments` as one tagged enum, and the close codes
+//! the server ends a connection with. The server writes frames with it and
+//! the dashboard reads them with it.
+
+use std::fmt;
+
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::payment::{EventType, PaymentEvent};
+
+/// Where a feed stands: its epoch and the last `seq` in it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedPosition {
+    pub epoch: String,
+    pub seq: u64,
+}
+
+/// One text frame of the live feed, told apart by its `type`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LiveFrame {
+    /// First frame of every connection.
+    Hello(FeedPosition),
+    /// The events after the client's `since` are gone: reload from REST and
+    /// continue from this position. Sent only to clients that resumed.
+    ResyncRequired(FeedPosition),
+    /// A payment event (`payment_received`, `payment_failed`, `payment_refunded`).
+    Event(Box<PaymentEvent>),
+    /// A frame of a type this build does not know (a newer server); skipped.
+    Unknown(String),
+}
+
+#[derive(Serialize, Deserialize)]
+struct Control<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    #[serde(flatten)]
+    position: FeedPosition,
+}
+
+impl LiveFrame {
+    /// The text of an event frame without moving the event into a frame: an
+    /// event frame is the event's own JSON (its `type` is the event type).
+    pub fn event_text(event: &PaymentEvent) -> serde_json::Result<String> {
+        serde_json::to_string(event)
+    }
+}
+
+const HELLO: &str = "hello";
+const RESYNC_REQUIRED: &str = "resync_required";
+
+impl Serialize for LiveFrame {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Hello(position) => Control {
+                kind: HELLO,
+                position: position.clone(),
+            }
+            .serialize(serializer),
+            Self::ResyncRequired(position) => Control {
+                kind: RESYNC_REQUIRED,
+                position: position.clone(),
+            }
+            .serialize(serializer),
+            Self::Event(event) => event.serialize(serializer),
+            Self::Unknown(kind) => Control {
+                kind,
+                position: FeedPosition {
+                    epoch: String::new(),
+                    seq: 0,
+                },
+            }
+            .serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for LiveFrame {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        let kind = value
+            .get("type")
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(|| D::Error::missing_field("type"))?
+            .to_owned();
+        let position = || serde_json::from_value::<FeedPosition>(value.clone()).map_err(D::Error::custom);
+        match kind.as_str() {
+            HELLO => Ok(Self::Hello(position()?)),
+            RESYNC_REQUIRED => Ok(Self::ResyncRequired(position()?)),
+            _ if serde_json::from_value::<EventType>(serde_json::Value::String(kind.clone())).is_ok() => {
+                serde_json::from_value(value)
+                    .map(|event| Self::Event(Box::new(event)))
+                    .map_err(D::Error::custom)
+            }
+            _ => Ok(Self::Unknown(kind)),
+        }
+    }
+}
+
+/// Why the server closed a connection: the WebSocket close codes it uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CloseCode {
+    /// No pong arrived within a heartbeat interval (4001).
+    HeartbeatTimeout,
+    /// The client fell too far behind, or a frame waited too long (4008).
+    SlowConsumer,
+    /// The tenant's feed restarted under a new epoch: reconnect and resync (4010).
+    FeedRestarted,
+}
+
+impl CloseCode {
+    pub const ALL: [Self; 3] = [Self::HeartbeatTimeout, Self::SlowConsumer, Self::FeedRestarted];
+
+    pub const fn code(self) -> u16 {
+        match self {
+            Self::HeartbeatTimeout => 4001,
+            Self::SlowConsumer => 4008,
+            Self::FeedRestarted => 4010,
+        }
+    }
+
+    pub fn from_code(code: u16) -> Option<Self> {
+        Self::ALL.into_iter().find(|close| close.code() == code)
+    }
+
+    /// What it means, in words for the connection status.
+    pub const fn explanation(self) -> &'static str {
+        match self {
+            Self::HeartbeatTimeout => "the server heard nothing from this page for too long",
+            Self::SlowConsumer => "this page fell too far behind the live feed",
+            Self::FeedRestarted => "the live feed restarted",
+        }
+    }
+}
+
+impl fmt::Display for CloseCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_told_apart_by_type() {
+        let hello: LiveFrame = serde_json::from_str(r#"{"type":"hello","epoch":"e1","seq":41}"#).unwrap();
+        let position = FeedPosition {
+            epoch: "e1".into(),
+            seq: 41,
+        };
+        assert_eq!(hello, LiveFrame::Hello(position.clone()));
+        assert_eq!(
+            serde_json::to_value(&hello).unwrap(),
+            serde_json::json!({"type": "hello", "epoch": "e1", "seq": 41})
+        );
+        let resync = LiveFrame::ResyncRequired(position);
+        let text = serde_json::to_string(&resync).unwrap();
+        assert_eq!(serde_json::from_str::<LiveFrame>(&text).unwrap(), resync);
+        let event = r#"{"type":"payment_refunded","seq":42,"timestamp":"2026-11-24T10:15:00Z",
+            "payment":{"id":"p1","tenantId":"acme","externalId":"x1","amount":12.34,"currency":"USD",
+            "method":"card","status":"refunded","createdAt":"2026-11-24T10:15:00Z","updatedAt":"2026-11-24T10:15:00Z"}}"#;
+        let LiveFrame::Event(parsed) = serde_json::from_str(event).unwrap() else {
+            panic!("an event frame");
+        };
+        assert_eq!((parsed.event_type, parsed.seq), (EventType::PaymentRefunded, Some(42)));
+        let again = serde_json::to_string(&LiveFrame::Event(parsed.clone())).unwrap();
+        assert_eq!(serde_json::from_str::<PaymentEvent>(&again).unwrap(), *parsed);
+        assert_eq!(
+            serde_json::from_str::<LiveFrame>(r#"{"type":"something_new","x":1}"#).unwrap(),
+            LiveFrame::Unknown("something_new".into())
+        );
+        assert!(serde_json::from_str::<LiveFrame>(r#"{"no":"type"}"#).is_err());
+    }
+
+    #[test]
+    fn close_codes_round_trip() {
+        for close in CloseCode::ALL {
+            assert_eq!(CloseCode::from_code(close.code()), Some(close));
+        }
+        assert_eq!(CloseCode::from_code(1000), None);
+    }
+}

@@ -1,0 +1,429 @@
+//! The query strings of the API as typed values: what the server reads and
+//! the dashboard writes, so both spell every parameter the same way.
+//!
+//! Each query type reads itself from a query string, refusing unknown,
+//! repeated and malformed parameters with a [`QueryError`] that names the
+//! parameter, and writes itself back (`from_query(to_query(q)) == q`).
+//! Checks that need the tenant (its zone, its currency's decimal places)
+//! are the server's, after reading.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Display;
+use std::str::FromStr;
+
+use crate::catalogue;
+use crate::filter::PaymentFilter;
+use crate::money::Amount;
+use crate::payment::{EventType, PaymentStatus};
+use crate::range::{TimePoint, TimeRange};
+use crate::wire::Period;
+
+/// A parameter the API cannot accept.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct QueryError {
+    /// The parameter at fault.
+    pub parameter: String,
+    /// What was wrong, naming the parameter.
+    pub message: String,
+}
+
+impl QueryError {
+    pub fn new(parameter: &str, message: impl Display) -> Self {
+        Self {
+            parameter: parameter.to_owned(),
+            message: format!("'{parameter}': {message}"),
+        }
+    }
+}
+
+/// A query type of the API.
+pub trait QueryParams: Sized {
+    /// Every parameter it takes.
+    const NAMES: &'static [&'static str];
+    fn read(reader: &mut Reader) -> Result<Self, QueryError>;
+    fn write(&self, writer: &mut Writer);
+}
+
+/// Reads `T` from a query string (without the `?`).
+pub fn from_query<T: QueryParams>(query: &str) -> Result<T, QueryError> {
+    let mut reader = Reader::new(query, T::NAMES)?;
+    T::read(&mut reader)
+}
+
+/// Writes `T` as a query string (without the `?`); empty when every
+/// parameter takes its default.
+pub fn to_query<T: QueryParams>(value: &T) -> String {
+    let mut writer = Writer(form_urlencoded::Serializer::new(String::new()));
+    value.write(&mut writer);
+    writer.0.finish()
+}
+
+/// The parameters of one query string, each taken once.
+#[derive(Debug)]
+pub struct Reader {
+    values: BTreeMap<String, String>,
+}
+
+impl Reader {
+    fn new(query: &str, names: &[&str]) -> Result<Self, QueryError> {
+        let mut values = BTreeMap::new();
+        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+            if !names.contains(&name.as_ref()) {
+                return Err(QueryError {
+                    parameter: name.to_string(),
+                    message: format!("unknown parameter '{name}' (this endpoint takes {})", names.join(", ")),
+                });
+            }
+            if values.insert(name.to_string(), value.into_owned()).is_some() {
+                return Err(QueryError::new(&name, "given more than once"));
+            }
+        }
+        Ok(Self { values })
+    }
+
+    /// The raw text of `name`.
+    pub fn text(&mut self, name: &str) -> Option<String> {
+        self.values.remove(name)
+    }
+
+    /// `name` parsed by its `FromStr`.
+    pub fn parse<T: FromStr>(&mut self, name: &str) -> Result<Option<T>, QueryError>
+    where
+        T::Err: Display,
+    {
+        self.text(name)
+            .map(|text| text.parse().map_err(|error| QueryError::new(name, error)))
+            .transpose()
+    }
+
+    /// A comma-separated list of `name`, each item checked by `item`.
+    pub fn list<T: Ord>(
+        &mut self,
+        name: &str,
+        item: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<BTreeSet<T>, QueryError> {
+        let Some(text) = self.text(name) else {
+            return Ok(BTreeSet::new());
+        };
+        text.split(',')
+            .map(str::trim)
+            .filter(|part| !part.is_empty())
+            .map(|part| item(part).map_err(|message| QueryError::new(name, message)))
+            .collect()
+    }
+
+    /// A time-range end.
+    fn time_point(&mut self, name: &str) -> Result<Option<TimePoint>, QueryError> {
+        self.parse(name)
+    }
+
+    /// An amount in major units, never negative.
+    fn amount(&mut self, name: &str) -> Result<Option<Amount>, QueryError> {
+        let Some(text) = self.text(name) else {
+            return Ok(None);
+        };
+        let amount = Amount::parse(&text).map_err(|error| QueryError::new(name, error))?;
+        if amount < Amount::from_minor(0, 0) {
+            return Err(QueryError::new(name, format!("must not be negative, got '{text}'")));
+        }
+        Ok(Some(amount))
+    }
+}
+
+/// Builds a query string.
+pub struct Writer(form_urlencoded::Serializer<'static, String>);
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Writer")
+    }
+}
+
+impl Writer {
+    pub fn put(&mut self, name: &str, value: Option<impl Display>) {
+        if let Some(value) = value {
+            self.0.append_pair(name, &value.to_string());
+        }
+    }
+
+    pub fn list<T>(&mut self, name: &str, items: &BTreeSet<T>, spell: impl Fn(&T) -> String) {
+        if !items.is_empty() {
+            let joined: Vec<String> = items.iter().map(spell).collect();
+            self.0.append_pair(name, &joined.join(","));
+        }
+    }
+
+    fn range(&mut self, range: &TimeRange) {
+        self.put("from", range.from);
+        self.put("to", range.to);
+    }
+}
+
+fn read_range(reader: &mut Reader) -> Result<TimeRange, QueryError> {
+    Ok(TimeRange {
+        from: reader.time_point("from")?,
+        to: reader.time_point("to")?,
+    })
+}
+
+fn known_method(method: &str) -> Result<String, String> {
+    match catalogue::method(method) {
+        Some(_) => Ok(method.to_owned()),
+        None => {
+            let known: Vec<_> = catalogue::METHODS.iter().map(|method| method.id).collect();
+            Err(format!("unknown method '{method}' (known: {})", known.join(", ")))
+        }
+    }
+}
+
+fn known_status(status: &str) -> Result<PaymentStatus, String> {
+    status
+        .parse()
+        .map_err(|error: crate::payment::UnknownStatus| error.to_string())
+}
+
+fn known_type(name: &str) -> Result<EventType, String> {
+    serde_json::from_value(serde_json::Value::String(name.to_owned())).map_err(|_| {
+        format!("unknown event type '{name}' (expected payment_received, payment_failed or payment_refunded)")
+    })
+}
+
+/// `GET /api/analytics/metrics`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MetricsQuery {
+    pub range: TimeRange,
+}
+
+impl QueryParams for MetricsQuery {
+    const NAMES: &'static [&'static str] = &["from", "to"];
+
+    fn read(reader: &mut Reader) -> Result<Self, QueryError> {
+        Ok(Self {
+            range: read_range(reader)?,
+        })
+    }
+
+    fn write(&self, writer: &mut Writer) {
+        writer.range(&self.range);
+    }
+}
+
+/// `GET /api/analytics/trends`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrendsQuery {
+    pub period: Option<Period>,
+    pub range: TimeRange,
+}
+
+impl QueryParams for TrendsQuery {
+    const NAMES: &'static [&'static str] = &["period", "from", "to"];
+
+    fn read(reader: &mut Reader) -> Result<Self, QueryError> {
+        Ok(Self {
+            period: reader.parse("period")?,
+            range: read_range(reader)?,
+        })
+    }
+
+    fn write(&self, writer: &mut Writer) {
+        writer.put("period", self.period);
+        writer.range(&self.range);
+    }
+}
+
+/// `GET /api/payments`: a slice of payments, a page at a time.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PaymentListQuery {
+    pub range: TimeRange,
+    /// `status`, `method`, `minAmount`, `maxAmount` and `q` (externalId prefix).
+    pub filter: PaymentFilter,
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// Page size when `limit` is not given, and the most one page may hold.
+pub const DEFAULT_LIMIT: u32 = 50;
+pub const MAX_LIMIT: u32 = 500;
+
+impl QueryParams for PaymentListQuery {
+    const NAMES: &'static [&'static str] = &[
+        "from",
+        "to",
+        "status",
+        "method",
+        "minAmount",
+        "maxAmount",
+        "q",
+        "cursor",
+        "limit",
+    ];
+
+    fn read(reader: &mut Reader) -> Result<Self, QueryError> {
+        let range = read_range(reader)?;
+        let filter = PaymentFilter {
+            statuses: reader.list("status", known_status)?,
+            methods: reader.list("method", known_method)?,
+            min_amount: reader.amount("minAmount")?,
+            max_amount: reader.amount("maxAmount")?,
+            external_id_prefix: reader.text("q").filter(|prefix| !prefix.is_empty()),
+            ..PaymentFilter::default()
+        };
+        let limit = match reader.text("limit") {
+            None => None,
+            Some(text) => Some(
+                text.parse()
+                    .ok()
+                    .filter(|limit| (1..=MAX_LIMIT).contains(limit))
+                    .ok_or_else(|| {
+                        QueryError::new(
+                            "limit",
+                            format!("must be a whole number from 1 to {MAX_LIMIT}, got '{text}'"),
+                        )
+                    })?,
+            ),
+        };
+        Ok(Self {
+            range,
+            filter,
+            cursor: reader.text("cursor"),
+            limit,
+        })
+    }
+
+    fn write(&self, writer: &mut Writer) {
+        writer.range(&self.range);
+        writer.list("status", &self.filter.statuses, |status| status.as_str().to_owned());
+        writer.list("method", &self.filter.methods, String::clone);
+        writer.put("minAmount", self.filter.min_amount);
+        writer.put("maxAmount", self.filter.max_amount);
+        writer.put("q", self.filter.external_id_prefix.as_deref());
+        writer.put("cursor", self.cursor.as_deref());
+        writer.put("limit", self.limit);
+    }
+}
+
+/// `/ws/payments`: who connects (browsers cannot send headers on a
+/// WebSocket), where it resumes, and which events it wants.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LiveQuery {
+    pub tenant: Option<String>,
+    pub key: Option<String>,
+    /// The `seq` of the last event the client has: resume after it.
+    pub since: Option<u64>,
+    /// The epoch that `seq` belongs to: an optional extra check.
+    pub epoch: Option<String>,
+    /// `types`, `methods` and `minAmount`.
+    pub filter: PaymentFilter,
+}
+
+impl QueryParams for LiveQuery {
+    const NAMES: &'static [&'static str] = &["tenant", "key", "since", "epoch", "types", "methods", "minAmount"];
+
+    fn read(reader: &mut Reader) -> Result<Self, QueryError> {
+        let since = match reader.text("since") {
+            None => None,
+            Some(text) => Some(
+                text.parse()
+                    .map_err(|_| QueryError::new("since", format!("must be a sequence number, got '{text}'")))?,
+            ),
+        };
+        Ok(Self {
+            tenant: reader.text("tenant"),
+            key: reader.text("key"),
+            since,
+            epoch: reader.text("epoch"),
+            filter: PaymentFilter {
+                types: reader.list("types", known_type)?,
+                methods: reader.list("methods", known_method)?,
+                min_amount: reader.amount("minAmount")?,
+                ..PaymentFilter::default()
+            },
+        })
+    }
+
+    fn write(&self, writer: &mut Writer) {
+        writer.put("tenant", self.tenant.as_deref());
+        writer.put("key", self.key.as_deref());
+        writer.put("since", self.since);
+        writer.put("epoch", self.epoch.as_deref());
+        writer.list("types", &self.filter.types, |event_type| {
+            serde_json::to_value(event_type)
+                .ok()
+                .and_then(|value| value.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        });
+        writer.list("methods", &self.filter.methods, String::clone);
+        writer.put("minAmount", self.filter.min_amount);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::range::{Relative, Unit};
+
+    fn round_trip<T: QueryParams + PartialEq + std::fmt::Debug>(value: T) -> String {
+        let text = to_query(&value);
+        assert_eq!(from_query::<T>(&text).unwrap(), value, "{text}");
+        text
+    }
+
+    #[test]
+    fn queries_round_trip_through_their_text() {
+        let list = PaymentListQuery {
+            range: TimeRange::between(
+                TimePoint::Relative(Relative::ago(1, Unit::Day).rounded(Unit::Day)),
+                TimePoint::Relative(Relative::NOW.rounded(Unit::Day)),
+            ),
+            filter: PaymentFilter {
+                statuses: [PaymentStatus::Failed].into(),
+                methods: ["card".to_owned(), "paypal".to_owned()].into(),
+                min_amount: Some(Amount::parse("0.10").unwrap()),
+                max_amount: Some(Amount::parse("1500").unwrap()),
+                external_id_prefix: Some("ord 1&2".into()),
+                ..Default::default()
+            },
+            cursor: Some("abc".into()),
+            limit: Some(20),
+        };
+        assert_eq!(
+            round_trip(list),
+            "from=now-1d%2Fd&to=now%2Fd&status=failed&method=card%2Cpaypal&minAmount=0.1&maxAmount=1500&q=ord+1%262&cursor=abc&limit=20"
+        );
+        assert_eq!(round_trip(MetricsQuery::default()), "");
+        round_trip(TrendsQuery {
+            period: Some(Period::Week),
+            range: TimeRange::last(6, Unit::Hour),
+        });
+        round_trip(LiveQuery {
+            since: Some(42),
+            filter: PaymentFilter {
+                types: [EventType::PaymentFailed].into(),
+                ..Default::default()
+            },
+            ..Default::default()
+        });
+    }
+
+    #[test]
+    fn refusals_name_the_parameter() {
+        let cases = [
+            ("form=now", "form"),
+            ("from=now&from=now", "from"),
+            ("from=yesterday", "from"),
+            ("status=pending", "status"),
+            ("method=cash", "method"),
+            ("minAmount=-5", "minAmount"),
+            ("maxAmount=ten", "maxAmount"),
+            ("limit=0", "limit"),
+        ];
+        for (query, parameter) in cases {
+            let error = from_query::<PaymentListQuery>(query).unwrap_err();
+            assert_eq!(error.parameter, parameter, "{query}");
+            assert!(error.message.contains(parameter), "{error}");
+        }
+        assert_eq!(from_query::<LiveQuery>("since=x").unwrap_err().parameter, "since");
+        assert_eq!(from_query::<LiveQuery>("types=nope").unwrap_err().parameter, "types");
+    }
+}
