@@ -24,7 +24,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use paypulse_shared::payment::PaymentEvent;
-use rand::Rng;
 use redis::aio::ConnectionManager;
 use redis::streams::{StreamReadOptions, StreamReadReply};
 use redis::{AsyncCommands, AsyncConnectionConfig};
@@ -39,23 +38,34 @@ const TENANT_REFRESH: Duration = Duration::from_secs(10);
 /// Pause before reconnecting after a Redis error.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(500);
 
-/// KEYS: epoch, seq, stream. ARGV: a candidate epoch, the window's
-/// `events`, `age` in milliseconds and `cap`, then the events. Past the
-/// newest `events` entries, those older than `age` are the stream's oldest
-/// (ids grow with time): at most that surplus of them is read, and the
-/// stream is trimmed just past the last one read.
-const PUBLISH: &str = r"
-redis.call('SET', KEYS[1], ARGV[1], 'NX')
+/// KEYS: epoch, seq. Makes sure the tenant has an epoch: a new one is
+/// Redis's clock in microseconds, and the sequence starts from it, so `seq`
+/// values never repeat across epochs (see `hub::new_epoch`).
+const ENSURE_EPOCH: &str = r"
 local epoch = redis.call('GET', KEYS[1])
-local seq = 0
-for i = 5, #ARGV do
-  seq = redis.call('INCR', KEYS[2])
-  redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[4], '*', 'seq', seq, 'epoch', epoch, 'event', ARGV[i])
+if not epoch then
+  local now = redis.call('TIME')
+  epoch = now[1] .. string.format('%06d', tonumber(now[2]))
+  redis.call('SET', KEYS[1], epoch)
+  redis.call('SET', KEYS[2], epoch)
 end
-local surplus = redis.call('XLEN', KEYS[3]) - tonumber(ARGV[2])
+";
+
+/// KEYS: epoch, seq, stream. ARGV: the window's `events`, `age` in
+/// milliseconds and `cap`, then the events. Past the newest `events`
+/// entries, those older than `age` are the stream's oldest (ids grow with
+/// time): at most that surplus of them is read, and the stream is trimmed
+/// just past the last one read.
+const PUBLISH: &str = r"
+local seq = 0
+for i = 4, #ARGV do
+  seq = redis.call('INCR', KEYS[2])
+  redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[3], '*', 'seq', seq, 'epoch', epoch, 'event', ARGV[i])
+end
+local surplus = redis.call('XLEN', KEYS[3]) - tonumber(ARGV[1])
 if surplus > 0 then
   local now = redis.call('TIME')
-  local cutoff = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[3])
+  local cutoff = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[2])
   local aged = redis.call('XRANGE', KEYS[3], '-', string.format('%d', cutoff), 'COUNT', surplus)
   if #aged > 0 then
     local millis, sequence = string.match(aged[#aged][1], '^(%d+)-(%d+)$')
@@ -74,6 +84,7 @@ pub struct RedisBus {
     manager: ConnectionManager,
     prefix: String,
     script: redis::Script,
+    epoch_script: redis::Script,
     window: ReplayWindow,
 }
 
@@ -84,7 +95,8 @@ impl RedisBus {
             client,
             manager,
             prefix: prefix.to_owned(),
-            script: redis::Script::new(PUBLISH),
+            script: redis::Script::new(&format!("{ENSURE_EPOCH}{PUBLISH}")),
+            epoch_script: redis::Script::new(&format!("{ENSURE_EPOCH}return epoch")),
             window,
         }
     }
@@ -104,7 +116,6 @@ impl RedisBus {
             .key(self.key(tenant, "epoch"))
             .key(self.key(tenant, "seq"))
             .key(self.key(tenant, "stream"))
-            .arg(format!("{:016x}", rand::rng().random::<u64>()))
             .arg(self.window.events)
             .arg(self.window.age.as_millis() as u64)
             .arg(self.window.cap);
@@ -120,16 +131,11 @@ impl RedisBus {
     pub async fn ensure_epoch(&self, tenant: &str) -> redis::RedisResult<String> {
         self.announce(tenant);
         let mut connection = self.manager.clone();
-        let key = self.key(tenant, "epoch");
-        let candidate = format!("{:016x}", rand::rng().random::<u64>());
-        let _created: bool = redis::cmd("SET")
-            .arg(&key)
-            .arg(candidate)
-            .arg("NX")
-            .query_async(&mut connection)
+        self.epoch_script
+            .key(self.key(tenant, "epoch"))
+            .key(self.key(tenant, "seq"))
+            .invoke_async(&mut connection)
             .await
-            .map(|reply: Option<String>| reply.is_some())?;
-        connection.get(&key).await
     }
 
     fn announce(&self, tenant: &str) {

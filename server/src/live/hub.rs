@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 use axum::extract::ws::Utf8Bytes;
 use paypulse_shared::live::LiveFrame;
 use paypulse_shared::payment::PaymentEvent;
-use rand::Rng;
 use tokio::sync::broadcast;
 
 /// The replay window: at least this many events, and at least this old.
@@ -72,6 +71,8 @@ pub struct LiveEvent {
 
 struct Feed {
     epoch: String,
+    /// The `seq` before the epoch's first event (see [`new_epoch`]).
+    base: u64,
     latest_seq: u64,
     history: VecDeque<Arc<LiveEvent>>,
     sender: broadcast::Sender<Arc<LiveEvent>>,
@@ -79,9 +80,11 @@ struct Feed {
 
 impl Feed {
     fn new(epoch: String, watcher_queue: usize) -> Self {
+        let base = epoch_base(&epoch);
         Self {
             epoch,
-            latest_seq: 0,
+            base,
+            latest_seq: base,
             history: VecDeque::new(),
             sender: broadcast::channel(watcher_queue).0,
         }
@@ -155,8 +158,23 @@ pub enum Disconnect {
     SendTimeout,
 }
 
-fn random_epoch() -> String {
-    format!("{:016x}", rand::rng().random::<u64>())
+/// A new epoch: the microseconds since 1970 when it began. The epoch is
+/// also its feed's base, the `seq` before its first event, so `seq` values
+/// never repeat across epochs (a feed would need a million events a second,
+/// sustained, to reach the next epoch's base): a `since` below the current
+/// base names an event of an earlier epoch, and `since` alone is enough to
+/// resume. Redis epochs are made the same way, from Redis's clock.
+fn new_epoch() -> String {
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_micros());
+    micros.to_string()
+}
+
+/// The base `seq` of `epoch`; 0 for an epoch that is not a number (written
+/// by an older version), whose events are numbered from 1.
+fn epoch_base(epoch: &str) -> u64 {
+    epoch.parse().unwrap_or(0)
 }
 
 impl Default for LiveHub {
@@ -183,7 +201,7 @@ impl LiveHub {
     fn feed<'a>(&self, feeds: &'a mut HashMap<String, Feed>, tenant: &str) -> &'a mut Feed {
         feeds
             .entry(tenant.to_owned())
-            .or_insert_with(|| self.new_feed(random_epoch()))
+            .or_insert_with(|| self.new_feed(new_epoch()))
     }
 
     /// `tenant`'s feed, restarted first if its epoch is not `epoch`.
@@ -257,15 +275,16 @@ impl LiveHub {
         feeds.get(tenant).map_or(0, |feed| feed.sender.receiver_count())
     }
 
-    /// Joins `tenant`'s feed, resuming after `since` of `epoch` if given.
-    pub fn subscribe(&self, tenant: &str, resume: Option<(u64, &str)>) -> Subscription {
+    /// Joins `tenant`'s feed, resuming after `since` if given (of `epoch`,
+    /// when the client names it: an optional extra check).
+    pub fn subscribe(&self, tenant: &str, resume: Option<(u64, Option<&str>)>) -> Subscription {
         let mut feeds = self.feeds.lock().expect("live hub lock");
         let feed = self.feed(&mut feeds, tenant);
         // Subscribing under the lock that publish holds: every event after
         // the backlog's last one arrives on the receiver, none twice.
         let receiver = feed.sender.subscribe();
         let backlog = resume.and_then(|(since, epoch)| {
-            if epoch != feed.epoch || since > feed.latest_seq {
+            if epoch.is_some_and(|epoch| epoch != feed.epoch) || since < feed.base || since > feed.latest_seq {
                 return None;
             }
             let oldest = feed.history.front().map_or(feed.latest_seq + 1, |event| event.seq);
@@ -309,35 +328,72 @@ mod tests {
         }
     }
 
+    /// The `seq` before the first event of `tenant`'s current epoch.
+    fn base(hub: &LiveHub, tenant: &str) -> u64 {
+        hub.epoch(tenant).parse().unwrap()
+    }
+
     #[test]
     fn numbers_events_per_tenant_and_serializes_them_once() {
         let hub = LiveHub::default();
         hub.publish("acme", [event(1), event(2)]);
         hub.publish("globex", [event(3)]);
-        let acme = hub.subscribe("acme", Some((0, &hub.epoch("acme"))));
+        let base = base(&hub, "acme");
+        let acme = hub.subscribe("acme", Some((base, Some(&hub.epoch("acme")))));
         let backlog = acme.backlog.unwrap();
-        assert_eq!(backlog.iter().map(|event| event.seq).collect::<Vec<_>>(), [1, 2]);
-        assert!(backlog[1].text.as_str().contains("\"seq\":2"));
-        assert_eq!(hub.subscribe("globex", None).latest_seq, 1);
+        assert_eq!(
+            backlog.iter().map(|event| event.seq).collect::<Vec<_>>(),
+            [base + 1, base + 2]
+        );
+        assert!(backlog[1].text.as_str().contains(&format!("\"seq\":{}", base + 2)));
+        let globex = epoch_base(&hub.epoch("globex"));
+        assert_eq!(hub.subscribe("globex", None).latest_seq, globex + 1);
     }
 
     #[test]
     fn resumes_from_history_and_asks_for_resync_beyond_it() {
         let hub = LiveHub::default();
         hub.publish("acme", (0..5).map(event));
-        let resumed = hub.subscribe("acme", Some((3, &hub.epoch("acme")))).backlog.unwrap();
-        assert_eq!(resumed.iter().map(|event| event.seq).collect::<Vec<_>>(), [4, 5]);
+        let base = base(&hub, "acme");
+        let epoch = hub.epoch("acme");
+        let resumed = hub.subscribe("acme", Some((base + 3, Some(&epoch)))).backlog.unwrap();
+        assert_eq!(
+            resumed.iter().map(|event| event.seq).collect::<Vec<_>>(),
+            [base + 4, base + 5]
+        );
         assert!(
-            hub.subscribe("acme", Some((5, &hub.epoch("acme"))))
+            hub.subscribe("acme", Some((base + 5, Some(&epoch))))
                 .backlog
                 .unwrap()
                 .is_empty()
         );
-        assert!(hub.subscribe("acme", Some((2, "another-epoch"))).backlog.is_none());
         assert!(
-            hub.subscribe("acme", Some((9, &hub.epoch("acme")))).backlog.is_none(),
+            hub.subscribe("acme", Some((base + 2, Some("another-epoch"))))
+                .backlog
+                .is_none()
+        );
+        assert!(
+            hub.subscribe("acme", Some((base + 9, Some(&epoch)))).backlog.is_none(),
             "a seq from the future"
         );
+    }
+
+    #[test]
+    fn since_alone_resumes_and_recognises_another_epochs_seq() {
+        let hub = LiveHub::default();
+        hub.publish("acme", (0..5).map(event));
+        let base = base(&hub, "acme");
+        let resumed = hub.subscribe("acme", Some((base + 3, None))).backlog.unwrap();
+        assert_eq!(resumed.len(), 2, "no epoch needed");
+        assert!(
+            hub.subscribe("acme", Some((base - 1, None))).backlog.is_none(),
+            "below the base: an earlier epoch's seq"
+        );
+        assert!(hub.subscribe("acme", Some((3, None))).backlog.is_none());
+        // Redis's epochs carry their base the same way.
+        hub.deliver("acme", "2000", 2001, event(1), Duration::ZERO);
+        assert_eq!(hub.subscribe("acme", Some((2000, None))).backlog.unwrap().len(), 1);
+        assert!(hub.subscribe("acme", Some((base + 5, None))).backlog.is_none());
     }
 
     #[test]
@@ -346,7 +402,7 @@ mod tests {
         hub.deliver("acme", "e1", 7, event(1), Duration::ZERO);
         hub.deliver("acme", "e1", 8, event(2), Duration::ZERO);
         hub.deliver("acme", "e1", 8, event(2), Duration::ZERO);
-        let backlog = hub.subscribe("acme", Some((7, "e1"))).backlog.unwrap();
+        let backlog = hub.subscribe("acme", Some((7, Some("e1")))).backlog.unwrap();
         assert_eq!(
             backlog.iter().map(|event| event.seq).collect::<Vec<_>>(),
             [8],
@@ -355,7 +411,7 @@ mod tests {
         let mut watcher = hub.subscribe("acme", None).receiver;
         hub.deliver("acme", "e1", 10, event(3), Duration::ZERO);
         assert!(
-            hub.subscribe("acme", Some((8, "e1"))).backlog.is_none(),
+            hub.subscribe("acme", Some((8, Some("e1")))).backlog.is_none(),
             "a gap cannot be resumed across"
         );
         assert_eq!(watcher.try_recv().unwrap().seq, 10);
@@ -365,7 +421,7 @@ mod tests {
             matches!(watcher.try_recv(), Err(broadcast::error::TryRecvError::Closed)),
             "a new epoch closes watchers"
         );
-        assert_eq!(hub.subscribe("acme", Some((0, "e2"))).backlog.unwrap().len(), 1);
+        assert_eq!(hub.subscribe("acme", Some((0, Some("e2")))).backlog.unwrap().len(), 1);
     }
 
     #[test]
@@ -381,20 +437,20 @@ mod tests {
             hub.deliver("acme", "e1", seq, event(1), old);
         }
         // Of events older than the window's age, only the newest three stay.
-        assert!(hub.subscribe("acme", Some((1, "e1"))).backlog.is_none());
-        assert_eq!(hub.subscribe("acme", Some((2, "e1"))).backlog.unwrap().len(), 3);
+        assert!(hub.subscribe("acme", Some((1, Some("e1")))).backlog.is_none());
+        assert_eq!(hub.subscribe("acme", Some((2, Some("e1")))).backlog.unwrap().len(), 3);
         // Young events all stay, up to the cap, and push the old ones out.
         for seq in 6..=12 {
             hub.deliver("acme", "e1", seq, event(1), Duration::ZERO);
         }
-        assert_eq!(hub.subscribe("acme", Some((5, "e1"))).backlog.unwrap().len(), 7);
-        assert!(hub.subscribe("acme", Some((4, "e1"))).backlog.is_none());
+        assert_eq!(hub.subscribe("acme", Some((5, Some("e1")))).backlog.unwrap().len(), 7);
+        assert!(hub.subscribe("acme", Some((4, Some("e1")))).backlog.is_none());
         for seq in 13..=20 {
             hub.deliver("acme", "e1", seq, event(1), Duration::ZERO);
         }
-        assert_eq!(hub.subscribe("acme", Some((10, "e1"))).backlog.unwrap().len(), 10);
+        assert_eq!(hub.subscribe("acme", Some((10, Some("e1")))).backlog.unwrap().len(), 10);
         assert!(
-            hub.subscribe("acme", Some((9, "e1"))).backlog.is_none(),
+            hub.subscribe("acme", Some((9, Some("e1")))).backlog.is_none(),
             "at most the cap"
         );
     }
@@ -403,7 +459,7 @@ mod tests {
     fn history_is_bounded() {
         let hub = LiveHub::default();
         hub.publish("acme", (0..(HISTORY_CAP as i64 + 10)).map(event));
-        let subscription = hub.subscribe("acme", Some((0, &hub.epoch("acme"))));
+        let subscription = hub.subscribe("acme", Some((base(&hub, "acme"), None)));
         assert!(subscription.backlog.is_none(), "the first events left the history");
         let feeds = hub.feeds.lock().unwrap();
         assert_eq!(feeds["acme"].history.len(), HISTORY_CAP);

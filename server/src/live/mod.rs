@@ -105,7 +105,7 @@ impl Live {
 
     /// Joins `tenant`'s feed (see [`LiveHub::subscribe`]), on the shared
     /// epoch when the feed goes through Redis.
-    pub async fn subscribe(&self, tenant: &str, resume: Option<(u64, &str)>) -> Subscription {
+    pub async fn subscribe(&self, tenant: &str, resume: Option<(u64, Option<&str>)>) -> Subscription {
         if let Some(bus) = &self.bus {
             match bus.ensure_epoch(tenant).await {
                 Ok(epoch) => self.hub.align_epoch(tenant, &epoch),
@@ -161,11 +161,10 @@ async fn connect(
     params::check_amounts(&query.filter, tenant.scale())?;
     let since = query.since;
     let upgrade = upgrade.map_err(|rejection| ApiError::new(ErrorCode::WebsocketRequired, rejection.to_string()))?;
-    let epoch = query.epoch.unwrap_or_default();
     let filter = query.filter;
     let subscription = state
         .live
-        .subscribe(&tenant.id, since.map(|since| (since, epoch.as_str())))
+        .subscribe(&tenant.id, since.map(|since| (since, query.epoch.as_deref())))
         .await;
     let resumed = since.is_some();
     let watcher = Watcher {

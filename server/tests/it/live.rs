@@ -35,9 +35,12 @@ async fn events_follow_the_contract_and_reach_only_their_tenant() {
     let mut globex = open_socket(&app.watch_url("globex", "")).await;
     let hello = next_json(&mut acme).await;
     assert_eq!(hello["type"], "hello");
-    assert_eq!(hello["seq"], 0);
+    // A new feed: `seq` starts wherever its epoch starts, then counts by one.
+    let base = hello["seq"].as_u64().unwrap();
     assert!(hello["epoch"].as_str().is_some_and(|epoch| !epoch.is_empty()));
-    assert_eq!(next_json(&mut globex).await["type"], "hello");
+    let globex_hello = next_json(&mut globex).await;
+    assert_eq!(globex_hello["type"], "hello");
+    let globex_base = globex_hello["seq"].as_u64().unwrap();
 
     let created = app.create("acme", payment("live_1", 12.5, "card", "succeeded")).await;
     let event = next_json(&mut acme).await;
@@ -45,7 +48,7 @@ async fn events_follow_the_contract_and_reach_only_their_tenant() {
     keys.sort_unstable();
     assert_eq!(keys, ["payment", "seq", "timestamp", "type"]);
     assert_eq!(event["type"], "payment_received");
-    assert_eq!(event["seq"], 1);
+    assert_eq!(event["seq"], base + 1);
     assert_eq!(event["payment"], created);
     assert!(event["timestamp"].as_str().unwrap().ends_with('Z'));
 
@@ -53,7 +56,7 @@ async fn events_follow_the_contract_and_reach_only_their_tenant() {
     let failed = next_json(&mut acme).await;
     assert_eq!(
         (failed["type"].as_str(), failed["seq"].as_u64()),
-        (Some("payment_failed"), Some(2))
+        (Some("payment_failed"), Some(base + 2))
     );
     let id = created["id"].as_str().unwrap();
     let refund = app
@@ -68,21 +71,25 @@ async fn events_follow_the_contract_and_reach_only_their_tenant() {
     let refunded = next_json(&mut acme).await;
     assert_eq!(
         (refunded["type"].as_str(), refunded["seq"].as_u64()),
-        (Some("payment_refunded"), Some(3))
+        (Some("payment_refunded"), Some(base + 3))
     );
     assert_eq!(refunded["payment"]["status"], "refunded");
     // A replay is not news.
     app.create("acme", payment("live_1", 12.5, "card", "succeeded")).await;
 
-    // globex saw none of acme's events: its first event is its own, seq 1.
+    // globex saw none of acme's events: its first event is its own.
     app.create("globex", payment("live_g", 1.0, "card", "succeeded")).await;
     let own = next_json(&mut globex).await;
     assert_eq!(
         (own["payment"]["tenantId"].as_str(), own["seq"].as_u64()),
-        (Some("globex"), Some(1))
+        (Some("globex"), Some(globex_base + 1))
     );
     app.create("acme", payment("live_3", 1.0, "card", "succeeded")).await;
-    assert_eq!(next_json(&mut acme).await["seq"], 4, "the replay published nothing");
+    assert_eq!(
+        next_json(&mut acme).await["seq"],
+        base + 4,
+        "the replay published nothing"
+    );
 }
 
 #[tokio::test]
@@ -93,14 +100,18 @@ async fn filters_choose_type_method_and_minimum_amount() {
         "&types=payment_failed,payment_refunded&methods=paypal&minAmount=10",
     ))
     .await;
-    assert_eq!(next_json(&mut watcher).await["type"], "hello");
+    let base = next_json(&mut watcher).await["seq"].as_u64().unwrap();
     app.create("acme", payment("f1", 50.0, "paypal", "succeeded")).await; // wrong type
     app.create("acme", payment("f2", 50.0, "card", "failed")).await; // wrong method
     app.create("acme", payment("f3", 9.99, "paypal", "failed")).await; // too small
     app.create("acme", payment("f4", 10.0, "paypal", "failed")).await; // matches
     let event = next_json(&mut watcher).await;
     assert_eq!(event["payment"]["externalId"], "f4");
-    assert_eq!(event["seq"], 4, "seq counts every event of the tenant, filtered or not");
+    assert_eq!(
+        event["seq"],
+        base + 4,
+        "seq counts every event of the tenant, filtered or not"
+    );
 }
 
 #[tokio::test]
@@ -181,16 +192,24 @@ async fn another_epoch_or_an_unknown_seq_asks_for_a_resync() {
     let hello = next_json(&mut first).await;
     app.create("acme", payment("r1", 1.0, "card", "succeeded")).await;
     // Delivery is asynchronous (through Redis): wait until the feed has it.
-    assert_eq!(next_json(&mut first).await["seq"], 1);
+    let seq = hello["seq"].as_u64().unwrap() + 1;
+    assert_eq!(next_json(&mut first).await["seq"], seq);
     let epoch = hello["epoch"].as_str().unwrap();
 
-    let mut stale = open_socket(&app.watch_url("acme", "&since=1&epoch=from-before-a-restart")).await;
+    let stale_url = app.watch_url("acme", &format!("&since={seq}&epoch=from-before-a-restart"));
+    let mut stale = open_socket(&stale_url).await;
     assert_eq!(next_json(&mut stale).await["type"], "hello");
     let resync = next_json(&mut stale).await;
-    assert_eq!(resync, json!({"type": "resync_required", "epoch": epoch, "seq": 1}));
-    let mut future = open_socket(&app.watch_url("acme", &format!("&since=99&epoch={epoch}"))).await;
+    assert_eq!(resync, json!({"type": "resync_required", "epoch": epoch, "seq": seq}));
+    let future_url = app.watch_url("acme", &format!("&since={}&epoch={epoch}", seq + 99));
+    let mut future = open_socket(&future_url).await;
     next_json(&mut future).await;
     assert_eq!(next_json(&mut future).await["type"], "resync_required");
+    // `since` alone: a seq of an earlier epoch is below every seq of this
+    // one, and is recognised as such.
+    let mut earlier = open_socket(&app.watch_url("acme", "&since=1")).await;
+    next_json(&mut earlier).await;
+    assert_eq!(next_json(&mut earlier).await["type"], "resync_required");
     // A client that did not ask to resume is never told to resync.
     let mut fresh = open_socket(&app.watch_url("acme", "")).await;
     next_json(&mut fresh).await;
@@ -200,14 +219,15 @@ async fn another_epoch_or_an_unknown_seq_asks_for_a_resync() {
 
 /// While 250 payments are ingested at a steady pace, a client's TCP
 /// connection is cut at random moments; each time it reconnects with the
-/// last `seq` it saw. It ends with every event exactly once, in order.
+/// last `seq` it saw, and only that (`?since=`, as SPEC §3 says, no epoch).
+/// It ends with every event exactly once, in order.
 #[tokio::test]
 async fn resume_after_cut_connections_misses_nothing_and_repeats_nothing() {
     let app = Arc::new(TestApp::spawn().await);
     const TOTAL: u64 = 250;
     let mut first = open_socket(&app.watch_url("acme", "")).await;
     let hello = next_json(&mut first).await;
-    let epoch = hello["epoch"].as_str().unwrap().to_owned();
+    let base = hello["seq"].as_u64().unwrap();
     drop(first);
 
     let producer = {
@@ -227,8 +247,8 @@ async fn resume_after_cut_connections_misses_nothing_and_repeats_nothing() {
     let mut seen: Vec<u64> = Vec::new();
     let mut cuts = 0;
     while seen.len() < TOTAL as usize {
-        let since = seen.last().copied().unwrap_or(0);
-        let mut socket = open_socket(&app.watch_url("acme", &format!("&since={since}&epoch={epoch}"))).await;
+        let since = seen.last().copied().unwrap_or(base);
+        let mut socket = open_socket(&app.watch_url("acme", &format!("&since={since}"))).await;
         assert_eq!(next_json(&mut socket).await["type"], "hello");
         let take = rng.random_range(1..40);
         for _ in 0..take {
@@ -245,7 +265,7 @@ async fn resume_after_cut_connections_misses_nothing_and_repeats_nothing() {
     }
     producer.await.unwrap();
     assert!(cuts >= 5, "the connection was cut {cuts} times");
-    let expected: Vec<u64> = (1..=TOTAL).collect();
+    let expected: Vec<u64> = (base + 1..=base + TOTAL).collect();
     assert_eq!(seen, expected, "every event once, in order");
 }
 

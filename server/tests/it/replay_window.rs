@@ -38,14 +38,19 @@ async fn first_instance(age: Duration, redis: bool) -> TestApp {
     .await
 }
 
-/// The event of a real payment of `acme` (its creation is the feed's event
-/// 1); the feed numbers each copy published after it.
-async fn an_event(app: &TestApp) -> PaymentEvent {
+/// The event of a real payment of `acme` (its creation is the feed's first
+/// event); the feed numbers each copy published after it. Also returns the
+/// feed's base: the `seq` a new client is greeted with before that first
+/// event, so the nth event is `base + n`.
+async fn an_event(app: &TestApp) -> (PaymentEvent, u64) {
+    let mut socket = open_socket(&app.watch_url("acme", "")).await;
+    let base = next_json(&mut socket).await["seq"].as_u64().unwrap();
     let created = app.create("acme", card_payment("replayed", 1.0)).await;
-    serde_json::from_value(json!({
+    let event = serde_json::from_value(json!({
         "type": "payment_received", "payment": created, "timestamp": created["createdAt"]
     }))
-    .unwrap()
+    .unwrap();
+    (event, base)
 }
 
 /// Publishes `count` copies of `event` (the path a committed payment's
@@ -88,18 +93,18 @@ async fn resume(app: &TestApp, since: u64, epoch: &str) -> Option<Vec<u64>> {
 }
 
 /// Asserts that `app`'s history is exactly the events after `oldest - 1`
-/// up to `latest`: resuming there replays them all, once, in order, and
-/// resuming one earlier is told to resync.
-async fn holds_exactly(app: &TestApp, name: &str, oldest: u64, latest: u64) {
-    let epoch = caught_up(app, latest).await;
+/// up to `latest` (counted from the feed's `base`): resuming there replays
+/// them all, once, in order, and resuming one earlier is told to resync.
+async fn holds_exactly(app: &TestApp, name: &str, base: u64, oldest: u64, latest: u64) {
+    let epoch = caught_up(app, base + latest).await;
     assert_eq!(
-        resume(app, oldest - 1, &epoch).await,
-        Some((oldest..=latest).collect()),
+        resume(app, base + oldest - 1, &epoch).await,
+        Some((base + oldest..=base + latest).collect()),
         "{name} replays from {oldest}"
     );
     if oldest > 1 {
         assert_eq!(
-            resume(app, oldest - 2, &epoch).await,
+            resume(app, base + oldest - 2, &epoch).await,
             None,
             "{name} no longer holds {}",
             oldest - 1
@@ -112,26 +117,33 @@ async fn holds_exactly(app: &TestApp, name: &str, oldest: u64, latest: u64) {
 async fn young_events_are_kept_up_to_the_cap(redis: bool) {
     let age = Duration::from_secs(600);
     let first = first_instance(age, redis).await;
-    let event = an_event(&first).await;
+    let (event, base) = an_event(&first).await;
     publish(&first, &event, 149).await;
-    holds_exactly(&first, "the publishing instance", 1, 150).await;
+    holds_exactly(&first, "the publishing instance", base, 1, 150).await;
     let later = if redis {
         Some(TestApp::spawn_sharing(&first).await)
     } else {
         None
     };
     if let Some(later) = &later {
-        holds_exactly(later, "an instance started afterwards", 1, 150).await;
+        holds_exactly(later, "an instance started afterwards", base, 1, 150).await;
     }
 
     publish(&first, &event, 100).await;
     let latest = 250;
     let oldest = latest - CAP as u64 + 1;
-    holds_exactly(&first, "the publishing instance", oldest, latest).await;
+    holds_exactly(&first, "the publishing instance", base, oldest, latest).await;
     if let Some(later) = &later {
-        holds_exactly(later, "an instance started before the cap was reached", oldest, latest).await;
+        holds_exactly(
+            later,
+            "an instance started before the cap was reached",
+            base,
+            oldest,
+            latest,
+        )
+        .await;
         let last = TestApp::spawn_sharing(&first).await;
-        holds_exactly(&last, "an instance started after it", oldest, latest).await;
+        holds_exactly(&last, "an instance started after it", base, oldest, latest).await;
     }
 }
 
@@ -139,19 +151,19 @@ async fn young_events_are_kept_up_to_the_cap(redis: bool) {
 async fn old_events_beyond_the_minimum_count_go(redis: bool) {
     let age = Duration::from_secs(1);
     let first = first_instance(age, redis).await;
-    let event = an_event(&first).await;
+    let (event, base) = an_event(&first).await;
     publish(&first, &event, 149).await;
     let published = Instant::now();
-    caught_up(&first, 150).await;
+    caught_up(&first, base + 150).await;
     // The rule is about time, so time has to pass: wait out the age.
     tokio::time::sleep_until((published + age + Duration::from_millis(200)).into()).await;
     publish(&first, &event, 1).await;
     let latest = 151;
     let oldest = latest - EVENTS as u64 + 1;
-    holds_exactly(&first, "the publishing instance", oldest, latest).await;
+    holds_exactly(&first, "the publishing instance", base, oldest, latest).await;
     if redis {
         let later = TestApp::spawn_sharing(&first).await;
-        holds_exactly(&later, "an instance started afterwards", oldest, latest).await;
+        holds_exactly(&later, "an instance started afterwards", base, oldest, latest).await;
     }
 }
 
