@@ -56,10 +56,10 @@ use paypulse_server::state::AppState;
 use paypulse_server::store::documents::to_chrono;
 use paypulse_server::store::names;
 use paypulse_server::store::rollups::Level;
-use paypulse_shared::buckets::{self, BucketUnit};
+use paypulse_shared::buckets;
 use paypulse_shared::metrics::compute_metrics;
 use paypulse_shared::trends::build_trend;
-use paypulse_shared::wire::Period;
+use paypulse_shared::wire::{Bucket, Period};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
@@ -217,7 +217,7 @@ impl Subject {
         } else {
             let coarsest = match query {
                 Query::Metrics => Level::Hour,
-                Query::Trends(period) => trend_level(period),
+                Query::Trends(period) => trend_level(Bucket::from(period)),
             };
             store.cells("acme", tenant.tz(), from, to, coarsest).await?
         };
@@ -231,7 +231,7 @@ impl Subject {
                 to,
             ))?,
             Query::Trends(period) => {
-                let starts = buckets::bucket_starts(from, to, BucketUnit::from(period), tenant.tz())?;
+                let starts = buckets::bucket_starts(from, to, Bucket::from(period), tenant.tz())?;
                 serde_json::to_string(&build_trend(&starts, &cells, tenant.scale()))?
             }
         };

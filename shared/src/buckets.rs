@@ -9,28 +9,10 @@
 use chrono::{DateTime, LocalResult, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 
-use crate::wire::Period;
+use crate::wire::{Bucket, Period};
 
 /// The most buckets one trend request may ask for.
 pub const MAX_BUCKETS: usize = 2_000;
-
-/// Bucket width, in the tenant's wall-clock time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BucketUnit {
-    Hour,
-    SixHours,
-    Day,
-}
-
-impl From<Period> for BucketUnit {
-    fn from(period: Period) -> Self {
-        match period {
-            Period::Day => Self::Hour,
-            Period::Week => Self::SixHours,
-            Period::Month => Self::Day,
-        }
-    }
-}
 
 /// A range that would need more than [`MAX_BUCKETS`] buckets.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -38,16 +20,19 @@ impl From<Period> for BucketUnit {
 pub struct TooManyBuckets;
 
 /// The start of the bucket that holds `instant`.
-pub fn floor_local(instant: DateTime<Utc>, unit: BucketUnit, tz: Tz) -> DateTime<Utc> {
+pub fn floor_local(instant: DateTime<Utc>, unit: Bucket, tz: Tz) -> DateTime<Utc> {
     let local = instant.with_timezone(&tz).naive_local();
-    let hour = match unit {
-        BucketUnit::Hour => local.hour(),
-        BucketUnit::SixHours => local.hour() - local.hour() % 6,
-        BucketUnit::Day => 0,
+    let (hour, minute) = match unit {
+        Bucket::Minute => (local.hour(), local.minute()),
+        Bucket::FiveMinutes => (local.hour(), local.minute() - local.minute() % 5),
+        Bucket::FifteenMinutes => (local.hour(), local.minute() - local.minute() % 15),
+        Bucket::Hour => (local.hour(), 0),
+        Bucket::SixHours => (local.hour() - local.hour() % 6, 0),
+        Bucket::Day => (0, 0),
     };
     let truncated = local
         .date()
-        .and_time(NaiveTime::from_hms_opt(hour, 0, 0).expect("valid hour"));
+        .and_time(NaiveTime::from_hms_opt(hour, minute, 0).expect("valid time"));
     resolve_local(truncated, instant, tz)
 }
 
@@ -80,7 +65,7 @@ pub(crate) fn resolve_local(local: NaiveDateTime, not_after: DateTime<Utc>, tz: 
 pub fn bucket_starts(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-    unit: BucketUnit,
+    unit: Bucket,
     tz: Tz,
 ) -> Result<Vec<DateTime<Utc>>, TooManyBuckets> {
     if to <= from {
@@ -105,7 +90,7 @@ pub fn bucket_starts(
 /// The default window of a period ending at `now`: as many whole buckets as
 /// the period has points, the last one being the bucket `now` is in.
 pub fn default_window(period: Period, now: DateTime<Utc>, tz: Tz) -> (DateTime<Utc>, DateTime<Utc>) {
-    let unit = BucketUnit::from(period);
+    let unit = Bucket::from(period);
     let mut start = floor_local(now - TimeDelta::nanoseconds(1), unit, tz);
     for _ in 1..period.default_points() {
         start = floor_local(start - TimeDelta::nanoseconds(1), unit, tz);
@@ -128,9 +113,9 @@ mod tests {
 
     #[test]
     fn kolkata_hours_start_at_half_past_utc() {
-        let start = floor_local(utc("2026-11-24T10:15:00Z"), BucketUnit::Hour, Kolkata);
+        let start = floor_local(utc("2026-11-24T10:15:00Z"), Bucket::Hour, Kolkata);
         assert_eq!(start, utc("2026-11-24T09:30:00Z"), "15:45 IST floors to 15:00 IST");
-        let day = floor_local(utc("2026-11-24T10:15:00Z"), BucketUnit::Day, Kolkata);
+        let day = floor_local(utc("2026-11-24T10:15:00Z"), Bucket::Day, Kolkata);
         assert_eq!(
             day,
             utc("2026-11-23T18:30:00Z"),
@@ -141,7 +126,7 @@ mod tests {
     #[test]
     fn day_window_has_24_hourly_buckets_ending_with_the_current_one() {
         let (from, to) = default_window(Period::Day, utc("2026-11-24T10:15:00Z"), Kolkata);
-        let starts = bucket_starts(from, to, BucketUnit::Hour, Kolkata).unwrap();
+        let starts = bucket_starts(from, to, Bucket::Hour, Kolkata).unwrap();
         assert_eq!(starts.len(), 24);
         assert_eq!(starts[23], utc("2026-11-24T09:30:00Z"));
         assert_eq!(starts[0], utc("2026-11-23T10:30:00Z"));
@@ -165,16 +150,16 @@ mod tests {
         // 2026-11-01: clocks go from 02:00 EDT back to 01:00 EST.
         let from = utc("2026-11-01T04:00:00Z");
         let to = utc("2026-11-02T05:00:00Z");
-        let hours = bucket_starts(from, to, BucketUnit::Hour, New_York).unwrap();
+        let hours = bucket_starts(from, to, Bucket::Hour, New_York).unwrap();
         assert_eq!(hours.len(), 25);
         assert_eq!(
             formatted(&hours[1..4]),
             ["2026-11-01T05:00:00Z", "2026-11-01T06:00:00Z", "2026-11-01T07:00:00Z"],
             "01:00 EDT, 01:00 EST and 02:00 EST are three distinct buckets"
         );
-        let days = bucket_starts(from, to, BucketUnit::Day, New_York).unwrap();
+        let days = bucket_starts(from, to, Bucket::Day, New_York).unwrap();
         assert_eq!(formatted(&days), ["2026-11-01T04:00:00Z"]);
-        let quarters = bucket_starts(from, to, BucketUnit::SixHours, New_York).unwrap();
+        let quarters = bucket_starts(from, to, Bucket::SixHours, New_York).unwrap();
         assert_eq!(
             formatted(&quarters),
             [
@@ -192,13 +177,13 @@ mod tests {
         // 2026-03-08: clocks jump from 02:00 EST to 03:00 EDT.
         let from = utc("2026-03-08T05:00:00Z");
         let to = utc("2026-03-09T04:00:00Z");
-        let hours = bucket_starts(from, to, BucketUnit::Hour, New_York).unwrap();
+        let hours = bucket_starts(from, to, Bucket::Hour, New_York).unwrap();
         assert_eq!(hours.len(), 23);
         assert_eq!(
             formatted(&hours[1..3]),
             ["2026-03-08T06:00:00Z", "2026-03-08T07:00:00Z"]
         );
-        let days = bucket_starts(from, to, BucketUnit::Day, New_York).unwrap();
+        let days = bucket_starts(from, to, Bucket::Day, New_York).unwrap();
         assert_eq!(formatted(&days), ["2026-03-08T05:00:00Z"]);
     }
 
@@ -206,18 +191,14 @@ mod tests {
     fn midnight_that_does_not_exist_starts_the_day_when_the_clock_resumes() {
         // Santiago springs forward at 24:00 local: 2026-09-06 00:00 does not exist.
         let tz: Tz = "America/Santiago".parse().unwrap();
-        let start = floor_local(utc("2026-09-06T12:00:00Z"), BucketUnit::Day, tz);
+        let start = floor_local(utc("2026-09-06T12:00:00Z"), Bucket::Day, tz);
         assert_eq!(start, utc("2026-09-06T04:00:00Z"), "the day begins at 01:00 -03");
     }
 
     #[test]
     fn empty_or_inverted_ranges_have_no_buckets() {
         let instant = utc("2026-11-24T10:00:00Z");
-        assert!(
-            bucket_starts(instant, instant, BucketUnit::Hour, UTC)
-                .unwrap()
-                .is_empty()
-        );
+        assert!(bucket_starts(instant, instant, Bucket::Hour, UTC).unwrap().is_empty());
     }
 
     #[test]
@@ -225,7 +206,7 @@ mod tests {
         let result = bucket_starts(
             utc("2020-01-01T00:00:00Z"),
             utc("2026-01-01T00:00:00Z"),
-            BucketUnit::Hour,
+            Bucket::Hour,
             UTC,
         );
         assert_eq!(result, Err(TooManyBuckets));

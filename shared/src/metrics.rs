@@ -65,6 +65,7 @@ pub fn compute_metrics(
         timezone: tz.name().to_owned(),
         from,
         to,
+        previous: None,
     }
 }
 

@@ -8,7 +8,7 @@
 //! are the server's, after reading.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Display;
+use std::fmt::{self, Display};
 use std::str::FromStr;
 
 use crate::catalogue;
@@ -16,7 +16,7 @@ use crate::filter::PaymentFilter;
 use crate::money::Amount;
 use crate::payment::{EventType, PaymentStatus};
 use crate::range::{TimePoint, TimeRange};
-use crate::wire::Period;
+use crate::wire::{Bucket, Period};
 
 /// A parameter the API cannot accept.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -134,8 +134,8 @@ impl Reader {
 /// Builds a query string.
 pub struct Writer(form_urlencoded::Serializer<'static, String>);
 
-impl std::fmt::Debug for Writer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Debug for Writer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Writer")
     }
 }
@@ -189,46 +189,139 @@ fn known_type(name: &str) -> Result<EventType, String> {
     })
 }
 
+/// What metrics are compared with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Compare {
+    /// The range of equal length ending where this one starts.
+    Previous,
+}
+
+impl Display for Compare {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("previous")
+    }
+}
+
+impl FromStr for Compare {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "previous" => Ok(Self::Previous),
+            _ => Err(format!("unknown comparison '{text}' (expected previous)")),
+        }
+    }
+}
+
 /// `GET /api/analytics/metrics`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MetricsQuery {
     pub range: TimeRange,
+    pub compare: Option<Compare>,
 }
 
 impl QueryParams for MetricsQuery {
-    const NAMES: &'static [&'static str] = &["from", "to"];
+    const NAMES: &'static [&'static str] = &["from", "to", "compare"];
 
     fn read(reader: &mut Reader) -> Result<Self, QueryError> {
         Ok(Self {
             range: read_range(reader)?,
+            compare: reader.parse("compare")?,
         })
     }
 
     fn write(&self, writer: &mut Writer) {
         writer.range(&self.range);
+        writer.put("compare", self.compare);
     }
 }
 
-/// `GET /api/analytics/trends`.
+/// `GET /api/analytics/trends` (and `trends.csv`, which adds `tz` and `ticket`).
+///
+/// With a `period` and no range: that period's default window and bucket.
+/// With a range: its `bucket`, else the period's, else one chosen from the
+/// span ([`Bucket::for_span`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TrendsQuery {
     pub period: Option<Period>,
     pub range: TimeRange,
+    pub bucket: Option<Bucket>,
 }
 
 impl QueryParams for TrendsQuery {
-    const NAMES: &'static [&'static str] = &["period", "from", "to"];
+    const NAMES: &'static [&'static str] = &["period", "from", "to", "bucket"];
 
     fn read(reader: &mut Reader) -> Result<Self, QueryError> {
         Ok(Self {
             period: reader.parse("period")?,
             range: read_range(reader)?,
+            bucket: reader.parse("bucket")?,
         })
     }
 
     fn write(&self, writer: &mut Writer) {
         writer.put("period", self.period);
         writer.range(&self.range);
+        writer.put("bucket", self.bucket);
+    }
+}
+
+/// The order of a payment list or export.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Sort {
+    /// `-createdAt`, the default.
+    #[default]
+    NewestFirst,
+    /// `createdAt`.
+    OldestFirst,
+    /// `-amount`.
+    LargestFirst,
+    /// `amount`.
+    SmallestFirst,
+}
+
+impl Sort {
+    pub const ALL: [Self; 4] = [
+        Self::NewestFirst,
+        Self::OldestFirst,
+        Self::LargestFirst,
+        Self::SmallestFirst,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::NewestFirst => "-createdAt",
+            Self::OldestFirst => "createdAt",
+            Self::LargestFirst => "-amount",
+            Self::SmallestFirst => "amount",
+        }
+    }
+
+    /// Whether the list is ordered by amount (else by time).
+    pub const fn by_amount(self) -> bool {
+        matches!(self, Self::LargestFirst | Self::SmallestFirst)
+    }
+
+    /// Whether larger values come first.
+    pub const fn descending(self) -> bool {
+        matches!(self, Self::NewestFirst | Self::LargestFirst)
+    }
+}
+
+impl Display for Sort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Sort {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|sort| sort.as_str() == text)
+            .ok_or_else(|| format!("unknown sort '{text}' (expected -createdAt, createdAt, -amount or amount)"))
     }
 }
 
@@ -238,8 +331,39 @@ pub struct PaymentListQuery {
     pub range: TimeRange,
     /// `status`, `method`, `minAmount`, `maxAmount` and `q` (externalId prefix).
     pub filter: PaymentFilter,
+    pub sort: Sort,
     pub cursor: Option<String>,
     pub limit: Option<u32>,
+}
+
+/// Reads the slice of a list or an export: range, filters, order.
+fn read_slice(reader: &mut Reader) -> Result<(TimeRange, PaymentFilter, Sort), QueryError> {
+    let range = read_range(reader)?;
+    let filter = PaymentFilter {
+        statuses: reader.list("status", known_status)?,
+        methods: reader.list("method", known_method)?,
+        min_amount: reader.amount("minAmount")?,
+        max_amount: reader.amount("maxAmount")?,
+        external_id_prefix: reader.text("q").filter(|prefix| !prefix.is_empty()),
+        ..PaymentFilter::default()
+    };
+    if let (Some(minimum), Some(maximum)) = (filter.min_amount, filter.max_amount)
+        && minimum > maximum
+    {
+        return Err(QueryError::new("maxAmount", "must not be below 'minAmount'"));
+    }
+    let sort = reader.parse("sort")?.unwrap_or_default();
+    Ok((range, filter, sort))
+}
+
+fn write_slice(writer: &mut Writer, range: &TimeRange, filter: &PaymentFilter, sort: Sort) {
+    writer.range(range);
+    writer.list("status", &filter.statuses, |status| status.as_str().to_owned());
+    writer.list("method", &filter.methods, String::clone);
+    writer.put("minAmount", filter.min_amount);
+    writer.put("maxAmount", filter.max_amount);
+    writer.put("q", filter.external_id_prefix.as_deref());
+    writer.put("sort", (sort != Sort::default()).then_some(sort));
 }
 
 /// Page size when `limit` is not given, and the most one page may hold.
@@ -255,20 +379,13 @@ impl QueryParams for PaymentListQuery {
         "minAmount",
         "maxAmount",
         "q",
+        "sort",
         "cursor",
         "limit",
     ];
 
     fn read(reader: &mut Reader) -> Result<Self, QueryError> {
-        let range = read_range(reader)?;
-        let filter = PaymentFilter {
-            statuses: reader.list("status", known_status)?,
-            methods: reader.list("method", known_method)?,
-            min_amount: reader.amount("minAmount")?,
-            max_amount: reader.amount("maxAmount")?,
-            external_id_prefix: reader.text("q").filter(|prefix| !prefix.is_empty()),
-            ..PaymentFilter::default()
-        };
+        let (range, filter, sort) = read_slice(reader)?;
         let limit = match reader.text("limit") {
             None => None,
             Some(text) => Some(
@@ -286,20 +403,99 @@ impl QueryParams for PaymentListQuery {
         Ok(Self {
             range,
             filter,
+            sort,
             cursor: reader.text("cursor"),
             limit,
         })
     }
 
     fn write(&self, writer: &mut Writer) {
-        writer.range(&self.range);
-        writer.list("status", &self.filter.statuses, |status| status.as_str().to_owned());
-        writer.list("method", &self.filter.methods, String::clone);
-        writer.put("minAmount", self.filter.min_amount);
-        writer.put("maxAmount", self.filter.max_amount);
-        writer.put("q", self.filter.external_id_prefix.as_deref());
+        write_slice(writer, &self.range, &self.filter, self.sort);
         writer.put("cursor", self.cursor.as_deref());
         writer.put("limit", self.limit);
+    }
+}
+
+/// `GET /api/payments/export.csv`: the list's slice and order, every row,
+/// timestamps in `tz` (an IANA name; default the tenant's zone). Browsers
+/// download it with a `ticket` (they cannot send a header on a download).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExportQuery {
+    pub range: TimeRange,
+    pub filter: PaymentFilter,
+    pub sort: Sort,
+    pub tz: Option<String>,
+    pub ticket: Option<String>,
+}
+
+impl QueryParams for ExportQuery {
+    const NAMES: &'static [&'static str] = &[
+        "from",
+        "to",
+        "status",
+        "method",
+        "minAmount",
+        "maxAmount",
+        "q",
+        "sort",
+        "tz",
+        "ticket",
+    ];
+
+    fn read(reader: &mut Reader) -> Result<Self, QueryError> {
+        let (range, filter, sort) = read_slice(reader)?;
+        Ok(Self {
+            range,
+            filter,
+            sort,
+            tz: reader.text("tz"),
+            ticket: reader.text("ticket"),
+        })
+    }
+
+    fn write(&self, writer: &mut Writer) {
+        write_slice(writer, &self.range, &self.filter, self.sort);
+        writer.put("tz", self.tz.as_deref());
+        writer.put("ticket", self.ticket.as_deref());
+    }
+}
+
+impl ExportQuery {
+    /// The export of what `list` shows (all its pages).
+    pub fn of_list(list: &PaymentListQuery) -> Self {
+        Self {
+            range: list.range,
+            filter: list.filter.clone(),
+            sort: list.sort,
+            tz: None,
+            ticket: None,
+        }
+    }
+}
+
+/// `GET /api/analytics/trends.csv`: a trend's points as CSV.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrendsExportQuery {
+    pub trend: TrendsQuery,
+    pub tz: Option<String>,
+    pub ticket: Option<String>,
+}
+
+impl QueryParams for TrendsExportQuery {
+    const NAMES: &'static [&'static str] = &["period", "from", "to", "bucket", "tz", "ticket"];
+
+    fn read(reader: &mut Reader) -> Result<Self, QueryError> {
+        Ok(Self {
+            trend: TrendsQuery::read(reader)?,
+            tz: reader.text("tz"),
+            ticket: reader.text("ticket"),
+        })
+    }
+
+    fn write(&self, writer: &mut Writer) {
+        self.trend.write(writer);
+        writer.put("tz", self.tz.as_deref());
+        writer.put("ticket", self.ticket.as_deref());
     }
 }
 
@@ -309,6 +505,8 @@ impl QueryParams for PaymentListQuery {
 pub struct LiveQuery {
     pub tenant: Option<String>,
     pub key: Option<String>,
+    /// A ticket from `POST /api/tickets`, instead of `tenant` and `key`.
+    pub ticket: Option<String>,
     /// The `seq` of the last event the client has: resume after it.
     pub since: Option<u64>,
     /// The epoch that `seq` belongs to: an optional extra check.
@@ -318,7 +516,16 @@ pub struct LiveQuery {
 }
 
 impl QueryParams for LiveQuery {
-    const NAMES: &'static [&'static str] = &["tenant", "key", "since", "epoch", "types", "methods", "minAmount"];
+    const NAMES: &'static [&'static str] = &[
+        "tenant",
+        "key",
+        "ticket",
+        "since",
+        "epoch",
+        "types",
+        "methods",
+        "minAmount",
+    ];
 
     fn read(reader: &mut Reader) -> Result<Self, QueryError> {
         let since = match reader.text("since") {
@@ -331,6 +538,7 @@ impl QueryParams for LiveQuery {
         Ok(Self {
             tenant: reader.text("tenant"),
             key: reader.text("key"),
+            ticket: reader.text("ticket"),
             since,
             epoch: reader.text("epoch"),
             filter: PaymentFilter {
@@ -345,6 +553,7 @@ impl QueryParams for LiveQuery {
     fn write(&self, writer: &mut Writer) {
         writer.put("tenant", self.tenant.as_deref());
         writer.put("key", self.key.as_deref());
+        writer.put("ticket", self.ticket.as_deref());
         writer.put("since", self.since);
         writer.put("epoch", self.epoch.as_deref());
         writer.list("types", &self.filter.types, |event_type| {
@@ -363,7 +572,7 @@ mod tests {
     use super::*;
     use crate::range::{Relative, Unit};
 
-    fn round_trip<T: QueryParams + PartialEq + std::fmt::Debug>(value: T) -> String {
+    fn round_trip<T: QueryParams + PartialEq + fmt::Debug>(value: T) -> String {
         let text = to_query(&value);
         assert_eq!(from_query::<T>(&text).unwrap(), value, "{text}");
         text
@@ -384,6 +593,7 @@ mod tests {
                 external_id_prefix: Some("ord 1&2".into()),
                 ..Default::default()
             },
+            sort: Sort::default(),
             cursor: Some("abc".into()),
             limit: Some(20),
         };
@@ -395,7 +605,19 @@ mod tests {
         round_trip(TrendsQuery {
             period: Some(Period::Week),
             range: TimeRange::last(6, Unit::Hour),
+            bucket: Some(Bucket::FiveMinutes),
         });
+        round_trip(MetricsQuery {
+            range: TimeRange::last(1, Unit::Hour),
+            compare: Some(Compare::Previous),
+        });
+        let export = round_trip(ExportQuery {
+            sort: Sort::LargestFirst,
+            tz: Some("Asia/Kolkata".into()),
+            ticket: Some("t".into()),
+            ..ExportQuery::default()
+        });
+        assert_eq!(export, "sort=-amount&tz=Asia%2FKolkata&ticket=t");
         round_trip(LiveQuery {
             since: Some(42),
             filter: PaymentFilter {
@@ -417,6 +639,8 @@ mod tests {
             ("minAmount=-5", "minAmount"),
             ("maxAmount=ten", "maxAmount"),
             ("limit=0", "limit"),
+            ("sort=amount_desc", "sort"),
+            ("minAmount=5&maxAmount=4", "maxAmount"),
         ];
         for (query, parameter) in cases {
             let error = from_query::<PaymentListQuery>(query).unwrap_err();

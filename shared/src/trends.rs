@@ -36,10 +36,11 @@ pub fn build_trend(starts: &[DateTime<Utc>], cells: &[Cell], scale: u8) -> Vec<T
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::buckets::{BucketUnit, bucket_starts};
+    use crate::buckets::bucket_starts;
     use crate::payment::PaymentStatus;
     use crate::stats::cell_start;
     use crate::time::parse_utc;
+    use crate::wire::Bucket;
     use chrono_tz::America::New_York;
 
     fn cell(at: &str, method: &str, status: PaymentStatus, minor: i64) -> Cell {
@@ -56,7 +57,7 @@ mod tests {
     fn zero_fills_empty_buckets() {
         let from = parse_utc("2026-11-24T00:00:00Z").unwrap();
         let to = parse_utc("2026-11-24T05:00:00Z").unwrap();
-        let starts = bucket_starts(from, to, BucketUnit::Hour, chrono_tz::UTC).unwrap();
+        let starts = bucket_starts(from, to, Bucket::Hour, chrono_tz::UTC).unwrap();
         let points = build_trend(
             &starts,
             &[cell("2026-11-24T02:30:00Z", "card", PaymentStatus::Succeeded, 250)],
@@ -73,7 +74,7 @@ mod tests {
     fn dst_day_in_new_york_sums_its_25_hours_into_one_daily_bucket() {
         let from = parse_utc("2026-10-31T04:00:00Z").unwrap();
         let to = parse_utc("2026-11-03T05:00:00Z").unwrap();
-        let starts = bucket_starts(from, to, BucketUnit::Day, New_York).unwrap();
+        let starts = bucket_starts(from, to, Bucket::Day, New_York).unwrap();
         assert_eq!(starts.len(), 3);
         let cells = [
             cell("2026-11-01T04:00:00Z", "card", PaymentStatus::Succeeded, 100), // 00:00 EDT

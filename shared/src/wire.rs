@@ -40,6 +40,10 @@ pub struct PaymentMetrics {
     pub from: DateTime<Utc>,
     #[serde(with = "crate::time::rfc3339")]
     pub to: DateTime<Utc>,
+    /// With `compare=previous`: the same metrics for the range of equal
+    /// length ending at `from`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Box<PaymentMetrics>>,
 }
 
 /// One bucket of `GET /api/analytics/trends`.
@@ -108,6 +112,112 @@ impl fmt::Display for Period {
     }
 }
 
+/// The width of a trend bucket (`bucket=` of the trends endpoint), in the
+/// tenant's wall-clock time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Bucket {
+    Minute,
+    FiveMinutes,
+    FifteenMinutes,
+    Hour,
+    SixHours,
+    Day,
+}
+
+impl Bucket {
+    /// Every bucket, finest first.
+    pub const ALL: [Self; 6] = [
+        Self::Minute,
+        Self::FiveMinutes,
+        Self::FifteenMinutes,
+        Self::Hour,
+        Self::SixHours,
+        Self::Day,
+    ];
+
+    /// Most points a trend picks its own bucket for: the finest bucket that
+    /// keeps a span under this many points is chosen.
+    pub const MAX_AUTO_POINTS: i64 = 120;
+
+    /// The query-string spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Minute => "1m",
+            Self::FiveMinutes => "5m",
+            Self::FifteenMinutes => "15m",
+            Self::Hour => "1h",
+            Self::SixHours => "6h",
+            Self::Day => "1d",
+        }
+    }
+
+    /// Nominal length in minutes (a local day around a DST change is 23 or
+    /// 25 hours; buckets follow the wall clock).
+    pub const fn minutes(self) -> i64 {
+        match self {
+            Self::Minute => 1,
+            Self::FiveMinutes => 5,
+            Self::FifteenMinutes => 15,
+            Self::Hour => 60,
+            Self::SixHours => 360,
+            Self::Day => 1_440,
+        }
+    }
+
+    /// The bucket a trend over `span` uses when none is asked for: the
+    /// finest that gives at most [`Self::MAX_AUTO_POINTS`] points (a 1-hour
+    /// span gets minutes, 24 hours quarter hours, 30 days six hours).
+    pub fn for_span(span: chrono::TimeDelta) -> Self {
+        let minutes = span.num_minutes().max(1);
+        Self::ALL
+            .into_iter()
+            .find(|bucket| (minutes + bucket.minutes() - 1) / bucket.minutes() <= Self::MAX_AUTO_POINTS)
+            .unwrap_or(Self::Day)
+    }
+}
+
+impl From<Period> for Bucket {
+    fn from(period: Period) -> Self {
+        match period {
+            Period::Day => Self::Hour,
+            Period::Week => Self::SixHours,
+            Period::Month => Self::Day,
+        }
+    }
+}
+
+impl fmt::Display for Bucket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A `bucket` that is not one of the six sizes.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown bucket '{0}' (expected 1m, 5m, 15m, 1h, 6h or 1d)")]
+pub struct UnknownBucket(pub String);
+
+impl FromStr for Bucket {
+    type Err = UnknownBucket;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|bucket| bucket.as_str() == text)
+            .ok_or_else(|| UnknownBucket(text.to_owned()))
+    }
+}
+
+/// `POST /api/tickets`: a single-use credential for a URL (a WebSocket or a
+/// download), valid until `expiresAt`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Ticket {
+    pub ticket: String,
+    #[serde(with = "crate::time::rfc3339")]
+    pub expires_at: DateTime<Utc>,
+}
+
 /// A `period` that is not day, week or month.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("unknown period '{0}' (expected day, week or month)")]
@@ -150,6 +260,7 @@ mod tests {
             timezone: "America/New_York".into(),
             from: Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap(),
             to: Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap(),
+            previous: None,
         }
     }
 
@@ -198,6 +309,23 @@ mod tests {
             "successRate": 85.71428571428571, "anomaly": false});
         assert_eq!(serde_json::to_value(&point).unwrap(), document);
         assert_eq!(serde_json::from_value::<TrendData>(document).unwrap(), point);
+    }
+
+    #[test]
+    fn buckets_follow_the_span() {
+        use chrono::TimeDelta;
+        let chosen = |span: TimeDelta| Bucket::for_span(span).as_str();
+        assert_eq!(chosen(TimeDelta::minutes(15)), "1m");
+        assert_eq!(chosen(TimeDelta::hours(1)), "1m");
+        assert_eq!(chosen(TimeDelta::hours(6)), "5m");
+        assert_eq!(chosen(TimeDelta::hours(24)), "15m");
+        assert_eq!(chosen(TimeDelta::days(7)), "6h");
+        assert_eq!(chosen(TimeDelta::days(30)), "6h");
+        assert_eq!(chosen(TimeDelta::days(60)), "1d");
+        for bucket in Bucket::ALL {
+            assert_eq!(bucket.as_str().parse(), Ok(bucket));
+        }
+        assert!("2m".parse::<Bucket>().is_err());
     }
 
     #[test]

@@ -1,7 +1,9 @@
-//! `GET /api/analytics/metrics` and `GET /api/analytics/trends` (SPEC §3):
-//! answers cached per tenant (see `cache`);
-//! range parsing, then the shared metric and trend arithmetic over the cells
-//! of the tenant's payments (rollups, and raw payments for partial edges).
+//! `GET /api/analytics/metrics` (with `compare=previous`) and
+//! `GET /api/analytics/trends` (a period, or any range in buckets of 1 minute
+//! to 1 day) of SPEC §3: answers cached per tenant (see `cache`); range
+//! resolution, then the shared metric and trend arithmetic over the cells of
+//! the tenant's payments (rollups, and raw payments for partial edges and
+//! buckets finer than the rollups).
 
 pub mod cache;
 
@@ -10,18 +12,20 @@ use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use chrono::TimeDelta;
-use paypulse_shared::buckets::{self, BucketUnit};
+use chrono::{DateTime, TimeDelta, Utc};
+use chrono_tz::Tz;
+use paypulse_shared::buckets;
 use paypulse_shared::metrics::compute_metrics;
-use paypulse_shared::query::{MetricsQuery, TrendsQuery};
+use paypulse_shared::query::{Compare, MetricsQuery, TrendsQuery};
 use paypulse_shared::range::TimeRange;
 use paypulse_shared::trends::build_trend;
-use paypulse_shared::wire::Period;
+use paypulse_shared::wire::{Bucket, PaymentMetrics, Period, TrendData};
 
 use crate::error::{ApiError, ApiResult};
 use crate::params::{self, Params};
 use crate::state::AppState;
-use crate::store::documents::Role;
+use crate::store::Store;
+use crate::store::documents::{Role, TenantDoc};
 use crate::store::rollups::Level;
 use crate::tenancy::Caller;
 
@@ -39,8 +43,30 @@ async fn metrics(
     let tenant = caller.require(Role::Viewer)?.tenant;
     let now = state.config.clock.window_end();
     let (from, to) = params::range(&query.range, now, tenant.tz(), TimeDelta::hours(24))?;
+    let body = metrics_body(&state, &tenant, from, to).await?;
+    let Some(Compare::Previous) = query.compare else {
+        return Ok(json_response(body));
+    };
+    // Each range is computed and cached on its own; the previous one lies
+    // wholly in the past, so it stays cached until a late payment lands in it.
+    let previous = metrics_body(&state, &tenant, from - (to - from), from).await?;
+    let read = |body: &str| serde_json::from_str::<PaymentMetrics>(body).map_err(anyhow::Error::from);
+    let mut metrics = read(&body)?;
+    metrics.previous = Some(Box::new(read(&previous)?));
+    Ok(json_response(
+        serde_json::to_string(&metrics).map_err(anyhow::Error::from)?,
+    ))
+}
+
+/// The metrics of `[from, to)` as JSON, from the cache or computed.
+async fn metrics_body(
+    state: &AppState,
+    tenant: &TenantDoc,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> ApiResult<String> {
     let key = format!("metrics:{}:{}", from.timestamp_millis(), to.timestamp_millis());
-    let body = state
+    state
         .cache
         .get_or_compute(&tenant.id, &key, || async {
             // Hours at most: metrics count payments per hour of day.
@@ -51,8 +77,7 @@ async fn metrics(
             let metrics = compute_metrics(&cells, tenant.tz(), &tenant.currency, tenant.scale(), from, to);
             Ok(serde_json::to_string(&metrics).map_err(anyhow::Error::from)?)
         })
-        .await?;
-    Ok(json_response(body))
+        .await
 }
 
 /// A response whose body is JSON text already rendered (and maybe cached).
@@ -66,37 +91,92 @@ async fn trends(
     Params(query): Params<TrendsQuery>,
 ) -> ApiResult<Response> {
     let tenant = caller.require(Role::Viewer)?.tenant;
-    let period = query.period.unwrap_or(Period::Day);
-    let tz = tenant.tz();
     let now = state.config.clock.window_end();
-    let (from, to) = if query.range == TimeRange::default() {
-        buckets::default_window(period, now, tz)
-    } else {
-        params::range(&query.range, now, tz, default_span(period))?
-    };
-    let starts = buckets::bucket_starts(from, to, BucketUnit::from(period), tz)
-        .map_err(|error| ApiError::invalid_parameter(error.to_string()))?;
-    let key = format!("trends:{period}:{}:{}", from.timestamp_millis(), to.timestamp_millis());
+    let window = TrendWindow::of(&query, now, tenant.tz())?;
+    let key = format!(
+        "trends:{}:{}:{}",
+        window.bucket,
+        window.from.timestamp_millis(),
+        window.to.timestamp_millis()
+    );
     let body = state
         .cache
         .get_or_compute(&tenant.id, &key, || async {
-            let cells = state
-                .store
-                .cells(&tenant.id, tenant.tz(), from, to, trend_level(period))
-                .await?;
-            let points = build_trend(&starts, &cells, tenant.scale());
+            let points = trend_points(&state.store, &tenant, &window).await?;
             Ok(serde_json::to_string(&points).map_err(anyhow::Error::from)?)
         })
         .await?;
     Ok(json_response(body))
 }
 
-/// The coarsest rollups whose intervals each lie within one of the
-/// period's buckets: a month trend reads days; six-hour buckets need hours.
-pub fn trend_level(period: Period) -> Level {
-    match period {
-        Period::Day | Period::Week => Level::Hour,
-        Period::Month => Level::Day,
+/// What one trend covers: `[from, to)` in buckets of `bucket`, which start
+/// at `starts`.
+#[derive(Clone, Debug)]
+pub struct TrendWindow {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub bucket: Bucket,
+    pub starts: Vec<DateTime<Utc>>,
+}
+
+impl TrendWindow {
+    /// The window `query` asks for at `now` in `tz`: a period's default
+    /// window when no range is given, else the range, in the bucket asked
+    /// for, or the period's, or the one the span calls for.
+    pub fn of(query: &TrendsQuery, now: DateTime<Utc>, tz: Tz) -> ApiResult<Self> {
+        let (from, to, bucket) = if query.range == TimeRange::default() {
+            let period = query.period.unwrap_or(Period::Day);
+            let (from, to) = buckets::default_window(period, now, tz);
+            (from, to, query.bucket.unwrap_or(Bucket::from(period)))
+        } else {
+            let span = default_span(query.period.unwrap_or(Period::Day));
+            let (from, to) = params::range(&query.range, now, tz, span)?;
+            let bucket = query
+                .bucket
+                .or(query.period.map(Bucket::from))
+                .unwrap_or_else(|| Bucket::for_span(to - from));
+            (from, to, bucket)
+        };
+        let starts = buckets::bucket_starts(from, to, bucket, tz)
+            .map_err(|error| ApiError::invalid_parameter(error.to_string()))?;
+        Ok(Self {
+            from,
+            to,
+            bucket,
+            starts,
+        })
+    }
+}
+
+/// The points of `window`, computed exactly: buckets of a quarter hour and
+/// more from the rollups (the coarsest level each bucket is made of), finer
+/// ones from the payments themselves, grouped by the bucket's minutes.
+pub async fn trend_points(store: &Store, tenant: &TenantDoc, window: &TrendWindow) -> ApiResult<Vec<TrendData>> {
+    let (from, to) = (window.from, window.to);
+    let cells = match window.bucket {
+        // Every zone's offset is a multiple of 15 minutes, so UTC-aligned
+        // cells of 1 or 5 minutes lie each within one local bucket.
+        Bucket::Minute | Bucket::FiveMinutes => {
+            store
+                .payment_cells_of(&tenant.id, from, to, window.bucket.minutes())
+                .await?
+        }
+        bucket => {
+            store
+                .cells(&tenant.id, tenant.tz(), from, to, trend_level(bucket))
+                .await?
+        }
+    };
+    Ok(build_trend(&window.starts, &cells, tenant.scale()))
+}
+
+/// The coarsest rollups whose intervals each lie within one bucket: a day
+/// trend reads days; six-hour buckets need hours; quarter hours need quarters.
+pub fn trend_level(bucket: Bucket) -> Level {
+    match bucket {
+        Bucket::Minute | Bucket::FiveMinutes | Bucket::FifteenMinutes => Level::Quarter,
+        Bucket::Hour | Bucket::SixHours => Level::Hour,
+        Bucket::Day => Level::Day,
     }
 }
 

@@ -94,16 +94,28 @@ impl Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> mongodb::error::Result<Vec<Cell>> {
+        self.payment_cells_of(tenant_id, from, to, CELL_MINUTES).await
+    }
+
+    /// Cells of `cell_minutes` (UTC-aligned) of one tenant's payments in
+    /// `[from, to)`, grouped from the payments themselves.
+    pub async fn payment_cells_of(
+        &self,
+        tenant_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        cell_minutes: i64,
+    ) -> mongodb::error::Result<Vec<Cell>> {
         let succeeded = doc! { "$in": ["$status", ["succeeded", "refunded"]] };
         let refunded = doc! { "$eq": ["$status", "refunded"] };
         let failed = doc! { "$eq": ["$status", "failed"] };
-        let cell_millis = CELL_MINUTES * 60 * 1000;
+        let cell_millis = cell_minutes * 60 * 1000;
         let pipeline = vec![
             doc! { "$match": { "tenantId": tenant_id, "createdAt": { "$gte": to_bson(from), "$lt": to_bson(to) } } },
             doc! { "$group": {
                 "_id": {
                     // The cell start: the timestamp less its remainder modulo
-                    // 15 minutes since the epoch (UTC quarter hours).
+                    // the cell's length since the epoch (UTC-aligned).
                     "cell": { "$subtract": [
                         { "$toLong": "$createdAt" },
                         { "$mod": [{ "$toLong": "$createdAt" }, cell_millis] },

@@ -17,9 +17,10 @@ use chrono_tz::Tz;
 use futures::TryStreamExt;
 use mongodb::ClientSession;
 use mongodb::bson::{Bson, Document, doc};
-use paypulse_shared::buckets::{BucketUnit, floor_local};
+use paypulse_shared::buckets::floor_local;
 use paypulse_shared::payment::PaymentStatus;
 use paypulse_shared::stats::{CELL_MINUTES, Cell, Stats, cell_start};
+use paypulse_shared::wire::Bucket;
 
 use super::Store;
 use super::documents::{read_i64, to_bson};
@@ -60,8 +61,8 @@ impl Level {
     pub fn floor(self, instant: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
         match self {
             Level::Quarter => cell_start(instant),
-            Level::Hour => floor_local(instant, BucketUnit::Hour, tz),
-            Level::Day => floor_local(instant, BucketUnit::Day, tz),
+            Level::Hour => floor_local(instant, Bucket::Hour, tz),
+            Level::Day => floor_local(instant, Bucket::Day, tz),
         }
     }
 

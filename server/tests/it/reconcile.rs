@@ -9,10 +9,11 @@ use chrono::{TimeDelta, Utc};
 use mongodb::bson::{Document, doc};
 use paypulse_server::store::documents::to_bson;
 use paypulse_server::store::rollups::Level;
-use paypulse_shared::buckets::{BucketUnit, floor_local};
+use paypulse_shared::buckets::floor_local;
 use paypulse_shared::payment::PaymentStatus;
 use paypulse_shared::stats::cell_start;
 use paypulse_shared::time::format_utc;
+use paypulse_shared::wire::Bucket;
 
 use crate::common::{TestApp, mongodb_uri, payment};
 
@@ -73,7 +74,7 @@ async fn reconcile_reports_drift_and_repair_restores_the_true_numbers() {
         format_utc(&(second + TimeDelta::hours(1)))
     );
     let truth = app.json("acme", &metrics).await;
-    let day = floor_local(first, BucketUnit::Day, chrono_tz::UTC);
+    let day = floor_local(first, Bucket::Day, chrono_tz::UTC);
     let trends = format!(
         "/api/analytics/trends?period=month&from={}&to={}",
         format_utc(&(day - TimeDelta::days(2))),
@@ -90,7 +91,7 @@ async fn reconcile_reports_drift_and_repair_restores_the_true_numbers() {
     let hours = app.store.rollups(Level::Hour);
     let first_id = format!("acme|{}", first.timestamp_millis());
     let second_id = format!("acme|{}", second.timestamp_millis());
-    let hour = floor_local(first, BucketUnit::Hour, chrono_tz::UTC);
+    let hour = floor_local(first, Bucket::Hour, chrono_tz::UTC);
     // As a bug in our own writes would: every write bumps `v`.
     let inflate =
         doc! { "$inc": { "methods.card.succeeded": 5_i64, "methods.card.volumeMinor": 9_000_i64, "v": 1_i64 } };
