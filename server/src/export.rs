@@ -77,9 +77,9 @@ async fn payments(
         filter: &query.filter,
         scale: tenant.scale(),
     };
-    let cursor = state.store.stream_payments(&tenant.id, slice, query.sort).await?;
+    let payments = state.store.stream_payments(&tenant.id, slice, query.sort).await?;
     let tenant_id = tenant.id.clone();
-    let rows = cursor.ready_chunks(CHUNK_ROWS).map(move |chunk| {
+    let rows = payments.ready_chunks(CHUNK_ROWS).map(move |chunk| {
         let mut writer = csv::Writer::from_writer(Vec::with_capacity(chunk.len() * 160));
         for payment in chunk {
             let payment = payment.map_err(|error| {

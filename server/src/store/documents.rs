@@ -159,13 +159,34 @@ pub fn to_bson(instant: DateTime<Utc>) -> BsonDateTime {
 
 /// The filter of a `createdAt` (or any date field) in `[from, to)`.
 ///
-/// The inclusive lower bound is written as an exclusive one a millisecond
-/// below, which is exact (BSON dates are whole milliseconds): SecantusDB, our
+/// Stored dates are whole milliseconds, so the bounds are the first whole
+/// millisecond at or after each end (a bound with a finer fraction must not
+/// take in the millisecond it falls inside). The inclusive lower bound is
+/// then written as an exclusive one a millisecond below: SecantusDB, our
 /// development database, drops the boundary value of `$gte` on a descending
 /// index (and of `$lte` on an ascending one), while `$gt` and `$lt` it
-/// answers as MongoDB answers all four. Use `$gt`/`$lt` in every range.
+/// answers as MongoDB answers all four. Use these bounds in every range.
 pub fn in_range(from: DateTime<Utc>, to: DateTime<Utc>) -> Document {
-    doc! { "$gt": to_bson(from - chrono::TimeDelta::milliseconds(1)), "$lt": to_bson(to) }
+    doc! { "$gt": not_before(from), "$lt": before(to) }
+}
+
+/// The `$gt` bound of "at or after `from`".
+pub fn not_before(from: DateTime<Utc>) -> BsonDateTime {
+    BsonDateTime::from_millis(ceil_millis(from) - 1)
+}
+
+/// The `$lt` bound of "before `to`".
+pub fn before(to: DateTime<Utc>) -> BsonDateTime {
+    BsonDateTime::from_millis(ceil_millis(to))
+}
+
+fn ceil_millis(instant: DateTime<Utc>) -> i64 {
+    let millis = instant.timestamp_millis();
+    if instant.timestamp_subsec_nanos() % 1_000_000 == 0 {
+        millis
+    } else {
+        millis + 1
+    }
 }
 
 /// Reads a number of any BSON numeric type as i64 (sums come back as int32

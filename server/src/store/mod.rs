@@ -8,6 +8,7 @@ pub mod payments;
 pub mod planner;
 pub mod reconcile;
 pub mod rollups;
+pub mod scan;
 pub mod schema;
 pub mod tenants;
 pub mod writes;

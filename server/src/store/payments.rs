@@ -10,7 +10,7 @@ use paypulse_shared::query::Sort;
 use paypulse_shared::stats::{CELL_MINUTES, Cell, Stats};
 
 use super::Store;
-use super::documents::{PaymentDoc, in_range, read_i64, to_bson};
+use super::documents::{PaymentDoc, before, in_range, not_before, read_i64};
 
 /// One tenant's payments in `[from, to)` that pass `filter`: what a list
 /// page or an export reads.
@@ -25,17 +25,17 @@ pub struct Slice<'a> {
 
 impl Slice<'_> {
     /// The MongoDB filter of this slice of `tenant_id`'s payments.
-    fn to_document(self, tenant_id: &str) -> Document {
+    pub(super) fn to_document(self, tenant_id: &str) -> Document {
         let mut query = doc! { "tenantId": tenant_id };
         // Inclusive bounds are written as exclusive ones a unit beyond (exact:
         // dates are whole milliseconds, amounts whole minor units), for the
         // development database's sake (see `documents::in_range`).
         let mut created = Document::new();
         if let Some(from) = self.from {
-            created.insert("$gt", to_bson(from - chrono::TimeDelta::milliseconds(1)));
+            created.insert("$gt", not_before(from));
         }
         if let Some(to) = self.to {
-            created.insert("$lt", to_bson(to));
+            created.insert("$lt", before(to));
         }
         if !created.is_empty() {
             query.insert("createdAt", created);
@@ -72,7 +72,7 @@ impl Slice<'_> {
 }
 
 /// The MongoDB order of `sort`, `_id` breaking ties the same way.
-fn sort_document(sort: Sort) -> Document {
+pub(super) fn sort_document(sort: Sort) -> Document {
     let direction = if sort.descending() { -1 } else { 1 };
     doc! { sort_field(sort): direction, "_id": direction }
 }
@@ -222,21 +222,6 @@ impl Store {
         page.truncate(limit as usize);
         let next = more.then(|| page.last()).flatten().map(|last| position_of(last, sort));
         Ok((page, next))
-    }
-
-    /// Every payment of `slice` in `sort` order, as a stream read from one
-    /// cursor in batches: what an export writes, in constant memory.
-    pub async fn stream_payments(
-        &self,
-        tenant_id: &str,
-        slice: Slice<'_>,
-        sort: Sort,
-    ) -> mongodb::error::Result<mongodb::Cursor<PaymentDoc>> {
-        self.payments()
-            .find(slice.to_document(tenant_id))
-            .sort(sort_document(sort))
-            .batch_size(1_000)
-            .await
     }
 
     /// One payment of one tenant.

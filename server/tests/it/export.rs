@@ -194,3 +194,106 @@ async fn the_trend_export_equals_the_trend() {
     let counted: u64 = rows.iter().map(|row| row[2].parse::<u64>().unwrap()).sum();
     assert_eq!(counted, 4);
 }
+
+/// Exports in time order read the range window by window (sized from what
+/// the previous window held); whatever the spread of the payments (a burst
+/// of thousands in a minute, long empty stretches, one dated ahead of the
+/// clock, one on the range's start), every payment comes once, in order.
+#[tokio::test]
+async fn time_ordered_exports_miss_nothing_however_payments_are_spread() {
+    use chrono::TimeDelta;
+    use futures::TryStreamExt;
+    use mongodb::bson::doc;
+    use paypulse_server::store::documents::{PaymentDoc, to_chrono};
+    use paypulse_shared::payment::PaymentStatus;
+    use paypulse_shared::time::format_utc;
+
+    let app = TestApp::spawn().await;
+    let now = Utc::now();
+    let burst = now - TimeDelta::days(3);
+    let mut documents: Vec<PaymentDoc> = (0..4_500)
+        .map(|index| {
+            let at = burst + TimeDelta::milliseconds(index * 13);
+            crate::common::payment("acme", at, 100 + index, "card", PaymentStatus::Succeeded)
+        })
+        .collect();
+    for days in [1, 2, 9, 40, 61] {
+        let at = now - TimeDelta::days(days) - TimeDelta::minutes(days * 7);
+        documents.push(crate::common::payment(
+            "acme",
+            at,
+            5_000,
+            "paypal",
+            PaymentStatus::Failed,
+        ));
+    }
+    let ahead = now + TimeDelta::seconds(30);
+    documents.push(crate::common::payment(
+        "acme",
+        ahead,
+        777,
+        "card",
+        PaymentStatus::Succeeded,
+    ));
+    let start = now - TimeDelta::days(40) - TimeDelta::minutes(40 * 7);
+    app.insert(&documents).await;
+    let stored: Vec<PaymentDoc> = app
+        .store
+        .payments()
+        .find(doc! { "tenantId": "acme" })
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    let exported_ids = |text: String| -> Vec<String> {
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        reader.records().map(|record| record.unwrap()[0].to_owned()).collect()
+    };
+    for (query, from, to, newest_first) in [
+        (String::new(), None, None, true),
+        ("sort=createdAt".to_owned(), None, None, false),
+        (format!("from={}", format_utc(&start)), Some(start), None, true),
+        (
+            format!(
+                "from={}&to={}&sort=createdAt",
+                format_utc(&start),
+                format_utc(&(now - TimeDelta::days(2)))
+            ),
+            Some(start),
+            Some(now - TimeDelta::days(2)),
+            false,
+        ),
+    ] {
+        let response = app
+            .viewer_get("acme", &format!("/api/payments/export.csv?{query}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let served = exported_ids(response.text().await.unwrap());
+        let mut expected: Vec<&PaymentDoc> = stored
+            .iter()
+            .filter(|document| {
+                let at = to_chrono(document.created_at);
+                from.is_none_or(|from| at >= from) && to.is_none_or(|to| at < to)
+            })
+            .collect();
+        expected.sort_by_key(|document| (document.created_at, document.id));
+        if newest_first {
+            expected.reverse();
+        }
+        let expected: Vec<String> = expected.iter().map(|document| document.id.to_hex()).collect();
+        assert!(expected.len() > 4_000, "{query}");
+        let missing: Vec<&String> = expected.iter().filter(|id| !served.contains(id)).collect();
+        let extra: Vec<&String> = served.iter().filter(|id| !expected.contains(id)).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "{query}: {} served, {} expected; missing {missing:?}, extra {extra:?}",
+            served.len(),
+            expected.len()
+        );
+        let first_difference = served.iter().zip(&expected).position(|(served, expected)| served != expected);
+        assert_eq!(first_difference, None, "{query}: the order differs");
+    }
+}
