@@ -182,7 +182,7 @@ pub fn before(to: DateTime<Utc>) -> BsonDateTime {
 
 fn ceil_millis(instant: DateTime<Utc>) -> i64 {
     let millis = instant.timestamp_millis();
-    if instant.timestamp_subsec_nanos() % 1_000_000 == 0 {
+    if instant.timestamp_subsec_nanos().is_multiple_of(1_000_000) {
         millis
     } else {
         millis + 1
