@@ -1,6 +1,7 @@
 //! Analytics latency benchmark (`cargo xtask bench analytics`): the
-//! dashboard's four reads (metrics for the last 24 h, trends for day, week and
-//! month) over HTTP against a tenant with a small and one with a large
+//! dashboard's reads (metrics for the last 24 h, trends for day, week and
+//! month, a custom range of about 7 days on no boundary, and the last hour in
+//! 1-minute buckets) over HTTP against a tenant with a small and one with a large
 //! history (default 10k and 1M payments over the same 90 days), each on its
 //! own server and database. The figure that matters is large over small: a
 //! busy tenant's dashboard should cost what a quiet one's does.
@@ -50,16 +51,16 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{DateTime as BsonDateTime, Document, doc};
-use paypulse_server::analytics::trend_level;
+use paypulse_server::analytics::{TrendWindow, trend_points};
 use paypulse_server::config::Config;
 use paypulse_server::state::AppState;
 use paypulse_server::store::documents::to_chrono;
 use paypulse_server::store::names;
 use paypulse_server::store::rollups::Level;
-use paypulse_shared::buckets;
 use paypulse_shared::metrics::compute_metrics;
 use paypulse_shared::trends::build_trend;
-use paypulse_shared::wire::{Bucket, Period};
+use paypulse_shared::query::{TrendsQuery, from_query};
+use paypulse_shared::wire::Period;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
@@ -75,20 +76,41 @@ const SIZES: [&str; 2] = ["small", "large"];
 enum Query {
     Metrics,
     Trends(Period),
+    /// A custom range a user picked: about 7 days ending two days ago, on
+    /// no boundary (buckets of six hours, ragged quarters at both ends).
+    CustomRange,
+    /// The last hour in 1-minute buckets (a zoom on the chart).
+    LastHourByMinute,
+}
+
+/// The custom range, fixed for the run when first asked for.
+fn custom_range() -> (DateTime<Utc>, DateTime<Utc>) {
+    static RANGE: std::sync::OnceLock<(DateTime<Utc>, DateTime<Utc>)> = std::sync::OnceLock::new();
+    *RANGE.get_or_init(|| {
+        let now = Utc::now();
+        (
+            now - chrono::TimeDelta::minutes(9 * 24 * 60 + 13 * 60 + 17),
+            now - chrono::TimeDelta::minutes(2 * 24 * 60 + 4 * 60 + 41),
+        )
+    })
 }
 
 impl Query {
-    const ALL: [Query; 4] = [
+    const ALL: [Query; 6] = [
         Query::Metrics,
         Query::Trends(Period::Day),
         Query::Trends(Period::Week),
         Query::Trends(Period::Month),
+        Query::CustomRange,
+        Query::LastHourByMinute,
     ];
 
     fn name(self) -> String {
         match self {
             Query::Metrics => "metrics_24h".into(),
             Query::Trends(period) => format!("trends_{period}"),
+            Query::CustomRange => "trends_custom_range".into(),
+            Query::LastHourByMinute => "trends_1h_by_1m".into(),
         }
     }
 
@@ -96,6 +118,31 @@ impl Query {
         match self {
             Query::Metrics => "/api/analytics/metrics".into(),
             Query::Trends(period) => format!("/api/analytics/trends?period={period}"),
+            Query::CustomRange => {
+                let (from, to) = custom_range();
+                format!(
+                    "/api/analytics/trends?from={}&to={}",
+                    paypulse_shared::time::format_utc(&from),
+                    paypulse_shared::time::format_utc(&to)
+                )
+            }
+            Query::LastHourByMinute => "/api/analytics/trends?from=now-1h&bucket=1m".into(),
+        }
+    }
+
+    /// The trend query behind a trend read.
+    fn trend(self) -> Option<TrendsQuery> {
+        match self {
+            Query::Metrics => None,
+            Query::Trends(period) => Some(TrendsQuery {
+                period: Some(period),
+                ..TrendsQuery::default()
+            }),
+            Query::CustomRange | Query::LastHourByMinute => {
+                let path = self.path();
+                let query = path.split_once('?').map_or("", |(_, query)| query);
+                Some(from_query(query).expect("a valid trend query"))
+            }
         }
     }
 }
@@ -207,34 +254,34 @@ impl Subject {
         let store = &self.state.store;
         let tenant = store.tenant("acme").await?.expect("seeded tenant");
         let now = Utc::now();
-        let (from, to) = match query {
-            Query::Metrics => (now - chrono::TimeDelta::hours(24), now),
-            Query::Trends(period) => buckets::default_window(period, now, tenant.tz()),
-        };
-        let started = Instant::now();
-        let cells = if naive {
-            store.payment_cells("acme", from, to).await?
-        } else {
-            let coarsest = match query {
-                Query::Metrics => Level::Hour,
-                Query::Trends(period) => trend_level(Bucket::from(period)),
-            };
-            store.cells("acme", tenant.tz(), from, to, coarsest).await?
-        };
-        let rendered = match query {
-            Query::Metrics => serde_json::to_string(&compute_metrics(
-                &cells,
-                tenant.tz(),
-                &tenant.currency,
-                tenant.scale(),
-                from,
-                to,
-            ))?,
-            Query::Trends(period) => {
-                let starts = buckets::bucket_starts(from, to, Bucket::from(period), tenant.tz())?;
-                serde_json::to_string(&build_trend(&starts, &cells, tenant.scale()))?
+        let rendered = match query.trend() {
+            None => {
+                let (from, to) = (now - chrono::TimeDelta::hours(24), now);
+                let started = Instant::now();
+                let cells = if naive {
+                    store.payment_cells("acme", from, to).await?
+                } else {
+                    store.cells("acme", tenant.tz(), from, to, Level::Hour).await?
+                };
+                let metrics = compute_metrics(&cells, tenant.tz(), &tenant.currency, tenant.scale(), from, to);
+                (started, serde_json::to_string(&metrics)?)
+            }
+            Some(trend) => {
+                let window = TrendWindow::of(&trend, now, tenant.tz()).map_err(|error| anyhow::anyhow!("{error}"))?;
+                let started = Instant::now();
+                let points = if naive {
+                    let width = window.bucket.minutes().min(15);
+                    let cells = store.payment_cells_of("acme", window.from, window.to, width).await?;
+                    build_trend(&window.starts, &cells, tenant.scale())
+                } else {
+                    trend_points(store, &tenant, &window)
+                        .await
+                        .map_err(|error| anyhow::anyhow!("{error}"))?
+                };
+                (started, serde_json::to_string(&points)?)
             }
         };
+        let (started, rendered) = rendered;
         std::hint::black_box(rendered);
         Ok(common::millis(started.elapsed()))
     }

@@ -63,6 +63,8 @@ pub struct Limits {
     pub ingest: IngestLimits,
     /// How long a found API key is trusted without asking MongoDB again.
     pub key_cache_ttl: Duration,
+    /// How long a ticket (`POST /api/tickets`) is good for.
+    pub ticket_ttl: Duration,
 }
 
 impl Default for Limits {
@@ -71,6 +73,7 @@ impl Default for Limits {
             live: LiveLimits::default(),
             ingest: IngestLimits::default(),
             key_cache_ttl: key_cache::TTL,
+            ticket_ttl: crate::tenancy::tickets::TTL,
         }
     }
 }

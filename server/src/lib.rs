@@ -10,6 +10,7 @@ pub mod analytics;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod export;
 pub mod health;
 pub mod ingest;
 pub mod live;
@@ -44,6 +45,8 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(analytics::router())
         .merge(payments::router())
+        .merge(tenancy::router())
+        .merge(export::router())
         .fallback(|| async { ApiError::not_found("no such API endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(ErrorCode::MethodNotAllowed, "this endpoint does not accept that method")
@@ -106,6 +109,10 @@ pub async fn connect(config: Config) -> anyhow::Result<AppState> {
         None => analytics::cache::AnalyticsCache::local(),
         Some(manager) => analytics::cache::AnalyticsCache::redis(manager.clone(), &config.redis_prefix),
     };
+    let tickets = match &redis {
+        None => tenancy::tickets::Tickets::local(limits.ticket_ttl),
+        Some(manager) => tenancy::tickets::Tickets::redis(manager.clone(), &config.redis_prefix, limits.ticket_ttl),
+    };
     let ingest = ingest::IngestQueue::start(store.clone(), live.clone(), cache.clone(), limits.ingest);
     Ok(AppState {
         config: Arc::new(config),
@@ -115,6 +122,7 @@ pub async fn connect(config: Config) -> anyhow::Result<AppState> {
         live,
         cache,
         keys: tenancy::key_cache::KeyCache::new(limits.key_cache_ttl),
+        tickets: Arc::new(tickets),
     })
 }
 

@@ -22,7 +22,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the REST API, the live feed and the dashboard.
-    Serve(Config),
+    Serve(Box<Config>),
     /// Create the demo tenants, their keys and realistic payment history.
     Seed(SeedArgs),
     /// Recompute the rollups from the raw payments and report (or, with
@@ -38,7 +38,7 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
     match Cli::parse().command {
-        Command::Serve(config) => serve(config).await,
+        Command::Serve(config) => serve(*config).await,
         Command::Seed(args) => paypulse_server::seed::run(args).await,
         Command::Reconcile(args) => paypulse_server::reconcile::run(args).await,
     }

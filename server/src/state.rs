@@ -8,6 +8,7 @@ use crate::ingest::IngestQueue;
 use crate::live::Live;
 use crate::store::Store;
 use crate::tenancy::key_cache::KeyCache;
+use crate::tenancy::tickets::Tickets;
 
 /// Handed to handlers with `State`; clones share everything.
 #[derive(Clone)]
@@ -24,4 +25,6 @@ pub struct AppState {
     pub cache: AnalyticsCache,
     /// Recent API-key lookups.
     pub keys: KeyCache,
+    /// Single-use credentials for URLs (`POST /api/tickets`).
+    pub tickets: Arc<Tickets>,
 }

@@ -140,24 +140,16 @@ async fn connect(
     Params(query): Params<LiveQuery>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let key = match (&query.key, tenancy::optional_bearer_key(&parts)?) {
-        (_, Some(header)) => header.to_owned(),
-        (Some(key), None) => key.clone(),
-        (None, None) => {
-            return Err(ApiError::new(
-                ErrorCode::MissingCredentials,
-                "send an API key as 'Authorization: Bearer <key>' or as the 'key' query parameter",
-            ));
-        }
-    };
-    let requested = match query.tenant.clone() {
-        Some(tenant) => Some(tenant),
-        None => tenancy::requested_tenant(&parts, state.config.base_domain.as_deref())?,
-    };
-    let tenant = tenancy::authenticate(&state, requested, &key)
-        .await?
-        .require(Role::Viewer)?
-        .tenant;
+    let tenant = tenancy::url_caller(
+        &state,
+        &parts,
+        query.tenant.as_deref(),
+        query.key.as_deref(),
+        query.ticket.as_deref(),
+    )
+    .await?
+    .require(Role::Viewer)?
+    .tenant;
     params::check_amounts(&query.filter, tenant.scale())?;
     let since = query.since;
     let upgrade = upgrade.map_err(|rejection| ApiError::new(ErrorCode::WebsocketRequired, rejection.to_string()))?;

@@ -7,10 +7,12 @@ mod cursor;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use mongodb::bson::oid::ObjectId;
 use paypulse_shared::payment::Payment;
 use paypulse_shared::query::{DEFAULT_LIMIT, PaymentListQuery};
-use paypulse_shared::range::TimePoint;
+use paypulse_shared::range::{TimePoint, TimeRange};
 use paypulse_shared::wire::PaymentsPage;
 
 use crate::error::{ApiError, ApiResult};
@@ -34,27 +36,43 @@ async fn list(
 ) -> ApiResult<Json<PaymentsPage>> {
     let tenant = caller.require(Role::Viewer)?.tenant;
     params::check_amounts(&query.filter, tenant.scale())?;
-    let now = state.config.clock.now();
-    let resolve = |point: Option<TimePoint>| point.map(|point| point.resolve(now, tenant.tz()));
-    let (from, to) = (resolve(query.range.from), resolve(query.range.to));
-    if let (Some(from), Some(to)) = (from, to)
-        && from >= to
-    {
-        return Err(ApiError::invalid_parameter("'from' must be earlier than 'to'"));
-    }
+    let (from, to) = resolve_bounds(&query.range, state.config.clock.now(), tenant.tz())?;
     let slice = Slice {
         from,
         to,
         filter: &query.filter,
         scale: tenant.scale(),
     };
-    let after = query.cursor.as_deref().map(cursor::decode).transpose()?;
+    let after = query
+        .cursor
+        .as_deref()
+        .map(|text| cursor::decode(text, query.sort))
+        .transpose()?;
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    let (documents, next) = state.store.list_payments(&tenant.id, slice, after, limit).await?;
+    let (documents, next) = state
+        .store
+        .list_payments(&tenant.id, slice, query.sort, after, limit)
+        .await?;
     Ok(Json(PaymentsPage {
         items: documents.iter().map(|document| document.to_wire()).collect(),
         next_cursor: next.map(cursor::encode),
     }))
+}
+
+/// The ends of a list's or export's range; `None` is open.
+pub type Bounds = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// The bounds of a list or export: each end of `range` that is given, at
+/// `now` in the tenant's zone `tz` (a list without bounds covers all time).
+pub fn resolve_bounds(range: &TimeRange, now: DateTime<Utc>, tz: Tz) -> ApiResult<Bounds> {
+    let resolve = |point: Option<TimePoint>| point.map(|point| point.resolve(now, tz));
+    let (from, to) = (resolve(range.from), resolve(range.to));
+    if let (Some(from), Some(to)) = (from, to)
+        && from >= to
+    {
+        return Err(ApiError::invalid_parameter("'from' must be earlier than 'to'"));
+    }
+    Ok((from, to))
 }
 
 async fn one(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Payment>> {

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use mongodb::bson::oid::ObjectId;
-use mongodb::bson::{self, DateTime as BsonDateTime};
+use mongodb::bson::{self, DateTime as BsonDateTime, Document, doc};
 use paypulse_shared::payment::{Payment, PaymentStatus};
 use paypulse_shared::{Amount, currency};
 use serde::{Deserialize, Serialize};
@@ -59,11 +59,17 @@ pub enum Role {
 }
 
 impl Role {
+    pub const ALL: [Self; 2] = [Self::Viewer, Self::Ingest];
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Viewer => "viewer",
             Self::Ingest => "ingest",
         }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|role| role.as_str() == text)
     }
 }
 
@@ -151,9 +157,20 @@ pub fn to_bson(instant: DateTime<Utc>) -> BsonDateTime {
     BsonDateTime::from_millis(instant.timestamp_millis())
 }
 
+/// The filter of a `createdAt` (or any date field) in `[from, to)`.
+///
+/// The inclusive lower bound is written as an exclusive one a millisecond
+/// below, which is exact (BSON dates are whole milliseconds): SecantusDB, our
+/// development database, drops the boundary value of `$gte` on a descending
+/// index (and of `$lte` on an ascending one), while `$gt` and `$lt` it
+/// answers as MongoDB answers all four. Use `$gt`/`$lt` in every range.
+pub fn in_range(from: DateTime<Utc>, to: DateTime<Utc>) -> Document {
+    doc! { "$gt": to_bson(from - chrono::TimeDelta::milliseconds(1)), "$lt": to_bson(to) }
+}
+
 /// Reads a number of any BSON numeric type as i64 (sums come back as int32
 /// or int64 depending on their size).
-pub fn read_i64(document: &bson::Document, key: &str) -> i64 {
+pub fn read_i64(document: &Document, key: &str) -> i64 {
     match document.get(key) {
         Some(bson::Bson::Int32(value)) => i64::from(*value),
         Some(bson::Bson::Int64(value)) => *value,

@@ -21,7 +21,7 @@ use mongodb::bson::{Document, doc};
 use paypulse_shared::payment::PaymentStatus;
 use paypulse_shared::stats::{CELL_MINUTES, Cell, Stats};
 
-use super::documents::{read_i64, to_bson, to_chrono};
+use super::documents::{in_range, read_i64, to_chrono};
 use super::{Store, names};
 
 /// Payments kept over all quarters; the oldest entries go first beyond it.
@@ -168,7 +168,7 @@ impl Store {
 
     async fn read_quarter(&self, tenant_id: &str, start: DateTime<Utc>) -> mongodb::error::Result<Quarter> {
         let end = start + TimeDelta::minutes(CELL_MINUTES);
-        let filter = doc! { "tenantId": tenant_id, "createdAt": { "$gte": to_bson(start), "$lt": to_bson(end) } };
+        let filter = doc! { "tenantId": tenant_id, "createdAt": in_range(start, end) };
         let documents: Vec<Document> = self
             .database()
             .collection::<Document>(names::PAYMENTS)

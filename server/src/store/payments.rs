@@ -6,10 +6,11 @@ use futures::TryStreamExt;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{Bson, Document, doc};
 use paypulse_shared::filter::PaymentFilter;
+use paypulse_shared::query::Sort;
 use paypulse_shared::stats::{CELL_MINUTES, Cell, Stats};
 
 use super::Store;
-use super::documents::{PaymentDoc, read_i64, to_bson};
+use super::documents::{PaymentDoc, in_range, read_i64, to_bson};
 
 /// One tenant's payments in `[from, to)` that pass `filter`: what a list
 /// page or an export reads.
@@ -26,9 +27,12 @@ impl Slice<'_> {
     /// The MongoDB filter of this slice of `tenant_id`'s payments.
     fn to_document(self, tenant_id: &str) -> Document {
         let mut query = doc! { "tenantId": tenant_id };
+        // Inclusive bounds are written as exclusive ones a unit beyond (exact:
+        // dates are whole milliseconds, amounts whole minor units), for the
+        // development database's sake (see `documents::in_range`).
         let mut created = Document::new();
         if let Some(from) = self.from {
-            created.insert("$gte", to_bson(from));
+            created.insert("$gt", to_bson(from - chrono::TimeDelta::milliseconds(1)));
         }
         if let Some(to) = self.to {
             created.insert("$lt", to_bson(to));
@@ -50,10 +54,10 @@ impl Slice<'_> {
         // the fallback only keeps a bound from being dropped.
         let minor = |bound: paypulse_shared::Amount| bound.to_minor_units(self.scale).unwrap_or_else(|_| bound.minor());
         if let Some(minimum) = filter.min_amount {
-            amount.insert("$gte", minor(minimum));
+            amount.insert("$gt", minor(minimum) - 1);
         }
         if let Some(maximum) = filter.max_amount {
-            amount.insert("$lte", minor(maximum));
+            amount.insert("$lt", minor(maximum) + 1);
         }
         if !amount.is_empty() {
             query.insert("amountMinor", amount);
@@ -65,6 +69,12 @@ impl Slice<'_> {
         }
         query
     }
+}
+
+/// The MongoDB order of `sort`, `_id` breaking ties the same way.
+fn sort_document(sort: Sort) -> Document {
+    let direction = if sort.descending() { -1 } else { 1 };
+    doc! { sort_field(sort): direction, "_id": direction }
 }
 
 /// `text` with every regular-expression metacharacter escaped.
@@ -79,11 +89,32 @@ fn escape_regex(text: &str) -> String {
     escaped
 }
 
-/// Where a page ends: the sort key of its last payment.
+/// Where a page ends: the sort key of its last payment (`createdAt` in
+/// milliseconds or `amountMinor`, as the order says) and its id, which
+/// breaks ties.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Position {
-    pub created_at_ms: i64,
+    pub sort: Sort,
+    pub key: i64,
     pub id: ObjectId,
+}
+
+/// The field a sort orders by.
+fn sort_field(sort: Sort) -> &'static str {
+    if sort.by_amount() { "amountMinor" } else { "createdAt" }
+}
+
+/// The position of `payment` in a list ordered by `sort`.
+pub fn position_of(payment: &PaymentDoc, sort: Sort) -> Position {
+    Position {
+        sort,
+        key: if sort.by_amount() {
+            payment.amount_minor
+        } else {
+            payment.created_at.timestamp_millis()
+        },
+        id: payment.id,
+    }
 }
 
 impl Store {
@@ -111,7 +142,7 @@ impl Store {
         let failed = doc! { "$eq": ["$status", "failed"] };
         let cell_millis = cell_minutes * 60 * 1000;
         let pipeline = vec![
-            doc! { "$match": { "tenantId": tenant_id, "createdAt": { "$gte": to_bson(from), "$lt": to_bson(to) } } },
+            doc! { "$match": { "tenantId": tenant_id, "createdAt": in_range(from, to) } },
             doc! { "$group": {
                 "_id": {
                     // The cell start: the timestamp less its remainder modulo
@@ -152,41 +183,60 @@ impl Store {
         Ok(cells)
     }
 
-    /// Up to `limit` payments after `after`, newest first, and the position to
-    /// continue from when more remain.
+    /// Up to `limit` payments of `slice` after `after`, in `sort` order, and
+    /// the position to continue from when more remain.
     pub async fn list_payments(
         &self,
         tenant_id: &str,
         slice: Slice<'_>,
+        sort: Sort,
         after: Option<Position>,
         limit: u32,
     ) -> mongodb::error::Result<(Vec<PaymentDoc>, Option<Position>)> {
         let mut query = slice.to_document(tenant_id);
         if let Some(position) = after {
-            let at = Bson::DateTime(mongodb::bson::DateTime::from_millis(position.created_at_ms));
+            let field = sort_field(sort);
+            let at = if sort.by_amount() {
+                Bson::Int64(position.key)
+            } else {
+                Bson::DateTime(mongodb::bson::DateTime::from_millis(position.key))
+            };
+            let beyond = if sort.descending() { "$lt" } else { "$gt" };
             query.insert(
                 "$or",
                 vec![
-                    doc! { "createdAt": { "$lt": at.clone() } },
-                    doc! { "createdAt": at, "_id": { "$lt": position.id } },
+                    doc! { field: { beyond: at.clone() } },
+                    doc! { field: at, "_id": { beyond: position.id } },
                 ],
             );
         }
         let mut page: Vec<PaymentDoc> = self
             .payments()
             .find(query)
-            .sort(doc! { "createdAt": -1, "_id": -1 })
+            .sort(sort_document(sort))
             .limit(i64::from(limit) + 1)
             .await?
             .try_collect()
             .await?;
         let more = page.len() > limit as usize;
         page.truncate(limit as usize);
-        let next = more.then(|| page.last()).flatten().map(|last| Position {
-            created_at_ms: last.created_at.timestamp_millis(),
-            id: last.id,
-        });
+        let next = more.then(|| page.last()).flatten().map(|last| position_of(last, sort));
         Ok((page, next))
+    }
+
+    /// Every payment of `slice` in `sort` order, as a stream read from one
+    /// cursor in batches: what an export writes, in constant memory.
+    pub async fn stream_payments(
+        &self,
+        tenant_id: &str,
+        slice: Slice<'_>,
+        sort: Sort,
+    ) -> mongodb::error::Result<mongodb::Cursor<PaymentDoc>> {
+        self.payments()
+            .find(slice.to_document(tenant_id))
+            .sort(sort_document(sort))
+            .batch_size(1_000)
+            .await
     }
 
     /// One payment of one tenant.

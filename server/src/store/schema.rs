@@ -82,6 +82,12 @@ fn payment_indexes() -> Vec<IndexModel> {
             doc! { "tenantId": 1, "method": 1, "createdAt": -1 },
             false,
         ),
+        // The list and export sorted by amount.
+        index(
+            "tenant_amount",
+            doc! { "tenantId": 1, "amountMinor": -1, "_id": -1 },
+            false,
+        ),
     ]
 }
 

@@ -1,20 +1,27 @@
 //! Who is calling and for which tenant (SPEC §4). The tenant comes from the
 //! `X-Tenant-Id` header or the subdomain; the credential is a bearer API key
-//! that must belong to that tenant and carry the role the endpoint needs.
+//! that must belong to that tenant and carry the role the endpoint needs,
+//! or, on the two URLs browsers cannot send a header to (the live socket, a
+//! download), a single-use ticket issued for such a key (`POST /api/tickets`).
 
 pub mod key_cache;
 pub mod keys;
+pub mod tickets;
 
 use std::sync::Arc;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, State};
 use axum::http::header::{AUTHORIZATION, HOST};
 use axum::http::request::Parts;
+use axum::routing::post;
+use axum::{Json, Router};
+use paypulse_shared::wire::Ticket;
 
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::documents::{Role, TenantDoc};
 use paypulse_shared::error::ErrorCode;
+use tickets::{Grant, IssueError};
 
 /// Header that names the tenant when no subdomain does.
 pub const TENANT_HEADER: &str = "x-tenant-id";
@@ -52,6 +59,90 @@ impl FromRequestParts<AppState> for Caller {
         let requested = requested_tenant(parts, state.config.base_domain.as_deref())?;
         authenticate(state, requested, key).await
     }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/tickets", post(issue_ticket))
+}
+
+/// `POST /api/tickets`: a ticket bound to the caller's tenant and role.
+async fn issue_ticket(State(state): State<AppState>, caller: Caller) -> Result<Json<Ticket>, ApiError> {
+    let grant = Grant {
+        tenant: caller.tenant.id.clone(),
+        role: caller.role,
+    };
+    let expires_at =
+        state.config.clock.now() + chrono::TimeDelta::from_std(state.tickets.ttl()).unwrap_or(chrono::TimeDelta::MAX);
+    let ticket = state.tickets.issue(grant).await.map_err(|error| match error {
+        IssueError::Full => ApiError::Unavailable(error.to_string()),
+        IssueError::Redis(error) => ApiError::Internal(anyhow::Error::new(error).context("issuing a ticket")),
+    })?;
+    Ok(Json(Ticket { ticket, expires_at }))
+}
+
+/// The caller of a URL credential: a ticket (single use) when one is given,
+/// else the key of `Authorization` or of the `key` query parameter. The
+/// tenant is the one the request names (`tenant` parameter, header or
+/// subdomain) or, for a ticket, the ticket's.
+pub async fn url_caller(
+    state: &AppState,
+    parts: &Parts,
+    tenant: Option<&str>,
+    key: Option<&str>,
+    ticket: Option<&str>,
+) -> Result<Caller, ApiError> {
+    let requested = match tenant {
+        Some(tenant) => Some(tenant.to_owned()),
+        None => requested_tenant(parts, state.config.base_domain.as_deref())?,
+    };
+    if let Some(ticket) = ticket {
+        return redeem_ticket(state, requested, ticket).await;
+    }
+    let key = match (key, optional_bearer_key(parts)?) {
+        (_, Some(header)) => header,
+        (Some(key), None) => key,
+        (None, None) => {
+            return Err(ApiError::new(
+                ErrorCode::MissingCredentials,
+                "send a ticket from POST /api/tickets as the 'ticket' query parameter, or an API key as 'Authorization: Bearer <key>'",
+            ));
+        }
+    };
+    authenticate(state, requested, key).await
+}
+
+/// The caller a ticket was issued to; 401 when it is unknown, expired or
+/// used, 403 when the request names another tenant.
+async fn redeem_ticket(state: &AppState, requested: Option<String>, ticket: &str) -> Result<Caller, ApiError> {
+    let grant = state
+        .tickets
+        .redeem(ticket)
+        .await
+        .map_err(|error| ApiError::Internal(anyhow::Error::new(error).context("redeeming a ticket")))?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidCredentials,
+                "the ticket is not valid: tickets expire after a minute and are good for one use; ask POST /api/tickets for a new one",
+            )
+        })?;
+    if requested.as_ref().is_some_and(|requested| *requested != grant.tenant) {
+        return Err(ApiError::new(
+            ErrorCode::TenantMismatch,
+            format!(
+                "the ticket does not belong to tenant '{}'",
+                requested.unwrap_or_default()
+            ),
+        ));
+    }
+    let tenant = state
+        .store
+        .tenant(&grant.tenant)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::InvalidCredentials, "the ticket's tenant no longer exists"))?;
+    Ok(Caller {
+        tenant: Arc::new(tenant),
+        role: grant.role,
+    })
 }
 
 /// Checks that `key` is valid and belongs to the `requested` tenant: 401 for

@@ -251,14 +251,20 @@ fn local_start(instant: DateTime<Utc>, tz: Tz, level: Level) -> DateTime<Utc> {
     }
 }
 
-/// Whether the tenant's wall clock at `instant` shows the start of a bucket.
-fn is_boundary(instant: DateTime<Utc>, tz: Tz, period: &str) -> bool {
+/// Whether the tenant's wall clock at `instant` shows the start of a bucket
+/// of `bucket` (a `bucket=` value, or a period's name).
+fn is_boundary(instant: DateTime<Utc>, tz: Tz, bucket: &str) -> bool {
     let local = instant.with_timezone(&tz);
-    let whole_hour = local.minute() == 0 && local.second() == 0 && local.nanosecond() == 0;
-    match period {
-        "day" => whole_hour,
-        "week" => whole_hour && local.hour().is_multiple_of(6),
-        _ => whole_hour && local.hour() == 0,
+    let whole_minute = local.second() == 0 && local.nanosecond() == 0;
+    let whole_hour = whole_minute && local.minute() == 0;
+    match bucket {
+        "1m" => whole_minute,
+        "5m" => whole_minute && local.minute().is_multiple_of(5),
+        "15m" => whole_minute && local.minute().is_multiple_of(15),
+        "day" | "1h" => whole_hour,
+        "week" | "6h" => whole_hour && local.hour().is_multiple_of(6),
+        "month" | "1d" => whole_hour && local.hour() == 0,
+        other => panic!("unknown bucket {other}"),
     }
 }
 
@@ -291,13 +297,13 @@ fn check_trend(
             "{label}: {start} is not a bucket boundary"
         );
         let end = starts.get(index + 1).copied().unwrap_or(to);
-        let mut probe = *start + TimeDelta::minutes(15);
+        let mut probe = *start + TimeDelta::minutes(1);
         while probe < end {
             assert!(
                 !is_boundary(probe, tz, period),
                 "{label}: a bucket starting at {probe} is missing"
             );
-            probe += TimeDelta::minutes(15);
+            probe += TimeDelta::minutes(1);
         }
         let inside = raw
             .iter()
@@ -412,6 +418,113 @@ async fn metrics_and_trends_equal_a_recomputation_over_raw_payments() {
             let served = app.json(tenant, &path).await;
             check_trend(&served, &raw, tz, period, from, to, &format!("{tenant} {path}"));
         }
+    }
+}
+
+/// Trends for any range: without a period the bucket follows the span (1
+/// minute for an hour, up to days for two months) and `bucket=` forces one;
+/// every point equals the raw payments inside it, across the New York DST
+/// change and in Kolkata's half-hour zone, for spans from 1 minute to 60
+/// days, absolute and relative. Metrics of the same ranges, and of the
+/// previous period with `compare=previous`, equal a recomputation too.
+#[tokio::test]
+async fn any_range_in_any_bucket_equals_a_recomputation() {
+    let app = TestApp::spawn().await;
+    for (tenant, seed) in [("globex", 21), ("initech", 22)] {
+        app.insert(&dataset(tenant, seed)).await;
+    }
+    let now = Utc::now();
+    let dst = parse_utc("2026-11-01T04:07:30Z").unwrap();
+    for (tenant, zone) in [("globex", "America/New_York"), ("initech", "Asia/Kolkata")] {
+        let tz: Tz = zone.parse().unwrap();
+        let raw = raw_payments(&app, tenant).await;
+        // (from, to, bucket asked for, bucket expected)
+        type Case = (DateTime<Utc>, DateTime<Utc>, Option<&'static str>, &'static str);
+        let cases: Vec<Case> = vec![
+            (now - TimeDelta::minutes(1), now, None, "1m"),
+            (now - TimeDelta::hours(1), now, None, "1m"),
+            (
+                now - TimeDelta::minutes(97) - TimeDelta::seconds(13),
+                now - TimeDelta::minutes(3),
+                None,
+                "1m",
+            ),
+            (now - TimeDelta::hours(6), now, None, "5m"),
+            (now - TimeDelta::hours(24), now, None, "15m"),
+            (now - TimeDelta::days(7), now, None, "6h"),
+            (now - TimeDelta::days(60), now, None, "1d"),
+            (now - TimeDelta::hours(20), now - TimeDelta::hours(2), Some("1h"), "1h"),
+            (dst, dst + TimeDelta::hours(3), Some("1m"), "1m"),
+            // Starting on a payment's very millisecond: it is in the range.
+            (
+                parse_utc("2026-11-01T05:30:00Z").unwrap(),
+                parse_utc("2026-11-01T06:00:00Z").unwrap(),
+                None,
+                "1m",
+            ),
+            (dst, dst + TimeDelta::hours(3), Some("5m"), "5m"),
+            (dst - TimeDelta::hours(5), dst + TimeDelta::hours(5), Some("15m"), "15m"),
+            (dst - TimeDelta::days(2), dst + TimeDelta::days(2), Some("1h"), "1h"),
+            (dst - TimeDelta::days(3), dst + TimeDelta::days(3), Some("6h"), "6h"),
+            (dst - TimeDelta::days(5), dst + TimeDelta::days(5), Some("1d"), "1d"),
+        ];
+        for (from, to, asked, expected) in cases {
+            let mut path = format!(
+                "/api/analytics/trends?from={}&to={}",
+                format_utc(&from),
+                format_utc(&to)
+            );
+            if let Some(bucket) = asked {
+                path.push_str(&format!("&bucket={bucket}"));
+            }
+            let served = app.json(tenant, &path).await;
+            let points = served.as_array().unwrap().len();
+            if asked.is_none() {
+                assert!(points <= 120, "{tenant} {path}: {points} points");
+            }
+            check_trend(&served, &raw, tz, expected, from, to, &format!("{tenant} {path}"));
+            let path = format!(
+                "/api/analytics/metrics?from={}&to={}&compare=previous",
+                format_utc(&from),
+                format_utc(&to)
+            );
+            let served = app.json(tenant, &path).await;
+            check_metrics(&served, &raw, tz, from, to, &format!("{tenant} {path}"));
+            let before = from - (to - from);
+            check_metrics(
+                &served["previous"],
+                &raw,
+                tz,
+                before,
+                from,
+                &format!("{tenant} previous of {path}"),
+            );
+        }
+        // Relative ranges resolve in the tenant's zone: today so far, and
+        // yesterday, both from local midnight.
+        let midnight = |instant: DateTime<Utc>| {
+            let local = instant.with_timezone(&tz).date_naive().and_hms_opt(0, 0, 0).unwrap();
+            tz.from_local_datetime(&local).earliest().unwrap().with_timezone(&Utc)
+        };
+        let served = app.json(tenant, "/api/analytics/metrics?from=now-1d/d&to=now/d").await;
+        let (from, to) = (
+            parse_utc(served["from"].as_str().unwrap()).unwrap(),
+            parse_utc(served["to"].as_str().unwrap()).unwrap(),
+        );
+        let today = midnight(Utc::now());
+        assert!(
+            to == today || to == midnight(now),
+            "{tenant}: to={to}, local midnight {today}"
+        );
+        assert_eq!(
+            from,
+            midnight(to - TimeDelta::hours(1)),
+            "{tenant}: yesterday's midnight"
+        );
+        check_metrics(&served, &raw, tz, from, to, &format!("{tenant} yesterday"));
+        let served = app.json(tenant, "/api/analytics/trends?from=now-1h").await;
+        let points = served.as_array().unwrap();
+        assert!((60..=61).contains(&points.len()), "{tenant}: an hour in minutes");
     }
 }
 

@@ -1,0 +1,288 @@
+//! Export benchmark (`cargo xtask bench export`): a million payments of one
+//! tenant exported as CSV over HTTP by the real server binary, in its own
+//! process, so its memory is its own.
+//!
+//! Per round (`--rounds`, at least five, the order alternating):
+//! - **ours**: `GET /api/payments/export.csv` read to the end by a client
+//!   that counts bytes and rows and keeps nothing; time to the first byte
+//!   and rows/s; the server's resident memory sampled every 20 ms during
+//!   the export, against what it held just before;
+//! - **baseline**: the same payments read in the same order straight from
+//!   MongoDB through the driver (a cursor, batches of 1,000, each document
+//!   decoded, nothing written): the floor of what reading them costs here,
+//!   with every freedom the export has and none of its work (no HTTP, no
+//!   CSV).
+//!
+//! The payments are written straight into the collection (an export reads
+//! nothing else), 10,000 per `insert_many`. Results go to
+//! target/bench/export.json.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{TimeDelta, Utc};
+use futures::TryStreamExt;
+use mongodb::bson::oid::ObjectId;
+use mongodb::bson::{Document, doc};
+use paypulse_server::store::documents::{PaymentDoc, to_bson};
+use paypulse_shared::payment::PaymentStatus;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+
+/// Days the payments are spread over.
+const DAYS: i64 = 90;
+const BATCH: usize = 10_000;
+
+/// Resident set size of process `pid` in MiB, from /proc.
+fn rss_mib(pid: u32) -> anyhow::Result<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find(|line| line.starts_with("VmRSS:"))
+        .ok_or_else(|| anyhow::anyhow!("no VmRSS for {pid}"))?;
+    let kib: f64 = line
+        .split_whitespace()
+        .nth(1)
+        .ok_or_else(|| anyhow::anyhow!("malformed VmRSS"))?
+        .parse()?;
+    Ok(kib / 1024.0)
+}
+
+/// The server binary on `database`, killed when dropped.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    async fn start(uri: &str, database: &str, http: &reqwest::Client) -> anyhow::Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let child = Command::new(env!("CARGO_BIN_EXE_paypulse-server"))
+            .arg("serve")
+            .env("HOST", "127.0.0.1")
+            .env("PORT", port.to_string())
+            .env("MONGODB_URI", uri)
+            .env("MONGODB_DB", database)
+            .env("REDIS_PREFIX", format!("paypulse-{database}"))
+            .env_remove("SIMULATE")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let server = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while http
+            .get(format!("{}/readyz", server.base))
+            .send()
+            .await
+            .map(|response| !response.status().is_success())
+            .unwrap_or(true)
+        {
+            anyhow::ensure!(Instant::now() < deadline, "the server did not become ready");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(server)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+/// Writes `count` payments of `acme` over the last [`DAYS`] days.
+async fn load(state: &paypulse_server::state::AppState, count: usize) -> anyhow::Result<()> {
+    let mut rng = StdRng::seed_from_u64(11);
+    let now = Utc::now();
+    let methods = ["card", "paypal", "bank_transfer", "apple_pay"];
+    let payments = state.store.database().collection::<PaymentDoc>("payments");
+    let started = Instant::now();
+    let mut written = 0;
+    while written < count {
+        let batch: Vec<PaymentDoc> = (0..BATCH.min(count - written))
+            .map(|_| {
+                let at = now - TimeDelta::milliseconds(rng.random_range(1..DAYS * 86_400_000));
+                let failed = rng.random_range(0..20) == 0;
+                PaymentDoc {
+                    id: ObjectId::new(),
+                    tenant_id: "acme".into(),
+                    external_id: format!("exp_{}", ObjectId::new().to_hex()),
+                    amount_minor: rng.random_range(100..500_000),
+                    currency: "USD".into(),
+                    method: methods[rng.random_range(0..methods.len())].into(),
+                    status: if failed {
+                        PaymentStatus::Failed
+                    } else {
+                        PaymentStatus::Succeeded
+                    },
+                    failure_reason: failed.then(|| "card_declined".into()),
+                    refunded_at: None,
+                    created_at: to_bson(at),
+                    updated_at: to_bson(at),
+                }
+            })
+            .collect();
+        written += batch.len();
+        payments.insert_many(batch).await?;
+    }
+    eprintln!(
+        "{count} payments written in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+struct Export {
+    first_byte_ms: f64,
+    seconds: f64,
+    rows: u64,
+    bytes: u64,
+    peak_growth_mib: f64,
+    before_mib: f64,
+}
+
+/// One export read to the end, with the server's memory sampled meanwhile.
+async fn export(http: &reqwest::Client, server: &Server) -> anyhow::Result<Export> {
+    let pid = server.child.id();
+    let before_mib = rss_mib(pid)?;
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let sampler = tokio::spawn(async move {
+        let mut peak: f64 = 0.0;
+        loop {
+            if let Ok(rss) = rss_mib(pid) {
+                peak = peak.max(rss);
+            }
+            tokio::select! {
+                _ = stopped.changed() => return peak,
+                () = tokio::time::sleep(Duration::from_millis(20)) => {}
+            }
+        }
+    });
+    let started = Instant::now();
+    let response = http
+        .get(format!("{}/api/payments/export.csv", server.base))
+        .header("X-Tenant-Id", "acme")
+        .bearer_auth("pk_demo_acme_viewer")
+        .send()
+        .await?
+        .error_for_status()?;
+    let mut response = response;
+    let mut first_byte_ms = None;
+    let (mut rows, mut bytes) = (0_u64, 0_u64);
+    while let Some(chunk) = response.chunk().await? {
+        first_byte_ms.get_or_insert_with(|| common::millis(started.elapsed()));
+        bytes += chunk.len() as u64;
+        rows += chunk.iter().filter(|byte| **byte == b'\n').count() as u64;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    stop.send(true).ok();
+    let peak = sampler.await?;
+    Ok(Export {
+        first_byte_ms: first_byte_ms.unwrap_or(f64::NAN),
+        seconds,
+        // The header row is not a payment.
+        rows: rows.saturating_sub(1),
+        bytes,
+        peak_growth_mib: peak - before_mib,
+        before_mib,
+    })
+}
+
+/// The baseline: the same payments, same order, read through the driver.
+async fn raw_read(state: &paypulse_server::state::AppState) -> anyhow::Result<(f64, u64)> {
+    let started = Instant::now();
+    let mut cursor = state
+        .store
+        .database()
+        .collection::<PaymentDoc>("payments")
+        .find(doc! { "tenantId": "acme" })
+        .sort(doc! { "createdAt": -1, "_id": -1 })
+        .batch_size(1_000)
+        .await?;
+    let mut rows = 0_u64;
+    while let Some(payment) = cursor.try_next().await? {
+        std::hint::black_box(&payment);
+        rows += 1;
+    }
+    Ok((started.elapsed().as_secs_f64(), rows))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let count: usize = common::arg("--payments", 1_000_000);
+    let rounds = common::rounds();
+    let uri = common::mongodb_uri("export")?;
+    let database = format!("bench_export_{:x}", rand::random::<u32>());
+    let state = paypulse_server::connect(common::config(&uri, &database)).await?;
+    common::seed_acme(&state, 0, 0.0, 1).await?;
+    load(&state, count).await?;
+    let stored = state
+        .store
+        .database()
+        .collection::<Document>("payments")
+        .count_documents(doc! { "tenantId": "acme" })
+        .await?;
+    let http = reqwest::Client::new();
+    let server = Server::start(&uri, &database, &http).await?;
+    // Warm: the key lookup, the connection pool, the index.
+    let warm = http
+        .get(format!("{}/api/payments?limit=10", server.base))
+        .header("X-Tenant-Id", "acme")
+        .bearer_auth("pk_demo_acme_viewer")
+        .send()
+        .await?;
+    anyhow::ensure!(warm.status().is_success(), "warm-up failed: {}", warm.status());
+
+    let mut ours = Vec::new();
+    let mut baseline = Vec::new();
+    for round in 0..rounds {
+        for side in common::turns(round, 2) {
+            if side == 0 {
+                let run = export(&http, &server).await?;
+                anyhow::ensure!(run.rows == stored, "exported {} of {stored} rows", run.rows);
+                eprintln!(
+                    "round {round}: export {:.0} rows/s, first byte {:.0} ms, memory {:.1} MiB + {:.1} MiB",
+                    run.rows as f64 / run.seconds,
+                    run.first_byte_ms,
+                    run.before_mib,
+                    run.peak_growth_mib
+                );
+                ours.push(run);
+            } else {
+                let (seconds, rows) = raw_read(&state).await?;
+                anyhow::ensure!(rows == stored, "read {rows} of {stored} rows");
+                eprintln!("round {round}: raw driver read {:.0} rows/s", rows as f64 / seconds);
+                baseline.push(rows as f64 / seconds);
+            }
+        }
+    }
+    let rates: Vec<f64> = ours.iter().map(|run| run.rows as f64 / run.seconds).collect();
+    let first_bytes: Vec<f64> = ours.iter().map(|run| run.first_byte_ms).collect();
+    let growth: Vec<f64> = ours.iter().map(|run| run.peak_growth_mib).collect();
+    let before: Vec<f64> = ours.iter().map(|run| run.before_mib).collect();
+    let ratios: Vec<f64> = rates.iter().zip(&baseline).map(|(ours, raw)| ours / raw).collect();
+    let result = json!({
+        "payments": stored,
+        "rounds": rounds,
+        "bytes": ours.first().map(|run| run.bytes),
+        "export_rows_per_second": { "median": common::median(&rates), "per_round": rates },
+        "raw_driver_rows_per_second": { "median": common::median(&baseline), "per_round": baseline },
+        "export_over_raw": { "median": common::median(&ratios), "per_round": ratios },
+        "first_byte_ms": { "median": common::median(&first_bytes), "max": first_bytes.iter().copied().fold(0.0, f64::max), "per_round": first_bytes },
+        "server_rss_before_mib": { "median": common::median(&before), "per_round": before },
+        "server_rss_peak_growth_mib": { "median": common::median(&growth), "max": growth.iter().copied().fold(0.0, f64::max), "per_round": growth },
+        "targets": { "first_byte_ms": 1000, "peak_growth_mib": 50 },
+    });
+    println!("{}", serde_json::to_string_pretty(&result)?);
+    common::write_result("export", &result)?;
+    drop(server);
+    common::drop_database(state.store.database()).await;
+    Ok(())
+}

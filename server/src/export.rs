@@ -1,0 +1,229 @@
+//! CSV exports (SPEC §3): `GET /api/payments/export.csv`, the payment list's
+//! slice and order, every row; and `GET /api/analytics/trends.csv`, a
+//! trend's points. RFC 4180, header row first, timestamps with the offset of
+//! `tz` (default the tenant's zone), amounts as exact decimals of the
+//! currency's digits, empty cells for absent values.
+//!
+//! Payments stream from one MongoDB cursor, a batch of rows per body chunk,
+//! so the server's memory does not grow with the row count. Browsers
+//! download with a ticket (`?ticket=`); other clients send their key.
+
+use std::convert::Infallible;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, SecondsFormat, Utc};
+use chrono_tz::Tz;
+use futures::{StreamExt, stream};
+use paypulse_shared::Amount;
+use paypulse_shared::query::{ExportQuery, TrendsExportQuery};
+use paypulse_shared::wire::TrendData;
+
+use crate::analytics::{TrendWindow, trend_points};
+use crate::error::{ApiError, ApiResult};
+use crate::params::{self, Params};
+use crate::payments::resolve_bounds;
+use crate::state::AppState;
+use crate::store::documents::{PaymentDoc, Role};
+use crate::store::payments::Slice;
+use crate::tenancy;
+
+/// Rows written per body chunk.
+const CHUNK_ROWS: usize = 500;
+
+/// The payment export's columns, in order (SPEC §3).
+pub const PAYMENT_COLUMNS: [&str; 10] = [
+    "id",
+    "externalId",
+    "createdAt",
+    "amount",
+    "currency",
+    "method",
+    "status",
+    "failureReason",
+    "refundedAt",
+    "updatedAt",
+];
+
+/// The trend export's columns.
+pub const TREND_COLUMNS: [&str; 5] = ["timestamp", "amount", "count", "successRate", "anomaly"];
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/payments/export.csv", get(payments))
+        .route("/analytics/trends.csv", get(trends))
+}
+
+async fn payments(
+    State(state): State<AppState>,
+    parts: Parts,
+    Params(query): Params<ExportQuery>,
+) -> ApiResult<Response> {
+    let tenant = tenancy::url_caller(&state, &parts, None, None, query.ticket.as_deref())
+        .await?
+        .require(Role::Viewer)?
+        .tenant;
+    params::check_amounts(&query.filter, tenant.scale())?;
+    let tz = zone(query.tz.as_deref(), tenant.tz())?;
+    let (from, to) = resolve_bounds(&query.range, state.config.clock.now(), tenant.tz())?;
+    let slice = Slice {
+        from,
+        to,
+        filter: &query.filter,
+        scale: tenant.scale(),
+    };
+    let cursor = state.store.stream_payments(&tenant.id, slice, query.sort).await?;
+    let tenant_id = tenant.id.clone();
+    let rows = cursor.ready_chunks(CHUNK_ROWS).map(move |chunk| {
+        let mut writer = csv::Writer::from_writer(Vec::with_capacity(chunk.len() * 160));
+        for payment in chunk {
+            let payment = payment.map_err(|error| {
+                // The response has begun: all that is left is to break it off,
+                // so the client sees a failed download, never a short file.
+                tracing::error!(%error, tenant = %tenant_id, "export: reading payments");
+                std::io::Error::other(error)
+            })?;
+            writer.write_record(payment_row(&payment, tz))?;
+        }
+        writer
+            .into_inner()
+            .map(Bytes::from)
+            .map_err(|error| std::io::Error::other(error.to_string()))
+    });
+    let body = stream::once(async { Ok::<_, std::io::Error>(header(&PAYMENT_COLUMNS)) }).chain(rows);
+    Ok(csv_response(
+        &format!("payments-{}.csv", tenant.id),
+        Body::from_stream(body),
+    ))
+}
+
+async fn trends(
+    State(state): State<AppState>,
+    parts: Parts,
+    Params(query): Params<TrendsExportQuery>,
+) -> ApiResult<Response> {
+    let tenant = tenancy::url_caller(&state, &parts, None, None, query.ticket.as_deref())
+        .await?
+        .require(Role::Viewer)?
+        .tenant;
+    let tz = zone(query.tz.as_deref(), tenant.tz())?;
+    let window = TrendWindow::of(&query.trend, state.config.clock.window_end(), tenant.tz())?;
+    let points = trend_points(&state.store, &tenant, &window).await?;
+    let mut writer = csv::Writer::from_writer(header(&TREND_COLUMNS).to_vec());
+    for point in &points {
+        writer.write_record(trend_row(point, tz)).map_err(anyhow::Error::from)?;
+    }
+    let bytes = writer
+        .into_inner()
+        .map_err(|error| anyhow::anyhow!(error.to_string()))?;
+    Ok(csv_response(
+        &format!("trend-{}.csv", tenant.id),
+        Body::from_stream(stream::once(async { Ok::<_, Infallible>(Bytes::from(bytes)) })),
+    ))
+}
+
+/// The zone timestamps are written in: `tz` if given, else the tenant's.
+fn zone(tz: Option<&str>, tenant: Tz) -> ApiResult<Tz> {
+    match tz {
+        None => Ok(tenant),
+        Some(name) => name.parse().map_err(|_| {
+            ApiError::invalid_parameter(format!(
+                "'tz': unknown time zone '{name}' (expected an IANA name such as America/New_York or UTC)"
+            ))
+        }),
+    }
+}
+
+fn header(columns: &[&str]) -> Bytes {
+    let mut line = columns.join(",");
+    line.push_str("\r\n");
+    Bytes::from(line)
+}
+
+fn csv_response(filename: &str, body: Body) -> Response {
+    (
+        [
+            (CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// An instant with the offset `tz` has at that instant (`-04:00`, `+00:00`).
+pub fn local_time(instant: DateTime<Utc>, tz: Tz) -> String {
+    instant.with_timezone(&tz).to_rfc3339_opts(SecondsFormat::AutoSi, false)
+}
+
+/// One payment as the export writes it.
+pub fn payment_row(payment: &PaymentDoc, tz: Tz) -> [String; 10] {
+    let wire = payment.to_wire();
+    [
+        wire.id,
+        wire.external_id,
+        local_time(wire.created_at, tz),
+        exact(wire.amount, &wire.currency),
+        wire.currency,
+        wire.method,
+        wire.status.as_str().to_owned(),
+        wire.failure_reason.unwrap_or_default(),
+        wire.refunded_at.map(|at| local_time(at, tz)).unwrap_or_default(),
+        local_time(wire.updated_at, tz),
+    ]
+}
+
+/// The amount with exactly its currency's digits (`12.30`; `1500` in yen).
+fn exact(amount: Amount, currency: &str) -> String {
+    paypulse_shared::currency::exponent(currency)
+        .and_then(|scale| {
+            amount
+                .to_minor_units(scale)
+                .ok()
+                .map(|minor| Amount::from_minor(minor, scale))
+        })
+        .unwrap_or(amount)
+        .to_string()
+}
+
+fn trend_row(point: &TrendData, tz: Tz) -> [String; 5] {
+    [
+        local_time(point.timestamp, tz),
+        point.amount.to_string(),
+        point.count.to_string(),
+        point.success_rate.to_string(),
+        point.anomaly.to_string(),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono_tz::{America::New_York, UTC};
+
+    #[test]
+    fn times_carry_the_zones_offset() {
+        let instant = paypulse_shared::time::parse_utc("2026-11-01T05:30:00Z").unwrap();
+        assert_eq!(local_time(instant, New_York), "2026-11-01T01:30:00-04:00");
+        assert_eq!(local_time(instant, UTC), "2026-11-01T05:30:00+00:00");
+        let later = instant + chrono::TimeDelta::hours(2);
+        assert_eq!(
+            local_time(later, New_York),
+            "2026-11-01T01:30:00-05:00",
+            "the second 01:30"
+        );
+    }
+
+    #[test]
+    fn amounts_have_the_currencys_digits() {
+        assert_eq!(exact(Amount::from_minor(1230, 2), "USD"), "12.30");
+        assert_eq!(exact(Amount::parse("12.3").unwrap(), "USD"), "12.30");
+        assert_eq!(exact(Amount::from_minor(1500, 0), "JPY"), "1500");
+        assert_eq!(exact(Amount::from_minor(150_000, 2), "INR"), "1500.00");
+    }
+}
