@@ -132,10 +132,7 @@ async fn load(state: &paypulse_server::state::AppState, count: usize) -> anyhow:
         written += batch.len();
         payments.insert_many(batch).await?;
     }
-    eprintln!(
-        "{count} payments written in {:.0} s",
-        started.elapsed().as_secs_f64()
-    );
+    eprintln!("{count} payments written in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
 }
 

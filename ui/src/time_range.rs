@@ -3,7 +3,7 @@
 //! span. It changes only the route; the metrics, the chart and the lists
 //! follow the address bar.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, Timelike, Utc};
 use sycamore::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -15,14 +15,29 @@ use crate::zone;
 
 /// The value of a `datetime-local` input for `instant` in `zone`.
 fn input_value(instant: DateTime<Utc>, zone: &str) -> String {
-    zone::local_of(instant, zone).format("%Y-%m-%dT%H:%M").to_string()
+    let local = zone::local_of(instant, zone);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}",
+        local.year(),
+        local.month(),
+        local.day(),
+        local.hour(),
+        local.minute()
+    )
 }
 
-/// A `datetime-local` input's value (minutes, or seconds when given).
+/// A `datetime-local` input's value, `2026-11-24T14:05` (seconds allowed).
+/// Read by hand: chrono's format parser would add to the page's size.
 pub fn parse_input(value: &str) -> Option<NaiveDateTime> {
-    NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M")
-        .or_else(|_| NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S"))
-        .ok()
+    let (date, time) = value.split_once('T')?;
+    let mut date = date.splitn(3, '-').map(str::parse::<u32>);
+    let (year, month, day) = (date.next()?.ok()?, date.next()?.ok()?, date.next()?.ok()?);
+    let mut time = time
+        .splitn(3, ':')
+        .map(|part| part.split('.').next().unwrap_or(part).parse::<u32>());
+    let (hour, minute) = (time.next()?.ok()?, time.next()?.ok()?);
+    let second = time.next().transpose().ok()?.unwrap_or(0);
+    chrono::NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, day)?.and_hms_opt(hour, minute, second)
 }
 
 fn now() -> DateTime<Utc> {
@@ -193,5 +208,7 @@ mod tests {
             "2026-11-24 14:05:30"
         );
         assert_eq!(parse_input(""), None);
+        assert_eq!(parse_input("2026-13-01T00:00"), None);
+        assert_eq!(parse_input("2026-11-24"), None);
     }
 }

@@ -97,14 +97,37 @@ impl Drop for LiveService {
 }
 
 impl Inner {
+    /// Asks for a ticket, then opens the socket with it. A refused ticket is
+    /// a failed connection (with the server's reason), retried by the same
+    /// backoff.
     fn open(this: &Rc<Self>, resume: Option<Position>) {
+        if this.stopped.get() {
+            return;
+        }
+        let weak = Rc::downgrade(this);
+        let client = this.client.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let ticket = client.ticket().await;
+            let Some(inner) = weak.upgrade() else {
+                return;
+            };
+            match ticket {
+                Ok(ticket) => Inner::connect(&inner, &ticket.ticket, resume),
+                // No socket was opened: no close code (0), the server's
+                // message says why.
+                Err(failure) => inner.closed(0, failure.message),
+            }
+        });
+    }
+
+    fn connect(this: &Rc<Self>, ticket: &str, resume: Option<Position>) {
         if this.stopped.get() {
             return;
         }
         let origin = web_sys::window()
             .and_then(|window| window.location().origin().ok())
             .unwrap_or_default();
-        let url = socket_url(&this.credentials, &origin, resume.as_ref());
+        let url = socket_url(&this.credentials, &origin, ticket, resume.as_ref());
         let socket = match WebSocket::new(&url) {
             Ok(socket) => socket,
             Err(error) => {

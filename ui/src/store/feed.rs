@@ -21,6 +21,15 @@ pub const MAX_ROWS: usize = 50_000;
 /// sets mean "all".
 pub type FeedFilter = PaymentFilter;
 
+/// The events a payment's status shows happened to it.
+pub fn reflected_events(status: PaymentStatus) -> &'static [EventType] {
+    match status {
+        PaymentStatus::Succeeded => &[EventType::PaymentReceived],
+        PaymentStatus::Failed => &[EventType::PaymentFailed],
+        PaymentStatus::Refunded => &[EventType::PaymentReceived, EventType::PaymentRefunded],
+    }
+}
+
 /// What became of one received event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Received {

@@ -7,7 +7,9 @@
 pub mod feed;
 pub mod query;
 
-use paypulse_shared::payment::{Payment, PaymentEvent};
+use std::collections::BTreeSet;
+
+use paypulse_shared::payment::{EventType, Payment, PaymentEvent};
 
 use crate::live::backoff::Backoff;
 use paypulse_shared::live::CloseCode;
@@ -147,7 +149,22 @@ impl Dashboard {
                 let Preload::Loading { held } = std::mem::replace(&mut self.preload, Preload::Done) else {
                     return Vec::new();
                 };
-                self.feed.preload(payments.unwrap_or_default());
+                // A payment whose every event is among the held ones is
+                // shown by those (with their `seq`), not by the list.
+                let held_events: BTreeSet<(&str, EventType)> = held
+                    .iter()
+                    .map(|event| (event.payment.id.as_str(), event.event_type))
+                    .collect();
+                let listed: Vec<Payment> = payments
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|payment| {
+                        !feed::reflected_events(payment.status)
+                            .iter()
+                            .all(|event_type| held_events.contains(&(payment.id.as_str(), *event_type)))
+                    })
+                    .collect();
+                self.feed.preload(listed);
                 for event in held {
                     self.feed.receive(event);
                 }
@@ -407,8 +424,9 @@ mod tests {
         let effects = dashboard.reduce(Action::Hello(position("e1", 10)));
         assert_eq!(effects, [Effect::InvalidateQueries, Effect::LoadLatest]);
         // Events after the hello arrive before the list: held back. p9 was
-        // refunded (seq 11) and p12 created (seq 12) before the list was
-        // read, so the list shows both; p13 came after it.
+        // refunded (seq 11; received before the hello) and p12 created
+        // (seq 12) before the list was read, so the list shows both; p13
+        // came after it.
         let refund_of_9 = {
             let mut refund = event(11, EventType::PaymentRefunded, "card");
             refund.payment.id = "p9".into();
@@ -437,7 +455,8 @@ mod tests {
             rows(&dashboard),
             [
                 ("p13".to_owned(), EventType::PaymentReceived, Some(13)),
-                ("p12".to_owned(), EventType::PaymentReceived, None),
+                // Its one event was held: shown by the event, with its seq.
+                ("p12".to_owned(), EventType::PaymentReceived, Some(12)),
                 ("p9".to_owned(), EventType::PaymentRefunded, None),
                 ("p8".to_owned(), EventType::PaymentFailed, None),
             ]
