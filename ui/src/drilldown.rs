@@ -228,8 +228,12 @@ pub fn PaymentList() -> View {
     let zone_queries = queries.clone();
     let rows = move || {
         let zone = zone_of(&zone_queries);
-        let rows: Vec<View> = loaded.with(|(rows, _, _, _)| {
-            rows.iter()
+        // Views are built after the signal is read, not while it is
+        // borrowed (that would re-enter the reactive arena).
+        let payments: Vec<Payment> = loaded.with(|(rows, _, _, _)| rows.clone());
+        let rows: Vec<View> = {
+            payments
+                .iter()
                 .map(|payment| {
                     let id = payment.id.clone();
                     let open = move |_| {
@@ -269,7 +273,7 @@ pub fn PaymentList() -> View {
                     }
                 })
                 .collect()
-        });
+        };
         View::from(rows)
     };
     view! {
