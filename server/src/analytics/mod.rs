@@ -150,17 +150,14 @@ impl TrendWindow {
 
 /// The points of `window`, computed exactly: buckets of a quarter hour and
 /// more from the rollups (the coarsest level each bucket is made of), finer
-/// ones from the payments themselves, grouped by the bucket's minutes.
+/// ones from the payments of each quarter, kept in memory while its rollup
+/// says they are unchanged (`store::edges`).
 pub async fn trend_points(store: &Store, tenant: &TenantDoc, window: &TrendWindow) -> ApiResult<Vec<TrendData>> {
     let (from, to) = (window.from, window.to);
     let cells = match window.bucket {
         // Every zone's offset is a multiple of 15 minutes, so UTC-aligned
         // cells of 1 or 5 minutes lie each within one local bucket.
-        Bucket::Minute | Bucket::FiveMinutes => {
-            store
-                .payment_cells_of(&tenant.id, from, to, window.bucket.minutes())
-                .await?
-        }
+        Bucket::Minute | Bucket::FiveMinutes => store.fine_cells(&tenant.id, from, to, window.bucket.minutes()).await?,
         bucket => {
             store
                 .cells(&tenant.id, tenant.tz(), from, to, trend_level(bucket))

@@ -11,17 +11,26 @@
 //! Any instance's write to the quarter changes its sums, so the check is
 //! exact across instances too, and what a later read needs is computed from
 //! memory.
+//!
+//! Trend buckets finer than a quarter (1 and 5 minutes) are computed from
+//! kept quarters too, the current one included: this process adds what it
+//! commits to the quarters it keeps (`record_*`), so under its own writes
+//! the current quarter stays valid instead of being read again after every
+//! payment; a write of another instance still shows as different sums and
+//! the quarter is read again.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::TryStreamExt;
+use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{Document, doc};
 use paypulse_shared::payment::PaymentStatus;
-use paypulse_shared::stats::{CELL_MINUTES, Cell, Stats};
+use paypulse_shared::stats::{CELL_MINUTES, Cell, Stats, cell_start};
 
 use super::documents::{in_range, read_i64, to_chrono};
+use super::rollups::{Level, ceil_to_cell};
 use super::{Store, names};
 
 /// Payments kept over all quarters; the oldest entries go first beyond it.
@@ -32,6 +41,7 @@ const MAX_QUARTER_PAYMENTS: usize = 20_000;
 /// One payment as a quarter's sums need it.
 #[derive(Clone, Debug)]
 struct Entry {
+    id: ObjectId,
     created_at: DateTime<Utc>,
     method: String,
     stats: Stats,
@@ -76,19 +86,42 @@ impl Quarter {
 
     /// The quarter's cells (one per method) of the payments in `[from, to)`.
     pub fn cells(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Cell> {
+        self.cells_by(from, to, CELL_MINUTES)
+    }
+
+    /// Cells of `width` minutes (a divisor of 15, aligned to the quarter),
+    /// one per method, of the payments in `[from, to)`.
+    pub fn cells_by(&self, from: DateTime<Utc>, to: DateTime<Utc>, width: i64) -> Vec<Cell> {
         let first = self.payments.partition_point(|entry| entry.created_at < from);
         let end = self.payments.partition_point(|entry| entry.created_at < to);
-        let mut sums: BTreeMap<&str, Stats> = BTreeMap::new();
+        let width = TimeDelta::minutes(width.clamp(1, CELL_MINUTES));
+        let mut sums: BTreeMap<(DateTime<Utc>, &str), Stats> = BTreeMap::new();
         for entry in self.payments.get(first..end).unwrap_or_default() {
-            sums.entry(&entry.method).or_default().merge(&entry.stats);
+            let offset = (entry.created_at - self.start).num_milliseconds() / width.num_milliseconds();
+            let start = self.start + width * i32::try_from(offset).unwrap_or(0);
+            sums.entry((start, &entry.method)).or_default().merge(&entry.stats);
         }
         sums.into_iter()
-            .map(|(method, stats)| Cell {
-                start: self.start,
+            .map(|((start, method), stats)| Cell {
+                start,
                 method: method.to_owned(),
                 stats,
             })
             .collect()
+    }
+
+    /// This quarter with `added` payments and `refunded` ones changed.
+    fn with(&self, added: &[Entry], refunded: &[ObjectId]) -> Self {
+        let mut payments = self.payments.clone();
+        for entry in &mut payments {
+            if refunded.contains(&entry.id) {
+                let amount = entry.stats.volume_minor;
+                entry.stats = Stats::default();
+                entry.stats.record(PaymentStatus::Refunded, amount);
+            }
+        }
+        payments.extend(added.iter().cloned());
+        Self::new(self.start, payments)
     }
 }
 
@@ -109,6 +142,47 @@ struct Kept {
 }
 
 impl EdgeCache {
+    /// Adds payments this process committed to the quarters kept for their
+    /// tenant and creation time, where one is kept.
+    pub fn record_created(&self, payments: &[super::documents::PaymentDoc]) {
+        let mut by_quarter: BTreeMap<Key, Vec<Entry>> = BTreeMap::new();
+        for payment in payments {
+            let created_at = to_chrono(payment.created_at);
+            let mut stats = Stats::default();
+            stats.record(payment.status, payment.amount_minor);
+            by_quarter
+                .entry((payment.tenant_id.clone(), cell_start(created_at).timestamp_millis()))
+                .or_default()
+                .push(Entry {
+                    id: payment.id,
+                    created_at,
+                    method: payment.method.clone(),
+                    stats,
+                });
+        }
+        for (key, added) in by_quarter {
+            self.update(&key, &added, &[]);
+        }
+    }
+
+    /// Marks a payment this process refunded as refunded in its kept quarter.
+    pub fn record_refund(&self, tenant_id: &str, created_at: DateTime<Utc>, id: ObjectId) {
+        let key = (tenant_id.to_owned(), cell_start(created_at).timestamp_millis());
+        self.update(&key, &[], &[id]);
+    }
+
+    fn update(&self, key: &Key, added: &[Entry], refunded: &[ObjectId]) {
+        let Ok(mut kept) = self.inner.lock() else {
+            return;
+        };
+        let Some(quarter) = kept.quarters.get(key) else {
+            return;
+        };
+        let updated = Arc::new(quarter.with(added, refunded));
+        kept.payments += added.len();
+        kept.quarters.insert(key.clone(), updated);
+    }
+
     fn get(&self, key: &Key) -> Option<Arc<Quarter>> {
         self.inner.lock().ok()?.quarters.get(key).cloned()
     }
@@ -148,22 +222,73 @@ impl Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> mongodb::error::Result<Option<Vec<Cell>>> {
+        Ok(self
+            .kept_quarter(tenant_id, start, stored)
+            .await?
+            .map(|quarter| quarter.cells(from, to)))
+    }
+
+    /// The payments of the quarter starting at `start`, whose rollup holds
+    /// `stored`: from memory when kept and unchanged, otherwise read whole
+    /// and kept. `None` when the quarter is too busy to keep.
+    async fn kept_quarter(
+        &self,
+        tenant_id: &str,
+        start: DateTime<Utc>,
+        stored: &[Cell],
+    ) -> mongodb::error::Result<Option<Arc<Quarter>>> {
         if stored.iter().all(|cell| cell.stats.is_empty()) {
             // No rollup: no payments (they are written together).
-            return Ok(Some(Vec::new()));
+            return Ok(Some(Arc::new(Quarter::new(start, Vec::new()))));
         }
         let key = (tenant_id.to_owned(), start.timestamp_millis());
         if let Some(quarter) = self.edges().get(&key).filter(|quarter| quarter.matches(stored)) {
-            return Ok(Some(quarter.cells(from, to)));
+            return Ok(Some(quarter));
         }
         let expected: u64 = stored.iter().map(|cell| cell.stats.succeeded + cell.stats.failed).sum();
         if expected > MAX_QUARTER_PAYMENTS as u64 {
             return Ok(None);
         }
         let quarter = Arc::new(self.read_quarter(tenant_id, start).await?);
-        let cells = quarter.cells(from, to);
-        self.edges().keep(key, quarter);
-        Ok(Some(cells))
+        self.edges().keep(key, Arc::clone(&quarter));
+        Ok(Some(quarter))
+    }
+
+    /// Cells of `width` minutes (1 or 5) of one tenant's payments in
+    /// `[from, to)`, for trend buckets finer than the rollups: each quarter
+    /// the range touches from its kept payments (see the module), or, when
+    /// too busy to keep, from its raw payments.
+    pub async fn fine_cells(
+        &self,
+        tenant_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        width: i64,
+    ) -> mongodb::error::Result<Vec<Cell>> {
+        if to <= from {
+            return Ok(Vec::new());
+        }
+        let first = cell_start(from);
+        let end = ceil_to_cell(to);
+        let mut stored: BTreeMap<DateTime<Utc>, Vec<Cell>> = BTreeMap::new();
+        for cell in self.rollup_cells(Level::Quarter, tenant_id, first, end).await? {
+            stored.entry(cell.start).or_default().push(cell);
+        }
+        let mut cells = Vec::new();
+        let mut start = first;
+        while start < end {
+            let quarter_end = start + TimeDelta::minutes(CELL_MINUTES);
+            let (inside_from, inside_to) = (from.max(start), to.min(quarter_end));
+            let rollup = stored.remove(&start).unwrap_or_default();
+            match self.kept_quarter(tenant_id, start, &rollup).await? {
+                Some(quarter) => cells.extend(quarter.cells_by(inside_from, inside_to, width)),
+                None => {
+                    cells.extend(self.payment_cells_of(tenant_id, inside_from, inside_to, width).await?);
+                }
+            }
+            start = quarter_end;
+        }
+        Ok(cells)
     }
 
     async fn read_quarter(&self, tenant_id: &str, start: DateTime<Utc>) -> mongodb::error::Result<Quarter> {
@@ -173,7 +298,7 @@ impl Store {
             .database()
             .collection::<Document>(names::PAYMENTS)
             .find(filter)
-            .projection(doc! { "_id": 0, "createdAt": 1, "method": 1, "status": 1, "amountMinor": 1 })
+            .projection(doc! { "_id": 1, "createdAt": 1, "method": 1, "status": 1, "amountMinor": 1 })
             .await?
             .try_collect()
             .await?;
@@ -184,6 +309,7 @@ impl Store {
                 let mut stats = Stats::default();
                 stats.record(status, read_i64(document, "amountMinor"));
                 Some(Entry {
+                    id: document.get_object_id("_id").ok()?,
                     created_at: to_chrono(*document.get_datetime("createdAt").ok()?),
                     method: document.get_str("method").ok()?.to_owned(),
                     stats,
@@ -203,6 +329,7 @@ mod tests {
         let mut stats = Stats::default();
         stats.record(status, amount);
         Entry {
+            id: ObjectId::new(),
             created_at: parse_utc(at).unwrap(),
             method: method.into(),
             stats,
@@ -247,6 +374,76 @@ mod tests {
                 .cells(at("2026-11-24T10:00:00Z"), at("2026-11-24T10:15:00Z"))
                 .len(),
             2
+        );
+    }
+
+    #[test]
+    fn sums_minutes_of_the_quarter() {
+        let quarter = quarter();
+        let at = |text| parse_utc(text).unwrap();
+        let cells = quarter.cells_by(quarter.start, at("2026-11-24T10:15:00Z"), 5);
+        let summary: Vec<(String, &str, u64)> = cells
+            .iter()
+            .map(|cell| {
+                (
+                    paypulse_shared::time::format_utc(&cell.start),
+                    cell.method.as_str(),
+                    cell.stats.count(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("2026-11-24T10:00:00Z".to_owned(), "card", 1),
+                ("2026-11-24T10:05:00Z".to_owned(), "card", 1),
+                ("2026-11-24T10:05:00Z".to_owned(), "upi", 1),
+            ]
+        );
+    }
+
+    #[test]
+    fn what_this_process_writes_keeps_the_quarter_valid() {
+        let cache = EdgeCache::default();
+        let start = parse_utc("2026-11-24T10:00:00Z").unwrap();
+        let key = ("acme".to_owned(), start.timestamp_millis());
+        cache.keep(key.clone(), Arc::new(quarter()));
+        let mut payment = crate::store::documents::PaymentDoc {
+            id: ObjectId::new(),
+            tenant_id: "acme".into(),
+            external_id: "x".into(),
+            amount_minor: 700,
+            currency: "USD".into(),
+            method: "card".into(),
+            status: PaymentStatus::Succeeded,
+            failure_reason: None,
+            refunded_at: None,
+            created_at: crate::store::documents::to_bson(parse_utc("2026-11-24T10:09:00Z").unwrap()),
+            updated_at: crate::store::documents::to_bson(start),
+        };
+        cache.record_created(std::slice::from_ref(&payment));
+        cache.record_refund("acme", to_chrono(payment.created_at), payment.id);
+        payment.status = PaymentStatus::Refunded;
+        let kept = cache.get(&key).unwrap();
+        let card = kept.cells(start, start + TimeDelta::minutes(15));
+        assert_eq!(
+            (
+                card[0].stats.succeeded,
+                card[0].stats.refunded,
+                card[0].stats.volume_minor
+            ),
+            (3, 2, 1_100)
+        );
+        // Another quarter is not kept: nothing to update.
+        payment.created_at = crate::store::documents::to_bson(parse_utc("2026-11-24T11:00:00Z").unwrap());
+        cache.record_created(&[payment]);
+        assert!(
+            cache
+                .get(&(
+                    "acme".to_owned(),
+                    parse_utc("2026-11-24T11:00:00Z").unwrap().timestamp_millis()
+                ))
+                .is_none()
         );
     }
 

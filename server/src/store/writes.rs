@@ -131,6 +131,14 @@ impl Store {
                 continue;
             }
             if let Some(outcomes) = self.finish(&mut session, result, attempt).await? {
+                let created: Vec<PaymentDoc> = outcomes
+                    .iter()
+                    .filter_map(|outcome| match outcome {
+                        CreateOutcome::Created(document) => Some(document.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                self.edges().record_created(&created);
                 return Ok(outcomes);
             }
         }
@@ -290,6 +298,10 @@ impl Store {
             session.start_transaction().await?;
             let result = self.refund_in(&mut session, tenant_id, tz, id, now).await;
             if let Some(outcome) = self.finish(&mut session, result, attempt).await? {
+                if let RefundOutcome::Refunded(payment) = &outcome {
+                    self.edges()
+                        .record_refund(tenant_id, to_chrono(payment.created_at), payment.id);
+                }
                 return Ok(outcome);
             }
         }

@@ -528,6 +528,51 @@ async fn any_range_in_any_bucket_equals_a_recomputation() {
     }
 }
 
+/// Buckets finer than the rollups come from quarters kept in memory, the
+/// current one included, which this process updates with what it writes:
+/// after its own payments and refunds, and after another instance's, a
+/// minute trend still equals the raw payments.
+#[tokio::test]
+async fn minute_trends_stay_exact_under_writes_of_any_instance() {
+    let app = TestApp::spawn().await;
+    let other = TestApp::spawn_sharing(&app).await;
+    let tz: Tz = "America/New_York".parse().unwrap();
+    let body = |id: &str, amount: f64, status: &str| {
+        let mut body =
+            json!({"externalId": id, "amount": amount, "currency": "USD", "method": "card", "status": status});
+        if status == "failed" {
+            body["failureReason"] = json!("card_declined");
+        }
+        body
+    };
+    let check = |label: &'static str| {
+        let app = &app;
+        async move {
+            // An hour in whole minutes ending after every write, fixed so
+            // both reads mean the same buckets.
+            let now = Utc::now();
+            let (from, to) = (now - TimeDelta::hours(1), now + TimeDelta::minutes(1));
+            let path = format!(
+                "/api/analytics/trends?from={}&to={}&bucket=1m",
+                format_utc(&from),
+                format_utc(&to)
+            );
+            let served = app.json("globex", &path).await;
+            let raw = raw_payments(app, "globex").await;
+            check_trend(&served, &raw, tz, "1m", from, to, label);
+        }
+    };
+    app.create("globex", body("m1", 10.0, "succeeded")).await;
+    check("first read keeps the quarter").await;
+    let second = app.create("globex", body("m2", 20.5, "succeeded")).await;
+    app.create("globex", body("m3", 3.0, "failed")).await;
+    check("after this process's payments").await;
+    assert_eq!(app.refund("globex", second["id"].as_str().unwrap()).await.status(), 200);
+    check("after this process's refund").await;
+    other.create("globex", body("m4", 7.25, "succeeded")).await;
+    check("after another instance's payment").await;
+}
+
 /// The planner behind every analytics read takes a range's whole local days
 /// (when the question allows) from the day rollups, whole local hours from
 /// the hour rollups, whole quarters from the quarter rollups, and a partial
