@@ -8,14 +8,18 @@ use sycamore::prelude::*;
 
 use crate::api::ApiClient;
 use crate::chart::TrendChart;
+use crate::drilldown::{Breadcrumbs, PaymentDetail, PaymentList};
 use crate::events::EventsFeed;
 use crate::live::socket::{Dispatch, LiveService};
 use crate::metrics::MetricsGrid;
+use crate::navigation::Navigation;
 use crate::queries::Queries;
+use crate::route::Page;
 use crate::session::{self, Credentials};
 use crate::settings::Settings;
 use crate::status::ConnectionStatus;
 use crate::store::{Action, Dashboard};
+use crate::time_range::TimeRangePicker;
 
 /// Shared, copyable handle on who is signed in.
 #[derive(Clone, Copy)]
@@ -68,31 +72,71 @@ pub fn App() -> View {
     }
 }
 
-/// The signed-in dashboard: the store, the query cache and the live socket
-/// live as long as this view (signing out drops them and closes the socket).
+/// The signed-in dashboard: the route, the store, the query cache and the
+/// live socket live as long as this view (signing out drops them and
+/// closes the socket). The socket and the feed's rows outlive the page
+/// shown, so going to a list and back loses nothing.
 #[component(inline_props)]
 fn Live(credentials: Credentials) -> View {
+    let navigation = Navigation::start();
+    provide_context(navigation);
     let queries = Queries::new(ApiClient::new(credentials.clone()));
     provide_context(queries.clone());
     let dashboard = create_signal(Dashboard::default());
     let reduce: Dispatch = Rc::new(move |action| dashboard.update(|state| state.reduce(action)));
-    let invalidate = Rc::new(move || queries.invalidate());
+    let invalidate = {
+        let queries = queries.clone();
+        Rc::new(move || queries.invalidate())
+    };
     let service = Rc::new(RefCell::new(Some(LiveService::start(
         credentials,
+        queries.client.clone(),
         reduce.clone(),
         invalidate,
     ))));
     on_cleanup(move || drop(service.borrow_mut().take()));
     // What the page's controls dispatch has no effects for the shell.
     let dispatch: Rc<dyn Fn(Action)> = Rc::new(move |action| drop(reduce(action)));
+    let page = create_selector(move || {
+        navigation.route.with(|route| match &route.page {
+            Page::Dashboard => Shown::Dashboard,
+            Page::Payments => Shown::Payments,
+            Page::Payment { id } => Shown::Payment(id.clone()),
+        })
+    });
 
-    let chart_dispatch = dispatch.clone();
     view! {
         div(class="live-bar") {
             ConnectionStatus(dashboard=dashboard)
         }
-        MetricsGrid()
-        TrendChart(dashboard=dashboard, dispatch=chart_dispatch)
-        EventsFeed(dashboard=dashboard, dispatch=dispatch)
+        Breadcrumbs()
+        (move || match page.get_clone() {
+            Shown::Payment(_) => view! {},
+            _ => view! { TimeRangePicker() },
+        })
+        (move || {
+            let dispatch = dispatch.clone();
+            match page.get_clone() {
+                Shown::Dashboard => view! {
+                    MetricsGrid()
+                    TrendChart()
+                    EventsFeed(dashboard=dashboard, dispatch=dispatch)
+                },
+                Shown::Payments => view! {
+                    // The grid over the same range keeps the tenant's zone
+                    // and the resolved range known on this page too.
+                    PaymentList()
+                },
+                Shown::Payment(id) => view! { PaymentDetail(id=id) },
+            }
+        })
     }
+}
+
+/// Which page is on screen (a change of filters keeps the list mounted).
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Shown {
+    Dashboard,
+    Payments,
+    Payment(String),
 }

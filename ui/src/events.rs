@@ -1,9 +1,11 @@
 //! EventsFeed: the live events, newest first, in a virtualized list (only
 //! the rows in view, plus a few, are in the DOM, so 50,000 rows scroll like
 //! 50), colour-coded by type with the type also written out, filters by
-//! type and method, a pause that keeps and counts what arrives, and a
-//! details panel for the clicked row. Scrolling away from the newest row
-//! pauses too, so rows never move under the reader's eyes.
+//! type and method, a pause that keeps and counts what arrives; a row opens
+//! its payment's page. It opens with the latest payments from the list
+//! endpoint (rows without a `seq`), then continues live. Scrolling away
+//! from the newest row pauses too, so rows never move under the reader's
+//! eyes.
 
 use std::collections::BTreeSet;
 use std::rc::Rc;
@@ -14,6 +16,7 @@ use sycamore::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::format;
+use crate::navigation::Navigation;
 use crate::store::feed::FeedFilter;
 use crate::store::{Action, Dashboard};
 use crate::virtual_list::{ROW_HEIGHT, window_of};
@@ -81,7 +84,7 @@ pub fn EventsFeed(dashboard: Signal<Dashboard>, dispatch: Rc<dyn Fn(Action)>) ->
         }
     };
 
-    let row_dispatch = dispatch.clone();
+    let navigation = use_context::<Navigation>();
     let filters_dispatch = dispatch.clone();
     let rows = move || {
         // Re-render on new rows, filter changes and scrolling.
@@ -95,7 +98,7 @@ pub fn EventsFeed(dashboard: Signal<Dashboard>, dispatch: Rc<dyn Fn(Action)>) ->
         });
         let views: Vec<View> = events
             .into_iter()
-            .map(|(index, event)| row(index, &event, dashboard, row_dispatch.clone()))
+            .map(|(index, event)| row(index, &event, navigation))
             .collect();
         View::from(views)
     };
@@ -138,39 +141,45 @@ pub fn EventsFeed(dashboard: Signal<Dashboard>, dispatch: Rc<dyn Fn(Action)>) ->
                     (rows)
                 }
                 (move || if shown_len.get() == 0 {
-                    view! { p(class="muted feed-empty") { "No events to show yet: payments appear here as they arrive." } }
+                    view! { p(class="muted feed-empty") { "No payments yet: they appear here as they arrive." } }
                 } else {
                     view! {}
                 })
             }
-            Details(dashboard=dashboard, dispatch=dispatch)
         }
     }
 }
 
-fn row(index: usize, event: &PaymentEvent, dashboard: Signal<Dashboard>, dispatch: Rc<dyn Fn(Action)>) -> View {
+fn row(index: usize, event: &PaymentEvent, navigation: Navigation) -> View {
     let (label, class) = type_label(event.event_type);
-    let seq = event.seq.unwrap_or_default();
+    // Rows the feed opened with (from the list endpoint) have no `seq`.
+    let seq = event.seq.map(|seq| seq.to_string()).unwrap_or_default();
     let payment = &event.payment;
     let amount = format::money(payment.amount, &payment.currency);
     let time = event.timestamp.format("%H:%M:%S").to_string();
     let method = method_name(&payment.method);
     let payment_id = payment.id.clone();
     let at = event.timestamp.timestamp_millis().to_string();
-    let selected = move || dashboard.with(|state| state.selected == Some(seq));
+    let open = {
+        let id = payment_id.clone();
+        move || {
+            let route = navigation.route.get_clone_untracked();
+            navigation.go(route.dashboard().payment(&id));
+        }
+    };
     let select = {
-        let dispatch = dispatch.clone();
-        move |_| dispatch(Action::Select(Some(seq)))
+        let open = open.clone();
+        move |_| open()
     };
     let on_key = move |event: web_sys::KeyboardEvent| {
         if event.key() == "Enter" || event.key() == " " {
             event.prevent_default();
-            dispatch(Action::Select(Some(seq)));
+            open();
         }
     };
     view! {
         div(class=format!("event-row {class}"), role="listitem", tabindex="0", data-testid="event-row",
-            data-seq=seq.to_string(), data-type=class, data-payment-id=payment_id, data-at=at, aria-selected=move || selected().to_string(),
+            data-seq=seq, data-type=class, data-payment-id=payment_id, data-at=at,
             style=format!("top: {}px", index as f64 * ROW_HEIGHT), on:click=select, on:keydown=on_key) {
             span(class="event-type") { (label) }
             span(class="event-amount") { (amount) }
@@ -243,46 +252,5 @@ fn Filters(dashboard: Signal<Dashboard>, dispatch: Rc<dyn Fn(Action)>) -> View {
                 }
             }
         }
-    }
-}
-
-/// The clicked row's payment.
-#[component(inline_props)]
-fn Details(dashboard: Signal<Dashboard>, dispatch: Rc<dyn Fn(Action)>) -> View {
-    let selected = create_selector(move || dashboard.with(|state| state.selected));
-    view! {
-        (move || {
-            let Some(seq) = selected.get() else {
-                return view! {};
-            };
-            let Some(event) = dashboard.with_untracked(|state| state.feed.by_seq(seq)) else {
-                return view! {};
-            };
-            let payment = event.payment.clone();
-            let (label, class) = type_label(event.event_type);
-            let close = {
-                let dispatch = dispatch.clone();
-                move |_| dispatch(Action::Select(None))
-            };
-            let field = |name: &'static str, value: String| view! { dt { (name) } dd { (value) } };
-            view! {
-                aside(class="details card", data-testid="payment-detail", aria-label="Payment details") {
-                    div(class="section-head") {
-                        h3 { span(class=format!("badge {class}")) { (label) } " payment " (payment.id.clone()) }
-                        button(class="link", on:click=close) { "Close" }
-                    }
-                    dl {
-                        (field("Amount", format::money(payment.amount, &payment.currency)))
-                        (field("Method", method_name(&payment.method)))
-                        (field("Status", payment.status.as_str().to_owned()))
-                        (field("External id", payment.external_id.clone()))
-                        (field("Created", paypulse_shared::time::format_utc(&payment.created_at)))
-                        (field("Updated", paypulse_shared::time::format_utc(&payment.updated_at)))
-                        (field("Failure reason", payment.failure_reason.clone().unwrap_or_else(|| "—".into())))
-                        (field("Feed position", seq.to_string()))
-                    }
-                }
-            }
-        })
     }
 }

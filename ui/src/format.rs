@@ -43,9 +43,15 @@ fn symbol(code: &str) -> Option<&'static str> {
     })
 }
 
-/// `96.4 %` with one decimal.
+/// `96.4%` with one decimal (no space, as English writes it).
 pub fn percent(value: f64) -> String {
-    format!("{value:.1} %")
+    format!("{value:.1}%")
+}
+
+/// A number without a trailing `.0`: `97.5`, `90`.
+pub fn trim_number(value: f64) -> String {
+    let text = format!("{value:.2}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 /// `14:00–15:00` for hour 14.
@@ -124,8 +130,12 @@ mod tests {
 
     #[test]
     fn percentages_and_hours() {
-        assert_eq!(percent(96.4285), "96.4 %");
-        assert_eq!(percent(0.0), "0.0 %");
+        assert_eq!(percent(96.4285), "96.4%");
+        assert_eq!(percent(0.0), "0.0%");
         assert_eq!(hour_range(23), "23:00–00:00");
+        assert_eq!(
+            (trim_number(97.5), trim_number(90.0), trim_number(99.25)),
+            ("97.5".into(), "90".into(), "99.25".into())
+        );
     }
 }

@@ -4,16 +4,25 @@
 mod api;
 mod app;
 mod chart;
+mod compare;
+mod drilldown;
 mod events;
+mod export;
 mod format;
 mod live;
 mod metrics;
+mod navigation;
 mod queries;
+mod route;
 mod session;
 mod settings;
 mod status;
 mod store;
+#[cfg(test)]
+mod testing;
+mod time_range;
 mod virtual_list;
+mod zone;
 
 fn main() {
     // A panic in WASM otherwise surfaces only as "unreachable".

@@ -1,45 +1,57 @@
-//! MetricsGrid: the tenant's headline numbers for the last 24 hours, from
-//! `/api/analytics/metrics` through the query cache, refetched (at most once
-//! a second) when live events arrive. Each figure carries the raw API value
-//! in `data-value` beside its formatted text, and the grid the range it
-//! covers, so tests compare exact numbers for the same range.
+//! MetricsGrid: the tenant's headline numbers for the range in the address
+//! bar, each with its change against the previous period of the same length
+//! (`compare=previous`), from `/api/analytics/metrics` through the query
+//! cache, refetched (at most once a second) when live events arrive. Each
+//! figure carries the raw API value in `data-value` (and the previous
+//! period's in `data-previous`) beside its formatted text, and the grid the
+//! range it covers, so tests compare exact numbers for the same range.
+//!
+//! The success rate, the top method, the volume and each hour of the day
+//! lead to the payments behind them.
 
 use paypulse_shared::catalogue;
+use paypulse_shared::filter::PaymentFilter;
+use paypulse_shared::payment::PaymentStatus;
 use paypulse_shared::wire::PaymentMetrics;
 use sycamore::prelude::*;
 
 use crate::app::SessionState;
+use crate::compare::{Change, Good, Measure, change};
 use crate::format;
-use crate::queries::{Last24Hours, Queries};
+use crate::navigation::Navigation;
+use crate::queries::{Queries, metrics_query};
+use crate::route::{absolute, span_label};
+use crate::zone;
 
 #[component]
 pub fn MetricsGrid() -> View {
     let state = use_context::<SessionState>();
     let queries = use_context::<Queries>();
-    queries.subscribe_metrics();
+    let navigation = use_context::<Navigation>();
+    let range = create_selector(move || navigation.route.with(|route| route.range));
+    let key = create_selector(move || paypulse_shared::query::to_query(&metrics_query(range.get())));
+    {
+        let queries = queries.clone();
+        create_effect(move || queries.subscribe_metrics(&metrics_query(range.get())));
+    }
     let cache = queries.metrics;
-    let data =
-        create_selector(move || cache.with(|cache| cache.get(&Last24Hours).and_then(|entry| entry.data.clone())));
-    let error =
-        create_selector(move || cache.with(|cache| cache.get(&Last24Hours).and_then(|entry| entry.error.clone())));
-    let loading =
-        create_selector(move || cache.with(|cache| cache.get(&Last24Hours).is_some_and(|entry| entry.is_loading())));
+    let entry = move |read: &dyn Fn(&crate::store::query::Entry<PaymentMetrics, crate::api::ApiFailure>) -> bool| {
+        key.with(|key| cache.with(|cache| cache.get(key).is_some_and(read)))
+    };
+    let data = create_selector(move || {
+        key.with(|key| cache.with(|cache| cache.get(key).and_then(|entry| entry.data.clone())))
+    });
+    let error = create_selector(move || {
+        key.with(|key| cache.with(|cache| cache.get(key).and_then(|entry| entry.error.clone())))
+    });
+    let loading = create_selector(move || entry(&|entry| entry.is_loading()));
     // Fetched after the last live event: what tests wait for before
     // comparing with the API (until then a refetch is due within a second).
-    let fresh = create_selector(move || {
-        cache.with(|cache| {
-            cache
-                .get(&Last24Hours)
-                .is_some_and(|entry| !entry.is_stale() && !entry.is_loading())
-        })
-    });
+    let fresh = create_selector(move || entry(&|entry| !entry.is_stale() && !entry.is_loading()));
 
     view! {
-        section(class="metrics", aria-label="Last 24 hours", aria-busy=move || loading.get().to_string(),
+        section(class="metrics", aria-label="Metrics", aria-busy=move || loading.get().to_string(),
                 data-testid="metrics", data-fresh=move || fresh.get().to_string()) {
-            div(class="section-head") {
-                h2 { "Last 24 hours" }
-            }
             (move || match error.get_clone() {
                 None => view! {},
                 Some(failure) => {
@@ -60,66 +72,246 @@ pub fn MetricsGrid() -> View {
             (move || match data.get_clone() {
                 None if error.with(Option::is_none) => view! { p(class="muted", data-testid="metrics-loading") { "Loading metrics…" } },
                 None => view! {},
-                Some(value) => cards(value),
+                Some(value) => cards(value, navigation),
             })
         }
     }
 }
 
-fn cards(metrics: PaymentMetrics) -> View {
+/// A card's comparison line, with the raw values for tests.
+fn change_line(testid: &'static str, change: Option<(Change, f64, f64)>) -> View {
+    match change {
+        None => view! {},
+        Some((change, current, previous)) => view! {
+            span(class=format!("change {}", change.tone), data-testid=format!("change-{testid}"),
+                 data-direction=change.trend.as_str(), data-current=current.to_string(),
+                 data-previous=previous.to_string(), aria-label=change.spoken) {
+                (change.text)
+            }
+        },
+    }
+}
+
+fn method_name(id: &str) -> String {
+    catalogue::method(id).map_or_else(|| id.to_owned(), |method| method.display_name.to_owned())
+}
+
+fn cards(metrics: PaymentMetrics, navigation: Navigation) -> View {
     let currency = metrics.currency.as_str();
+    let span = span_label(metrics.to - metrics.from);
+    let previous = metrics.previous.as_deref();
+    let compare = |current: f64, previous: Option<f64>, measure: Measure, good: Good| {
+        previous.map(|previous| (change(current, previous, measure, good, &span), current, previous))
+    };
+    let volume_change = compare(
+        metrics.total_volume.to_f64(),
+        previous.map(|previous| previous.total_volume.to_f64()),
+        Measure::Percent,
+        Good::WhenUp,
+    );
+    // An empty period has no rate to compare with (its 0 is "none").
+    let rate_change = compare(
+        metrics.success_rate,
+        previous
+            .filter(|previous| previous.count > 0)
+            .map(|previous| previous.success_rate),
+        Measure::Points,
+        Good::WhenUp,
+    )
+    .filter(|_| metrics.count > 0);
+    let average_change = compare(
+        metrics.average_amount.to_f64(),
+        previous.map(|previous| previous.average_amount.to_f64()),
+        Measure::Percent,
+        Good::Neither,
+    );
+    let methods_change = compare(
+        f64::from(metrics.active_methods),
+        previous.map(|previous| f64::from(previous.active_methods)),
+        Measure::Count,
+        Good::Neither,
+    );
+    let count_change = compare(
+        metrics.count as f64,
+        previous.map(|previous| previous.count as f64),
+        Measure::Percent,
+        Good::Neither,
+    );
+    let previous_top = previous.map(|previous| {
+        let name = previous
+            .top_payment_method
+            .as_deref()
+            .map_or_else(|| "none".to_owned(), method_name);
+        (
+            format!("Previous {span}: {name}"),
+            previous.top_payment_method.clone().unwrap_or_default(),
+        )
+    });
+    let previous_peak = previous.map(|previous| {
+        let hour = previous.peak_hour.map_or_else(|| "none".to_owned(), format::hour_range);
+        (
+            format!("Previous {span}: {hour}"),
+            previous.peak_hour.map_or_else(String::new, |hour| hour.to_string()),
+        )
+    });
+
     let total_text = format::money(metrics.total_volume, currency);
     let average_text = format::money(metrics.average_amount, currency);
     let peak = metrics.peak_hour.map_or_else(|| "—".to_owned(), format::hour_range);
     let peak_value = metrics.peak_hour.map_or_else(String::new, |hour| hour.to_string());
-    let top = metrics.top_payment_method.as_deref().map_or_else(
-        || "—".to_owned(),
-        |id| catalogue::method(id).map_or_else(|| id.to_owned(), |method| method.display_name.to_owned()),
-    );
-    let top_value = metrics.top_payment_method.clone().unwrap_or_default();
+    let top_method = metrics.top_payment_method.clone();
+    let top = top_method.as_deref().map_or_else(|| "—".to_owned(), method_name);
+    let top_value = top_method.clone().unwrap_or_default();
     let timezone = metrics.timezone.clone();
+    let (from, to) = (metrics.from, metrics.to);
+
+    // Drill-downs: the same range, narrowed.
+    let open = move |filter: PaymentFilter| {
+        let route = navigation.route.get_clone_untracked();
+        navigation.go(route.payments(None, filter));
+    };
+    let open_failed = move |_| {
+        open(PaymentFilter {
+            statuses: [PaymentStatus::Failed].into(),
+            ..PaymentFilter::default()
+        })
+    };
+    let open_succeeded = move |_| {
+        open(PaymentFilter {
+            statuses: [PaymentStatus::Succeeded, PaymentStatus::Refunded].into(),
+            ..PaymentFilter::default()
+        })
+    };
+    let open_top = {
+        let top_method = top_method.clone();
+        move |_| {
+            if let Some(method) = top_method.clone() {
+                open(PaymentFilter {
+                    methods: [method].into(),
+                    ..PaymentFilter::default()
+                });
+            }
+        }
+    };
+
+    let hovered_hour = create_signal(None::<usize>);
     let busiest = metrics.hourly_counts.iter().copied().max().unwrap_or(0).max(1);
+    let hourly = metrics.hourly_counts.clone();
     let bars: Vec<View> = metrics
         .hourly_counts
         .iter()
         .enumerate()
         .map(|(hour, count)| {
             let height = format!("height: {}%", count * 100 / busiest);
-            let title = format!("{}: {count} payments", format::hour_range(hour as u8));
-            let count = count.to_string();
-            view! { span(class="bar", style=height, title=title, data-testid="hour-bar", data-count=count) }
+            let label = format!("{}: {count} payments", format::hour_range(hour as u8));
+            let count_text = count.to_string();
+            let zone_name = timezone.clone();
+            let open_hour = move |_| {
+                let offset = |instant| zone::offset_at(instant, &zone_name).unwrap_or(0);
+                if let Some((start, end)) = zone::latest_hour(hour as u8, from, to, offset) {
+                    let route = navigation.route.get_clone_untracked();
+                    navigation.go(route.payments(Some(absolute(start, end)), PaymentFilter::default()));
+                }
+            };
+            let title = label.clone();
+            view! {
+                button(class="hour", data-testid="hour-bar", data-hour=hour.to_string(), data-count=count_text,
+                       aria-label=label, title=title, disabled=*count == 0,
+                       on:mouseenter=move |_| hovered_hour.set(Some(hour)), on:focus=move |_| hovered_hour.set(Some(hour)),
+                       on:mouseleave=move |_| hovered_hour.set(None), on:blur=move |_| hovered_hour.set(None),
+                       on:click=open_hour) {
+                    span(class="bar", style=height)
+                }
+            }
         })
         .collect();
-    let (from, to) = (
+    let hour_labels: Vec<View> = (0..24)
+        .map(|hour| {
+            let text = if hour % 3 == 0 {
+                format!("{hour:02}")
+            } else {
+                String::new()
+            };
+            view! { span(class="hour-label") { (text) } }
+        })
+        .collect();
+    let readout = move || match hovered_hour.get() {
+        Some(hour) => format!(
+            "{}: {} payments (click for the latest such hour)",
+            format::hour_range(hour as u8),
+            hourly.get(hour).copied().unwrap_or(0)
+        ),
+        None => "Point at an hour for its count.".to_owned(),
+    };
+    let count_text = format!("{} payments", metrics.count);
+    let rate_text = format::percent(metrics.success_rate);
+    let methods_text = metrics.active_methods.to_string();
+    let peak_label = format!("Peak hour ({timezone})");
+    let (from_text, to_text) = (
         paypulse_shared::time::format_utc(&metrics.from),
         paypulse_shared::time::format_utc(&metrics.to),
     );
+    let volume_line = change_line("metric-total-volume", volume_change);
+    let rate_line = change_line("metric-success-rate", rate_change);
+    let average_line = change_line("metric-average-amount", average_change);
+    let count_line = change_line("metric-count", count_change);
+    let methods_line = change_line("metric-active-methods", methods_change);
+    let top_drill = if top_method.is_some() {
+        view! { button(class="link drill", data-testid="drill-top-method", on:click=open_top) { "Its payments →" } }
+    } else {
+        view! {}
+    };
+    let previous_top_text = previous_top.clone().map(|(text, _)| text).unwrap_or_default();
+    let previous_top_value = previous_top.map(|(_, value)| value).unwrap_or_default();
+    let previous_peak_text = previous_peak.clone().map(|(text, _)| text).unwrap_or_default();
+    let previous_peak_value = previous_peak.map(|(_, value)| value).unwrap_or_default();
     view! {
-        div(class="grid", data-testid="metrics-grid", data-state="ready", data-from=from, data-to=to) {
-            Card(label="Total volume", testid="metric-total-volume", value=metrics.total_volume.to_f64().to_string(),
-                 text=total_text)
-            Card(label="Success rate", testid="metric-success-rate", value=metrics.success_rate.to_string(),
-                 text=format::percent(metrics.success_rate))
-            Card(label="Average amount", testid="metric-average-amount", value=metrics.average_amount.to_f64().to_string(),
-                 text=average_text)
-            Card(label="Active methods", testid="metric-active-methods", value=metrics.active_methods.to_string(),
-                 text=metrics.active_methods.to_string())
-            Card(label="Top method", testid="metric-top-method", value=top_value, text=top)
-            div(class="card metric wide") {
-                span(class="label") { (format!("Peak hour ({timezone})")) }
-                span(class="value", data-testid="metric-peak-hour", data-value=peak_value) { (peak) }
-                div(class="hours", aria-label="Payments per hour of day") { (bars) }
+        div(class="grid", data-testid="metrics-grid", data-state="ready", data-from=from_text, data-to=to_text) {
+            div(class="card metric") {
+                span(class="label") { "Total volume" }
+                span(class="value", data-testid="metric-total-volume", data-value=metrics.total_volume.to_f64().to_string()) { (total_text) }
+                (volume_line)
+                button(class="link drill", data-testid="drill-succeeded", on:click=open_succeeded) { "Succeeded payments →" }
             }
-        }
-    }
-}
-
-#[component(inline_props)]
-fn Card(label: &'static str, testid: &'static str, value: String, text: String) -> View {
-    view! {
-        div(class="card metric") {
-            span(class="label") { (label) }
-            span(class="value", data-testid=testid, data-value=value) { (text) }
+            div(class="card metric") {
+                span(class="label") { "Success rate" }
+                span(class="value", data-testid="metric-success-rate", data-value=metrics.success_rate.to_string()) {
+                    (rate_text)
+                }
+                (rate_line)
+                button(class="link drill", data-testid="drill-failed", on:click=open_failed) { "Failed payments and reasons →" }
+            }
+            div(class="card metric") {
+                span(class="label") { "Average amount" }
+                span(class="value", data-testid="metric-average-amount", data-value=metrics.average_amount.to_f64().to_string()) { (average_text) }
+                (average_line)
+            }
+            div(class="card metric") {
+                span(class="label") { "Payments" }
+                span(class="value", data-testid="metric-count", data-value=metrics.count.to_string()) { (count_text) }
+                (count_line)
+            }
+            div(class="card metric") {
+                span(class="label") { "Active methods" }
+                span(class="value", data-testid="metric-active-methods", data-value=metrics.active_methods.to_string()) {
+                    (methods_text)
+                }
+                (methods_line)
+            }
+            div(class="card metric") {
+                span(class="label") { "Top method" }
+                span(class="value", data-testid="metric-top-method", data-value=top_value) { (top) }
+                span(class="change neutral", data-testid="change-metric-top-method", data-previous=previous_top_value) { (previous_top_text) }
+                (top_drill)
+            }
+            div(class="card metric wide") {
+                span(class="label") { (peak_label) }
+                span(class="value", data-testid="metric-peak-hour", data-value=peak_value) { (peak) }
+                span(class="change neutral", data-testid="change-metric-peak-hour", data-previous=previous_peak_value) { (previous_peak_text) }
+                div(class="hours", role="group", aria-label="Payments per hour of day; each opens that hour's payments") { (bars) }
+                div(class="hour-labels", aria-hidden="true") { (hour_labels) }
+                p(class="muted hour-readout", data-testid="hour-readout", aria-live="polite") { (readout) }
+            }
         }
     }
 }

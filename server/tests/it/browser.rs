@@ -15,7 +15,10 @@ use chrono::{TimeDelta, Utc};
 use fantoccini::actions::{InputSource, KeyAction, KeyActions, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
 use fantoccini::key::Key;
 use fantoccini::{Client, Locator};
+use paypulse_server::clock::Clock;
 use paypulse_shared::payment::PaymentStatus;
+use paypulse_shared::time::format_utc;
+use paypulse_shared::wire::Period;
 use serde_json::{Value, json};
 
 use crate::common::{TestApp, card_payment, payment, ui_dist};
@@ -33,7 +36,7 @@ const SIGN_IN: &str = "/#tenant=acme&key=pk_demo_acme_viewer";
 struct Page {
     client: Client,
     name: &'static str,
-    _driver: Driver,
+    driver: Driver,
     _profile: TempDir,
 }
 
@@ -45,6 +48,16 @@ impl Page {
     /// With extra Chromium switches; a `--window-size` among them replaces
     /// the default one.
     async fn open_with(url: &str, name: &'static str, switches: &[&str]) -> Self {
+        Self::open_configured(url, name, switches, |_| {}).await
+    }
+
+    /// With extra switches and capabilities adjusted by `adjust`.
+    async fn open_configured(
+        url: &str,
+        name: &'static str,
+        switches: &[&str],
+        adjust: impl FnOnce(&mut Value),
+    ) -> Self {
         assert!(
             ui_dist().join("index.html").is_file(),
             "the dashboard is not built at {}: run `cargo xtask ui` (cargo xtask test does)",
@@ -59,11 +72,12 @@ impl Page {
             }
             args.extend(switches.iter().map(|switch| json!(switch)));
         }
+        adjust(&mut capabilities);
         let client = driver.session(capabilities).await;
         let page = Self {
             client,
             name,
-            _driver: driver,
+            driver,
             _profile: profile,
         };
         page.step(page.client.goto(url)).await;
@@ -165,6 +179,33 @@ impl Page {
             .await
     }
 
+    /// The address bar's query parameter `name`.
+    async fn url_parameter(&self, name: &str) -> Option<String> {
+        let url = self.step(self.client.current_url()).await;
+        url.query_pairs()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+    }
+
+    /// Waits until the address bar's `name` satisfies `done`.
+    async fn wait_url(&self, name: &str, what: &str, done: impl Fn(Option<&str>) -> bool) -> Option<String> {
+        let deadline = Instant::now() + PAGE_TIMEOUT;
+        loop {
+            let value = self.url_parameter(name).await;
+            if done(value.as_deref()) {
+                return value;
+            }
+            if Instant::now() > deadline {
+                crate::webdriver::save_evidence(&self.client, self.name).await;
+                panic!(
+                    "{}: waited {PAGE_TIMEOUT:?} for {what}; '{name}' is {value:?}",
+                    self.name
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     async fn live(&self) {
         self.wait_equal("[data-testid=connection-status]", "data-state", "live")
             .await;
@@ -194,7 +235,9 @@ async fn check_metrics(page: &Page, app: &TestApp, base: &str) -> Value {
     );
     let api: Value = app
         .http
-        .get(format!("{base}/api/analytics/metrics?from={from}&to={to}"))
+        .get(format!(
+            "{base}/api/analytics/metrics?from={from}&to={to}&compare=previous"
+        ))
         .header("X-Tenant-Id", "acme")
         .bearer_auth("pk_demo_acme_viewer")
         .send()
@@ -231,7 +274,73 @@ async fn check_metrics(page: &Page, app: &TestApp, base: &str) -> Value {
         .map(Value::as_f64)
         .collect();
     assert_eq!(hours, expected, "hour-of-day distribution, {context}");
+    // Each change is against the API's previous period of the same length.
+    let previous = &api["previous"];
+    for (testid, field) in [
+        ("metric-total-volume", "totalVolume"),
+        ("metric-average-amount", "averageAmount"),
+        ("metric-active-methods", "activeMethods"),
+        ("metric-count", "count"),
+    ] {
+        let change = format!("[data-testid=change-{testid}]");
+        assert_eq!(
+            number(page.attribute(&change, "data-previous").await),
+            previous[field].as_f64(),
+            "{testid} against the previous period: {context}"
+        );
+        let direction = page.attribute(&change, "data-direction").await.unwrap();
+        let (now, before) = (api[field].as_f64().unwrap(), previous[field].as_f64().unwrap());
+        let text = page.text(&change).await;
+        match direction.as_str() {
+            "up" => assert!(now > before && text.starts_with('▲'), "{testid}: {text}"),
+            "down" => assert!(now < before && text.starts_with('▼'), "{testid}: {text}"),
+            _ => assert!(text.contains("no change"), "{testid}: {text}"),
+        }
+    }
     api
+}
+
+/// The chart's points as the page shows them.
+async fn shown_points(page: &Page) -> Vec<ShownPoint> {
+    let point = "[data-testid=trend-point]";
+    points_from_columns(
+        page.attributes(point, "data-timestamp").await,
+        page.attributes(point, "data-amount").await,
+        page.attributes(point, "data-count").await,
+        page.attributes(point, "data-success-rate").await,
+        page.attributes(point, "data-anomaly").await,
+    )
+}
+
+fn api_points(api: &Value) -> Vec<ShownPoint> {
+    api.as_array()
+        .unwrap()
+        .iter()
+        .map(|point| {
+            (
+                point["timestamp"].as_str().map(str::to_owned),
+                point["amount"].as_f64(),
+                point["count"].as_f64(),
+                point["successRate"].as_f64(),
+                point["anomaly"].as_bool().map(|anomaly| anomaly.to_string()),
+            )
+        })
+        .collect()
+}
+
+/// Waits for the chart to show the answer to the query it names, and
+/// checks its points against the API's answer to the same query. Returns
+/// the points.
+async fn check_chart(page: &Page, app: &TestApp) -> Vec<ShownPoint> {
+    let chart = "[data-testid=trend-chart]";
+    page.wait_equal(chart, "data-fresh", "true").await;
+    let query = page.attribute(chart, "data-query").await.unwrap();
+    let api = app.json("acme", &format!("/api/analytics/trends?{query}")).await;
+    let expected = api_points(&api);
+    page.wait_equal(chart, "data-points", &expected.len().to_string()).await;
+    let shown = shown_points(page).await;
+    assert_eq!(shown, expected, "the chart's points are the API's for {query}");
+    shown
 }
 
 /// The first load is what the size budget counts: browsers (which all accept
@@ -324,7 +433,7 @@ async fn every_number_on_screen_equals_the_api() {
 }
 
 #[tokio::test]
-async fn the_period_toggle_shows_the_apis_points_and_a_drag_zooms() {
+async fn the_period_toggle_shows_the_apis_points() {
     let app = TestApp::spawn().await;
     let now = Utc::now();
     let history: Vec<_> = (1..200_i64)
@@ -346,80 +455,28 @@ async fn the_period_toggle_shows_the_apis_points_and_a_drag_zooms() {
     app.insert(&history).await;
     let page = Page::open(&app.url(SIGN_IN), "browser-trends").await;
     let chart = "[data-testid=trend-chart]";
-    for (period, points) in [("week", "28"), ("month", "30"), ("day", "24")] {
+    for (period, from, bucket) in [
+        ("week", "now-7d", "6h"),
+        ("month", "now-30d", "1d"),
+        ("day", "now-24h", "1h"),
+    ] {
         page.click(&format!("[data-testid=period-{period}]")).await;
         page.wait_equal(chart, "data-period", period).await;
-        page.wait_equal(chart, "data-points", points).await;
-        page.wait_equal(chart, "data-fresh", "true").await;
-        let api = app
-            .json("acme", &format!("/api/analytics/trends?period={period}"))
-            .await;
-        let expected: Vec<ShownPoint> = api
-            .as_array()
-            .unwrap()
+        // The toggles are the last 24 h, 7 d, 30 d in the period's buckets.
+        page.wait_url("from", from, |value| value == Some(from)).await;
+        assert_eq!(page.url_parameter("bucket").await.as_deref(), Some(bucket));
+        let shown = check_chart(&page, &app).await;
+        let buckets = Period::ALL
             .iter()
-            .map(|point| {
-                (
-                    point["timestamp"].as_str().map(str::to_owned),
-                    point["amount"].as_f64(),
-                    point["count"].as_f64(),
-                    point["successRate"].as_f64(),
-                    point["anomaly"].as_bool().map(|anomaly| anomaly.to_string()),
-                )
-            })
-            .collect();
-        let point = "[data-testid=trend-point]";
-        let shown: Vec<_> = points_from_columns(
-            page.attributes(point, "data-timestamp").await,
-            page.attributes(point, "data-amount").await,
-            page.attributes(point, "data-count").await,
-            page.attributes(point, "data-success-rate").await,
-            page.attributes(point, "data-anomaly").await,
+            .find(|choice| choice.as_str() == period)
+            .unwrap()
+            .default_points();
+        assert!(
+            (buckets..=buckets + 1).contains(&shown.len()),
+            "{period}: the period's buckets, plus the partial one at the start: {}",
+            shown.len()
         );
-        assert_eq!(shown, expected, "{period}: the chart's points are the API's");
     }
-
-    // Drag across the middle third of the day chart: fewer buckets, zoomed.
-    // Pointer actions need the chart on screen.
-    let scroll = "document.querySelector(arguments[0]).scrollIntoView({block: 'center'});";
-    page.step(page.client.execute(scroll, vec![json!(chart)])).await;
-    let svg = page.step(page.client.find(Locator::Css(chart))).await;
-    let width = page
-        .step(page.client.execute(
-            "return document.querySelector(arguments[0]).getBoundingClientRect().width;",
-            vec![json!(chart)],
-        ))
-        .await
-        .as_f64()
-        .unwrap();
-    let drag = MouseActions::new("mouse".into())
-        .then(PointerAction::MoveToElement {
-            element: svg.clone(),
-            duration: None,
-            x: -width / 6.0,
-            y: 0.0,
-        })
-        .then(PointerAction::Down {
-            button: MOUSE_BUTTON_LEFT,
-        })
-        .then(PointerAction::MoveToElement {
-            element: svg.clone(),
-            duration: Some(Duration::from_millis(100)),
-            x: width / 6.0,
-            y: 0.0,
-        })
-        .then(PointerAction::Up {
-            button: MOUSE_BUTTON_LEFT,
-        });
-    page.step(page.client.perform_actions(drag)).await;
-    page.wait_equal(chart, "data-zoomed", "true").await;
-    let zoomed: usize = page.attribute(chart, "data-points").await.unwrap().parse().unwrap();
-    assert!(
-        (4..=12).contains(&zoomed),
-        "a third of 24 buckets, give or take: {zoomed}"
-    );
-    page.click("[data-testid=chart-reset-zoom]").await;
-    page.wait_equal(chart, "data-points", "24").await;
 }
 
 /// A trend point as the page and the API give it: timestamp, amount, count,
@@ -756,4 +813,594 @@ async fn usable_by_keyboard_at_1024_px_in_the_dark() {
             "the details say {name} {expected}: {fields:?}"
         );
     }
+}
+
+/// A server whose clock stands still at `now`: relative ranges (`now-6h`)
+/// resolve to the same instants for the page and for the test, so both ask
+/// the API the same question.
+async fn app_at(now: chrono::DateTime<Utc>) -> TestApp {
+    TestApp::spawn_with(|config| config.clock = Clock::Fixed(now)).await
+}
+
+/// The current minute: a clock for [`app_at`].
+fn this_minute() -> chrono::DateTime<Utc> {
+    let now = Utc::now();
+    chrono::DateTime::from_timestamp(now.timestamp() - now.timestamp() % 60, 0).unwrap()
+}
+
+/// Drags across the chart from `start` to `end`, fractions of its width
+/// from its centre (−0.5 is the left edge).
+async fn drag_across(page: &Page, start: f64, end: f64) {
+    let chart = "[data-testid=trend-chart]";
+    let scroll = "document.querySelector(arguments[0]).scrollIntoView({block: 'center'});";
+    page.step(page.client.execute(scroll, vec![json!(chart)])).await;
+    let svg = page.step(page.client.find(Locator::Css(chart))).await;
+    let width = page
+        .step(page.client.execute(
+            "return document.querySelector(arguments[0]).getBoundingClientRect().width;",
+            vec![json!(chart)],
+        ))
+        .await
+        .as_f64()
+        .unwrap();
+    let drag = MouseActions::new("mouse".into())
+        .then(PointerAction::MoveToElement {
+            element: svg.clone(),
+            duration: None,
+            x: width * start,
+            y: 0.0,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::MoveToElement {
+            element: svg.clone(),
+            duration: Some(Duration::from_millis(100)),
+            x: width * end,
+            y: 0.0,
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
+    page.step(page.client.perform_actions(drag)).await;
+}
+
+/// Seconds between the chart's first two buckets.
+fn bucket_seconds(points: &[ShownPoint]) -> i64 {
+    let at = |index: usize| -> chrono::DateTime<Utc> { points[index].0.as_deref().unwrap().parse().unwrap() };
+    (at(1) - at(0)).num_seconds()
+}
+
+/// Waits until the grid shows `[from, to)` and checks it and the chart
+/// against the API.
+async fn check_range(page: &Page, app: &TestApp, from: &str, to: &str) -> Vec<ShownPoint> {
+    let grid = "[data-testid=metrics-grid]";
+    page.wait_equal(grid, "data-from", from).await;
+    page.wait_equal(grid, "data-to", to).await;
+    check_metrics(page, app, &app.url("")).await;
+    check_chart(page, app).await
+}
+
+#[tokio::test]
+async fn a_preset_a_custom_range_and_a_drag_set_the_url_the_numbers_and_the_chart() {
+    let now = this_minute();
+    let app = app_at(now).await;
+    let at = |minutes: i64| now - TimeDelta::minutes(minutes);
+    app.insert(&[
+        payment("acme", at(10), 1_000, "card", PaymentStatus::Succeeded),
+        payment("acme", at(50), 4_000, "paypal", PaymentStatus::Failed),
+        payment("acme", at(130), 2_500, "card", PaymentStatus::Succeeded),
+        payment("acme", at(170), 3_300, "apple_pay", PaymentStatus::Succeeded),
+        payment("acme", at(200), 700, "card", PaymentStatus::Refunded),
+        payment("acme", at(300), 1_200, "paypal", PaymentStatus::Succeeded),
+        // In the periods before, for the comparisons.
+        payment("acme", at(420), 9_000, "card", PaymentStatus::Succeeded),
+        payment("acme", at(1_800), 5_000, "card", PaymentStatus::Succeeded),
+    ])
+    .await;
+    let page = Page::open(&app.url(SIGN_IN), "browser-ranges").await;
+    let instant = |minutes: i64| format_utc(&at(minutes));
+    check_range(&page, &app, &instant(24 * 60), &instant(0)).await;
+
+    // A preset: the last 6 hours, in buckets the server picks (5 minutes).
+    let preset = page
+        .step(page.client.find(Locator::Css("[data-testid=range-preset]")))
+        .await;
+    page.step(preset.select_by_value("6h")).await;
+    page.wait_url("from", "the preset", |from| from == Some("now-6h")).await;
+    assert_eq!(page.url_parameter("to").await.as_deref(), Some("now"));
+    let six_hours = check_range(&page, &app, &instant(360), &instant(0)).await;
+    assert_eq!(bucket_seconds(&six_hours), 300);
+
+    // A drag across the middle sixth sets an absolute range, and the chart
+    // refetches in finer buckets.
+    drag_across(&page, -1.0 / 12.0, 1.0 / 12.0).await;
+    let dragged_from = page
+        .wait_url("from", "the dragged range", |from| {
+            from.is_some_and(|from| !from.starts_with("now"))
+        })
+        .await
+        .unwrap();
+    let dragged_to = page.url_parameter("to").await.unwrap();
+    assert_eq!(page.url_parameter("bucket").await, None);
+    let dragged = check_range(&page, &app, &dragged_from, &dragged_to).await;
+    assert_eq!(bucket_seconds(&dragged), 60, "minutes for about an hour");
+    let span =
+        dragged_to.parse::<chrono::DateTime<Utc>>().unwrap() - dragged_from.parse::<chrono::DateTime<Utc>>().unwrap();
+    assert!(
+        span >= TimeDelta::minutes(45) && span <= TimeDelta::minutes(75),
+        "a sixth of six hours, give or take a bucket: {span}"
+    );
+    assert_eq!(
+        page.attribute("[data-testid=trend-chart]", "data-period")
+            .await
+            .as_deref(),
+        Some("custom")
+    );
+
+    // A custom range with the time of day, in the tenant's zone (UTC for acme).
+    let (from, to) = (at(185), at(45));
+    let local = |instant: chrono::DateTime<Utc>| instant.format("%Y-%m-%dT%H:%M").to_string();
+    page.step(page.client.execute(
+        "document.querySelector('[data-testid=range-from]').value = arguments[0];
+         document.querySelector('[data-testid=range-to]').value = arguments[1];",
+        vec![json!(local(from)), json!(local(to))],
+    ))
+    .await;
+    page.click("[data-testid=range-apply]").await;
+    page.wait_url("from", "the custom range", |value| {
+        value == Some(format_utc(&from).as_str())
+    })
+    .await;
+    assert_eq!(page.url_parameter("to").await, Some(format_utc(&to)));
+    check_range(&page, &app, &format_utc(&from), &format_utc(&to)).await;
+
+    // A reload shows the same view; back and forward walk the ranges.
+    page.step(page.client.refresh()).await;
+    check_range(&page, &app, &format_utc(&from), &format_utc(&to)).await;
+    page.step(page.client.back()).await;
+    check_range(&page, &app, &dragged_from, &dragged_to).await;
+    page.step(page.client.back()).await;
+    check_range(&page, &app, &instant(360), &instant(0)).await;
+    assert_eq!(page.url_parameter("from").await.as_deref(), Some("now-6h"));
+    page.step(page.client.forward()).await;
+    check_range(&page, &app, &dragged_from, &dragged_to).await;
+
+    // Zoom out doubles the span around its middle.
+    let (start, end): (chrono::DateTime<Utc>, chrono::DateTime<Utc>) =
+        (dragged_from.parse().unwrap(), dragged_to.parse().unwrap());
+    page.click("[data-testid=range-zoom-out]").await;
+    let half = (end - start) / 2;
+    check_range(&page, &app, &format_utc(&(start - half)), &format_utc(&(end + half))).await;
+    // Earlier moves half a span back.
+    page.click("[data-testid=range-back]").await;
+    check_range(
+        &page,
+        &app,
+        &format_utc(&(start - half * 3)),
+        &format_utc(&(end - half)),
+    )
+    .await;
+}
+
+/// The rows of the payment list as ids, once loaded, and the API's ids for
+/// the query the list names.
+async fn check_list(page: &Page, app: &TestApp) -> Vec<Value> {
+    let list = "[data-testid=payment-list]";
+    page.wait_equal(list, "data-state", "ready").await;
+    let query = page.attribute(list, "data-query").await.unwrap();
+    let api = app.json("acme", &format!("/api/payments?{query}")).await;
+    let expected: Vec<Option<String>> = api["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|payment| payment["id"].as_str().map(str::to_owned))
+        .collect();
+    page.wait_equal(list, "data-rows", &expected.len().to_string()).await;
+    let shown = page.attributes("[data-testid=payment-row]", "data-payment-id").await;
+    assert_eq!(shown, expected, "the list's rows are the API's for {query}");
+    api["items"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_bucket_leads_to_its_payments_a_row_to_its_detail_and_breadcrumbs_back() {
+    let now = this_minute();
+    let app = app_at(now).await;
+    // An hour three hours back: four payments in it, two elsewhere.
+    let hour = chrono::DateTime::from_timestamp((now.timestamp() / 3_600 - 3) * 3_600, 0).unwrap();
+    let mut payments = vec![
+        payment(
+            "acme",
+            hour + TimeDelta::minutes(5),
+            1_000,
+            "card",
+            PaymentStatus::Succeeded,
+        ),
+        payment(
+            "acme",
+            hour + TimeDelta::minutes(15),
+            2_000,
+            "paypal",
+            PaymentStatus::Failed,
+        ),
+        payment(
+            "acme",
+            hour + TimeDelta::minutes(25),
+            3_000,
+            "card",
+            PaymentStatus::Succeeded,
+        ),
+        payment(
+            "acme",
+            hour + TimeDelta::minutes(55),
+            4_000,
+            "card",
+            PaymentStatus::Failed,
+        ),
+        payment(
+            "acme",
+            hour - TimeDelta::minutes(30),
+            5_000,
+            "card",
+            PaymentStatus::Failed,
+        ),
+        payment(
+            "acme",
+            hour + TimeDelta::minutes(90),
+            6_000,
+            "card",
+            PaymentStatus::Succeeded,
+        ),
+    ];
+    payments[3].failure_reason = Some("insufficient_funds, \"retry\"".into());
+    app.insert(&payments).await;
+    let page = Page::open(&app.url(SIGN_IN), "browser-drilldown").await;
+    page.live().await;
+    check_chart(&page, &app).await;
+
+    // A click on the hour's bar: its payments.
+    let bar = format!("[data-testid=trend-point][data-timestamp='{}']", format_utc(&hour));
+    let scroll = "document.querySelector(arguments[0]).scrollIntoView({block: 'center'});";
+    page.step(page.client.execute(scroll, vec![json!(bar)])).await;
+    page.click(&bar).await;
+    page.wait_url("view", "the list", |view| view == Some("payments")).await;
+    assert_eq!(page.url_parameter("from").await, Some(format_utc(&hour)));
+    assert_eq!(
+        page.url_parameter("to").await,
+        Some(format_utc(&(hour + TimeDelta::hours(1))))
+    );
+    let rows = check_list(&page, &app).await;
+    assert_eq!(rows.len(), 4, "the bucket's four payments");
+
+    // Ordered by amount, largest first, on a click of the column.
+    page.click("[data-testid=sort-amount]").await;
+    page.wait_url("sort", "the order", |sort| sort == Some("-amount")).await;
+    let by_amount = check_list(&page, &app).await;
+    assert_eq!(by_amount[0]["amount"], 40.0);
+
+    // A row: the payment's detail, every field from the API.
+    let first = by_amount[0]["id"].as_str().unwrap().to_owned();
+    page.click(&format!("[data-testid=payment-row][data-payment-id='{first}']"))
+        .await;
+    page.wait_url("view", "the detail", |view| view == Some("payment"))
+        .await;
+    assert_eq!(page.url_parameter("id").await.as_deref(), Some(first.as_str()));
+    let detail = "[data-testid=payment-detail]";
+    page.wait_equal(detail, "data-payment-id", &first).await;
+    let text = page.text(detail).await;
+    assert!(
+        text.contains("$40.00") && text.contains("insufficient_funds, \"retry\"") && text.contains("Failed"),
+        "the detail shows the payment: {text}"
+    );
+
+    // Breadcrumbs: back to the list (in its order), back and forth, then
+    // the dashboard over the same range.
+    page.click("[data-testid=crumb-payments]").await;
+    page.wait_url("view", "the list again", |view| view == Some("payments"))
+        .await;
+    assert_eq!(page.url_parameter("sort").await.as_deref(), Some("-amount"));
+    check_list(&page, &app).await;
+    page.step(page.client.back()).await;
+    page.wait_equal(detail, "data-payment-id", &first).await;
+    page.click("[data-testid=crumb-dashboard]").await;
+    page.wait_url("view", "the dashboard", |view| view.is_none()).await;
+    check_metrics(&page, &app, &app.url("")).await;
+
+    // The success rate leads to the failed payments, with their reasons.
+    page.click("[data-testid=drill-failed]").await;
+    page.wait_url("status", "the failed payments", |status| status == Some("failed"))
+        .await;
+    let failed = check_list(&page, &app).await;
+    assert_eq!(
+        failed.len(),
+        2,
+        "the hour's two failed payments (the range is still the bucket's)"
+    );
+    let reasons = page.text("[data-testid=payment-list] tbody").await;
+    assert!(
+        reasons.contains("card_declined") && reasons.contains("insufficient_funds"),
+        "{reasons}"
+    );
+
+    // A payment's page follows it live: a refund shows while it is open.
+    let succeeded = rows.iter().find(|payment| payment["status"] == "succeeded").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let route = format!("/?view=payment&id={succeeded}");
+    page.step(page.client.goto(&app.url(&route))).await;
+    page.wait_equal(detail, "data-status", "succeeded").await;
+    page.live().await;
+    assert_eq!(app.refund("acme", &succeeded).await.status(), 200);
+    page.wait_equal(detail, "data-status", "refunded").await;
+    let steps = page.attributes("[data-testid=timeline-step]", "data-step").await;
+    assert_eq!(
+        steps,
+        [
+            Some("created".into()),
+            Some("succeeded".into()),
+            Some("refunded".into())
+        ]
+    );
+}
+
+/// Files Chromium finished downloading into `directory`.
+fn downloaded(directory: &Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(directory)
+        .map(|entries| {
+            entries
+                .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+                .filter(|path| path.extension().is_some_and(|extension| extension == "csv"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Waits for a new finished download in `directory` and returns its text.
+async fn wait_download(page: &Page, directory: &Path, before: usize) -> String {
+    let deadline = Instant::now() + PAGE_TIMEOUT;
+    loop {
+        let files = downloaded(directory);
+        if files.len() > before {
+            let newest = files
+                .iter()
+                .max_by_key(|path| std::fs::metadata(path).and_then(|meta| meta.modified()).ok())
+                .unwrap();
+            return std::fs::read_to_string(newest).unwrap();
+        }
+        if Instant::now() > deadline {
+            crate::webdriver::save_evidence(&page.client, page.name).await;
+            panic!("{}: no download in {}", page.name, directory.display());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn exports_download_the_apis_csv_and_no_key_is_in_any_url_the_page_requests() {
+    let now = this_minute();
+    let app = app_at(now).await;
+    let mut payments = vec![
+        payment(
+            "acme",
+            now - TimeDelta::minutes(70),
+            10,
+            "card",
+            PaymentStatus::Succeeded,
+        ),
+        payment("acme", now - TimeDelta::minutes(80), 20, "card", PaymentStatus::Failed),
+        payment(
+            "acme",
+            now - TimeDelta::minutes(90),
+            1_230,
+            "paypal",
+            PaymentStatus::Failed,
+        ),
+        payment(
+            "acme",
+            now - TimeDelta::minutes(95),
+            150_000,
+            "card",
+            PaymentStatus::Refunded,
+        ),
+    ];
+    payments[2].failure_reason = Some("declined, \"do not honor\"".into());
+    app.insert(&payments).await;
+    let downloads = TempDir::new("paypulse-downloads");
+    let directory = downloads.0.clone();
+    let page = Page::open_configured(&app.url(SIGN_IN), "browser-export", &[], |capabilities| {
+        capabilities["goog:loggingPrefs"] = json!({"performance": "ALL"});
+        capabilities["goog:chromeOptions"]["prefs"] = json!({
+            "download.default_directory": directory.display().to_string(),
+            "download.prompt_for_download": false,
+        });
+    })
+    .await;
+    page.live().await;
+    // Headless Chromium saves downloads only when told where.
+    let session = page.step(page.client.session_id()).await.unwrap();
+    let allowed = app
+        .http
+        .post(format!(
+            "http://127.0.0.1:{}/session/{session}/chromium/send_command",
+            page.driver.port()
+        ))
+        .json(&json!({"cmd": "Browser.setDownloadBehavior",
+            "params": {"behavior": "allow", "downloadPath": directory.display().to_string()}}))
+        .send()
+        .await
+        .unwrap();
+    assert!(allowed.status().is_success(), "{:?}", allowed.text().await);
+
+    // Downloads go to the browser's download manager, not into the page's
+    // network log: the links the page follows are recorded as it follows them.
+    page.step(page.client.execute(
+        "window.followedLinks = [];
+         const click = HTMLAnchorElement.prototype.click;
+         HTMLAnchorElement.prototype.click = function () { window.followedLinks.push(this.href); return click.call(this); };",
+        Vec::new(),
+    ))
+    .await;
+
+    // The chart's points.
+    check_chart(&page, &app).await;
+    let query = page.attribute("[data-testid=trend-chart]", "data-query").await.unwrap();
+    page.click("[data-testid=export-csv]").await;
+    let file = wait_download(&page, &directory, 0).await;
+    let api = app
+        .viewer_get("acme", &format!("/api/analytics/trends.csv?{query}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(file, api, "the chart's CSV is the API's for {query}");
+
+    // A list's payments, every page of them.
+    page.click("[data-testid=drill-failed]").await;
+    page.wait_url("status", "the failed payments", |status| status == Some("failed"))
+        .await;
+    check_list(&page, &app).await;
+    let list = page
+        .attribute("[data-testid=payment-list]", "data-query")
+        .await
+        .unwrap();
+    let export_query: Vec<&str> = list.split('&').filter(|pair| !pair.starts_with("limit=")).collect();
+    let export_query = export_query.join("&");
+    page.click("[data-testid=export-csv]").await;
+    let file = wait_download(&page, &directory, 1).await;
+    let api = app
+        .viewer_get("acme", &format!("/api/payments/export.csv?{export_query}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(file, api, "the list's CSV is the API's for {export_query}");
+    assert!(file.contains("\"declined, \"\"do not honor\"\"\""), "{file}");
+
+    // Every URL the page asked for, from Chromium's own network log.
+    let log: Value = app
+        .http
+        .post(format!(
+            "http://127.0.0.1:{}/session/{session}/se/log",
+            page.driver.port()
+        ))
+        .json(&json!({"type": "performance"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut urls = Vec::new();
+    for entry in log["value"].as_array().expect("log entries") {
+        let message: Value = serde_json::from_str(entry["message"].as_str().unwrap()).unwrap();
+        let message = &message["message"];
+        let url = match message["method"].as_str() {
+            Some("Network.requestWillBeSent") => message["params"]["request"]["url"].as_str(),
+            Some("Network.webSocketCreated") => message["params"]["url"].as_str(),
+            _ => None,
+        };
+        // The browser's own pages (chrome://) are not the dashboard's.
+        urls.extend(url.filter(|url| !url.starts_with("chrome")).map(str::to_owned));
+    }
+    assert!(
+        urls.iter().any(|url| url.contains("/ws/payments?ticket=")),
+        "the socket's URL is in the log: {urls:?}"
+    );
+    let followed = page
+        .step(page.client.execute("return window.followedLinks;", Vec::new()))
+        .await;
+    let followed: Vec<String> = serde_json::from_value(followed).unwrap();
+    assert_eq!(followed.len(), 2, "both downloads: {followed:?}");
+    assert!(
+        followed
+            .iter()
+            .all(|url| url.contains(".csv?") && url.contains("ticket=tk_")),
+        "{followed:?}"
+    );
+    urls.extend(followed);
+    for url in &urls {
+        assert!(
+            !url.contains("pk_demo") && !url.contains("key="),
+            "a key in a URL the page requested: {url}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_feed_opens_with_the_latest_payments_then_continues_live_without_a_gap_or_a_duplicate() {
+    let app = TestApp::spawn().await;
+    let mut created = Vec::new();
+    for index in 0..5 {
+        created.push(app.create("acme", card_payment(&format!("before-{index}"), 2.0)).await);
+    }
+    let url = app.url(SIGN_IN);
+    // Payments keep arriving while the page opens: some before its socket's
+    // hello, some between the hello and the list, some after both.
+    let during = {
+        let app_url = app.url("");
+        let http = app.http.clone();
+        tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for index in 0..12 {
+                let response: Value = http
+                    .post(format!("{app_url}/api/payments"))
+                    .header("X-Tenant-Id", "acme")
+                    .bearer_auth("pk_demo_acme_ingest")
+                    .json(&card_payment(&format!("during-{index}"), 3.0))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                ids.push(response["id"].as_str().unwrap().to_owned());
+                tokio::time::sleep(Duration::from_millis(40)).await;
+            }
+            ids
+        })
+    };
+    let page = Page::open(&url, "browser-feed-preload").await;
+    page.live().await;
+    let mut expected: Vec<String> = created
+        .iter()
+        .map(|payment| payment["id"].as_str().unwrap().to_owned())
+        .collect();
+    expected.extend(during.await.unwrap());
+    for index in 0..2 {
+        let payment = app.create("acme", card_payment(&format!("after-{index}"), 4.0)).await;
+        expected.push(payment["id"].as_str().unwrap().to_owned());
+    }
+    page.wait_equal("[data-testid=events-feed]", "data-rows", &expected.len().to_string())
+        .await;
+    assert_eq!(page.feed("data-gaps").await, 0);
+    let shown: Vec<String> = page
+        .attributes("[data-testid=event-row]", "data-payment-id")
+        .await
+        .into_iter()
+        .map(Option::unwrap)
+        .collect();
+    let mut distinct = shown.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), shown.len(), "no payment twice: {shown:?}");
+    let mut wanted = expected.clone();
+    wanted.sort();
+    assert_eq!(
+        distinct, wanted,
+        "every payment, before the page, during its opening and after"
+    );
+    // Newest first: the last two are on top, with their seq.
+    assert_eq!(shown[0], expected[expected.len() - 1]);
+    assert_eq!(shown[1], expected[expected.len() - 2]);
+    let seqs = page.attributes("[data-testid=event-row]", "data-seq").await;
+    assert!(seqs[0].as_deref().is_some_and(|seq| !seq.is_empty()));
+    assert!(
+        seqs.last().unwrap().as_deref() == Some(""),
+        "the oldest rows came from the list, without a seq: {seqs:?}"
+    );
 }

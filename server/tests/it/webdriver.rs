@@ -54,6 +54,12 @@ impl Driver {
         Self { child, port }
     }
 
+    /// The port the driver listens on (for commands fantoccini has no
+    /// method for, such as reading the browser's own logs).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// A session with `capabilities`, retried while the driver starts up.
     pub async fn session(&self, capabilities: serde_json::Value) -> Client {
         let capabilities = capabilities.as_object().expect("capabilities are an object").clone();

@@ -3,7 +3,9 @@
 //! the server's `{code, message}` so the UI can branch on `code`.
 
 use paypulse_shared::error::{ErrorBody, ErrorCode};
-use paypulse_shared::wire::{PaymentMetrics, Period, TrendData};
+use paypulse_shared::payment::Payment;
+use paypulse_shared::query::{MetricsQuery, PaymentListQuery, TrendsQuery, to_query};
+use paypulse_shared::wire::{PaymentMetrics, PaymentsPage, Ticket, TrendData};
 use serde::de::DeserializeOwned;
 
 use crate::session::Credentials;
@@ -45,24 +47,54 @@ impl ApiClient {
         Self { credentials }
     }
 
-    /// The trend of `period`'s default window.
-    pub async fn trend(&self, period: Period) -> Result<Vec<TrendData>, ApiFailure> {
-        self.get_json(&format!("/api/analytics/trends?period={period}")).await
+    /// Metrics (and the previous period's) for `query`.
+    pub async fn metrics(&self, query: &MetricsQuery) -> Result<PaymentMetrics, ApiFailure> {
+        self.get_json(&format!("/api/analytics/metrics?{}", to_query(query)))
+            .await
     }
 
-    /// Metrics of the last 24 hours.
-    pub async fn metrics(&self) -> Result<PaymentMetrics, ApiFailure> {
-        self.get_json("/api/analytics/metrics").await
+    /// The trend points of `query`.
+    pub async fn trend(&self, query: &TrendsQuery) -> Result<Vec<TrendData>, ApiFailure> {
+        self.get_json(&format!("/api/analytics/trends?{}", to_query(query)))
+            .await
+    }
+
+    /// One page of a payment list.
+    pub async fn payments(&self, query: &PaymentListQuery) -> Result<PaymentsPage, ApiFailure> {
+        self.get_json(&format!("/api/payments?{}", to_query(query))).await
+    }
+
+    /// One payment.
+    pub async fn payment(&self, id: &str) -> Result<Payment, ApiFailure> {
+        let id: String = js_sys::encode_uri_component(id).into();
+        self.get_json(&format!("/api/payments/{id}")).await
+    }
+
+    /// A single-use ticket that stands in for the key in one URL (a
+    /// WebSocket or a download), so the key never goes into an address.
+    pub async fn ticket(&self) -> Result<Ticket, ApiFailure> {
+        let request = self.authorized(gloo_net::http::Request::post(&self.url("/api/tickets")));
+        self.read(request.send().await.map_err(ApiFailure::network)?).await
+    }
+
+    /// `path` on the server the credentials name (the page's own when none).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.credentials.server)
+    }
+
+    fn authorized(&self, request: gloo_net::http::RequestBuilder) -> gloo_net::http::RequestBuilder {
+        request
+            .header("Authorization", &format!("Bearer {}", self.credentials.key))
+            .header("X-Tenant-Id", &self.credentials.tenant)
     }
 
     async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiFailure> {
-        let url = format!("{}{path}", self.credentials.server);
-        let response = gloo_net::http::Request::get(&url)
-            .header("Authorization", &format!("Bearer {}", self.credentials.key))
-            .header("X-Tenant-Id", &self.credentials.tenant)
-            .send()
-            .await
-            .map_err(ApiFailure::network)?;
+        let request = self.authorized(gloo_net::http::Request::get(&self.url(path)));
+        self.read(request.send().await.map_err(ApiFailure::network)?).await
+    }
+
+    /// A response's body as `T`, or the server's `{code, message}`.
+    async fn read<T: DeserializeOwned>(&self, response: gloo_net::http::Response) -> Result<T, ApiFailure> {
         let status = response.status();
         if response.ok() {
             return response.json::<T>().await.map_err(|error| ApiFailure {

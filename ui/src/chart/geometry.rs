@@ -1,8 +1,9 @@
 //! The trend chart's geometry, kept apart from the DOM so it is computed
-//! once per change of its inputs (points, size, zoom) and tested natively:
-//! volume as bars on the left axis, success rate as a line on the right axis
-//! (0–100 %), anomalous buckets marked, "nice" tick values, which bucket a
-//! pointer is over, and the bucket range a drag selects.
+//! once per change of its inputs (points, size) and tested natively: volume
+//! as bars on the left axis, success rate as a line on the right axis (from
+//! a floor scaled to the data up to 100%), anomalous buckets marked, "nice"
+//! tick values, which bucket a pointer is over, and the buckets a drag
+//! selects.
 
 use std::ops::Range;
 
@@ -55,6 +56,9 @@ pub struct Geometry {
     pub time_ticks: Vec<TimeTick>,
     /// The buckets drawn: the zoom, or every one.
     pub range: Range<usize>,
+    /// The bottom of the success-rate axis (its top is 100 %): scaled to
+    /// the data, so a fall from 99 % to 93 % is not a few pixels.
+    pub rate_floor: f64,
 }
 
 impl Geometry {
@@ -84,6 +88,7 @@ impl Geometry {
                 }
             })
             .collect();
+        let rate_floor = rate_floor(shown);
         let mut rate_path = String::new();
         let mut drawing = false;
         for (offset, point) in shown.iter().enumerate() {
@@ -92,17 +97,18 @@ impl Geometry {
                 continue;
             }
             let x = MARGIN_LEFT + (offset as f64 + 0.5) * slot;
-            let y = bottom - point.success_rate.clamp(0.0, 100.0) / 100.0 * plot_height;
+            let rate = point.success_rate.clamp(rate_floor.0, 100.0);
+            let y = bottom - (rate - rate_floor.0) / (100.0 - rate_floor.0) * plot_height;
             rate_path.push_str(&format!("{}{x:.1},{y:.1}", if drawing { " L" } else { " M" }));
             drawing = true;
         }
-        let ticks = |top: f64, step: f64| -> Vec<Tick> {
-            let steps = (top / step).round() as u32;
+        let ticks = |low: f64, top: f64, step: f64| -> Vec<Tick> {
+            let steps = ((top - low) / step).round() as u32;
             (0..=steps)
                 .map(|index| {
-                    let value = step * f64::from(index);
+                    let value = low + step * f64::from(index);
                     Tick {
-                        at: bottom - value / top * plot_height,
+                        at: bottom - (value - low) / (top - low) * plot_height,
                         value,
                     }
                 })
@@ -122,8 +128,9 @@ impl Geometry {
             height,
             bars,
             rate_path: rate_path.trim_start().to_owned(),
-            volume_ticks: ticks(volume_top, volume_step),
-            rate_ticks: ticks(100.0, 25.0),
+            volume_ticks: ticks(0.0, volume_top, volume_step),
+            rate_ticks: ticks(rate_floor.0, 100.0, rate_floor.1),
+            rate_floor: rate_floor.0,
             time_ticks,
             range,
         }
@@ -145,6 +152,30 @@ impl Geometry {
         let last = self.bucket_at(clamp(x1.max(x2)))?;
         (last > first).then(|| first..last + 1)
     }
+}
+
+/// The bottom of the success-rate axis and its tick step: the highest of
+/// 0, 50, 80, 90, 95, 98 and 99 % that leaves the lowest rate shown (of
+/// buckets with payments) at least half a point above the bottom.
+pub fn rate_floor(points: &[TrendData]) -> (f64, f64) {
+    const FLOORS: [(f64, f64); 7] = [
+        (99.0, 0.25),
+        (98.0, 0.5),
+        (95.0, 1.0),
+        (90.0, 2.0),
+        (80.0, 5.0),
+        (50.0, 10.0),
+        (0.0, 25.0),
+    ];
+    let lowest = points
+        .iter()
+        .filter(|point| point.count > 0)
+        .map(|point| point.success_rate)
+        .fold(100.0, f64::min);
+    FLOORS
+        .into_iter()
+        .find(|(floor, _)| *floor <= lowest - 0.5)
+        .unwrap_or((0.0, 25.0))
 }
 
 /// The smallest 1, 2, 2.5 or 5 × 10^n at or above `value` (1 for nothing):
@@ -199,7 +230,11 @@ mod tests {
         let values: Vec<f64> = geometry.volume_ticks.iter().map(|tick| tick.value).collect();
         assert_eq!(values, [0.0, 2_000.0, 4_000.0, 6_000.0]);
         let rates: Vec<f64> = geometry.rate_ticks.iter().map(|tick| tick.value).collect();
-        assert_eq!(rates, [0.0, 25.0, 50.0, 75.0, 100.0]);
+        assert_eq!(
+            rates,
+            [99.0, 99.25, 99.5, 99.75, 100.0],
+            "all 100 %: the top point only"
+        );
         let labelled: Vec<usize> = Geometry::new(&points(&[(1, 1, 100.0, false); 30]), 0..30, 600.0, 140.0)
             .time_ticks
             .iter()
@@ -218,7 +253,31 @@ mod tests {
         assert_eq!(heights, [100.0, 50.0, 0.0]);
         assert!(geometry.bars[1].anomaly);
         // The empty bucket has no rate: the line stops instead of dropping to 0.
-        assert_eq!(geometry.rate_path, "M95.3,12.0 L158.0,62.0");
+        assert_eq!(geometry.rate_path, "M95.3,12.0 L158.0,62.0", "50 % on an axis from 0");
+        assert_eq!(geometry.rate_floor, 0.0);
+    }
+
+    #[test]
+    fn the_rate_axis_scales_to_the_data() {
+        let floor = |rates: &[f64]| {
+            let series: Vec<(i64, u64, f64, bool)> = rates.iter().map(|rate| (100, 10, *rate, false)).collect();
+            rate_floor(&points(&series)).0
+        };
+        assert_eq!(floor(&[99.0, 93.0]), 90.0);
+        assert_eq!(floor(&[99.6, 99.9]), 99.0);
+        assert_eq!(floor(&[97.0]), 95.0);
+        assert_eq!(floor(&[40.0]), 0.0);
+        // Empty buckets have no rate to show.
+        assert_eq!(
+            rate_floor(&points(&[(0, 0, 0.0, false), (10, 1, 100.0, false)])).0,
+            99.0
+        );
+        let series = points(&[(100, 10, 99.0, false), (100, 10, 93.0, false)]);
+        let geometry = Geometry::new(&series, 0..2, 300.0, 140.0);
+        let rates: Vec<f64> = geometry.rate_ticks.iter().map(|tick| tick.value).collect();
+        assert_eq!(rates, [90.0, 92.0, 94.0, 96.0, 98.0, 100.0]);
+        // 93 % on a 90–100 % axis 100 px tall: 30 px above the bottom (112).
+        assert!(geometry.rate_path.ends_with(",82.0"), "{}", geometry.rate_path);
     }
 
     #[test]

@@ -1,24 +1,31 @@
 //! TrendChart: volume (bars, left axis) and success rate (line, right axis)
-//! for the last day, week or month, from `/api/analytics/trends` through the
-//! query cache. Anomalous buckets are marked in colour and with a sign;
-//! hovering (or the arrow keys) shows a bucket's numbers; dragging across
-//! buckets zooms into them; the chart can fill the window.
+//! over the range in the address bar, from `/api/analytics/trends` through
+//! the query cache. The server picks the bucket from the span unless the
+//! route names one (the Day/Week/Month toggles: the last 24 hours, 7 days,
+//! 30 days in the period's buckets). Anomalous buckets are marked in colour
+//! and with a sign; hovering (or the arrow keys) shows a bucket's numbers;
+//! dragging across buckets sets the range to them, so the chart refetches
+//! in finer buckets; a click (or Enter) on a bucket opens its payments; the
+//! chart can fill the window and export its points as CSV.
 //!
 //! Our own SVG rather than a charting library: what is needed (two axes,
-//! zoom, tooltips) is small, and the JavaScript charting libraries would
+//! drag, tooltips) is small, and the JavaScript charting libraries would
 //! each cost more than the dashboard's whole size budget.
 
 pub mod geometry;
 
-use std::ops::Range;
-
+use chrono::{DateTime, Utc};
+use paypulse_shared::filter::PaymentFilter;
+use paypulse_shared::query::{TrendsExportQuery, TrendsQuery, to_query};
 use paypulse_shared::wire::{Period, TrendData};
 use sycamore::prelude::*;
 use wasm_bindgen::JsCast;
 
+use crate::export::ExportButton;
 use crate::format::{self, TimeStyle};
-use crate::queries::{Last24Hours, Queries};
-use crate::store::{Action, Dashboard};
+use crate::navigation::Navigation;
+use crate::queries::Queries;
+use crate::route::{absolute, buckets_range};
 use geometry::Geometry;
 
 /// The chart's drawing box; the SVG scales it to the page's width.
@@ -40,11 +47,37 @@ fn box_x(event: &web_sys::MouseEvent) -> Option<f64> {
     (rect.width() > 0.0).then(|| (f64::from(event.client_x()) - rect.left()) / rect.width() * WIDTH)
 }
 
-#[component(inline_props)]
-pub fn TrendChart(dashboard: Signal<Dashboard>, dispatch: std::rc::Rc<dyn Fn(Action)>) -> View {
+/// The range `[from, to)` the chart's buckets cover: the server's
+/// resolution of the route's range when known (from the metrics answer for
+/// the same range), else the buckets themselves.
+fn covered(
+    points: &[TrendData],
+    resolved: Option<(DateTime<Utc>, DateTime<Utc>)>,
+) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    if let Some(resolved) = resolved {
+        return Some(resolved);
+    }
+    let first = points.first()?.timestamp;
+    let last = points.last()?.timestamp;
+    let width = points
+        .get(1)
+        .map_or(chrono::TimeDelta::hours(1), |second| second.timestamp - first);
+    Some((first, last + width))
+}
+
+#[component]
+pub fn TrendChart() -> View {
     let queries = use_context::<Queries>();
-    let period = create_selector(move || dashboard.with(|state| state.period));
-    let zoom = create_signal(None::<Range<usize>>);
+    let navigation = use_context::<Navigation>();
+    let query = create_selector(move || {
+        navigation.route.with(|route| TrendsQuery {
+            period: None,
+            range: route.range,
+            bucket: route.bucket,
+        })
+    });
+    let key = create_selector(move || query.with(to_query));
+    let period = create_selector(move || navigation.route.with(|route| route.period()));
     let hovered = create_signal(None::<usize>);
     let drag_start = create_signal(None::<f64>);
     let drag_now = create_signal(None::<f64>);
@@ -52,58 +85,82 @@ pub fn TrendChart(dashboard: Signal<Dashboard>, dispatch: std::rc::Rc<dyn Fn(Act
     {
         let queries = queries.clone();
         create_effect(move || {
-            let period = period.get();
-            zoom.set(None);
+            let query = query.get_clone();
             hovered.set(None);
-            // Unsubscribed again when the period changes (the effect's
+            // Unsubscribed again when the range changes (the effect's
             // cleanup) or the chart goes away.
-            queries.subscribe_trend(period);
+            queries.subscribe_trend(&query);
         });
     }
     let trends = queries.trends;
     let points = create_selector(move || {
-        let period = period.get();
-        trends.with(|cache| cache.get(&period).and_then(|entry| entry.data.clone()))
+        key.with(|key| trends.with(|cache| cache.get(key).and_then(|entry| entry.data.clone())))
     });
     let error = create_selector(move || {
-        let period = period.get();
-        trends.with(|cache| cache.get(&period).and_then(|entry| entry.error.clone()))
+        key.with(|key| trends.with(|cache| cache.get(key).and_then(|entry| entry.error.clone())))
     });
     let fresh = create_selector(move || {
-        let period = period.get();
-        trends.with(|cache| {
-            cache
-                .get(&period)
-                .is_some_and(|entry| !entry.is_stale() && !entry.is_loading())
-        })
-    });
-    let metrics = queries.metrics;
-    let timezone = create_selector(move || {
-        metrics.with(|cache| {
-            cache
-                .get(&Last24Hours)
-                .and_then(|entry| entry.data.as_ref().map(|metrics| metrics.timezone.clone()))
-                .unwrap_or_else(|| "UTC".to_owned())
-        })
-    });
-    // Recomputed only when the points, or the zoom, change.
-    let geometry = create_memo(move || {
-        points.with(|points| {
-            points.as_ref().map(|points| {
-                let range = zoom.get_clone().unwrap_or(0..points.len());
-                Geometry::new(points, range, WIDTH, HEIGHT)
+        key.with(|key| {
+            trends.with(|cache| {
+                cache
+                    .get(key)
+                    .is_some_and(|entry| !entry.is_stale() && !entry.is_loading())
             })
         })
     });
+    let resolved = {
+        let queries = queries.clone();
+        create_selector(move || queries.resolved(query.with(|query| query.range)))
+    };
+    let tenant = queries.tenant;
+    let timezone = create_selector(move || {
+        tenant.with(|tenant| {
+            tenant
+                .as_ref()
+                .map_or_else(|| "UTC".to_owned(), |tenant| tenant.timezone.clone())
+        })
+    });
+    // Recomputed only when the points change.
+    let geometry = create_memo(move || {
+        points.with(|points| {
+            points
+                .as_ref()
+                .map(|points| Geometry::new(points, 0..points.len(), WIDTH, HEIGHT))
+        })
+    });
+    // The instants of buckets `first..=last`, clipped to the range.
+    let slice_of = move |first: usize, last: usize| {
+        points.with_untracked(|points| {
+            let points = points.as_ref()?;
+            let (from, to) = covered(points, resolved.get_untracked())?;
+            let starts: Vec<DateTime<Utc>> = points.iter().map(|point| point.timestamp).collect();
+            buckets_range(&starts, first, last, from, to)
+        })
+    };
+    let zoom_to = move |first: usize, last: usize| {
+        if let Some((from, to)) = slice_of(first, last) {
+            let route = navigation.route.get_clone_untracked();
+            navigation.go(route.with_range(absolute(from, to)));
+        }
+    };
+    let open_bucket = move |index: usize| {
+        if let Some((from, to)) = slice_of(index, index) {
+            let route = navigation.route.get_clone_untracked();
+            navigation.go(route.payments(Some(absolute(from, to)), PaymentFilter::default()));
+        }
+    };
 
     let buttons: Vec<View> = Period::ALL
         .into_iter()
         .map(|choice| {
-            let dispatch = dispatch.clone();
+            let select = move |_| {
+                let route = navigation.route.get_clone_untracked();
+                navigation.go(route.with_period(choice));
+            };
             view! {
                 button(class="toggle", data-testid=format!("period-{choice}"),
-                       aria-pressed=move || (period.get() == choice).to_string(),
-                       on:click=move |_| dispatch(Action::SelectPeriod(choice))) {
+                       aria-pressed=move || (period.get() == Some(choice)).to_string(),
+                       on:click=select) {
                     (period_label(choice))
                 }
             }
@@ -129,8 +186,14 @@ pub fn TrendChart(dashboard: Signal<Dashboard>, dispatch: std::rc::Rc<dyn Fn(Act
         };
         drag_start.set(None);
         drag_now.set(None);
-        if let Some(range) = geometry.with_untracked(|geometry| geometry.as_ref()?.drag_range(start, end)) {
-            zoom.set(Some(range));
+        let (dragged, clicked) = geometry.with_untracked(|geometry| match geometry.as_ref() {
+            Some(geometry) => (geometry.drag_range(start, end), geometry.bucket_at(end)),
+            None => (None, None),
+        });
+        match (dragged, clicked) {
+            (Some(range), _) => zoom_to(range.start, range.end - 1),
+            (None, Some(index)) if (start - end).abs() < 4.0 => open_bucket(index),
+            _ => {}
         }
     };
     let on_leave = move |_| {
@@ -149,6 +212,12 @@ pub fn TrendChart(dashboard: Signal<Dashboard>, dispatch: std::rc::Rc<dyn Fn(Act
             "ArrowLeft" => Some(current.map_or(range.end.saturating_sub(1), |index| index.max(range.start + 1) - 1)),
             "Escape" => {
                 full.set(false);
+                None
+            }
+            "Enter" => {
+                if let Some(index) = current {
+                    open_bucket(index);
+                }
                 None
             }
             _ => return,
@@ -225,7 +294,13 @@ pub fn TrendChart(dashboard: Signal<Dashboard>, dispatch: std::rc::Rc<dyn Fn(Act
             .iter()
             .map(|tick| {
                 let x = WIDTH - geometry::MARGIN_RIGHT + 6.0;
-                tick_label(x, tick.at, "start", "tick rate", format!("{}%", tick.value))
+                tick_label(
+                    x,
+                    tick.at,
+                    "start",
+                    "tick rate",
+                    format!("{}%", format::trim_number(tick.value)),
+                )
             })
             .collect();
         let grid: Vec<View> = geometry
@@ -240,11 +315,18 @@ pub fn TrendChart(dashboard: Signal<Dashboard>, dispatch: std::rc::Rc<dyn Fn(Act
                 view! { line(class="gridline", x1=x1, x2=x2, y1=y1, y2=y2) }
             })
             .collect();
-        let style = match period.get_untracked() {
-            Period::Day => TimeStyle::Hour,
-            Period::Week => TimeStyle::DayHour,
-            Period::Month => TimeStyle::Day,
-        };
+        let style = points.with_untracked(|points| {
+            let points = points.as_deref().unwrap_or_default();
+            match (points.first(), points.last()) {
+                (Some(first), Some(last)) if last.timestamp - first.timestamp >= chrono::TimeDelta::days(20) => {
+                    TimeStyle::Day
+                }
+                (Some(first), Some(last)) if last.timestamp - first.timestamp >= chrono::TimeDelta::hours(23) => {
+                    TimeStyle::DayHour
+                }
+                _ => TimeStyle::Hour,
+            }
+        });
         let zone = timezone.get_clone();
         let times: Vec<View> = geometry
             .time_ticks
@@ -262,6 +344,8 @@ pub fn TrendChart(dashboard: Signal<Dashboard>, dispatch: std::rc::Rc<dyn Fn(Act
             })
             .collect();
         let rate_path = geometry.rate_path.clone();
+        let rate_axis = format!("{}–100%", format::trim_number(geometry.rate_floor));
+        let rate_axis_x = format!("{:.1}", WIDTH - 4.0);
         let selection = move || {
             let (Some(start), Some(now)) = (drag_start.get(), drag_now.get()) else {
                 return view! {};
@@ -275,6 +359,7 @@ pub fn TrendChart(dashboard: Signal<Dashboard>, dispatch: std::rc::Rc<dyn Fn(Act
         view! {
             (grid) (bars) (left) (right) (times)
             path(class="rate-line", d=rate_path)
+            text(class="tick rate axis-name", x=rate_axis_x, y="9", text-anchor="end", data-testid="rate-axis") { (rate_axis) }
             (selection)
         }
     };
@@ -288,10 +373,10 @@ pub fn TrendChart(dashboard: Signal<Dashboard>, dispatch: std::rc::Rc<dyn Fn(Act
         let Some(point) = point else {
             return view! {};
         };
-        let currency = metrics.with(|cache| {
-            cache
-                .get(&Last24Hours)
-                .and_then(|entry| entry.data.as_ref().map(|metrics| metrics.currency.clone()))
+        let currency = tenant.with(|tenant| {
+            tenant
+                .as_ref()
+                .map(|tenant| tenant.currency.clone())
                 .unwrap_or_default()
         });
         let when = format::local_time(&point.timestamp, &timezone.get_clone(), TimeStyle::DayHour);
@@ -317,10 +402,12 @@ pub fn TrendChart(dashboard: Signal<Dashboard>, dispatch: std::rc::Rc<dyn Fn(Act
             div(class="section-head") {
                 h2 { "Trends" }
                 div(class="toggles", role="group", aria-label="Period") { (buttons) }
-                (move || if zoom.with(Option::is_some) {
-                    view! { button(class="link", data-testid="chart-reset-zoom", on:click=move |_| zoom.set(None)) { "Reset zoom" } }
-                } else {
-                    view! {}
+                ExportButton(what="the chart's points", name="trend.csv", path=move || {
+                    format!("/api/analytics/trends.csv?{}", to_query(&TrendsExportQuery {
+                        trend: query.get_clone_untracked(),
+                        tz: None,
+                        ticket: None,
+                    }))
                 })
                 button(class="link", data-testid="chart-fullscreen", aria-pressed=move || full.get().to_string(),
                        on:click=move |_| full.set(!full.get_untracked())) {
@@ -329,7 +416,7 @@ pub fn TrendChart(dashboard: Signal<Dashboard>, dispatch: std::rc::Rc<dyn Fn(Act
             }
             p(class="legend muted") {
                 span(class="key volume-key") { "▮ Volume (left axis)" }
-                span(class="key rate-key") { "— Success rate (right axis)" }
+                span(class="key rate-key") { "— Success rate (right axis, scaled to the data)" }
                 span(class="key anomaly-key") { "! Unusual failure rate" }
             }
             (move || match error.get_clone() {
@@ -337,12 +424,13 @@ pub fn TrendChart(dashboard: Signal<Dashboard>, dispatch: std::rc::Rc<dyn Fn(Act
                 None => view! {},
             })
             div(class="chart-box") {
-                svg(data-testid="trend-chart", data-period=move || period.get().to_string(),
+                svg(data-testid="trend-chart", data-period=move || period.get().map_or("custom", Period::as_str),
                     data-points=move || geometry.with(|geometry| geometry.as_ref().map_or(0, |geometry| geometry.range.len())).to_string(),
-                    data-zoomed=move || zoom.with(Option::is_some).to_string(),
+                    data-query=move || key.get_clone(),
+                    data-rate-floor=move || geometry.with(|geometry| geometry.as_ref().map_or(0.0, |geometry| geometry.rate_floor)).to_string(),
                     data-fresh=move || fresh.get().to_string(),
                     "viewBox"=format!("0 0 {WIDTH} {HEIGHT}"), "role"="img", "tabindex"="0",
-                    aria-label="Volume and success rate per bucket; arrow keys step through buckets, drag to zoom",
+                    aria-label="Volume and success rate per bucket; arrow keys step through buckets, Enter opens a bucket's payments, drag to zoom in",
                     on:mousedown=on_down, on:mousemove=on_move, on:mouseup=on_up, on:mouseleave=on_leave, on:keydown=on_key) {
                     (svg)
                 }

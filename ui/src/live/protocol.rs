@@ -16,11 +16,11 @@ pub fn parse(text: &str) -> Option<LiveFrame> {
     serde_json::from_str(text).ok()
 }
 
-/// The WebSocket address for `credentials`, resuming after `resume` when
-/// given. Browsers cannot set headers on a WebSocket, so the key travels in
-/// the query string (the server never logs query strings). `origin` is the
-/// page's own origin, used when the credentials name no server.
-pub fn socket_url(credentials: &Credentials, origin: &str, resume: Option<&Position>) -> String {
+/// The WebSocket address for `credentials` with `ticket` (from
+/// `POST /api/tickets`: browsers cannot set headers on a WebSocket, and a
+/// key never goes into a URL), resuming after `resume` when given. `origin`
+/// is the page's own origin, used when the credentials name no server.
+pub fn socket_url(credentials: &Credentials, origin: &str, ticket: &str, resume: Option<&Position>) -> String {
     let base = if credentials.server.is_empty() {
         origin
     } else {
@@ -32,8 +32,7 @@ pub fn socket_url(credentials: &Credentials, origin: &str, resume: Option<&Posit
         .or_else(|| base.strip_prefix("http://").map(|rest| format!("ws://{rest}")))
         .unwrap_or_else(|| base.to_owned());
     let query = LiveQuery {
-        tenant: Some(credentials.tenant.clone()),
-        key: Some(credentials.key.clone()),
+        ticket: Some(ticket.to_owned()),
         since: resume.map(|position| position.seq),
         epoch: resume.map(|position| position.epoch.clone()),
         ..LiveQuery::default()
@@ -82,8 +81,9 @@ mod tests {
     fn builds_socket_addresses() {
         let local = Credentials::new("acme", "pk demo", "").unwrap();
         assert_eq!(
-            socket_url(&local, "http://127.0.0.1:8080", None),
-            "ws://127.0.0.1:8080/ws/payments?tenant=acme&key=pk+demo"
+            socket_url(&local, "http://127.0.0.1:8080", "t1", None),
+            "ws://127.0.0.1:8080/ws/payments?ticket=t1",
+            "the ticket stands for tenant and key"
         );
         let remote = Credentials::new("acme", "k", "https://pay.example").unwrap();
         let resume = Position {
@@ -91,8 +91,8 @@ mod tests {
             seq: 9,
         };
         assert_eq!(
-            socket_url(&remote, "http://ignored", Some(&resume)),
-            "wss://pay.example/ws/payments?tenant=acme&key=k&since=9&epoch=a%2Bb"
+            socket_url(&remote, "http://ignored", "t+2", Some(&resume)),
+            "wss://pay.example/ws/payments?ticket=t%2B2&since=9&epoch=a%2Bb"
         );
     }
 }

@@ -17,13 +17,19 @@ use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 use paypulse_shared::live::LiveFrame;
 
+use paypulse_shared::query::PaymentListQuery;
+
 use super::protocol::{Position, parse, socket_url};
+use crate::api::ApiClient;
 use crate::session::Credentials;
 use crate::store::{Action, Effect};
 
 /// When animation frames do not come (a hidden tab), events still reach the
 /// store this often.
 const FLUSH_FALLBACK_MS: i32 = 250;
+
+/// Payments the feed opens with.
+const FEED_PRELOAD: u32 = 50;
 
 /// Applies an action to the store and returns its effects.
 pub type Dispatch = Rc<dyn Fn(Action) -> Vec<Effect>>;
@@ -35,6 +41,7 @@ pub struct LiveService {
 
 struct Inner {
     credentials: Credentials,
+    client: Rc<ApiClient>,
     dispatch: Dispatch,
     /// Called for [`Effect::InvalidateQueries`].
     invalidate: Rc<dyn Fn()>,
@@ -61,9 +68,15 @@ impl Drop for Connection {
 
 impl LiveService {
     /// Connects as `credentials` and keeps connected until dropped.
-    pub fn start(credentials: Credentials, dispatch: Dispatch, invalidate: Rc<dyn Fn()>) -> Self {
+    pub fn start(
+        credentials: Credentials,
+        client: Rc<ApiClient>,
+        dispatch: Dispatch,
+        invalidate: Rc<dyn Fn()>,
+    ) -> Self {
         let inner = Rc::new(Inner {
             credentials,
+            client,
             dispatch,
             invalidate,
             connection: RefCell::new(None),
@@ -84,14 +97,37 @@ impl Drop for LiveService {
 }
 
 impl Inner {
+    /// Asks for a ticket, then opens the socket with it. A refused ticket is
+    /// a failed connection (with the server's reason), retried by the same
+    /// backoff.
     fn open(this: &Rc<Self>, resume: Option<Position>) {
+        if this.stopped.get() {
+            return;
+        }
+        let weak = Rc::downgrade(this);
+        let client = this.client.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let ticket = client.ticket().await;
+            let Some(inner) = weak.upgrade() else {
+                return;
+            };
+            match ticket {
+                Ok(ticket) => Inner::connect(&inner, &ticket.ticket, resume),
+                // No socket was opened: no close code (0), the server's
+                // message says why.
+                Err(failure) => inner.closed(0, failure.message),
+            }
+        });
+    }
+
+    fn connect(this: &Rc<Self>, ticket: &str, resume: Option<Position>) {
         if this.stopped.get() {
             return;
         }
         let origin = web_sys::window()
             .and_then(|window| window.location().origin().ok())
             .unwrap_or_default();
-        let url = socket_url(&this.credentials, &origin, resume.as_ref());
+        let url = socket_url(&this.credentials, &origin, ticket, resume.as_ref());
         let socket = match WebSocket::new(&url) {
             Ok(socket) => socket,
             Err(error) => {
@@ -160,6 +196,20 @@ impl Inner {
         for effect in (self.dispatch)(action) {
             match effect {
                 Effect::InvalidateQueries => (self.invalidate)(),
+                Effect::LoadLatest => {
+                    let weak = Rc::downgrade(self);
+                    let client = self.client.clone();
+                    wasm_bindgen_futures::spawn_local(async move {
+                        let latest = PaymentListQuery {
+                            limit: Some(FEED_PRELOAD),
+                            ..PaymentListQuery::default()
+                        };
+                        let page = client.payments(&latest).await;
+                        if let Some(inner) = weak.upgrade() {
+                            inner.dispatch(Action::Latest(page.ok().map(|page| page.items)));
+                        }
+                    });
+                }
                 Effect::Reconnect { delay_ms, resume } => {
                     let weak = Rc::downgrade(self);
                     after(delay_ms as i32, move || {

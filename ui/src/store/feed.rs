@@ -8,11 +8,11 @@
 //! pause can be kept incrementally: a batch costs its own size, not the
 //! feed's.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::rc::Rc;
 
 use paypulse_shared::filter::PaymentFilter;
-use paypulse_shared::payment::PaymentEvent;
+use paypulse_shared::payment::{EventType, Payment, PaymentEvent, PaymentStatus};
 
 /// Rows kept; the oldest go first (and are counted) beyond it.
 pub const MAX_ROWS: usize = 50_000;
@@ -20,6 +20,15 @@ pub const MAX_ROWS: usize = 50_000;
 /// Which rows are shown: the one payment filter of `shared`, whose empty
 /// sets mean "all".
 pub type FeedFilter = PaymentFilter;
+
+/// The events a payment's status shows happened to it.
+pub fn reflected_events(status: PaymentStatus) -> &'static [EventType] {
+    match status {
+        PaymentStatus::Succeeded => &[EventType::PaymentReceived],
+        PaymentStatus::Failed => &[EventType::PaymentFailed],
+        PaymentStatus::Refunded => &[EventType::PaymentReceived, EventType::PaymentRefunded],
+    }
+}
 
 /// What became of one received event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +53,9 @@ pub struct Feed {
     paused_at: Option<u64>,
     last_seq: Option<u64>,
     gaps: u64,
+    /// Events the preloaded rows already show (payment id and type): when
+    /// they arrive live they are not shown again.
+    reflected: BTreeSet<(String, EventType)>,
 }
 
 impl Default for Feed {
@@ -63,6 +75,7 @@ impl Feed {
             paused_at: None,
             last_seq: None,
             gaps: 0,
+            reflected: BTreeSet::new(),
         }
     }
 
@@ -83,6 +96,42 @@ impl Feed {
         self.gaps
     }
 
+    /// Opens the feed with `payments` (newest first, as the list endpoint
+    /// gives them), each a row of its latest event, without a `seq`. The
+    /// events they already reflect (a refunded payment was received, then
+    /// refunded) are remembered, so the same events arriving live are not
+    /// shown twice.
+    pub fn preload(&mut self, payments: Vec<Payment>) {
+        for payment in payments.into_iter().rev() {
+            let (event_type, timestamp, reflects) = match payment.status {
+                PaymentStatus::Succeeded => (
+                    EventType::PaymentReceived,
+                    payment.created_at,
+                    &[EventType::PaymentReceived][..],
+                ),
+                PaymentStatus::Failed => (
+                    EventType::PaymentFailed,
+                    payment.created_at,
+                    &[EventType::PaymentFailed][..],
+                ),
+                PaymentStatus::Refunded => (
+                    EventType::PaymentRefunded,
+                    payment.refunded_at.unwrap_or(payment.updated_at),
+                    &[EventType::PaymentReceived, EventType::PaymentRefunded][..],
+                ),
+            };
+            for reflected in reflects {
+                self.reflected.insert((payment.id.clone(), *reflected));
+            }
+            self.push(PaymentEvent {
+                event_type,
+                payment,
+                timestamp,
+                seq: None,
+            });
+        }
+    }
+
     /// Adds one event unless its `seq` is already in the feed.
     pub fn receive(&mut self, event: PaymentEvent) -> Received {
         let mut outcome = Received::Added;
@@ -98,6 +147,14 @@ impl Feed {
         if let Some(seq) = event.seq {
             self.last_seq = Some(seq);
         }
+        if !self.reflected.is_empty() && self.reflected.remove(&(event.payment.id.clone(), event.event_type)) {
+            return Received::Duplicate;
+        }
+        self.push(event);
+        outcome
+    }
+
+    fn push(&mut self, event: PaymentEvent) {
         let absolute = self.dropped + self.rows.len() as u64;
         if self.filter.matches(&event) {
             self.matching.push_back(absolute);
@@ -110,7 +167,6 @@ impl Feed {
         while self.matching.front().is_some_and(|&first| first < self.dropped) {
             self.matching.pop_front();
         }
-        outcome
     }
 
     /// Rows dropped for space since the page opened.
@@ -167,15 +223,6 @@ impl Feed {
         let len = self.shown_len();
         let absolute = *self.matching.get(len.checked_sub(index + 1)?)?;
         let position = usize::try_from(absolute.checked_sub(self.dropped)?).ok()?;
-        self.rows.get(position).cloned()
-    }
-
-    /// The row with `seq`, if still kept.
-    pub fn by_seq(&self, seq: u64) -> Option<Rc<PaymentEvent>> {
-        let position = self
-            .rows
-            .binary_search_by_key(&seq, |event| event.seq.unwrap_or(0))
-            .ok()?;
         self.rows.get(position).cloned()
     }
 }
@@ -271,7 +318,5 @@ mod tests {
         assert_eq!(feed.shown(0).unwrap().seq, Some(250));
         assert_eq!(feed.shown(99).unwrap().seq, Some(151));
         assert_eq!(feed.shown(100), None);
-        assert_eq!(feed.by_seq(151).unwrap().seq, Some(151));
-        assert_eq!(feed.by_seq(150), None);
     }
 }

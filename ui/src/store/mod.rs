@@ -7,8 +7,9 @@
 pub mod feed;
 pub mod query;
 
-use paypulse_shared::payment::PaymentEvent;
-use paypulse_shared::wire::Period;
+use std::collections::BTreeSet;
+
+use paypulse_shared::payment::{EventType, Payment, PaymentEvent};
 
 use crate::live::backoff::Backoff;
 use paypulse_shared::live::CloseCode;
@@ -37,9 +38,24 @@ pub struct Dashboard {
     pub feed: Feed,
     /// Times the feed had to be reloaded because missed events were gone.
     pub resyncs: u32,
-    pub period: Period,
-    /// The `seq` of the event whose details are open.
-    pub selected: Option<u64>,
+    /// The latest payments the feed opens with.
+    preload: Preload,
+}
+
+/// The feed opens with the latest payments from the list endpoint, fetched
+/// after the first `hello` (so they include every event up to its `seq`),
+/// while the events after it are held back; then the held events follow,
+/// those the list already shows dropped (see [`Feed::preload`]). No event is
+/// missed (before the `hello`: in the list; after: held) and none is shown
+/// twice.
+#[derive(Clone, Debug, Default)]
+enum Preload {
+    #[default]
+    NotStarted,
+    Loading {
+        held: Vec<PaymentEvent>,
+    },
+    Done,
 }
 
 impl Default for Dashboard {
@@ -50,8 +66,7 @@ impl Default for Dashboard {
             epoch: None,
             feed: Feed::default(),
             resyncs: 0,
-            period: Period::Day,
-            selected: None,
+            preload: Preload::NotStarted,
         }
     }
 }
@@ -74,11 +89,12 @@ pub enum Action {
     },
     /// The retry delay has passed and a new socket is being opened.
     Reconnecting,
+    /// The latest payments, newest first, for the feed to open with;
+    /// `None` if they could not be fetched (the feed opens empty).
+    Latest(Option<Vec<Payment>>),
     TogglePause,
     Pause,
     SetFilter(FeedFilter),
-    SelectPeriod(Period),
-    Select(Option<u64>),
 }
 
 /// What the shell must do after an action.
@@ -88,6 +104,8 @@ pub enum Effect {
     InvalidateQueries,
     /// Open a new socket after `delay_ms`, resuming from `resume`.
     Reconnect { delay_ms: u32, resume: Option<Position> },
+    /// Fetch the latest payments and hand them back as [`Action::Latest`].
+    LoadLatest,
 }
 
 impl Dashboard {
@@ -105,9 +123,18 @@ impl Dashboard {
                 }
                 self.epoch = Some(position.epoch);
                 // Whatever happened while we were away is in the REST data.
-                vec![Effect::InvalidateQueries]
+                let mut effects = vec![Effect::InvalidateQueries];
+                if matches!(self.preload, Preload::NotStarted) {
+                    self.preload = Preload::Loading { held: Vec::new() };
+                    effects.push(Effect::LoadLatest);
+                }
+                effects
             }
             Action::Events(events) => {
+                if let Preload::Loading { held } = &mut self.preload {
+                    held.extend(events);
+                    return vec![Effect::InvalidateQueries];
+                }
                 let mut added = false;
                 for event in events {
                     added |= self.feed.receive(event) != Received::Duplicate;
@@ -118,7 +145,39 @@ impl Dashboard {
                     Vec::new()
                 }
             }
+            Action::Latest(payments) => {
+                let Preload::Loading { held } = std::mem::replace(&mut self.preload, Preload::Done) else {
+                    return Vec::new();
+                };
+                // A payment whose every event is among the held ones is
+                // shown by those (with their `seq`), not by the list.
+                let held_events: BTreeSet<(&str, EventType)> = held
+                    .iter()
+                    .map(|event| (event.payment.id.as_str(), event.event_type))
+                    .collect();
+                let listed: Vec<Payment> = payments
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|payment| {
+                        !feed::reflected_events(payment.status)
+                            .iter()
+                            .all(|event_type| held_events.contains(&(payment.id.as_str(), *event_type)))
+                    })
+                    .collect();
+                self.feed.preload(listed);
+                for event in held {
+                    self.feed.receive(event);
+                }
+                Vec::new()
+            }
             Action::ResyncRequired(position) => {
+                // Held events come before the resync's position: shown now,
+                // and the latest payments no longer awaited.
+                if let Preload::Loading { held } = std::mem::replace(&mut self.preload, Preload::Done) {
+                    for event in held {
+                        self.feed.receive(event);
+                    }
+                }
                 self.resyncs += 1;
                 self.feed.continue_after(position.seq);
                 self.epoch = Some(position.epoch);
@@ -157,23 +216,19 @@ impl Dashboard {
                 self.feed.set_filter(filter);
                 Vec::new()
             }
-            Action::SelectPeriod(period) => {
-                self.period = period;
-                Vec::new()
-            }
-            Action::Select(seq) => {
-                self.selected = seq;
-                Vec::new()
-            }
         }
     }
 
     /// Where a new socket resumes: after the last event we hold, in the
     /// epoch it belongs to.
     pub fn resume_position(&self) -> Option<Position> {
+        let held = match &self.preload {
+            Preload::Loading { held } => held.iter().filter_map(|event| event.seq).max(),
+            _ => None,
+        };
         Some(Position {
             epoch: self.epoch.clone()?,
-            seq: self.feed.last_seq()?,
+            seq: held.max(self.feed.last_seq())?,
         })
     }
 }
@@ -232,7 +287,7 @@ pub mod testing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use paypulse_shared::payment::EventType;
+    use paypulse_shared::payment::{EventType, PaymentStatus};
     use testing::event;
 
     fn position(epoch: &str, seq: u64) -> Position {
@@ -240,6 +295,12 @@ mod tests {
             epoch: epoch.into(),
             seq,
         }
+    }
+
+    /// A first connection, with the latest payments (none) loaded.
+    fn connected(dashboard: &mut Dashboard, epoch: &str, seq: u64) {
+        dashboard.reduce(Action::Hello(position(epoch, seq)));
+        dashboard.reduce(Action::Latest(Some(Vec::new())));
     }
 
     fn closed(dashboard: &mut Dashboard, code: u16) -> Vec<Effect> {
@@ -254,7 +315,7 @@ mod tests {
     fn a_lost_connection_resumes_after_the_last_event() {
         let mut dashboard = Dashboard::default();
         assert_eq!(dashboard.resume_position(), None);
-        dashboard.reduce(Action::Hello(position("e1", 40)));
+        connected(&mut dashboard, "e1", 40);
         assert_eq!(dashboard.connection, Connection::Live);
         let effects = dashboard.reduce(Action::Events(vec![
             event(41, EventType::PaymentReceived, "card"),
@@ -318,7 +379,7 @@ mod tests {
     #[test]
     fn a_resync_continues_from_the_servers_position_and_reloads() {
         let mut dashboard = Dashboard::default();
-        dashboard.reduce(Action::Hello(position("e1", 10)));
+        connected(&mut dashboard, "e1", 10);
         dashboard.reduce(Action::Events(vec![event(11, EventType::PaymentReceived, "card")]));
         closed(&mut dashboard, 4010);
         dashboard.reduce(Action::Hello(position("e2", 3)));
@@ -333,10 +394,99 @@ mod tests {
     #[test]
     fn replayed_duplicates_do_not_invalidate() {
         let mut dashboard = Dashboard::default();
-        dashboard.reduce(Action::Hello(position("e1", 0)));
+        connected(&mut dashboard, "e1", 0);
         dashboard.reduce(Action::Events(vec![event(1, EventType::PaymentReceived, "card")]));
         let effects = dashboard.reduce(Action::Events(vec![event(1, EventType::PaymentReceived, "card")]));
         assert!(effects.is_empty());
+    }
+
+    fn listed(seq: u64, status: PaymentStatus) -> Payment {
+        let mut payment = event(seq, EventType::PaymentReceived, "card").payment;
+        payment.status = status;
+        if status == PaymentStatus::Refunded {
+            payment.refunded_at = Some(payment.created_at + chrono::TimeDelta::minutes(1));
+        }
+        payment
+    }
+
+    fn rows(dashboard: &Dashboard) -> Vec<(String, EventType, Option<u64>)> {
+        (0..dashboard.feed.shown_len())
+            .map(|index| {
+                let event = dashboard.feed.shown(index).unwrap();
+                (event.payment.id.clone(), event.event_type, event.seq)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_feed_opens_with_the_latest_payments_without_a_gap_or_a_duplicate() {
+        let mut dashboard = Dashboard::default();
+        let effects = dashboard.reduce(Action::Hello(position("e1", 10)));
+        assert_eq!(effects, [Effect::InvalidateQueries, Effect::LoadLatest]);
+        // Events after the hello arrive before the list: held back. p9 was
+        // refunded (seq 11; received before the hello) and p12 created
+        // (seq 12) before the list was read, so the list shows both; p13
+        // came after it.
+        let refund_of_9 = {
+            let mut refund = event(11, EventType::PaymentRefunded, "card");
+            refund.payment.id = "p9".into();
+            refund
+        };
+        dashboard.reduce(Action::Events(vec![
+            refund_of_9,
+            event(12, EventType::PaymentReceived, "card"),
+        ]));
+        assert_eq!(dashboard.feed.shown_len(), 0, "held until the list is in");
+        assert_eq!(
+            dashboard.resume_position(),
+            Some(position("e1", 12)),
+            "held events count for resuming"
+        );
+        dashboard.reduce(Action::Latest(Some(vec![
+            listed(12, PaymentStatus::Succeeded),
+            listed(9, PaymentStatus::Refunded),
+            listed(8, PaymentStatus::Failed),
+        ])));
+        dashboard.reduce(Action::Events(vec![
+            event(12, EventType::PaymentReceived, "card"),
+            event(13, EventType::PaymentReceived, "card"),
+        ]));
+        assert_eq!(
+            rows(&dashboard),
+            [
+                ("p13".to_owned(), EventType::PaymentReceived, Some(13)),
+                // Its one event was held: shown by the event, with its seq.
+                ("p12".to_owned(), EventType::PaymentReceived, Some(12)),
+                ("p9".to_owned(), EventType::PaymentRefunded, None),
+                ("p8".to_owned(), EventType::PaymentFailed, None),
+            ]
+        );
+        assert_eq!(dashboard.feed.gaps(), 0);
+        assert_eq!(dashboard.resume_position(), Some(position("e1", 13)));
+        // A refund of a listed payment after the list is a new row.
+        let mut refund = event(14, EventType::PaymentRefunded, "card");
+        refund.payment.id = "p12".into();
+        dashboard.reduce(Action::Events(vec![refund]));
+        assert_eq!(
+            rows(&dashboard)[0],
+            ("p12".to_owned(), EventType::PaymentRefunded, Some(14))
+        );
+        // Reconnections do not load the list again.
+        closed(&mut dashboard, 1006);
+        let effects = dashboard.reduce(Action::Hello(position("e1", 14)));
+        assert_eq!(effects, [Effect::InvalidateQueries]);
+    }
+
+    #[test]
+    fn a_failed_list_opens_the_feed_with_the_held_events() {
+        let mut dashboard = Dashboard::default();
+        dashboard.reduce(Action::Hello(position("e1", 0)));
+        dashboard.reduce(Action::Events(vec![event(1, EventType::PaymentReceived, "card")]));
+        dashboard.reduce(Action::Latest(None));
+        assert_eq!(
+            rows(&dashboard),
+            [("p1".to_owned(), EventType::PaymentReceived, Some(1))]
+        );
     }
 
     #[test]

@@ -72,6 +72,8 @@ pub struct QueryCache<K, V, E> {
     next_id: u64,
     /// Least time between two requests of one key (ms).
     min_interval: f64,
+    /// The key of the last answer received.
+    last_answered: Option<K>,
 }
 
 impl<K: Ord + Clone, V, E> QueryCache<K, V, E> {
@@ -80,11 +82,17 @@ impl<K: Ord + Clone, V, E> QueryCache<K, V, E> {
             entries: BTreeMap::new(),
             next_id: 0,
             min_interval: min_interval_ms,
+            last_answered: None,
         }
     }
 
     pub fn get(&self, key: &K) -> Option<&Entry<V, E>> {
         self.entries.get(key)
+    }
+
+    /// The last answer received, whichever its key.
+    pub fn latest(&self) -> Option<&V> {
+        self.entries.get(self.last_answered.as_ref()?)?.data.as_ref()
     }
 
     /// A part of the page shows `key` until it unsubscribes: stale data of
@@ -141,6 +149,7 @@ impl<K: Ord + Clone, V, E> QueryCache<K, V, E> {
         entry.in_flight = None;
         match result {
             Ok(data) => {
+                self.last_answered = Some(ticket.key.clone());
                 entry.data = Some(data);
                 entry.error = None;
                 entry.fetched_generation = Some(ticket.generation);
@@ -214,6 +223,7 @@ mod tests {
         assert_eq!(cache.want(&"metrics", 1.0), None, "de-duplicated while in flight");
         assert!(cache.get(&"metrics").unwrap().is_loading());
         cache.settle(ticket, Ok(7));
+        assert_eq!(cache.latest(), Some(&7));
         let entry = cache.get(&"metrics").unwrap();
         assert_eq!(
             (entry.data, entry.is_stale(), entry.is_loading()),
