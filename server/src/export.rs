@@ -27,7 +27,7 @@ use paypulse_shared::wire::TrendData;
 use crate::analytics::{TrendWindow, trend_points};
 use crate::error::{ApiError, ApiResult};
 use crate::params::{self, Params};
-use crate::payments::resolve_bounds;
+use crate::payments::{hour_parts, resolve_bounds};
 use crate::state::AppState;
 use crate::store::documents::{PaymentDoc, Role};
 use crate::store::payments::Slice;
@@ -71,13 +71,19 @@ async fn payments(
     params::check_amounts(&query.filter, tenant.scale())?;
     let tz = zone(query.tz.as_deref(), tenant.tz())?;
     let (from, to) = resolve_bounds(&query.range, state.config.clock.now(), tenant.tz())?;
+    let within = hour_parts(query.hour, from, to, tenant.tz());
     let slice = Slice {
         from,
         to,
         filter: &query.filter,
+        within: within.as_deref(),
         scale: tenant.scale(),
     };
-    let payments = state.store.stream_payments(&tenant.id, slice, query.sort).await?;
+    let payments = if within.as_ref().is_some_and(Vec::is_empty) {
+        stream::empty().boxed()
+    } else {
+        state.store.stream_payments(&tenant.id, slice, query.sort).await?
+    };
     let tenant_id = tenant.id.clone();
     let rows = payments.ready_chunks(CHUNK_ROWS).map(move |chunk| {
         let mut writer = csv::Writer::from_writer(Vec::with_capacity(chunk.len() * 160));

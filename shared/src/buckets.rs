@@ -98,6 +98,35 @@ pub fn default_window(period: Period, now: DateTime<Utc>, tz: Tz) -> (DateTime<U
     (start, now)
 }
 
+/// The parts of `[from, to)` whose wall-clock time in `tz` lies in hour
+/// `hour` of the day (one per day; two on a day when the clock shows that
+/// hour twice, none when it skips it), oldest first: the instants a metrics
+/// response's `hourlyCounts[hour]` counts.
+pub fn local_hour_intervals(
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    hour: u8,
+    tz: Tz,
+) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+    // Every offset in use is a multiple of 15 minutes, so a local hour
+    // starts and ends on a UTC quarter hour: walking quarters finds them.
+    let quarter = TimeDelta::minutes(15);
+    let mut intervals: Vec<(DateTime<Utc>, DateTime<Utc>)> = Vec::new();
+    let mut step = crate::stats::cell_start(from);
+    while step < to {
+        let next = step + quarter;
+        if step.with_timezone(&tz).hour() == u32::from(hour) {
+            let (start, end) = (step.max(from), next.min(to));
+            match intervals.last_mut() {
+                Some(last) if last.1 == start => last.1 = end,
+                _ => intervals.push((start, end)),
+            }
+        }
+        step = next;
+    }
+    intervals
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,6 +138,30 @@ mod tests {
 
     fn formatted(starts: &[DateTime<Utc>]) -> Vec<String> {
         starts.iter().map(crate::time::format_utc).collect()
+    }
+
+    #[test]
+    fn an_hour_of_the_day_on_every_day_of_a_range() {
+        let hours = local_hour_intervals(utc("2026-11-23T10:40:00Z"), utc("2026-11-25T10:40:00Z"), 16, Kolkata);
+        let shown: Vec<(String, String)> = hours
+            .iter()
+            .map(|(from, to)| (crate::time::format_utc(from), crate::time::format_utc(to)))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("2026-11-23T10:40:00Z".to_owned(), "2026-11-23T11:30:00Z".to_owned()),
+                ("2026-11-24T10:30:00Z".to_owned(), "2026-11-24T11:30:00Z".to_owned()),
+                ("2026-11-25T10:30:00Z".to_owned(), "2026-11-25T10:40:00Z".to_owned()),
+            ],
+            "16:00 IST is 10:30 UTC; the range's ends cut the first and last"
+        );
+        // 1 November 2026 in New York shows 01:00–02:00 twice.
+        let twice = local_hour_intervals(utc("2026-11-01T00:00:00Z"), utc("2026-11-02T00:00:00Z"), 1, New_York);
+        assert_eq!(twice, [(utc("2026-11-01T05:00:00Z"), utc("2026-11-01T07:00:00Z"))]);
+        // 8 March 2026 skips 02:00–03:00.
+        let skipped = local_hour_intervals(utc("2026-03-08T00:00:00Z"), utc("2026-03-09T00:00:00Z"), 2, New_York);
+        assert!(skipped.is_empty(), "{skipped:?}");
     }
 
     #[test]

@@ -331,13 +331,19 @@ pub struct PaymentListQuery {
     pub range: TimeRange,
     /// `status`, `method`, `minAmount`, `maxAmount` and `q` (externalId prefix).
     pub filter: PaymentFilter,
+    /// `hour`: only payments made in this hour of the day (0–23) in the
+    /// tenant's zone, on every day of the range (which must then be bounded).
+    pub hour: Option<u8>,
     pub sort: Sort,
     pub cursor: Option<String>,
     pub limit: Option<u32>,
 }
 
-/// Reads the slice of a list or an export: range, filters, order.
-fn read_slice(reader: &mut Reader) -> Result<(TimeRange, PaymentFilter, Sort), QueryError> {
+/// The parts of a list's or export's slice.
+type SliceParts = (TimeRange, PaymentFilter, Option<u8>, Sort);
+
+/// Reads the slice of a list or an export: range, filters, hour, order.
+fn read_slice(reader: &mut Reader) -> Result<SliceParts, QueryError> {
     let range = read_range(reader)?;
     let filter = PaymentFilter {
         statuses: reader.list("status", known_status)?,
@@ -352,17 +358,27 @@ fn read_slice(reader: &mut Reader) -> Result<(TimeRange, PaymentFilter, Sort), Q
     {
         return Err(QueryError::new("maxAmount", "must not be below 'minAmount'"));
     }
+    let hour = match reader.text("hour") {
+        None => None,
+        Some(text) => Some(text.parse::<u8>().ok().filter(|hour| *hour < 24).ok_or_else(|| {
+            QueryError::new("hour", format!("must be an hour of the day from 0 to 23, got '{text}'"))
+        })?),
+    };
+    if hour.is_some() && (range.from.is_none() || range.to.is_none()) {
+        return Err(QueryError::new("hour", "needs a range with both 'from' and 'to'"));
+    }
     let sort = reader.parse("sort")?.unwrap_or_default();
-    Ok((range, filter, sort))
+    Ok((range, filter, hour, sort))
 }
 
-fn write_slice(writer: &mut Writer, range: &TimeRange, filter: &PaymentFilter, sort: Sort) {
+fn write_slice(writer: &mut Writer, range: &TimeRange, filter: &PaymentFilter, hour: Option<u8>, sort: Sort) {
     writer.range(range);
     writer.list("status", &filter.statuses, |status| status.as_str().to_owned());
     writer.list("method", &filter.methods, String::clone);
     writer.put("minAmount", filter.min_amount);
     writer.put("maxAmount", filter.max_amount);
     writer.put("q", filter.external_id_prefix.as_deref());
+    writer.put("hour", hour);
     writer.put("sort", (sort != Sort::default()).then_some(sort));
 }
 
@@ -379,13 +395,14 @@ impl QueryParams for PaymentListQuery {
         "minAmount",
         "maxAmount",
         "q",
+        "hour",
         "sort",
         "cursor",
         "limit",
     ];
 
     fn read(reader: &mut Reader) -> Result<Self, QueryError> {
-        let (range, filter, sort) = read_slice(reader)?;
+        let (range, filter, hour, sort) = read_slice(reader)?;
         let limit = match reader.text("limit") {
             None => None,
             Some(text) => Some(
@@ -403,6 +420,7 @@ impl QueryParams for PaymentListQuery {
         Ok(Self {
             range,
             filter,
+            hour,
             sort,
             cursor: reader.text("cursor"),
             limit,
@@ -410,7 +428,7 @@ impl QueryParams for PaymentListQuery {
     }
 
     fn write(&self, writer: &mut Writer) {
-        write_slice(writer, &self.range, &self.filter, self.sort);
+        write_slice(writer, &self.range, &self.filter, self.hour, self.sort);
         writer.put("cursor", self.cursor.as_deref());
         writer.put("limit", self.limit);
     }
@@ -423,6 +441,7 @@ impl QueryParams for PaymentListQuery {
 pub struct ExportQuery {
     pub range: TimeRange,
     pub filter: PaymentFilter,
+    pub hour: Option<u8>,
     pub sort: Sort,
     pub tz: Option<String>,
     pub ticket: Option<String>,
@@ -437,16 +456,18 @@ impl QueryParams for ExportQuery {
         "minAmount",
         "maxAmount",
         "q",
+        "hour",
         "sort",
         "tz",
         "ticket",
     ];
 
     fn read(reader: &mut Reader) -> Result<Self, QueryError> {
-        let (range, filter, sort) = read_slice(reader)?;
+        let (range, filter, hour, sort) = read_slice(reader)?;
         Ok(Self {
             range,
             filter,
+            hour,
             sort,
             tz: reader.text("tz"),
             ticket: reader.text("ticket"),
@@ -454,7 +475,7 @@ impl QueryParams for ExportQuery {
     }
 
     fn write(&self, writer: &mut Writer) {
-        write_slice(writer, &self.range, &self.filter, self.sort);
+        write_slice(writer, &self.range, &self.filter, self.hour, self.sort);
         writer.put("tz", self.tz.as_deref());
         writer.put("ticket", self.ticket.as_deref());
     }
@@ -466,6 +487,7 @@ impl ExportQuery {
         Self {
             range: list.range,
             filter: list.filter.clone(),
+            hour: list.hour,
             sort: list.sort,
             tz: None,
             ticket: None,
@@ -593,13 +615,14 @@ mod tests {
                 external_id_prefix: Some("ord 1&2".into()),
                 ..Default::default()
             },
+            hour: Some(14),
             sort: Sort::default(),
             cursor: Some("abc".into()),
             limit: Some(20),
         };
         assert_eq!(
             round_trip(list),
-            "from=now-1d%2Fd&to=now%2Fd&status=failed&method=card%2Cpaypal&minAmount=0.1&maxAmount=1500&q=ord+1%262&cursor=abc&limit=20"
+            "from=now-1d%2Fd&to=now%2Fd&status=failed&method=card%2Cpaypal&minAmount=0.1&maxAmount=1500&q=ord+1%262&hour=14&cursor=abc&limit=20"
         );
         assert_eq!(round_trip(MetricsQuery::default()), "");
         round_trip(TrendsQuery {
@@ -641,6 +664,8 @@ mod tests {
             ("limit=0", "limit"),
             ("sort=amount_desc", "sort"),
             ("minAmount=5&maxAmount=4", "maxAmount"),
+            ("from=now-1d&to=now&hour=24", "hour"),
+            ("hour=3", "hour"),
         ];
         for (query, parameter) in cases {
             let error = from_query::<PaymentListQuery>(query).unwrap_err();

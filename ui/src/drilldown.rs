@@ -59,6 +59,9 @@ pub fn describe(route: &Route, zone: &str) -> String {
             ),
         },
     }];
+    if let Some(hour) = route.hour {
+        parts.push(format!("{} each day", format::hour_range(hour)));
+    }
     let filter = &route.filter;
     if !filter.statuses.is_empty() {
         let names: Vec<&str> = filter.statuses.iter().map(|status| status_label(*status).0).collect();

@@ -20,8 +20,7 @@ use crate::compare::{Change, Good, Measure, change};
 use crate::format;
 use crate::navigation::Navigation;
 use crate::queries::{Queries, metrics_query};
-use crate::route::{absolute, span_label};
-use crate::zone;
+use crate::route::span_label;
 
 #[component]
 pub fn MetricsGrid() -> View {
@@ -163,7 +162,6 @@ fn cards(metrics: PaymentMetrics, navigation: Navigation) -> View {
     let top = top_method.as_deref().map_or_else(|| "—".to_owned(), method_name);
     let top_value = top_method.clone().unwrap_or_default();
     let timezone = metrics.timezone.clone();
-    let (from, to) = (metrics.from, metrics.to);
 
     // Drill-downs: the same range, narrowed.
     let open = move |filter: PaymentFilter| {
@@ -205,13 +203,9 @@ fn cards(metrics: PaymentMetrics, navigation: Navigation) -> View {
             let height = format!("height: {}%", count * 100 / busiest);
             let label = format!("{}: {count} payments", format::hour_range(hour as u8));
             let count_text = count.to_string();
-            let zone_name = timezone.clone();
             let open_hour = move |_| {
-                let offset = |instant| zone::offset_at(instant, &zone_name).unwrap_or(0);
-                if let Some((start, end)) = zone::latest_hour(hour as u8, from, to, offset) {
-                    let route = navigation.route.get_clone_untracked();
-                    navigation.go(route.payments(Some(absolute(start, end)), PaymentFilter::default()));
-                }
+                let route = navigation.route.get_clone_untracked();
+                navigation.go(route.hour_of_day(hour as u8));
             };
             let title = label.clone();
             view! {
@@ -237,7 +231,7 @@ fn cards(metrics: PaymentMetrics, navigation: Navigation) -> View {
         .collect();
     let readout = move || match hovered_hour.get() {
         Some(hour) => format!(
-            "{}: {} payments (click for the latest such hour)",
+            "{}: {} payments (click for them)",
             format::hour_range(hour as u8),
             hourly.get(hour).copied().unwrap_or(0)
         ),

@@ -40,6 +40,8 @@ pub struct Route {
     pub bucket: Option<Bucket>,
     /// The list's slice and order (not written on the dashboard).
     pub filter: PaymentFilter,
+    /// The list's hour of the day (tenant's zone), on every day of the range.
+    pub hour: Option<u8>,
     pub sort: Sort,
 }
 
@@ -52,6 +54,7 @@ impl Default for Route {
             range: TimeRange::last(24, Unit::Hour),
             bucket: Some(Bucket::Hour),
             filter: PaymentFilter::default(),
+            hour: None,
             sort: Sort::default(),
         }
     }
@@ -69,6 +72,7 @@ impl QueryParams for Route {
         "minAmount",
         "maxAmount",
         "q",
+        "hour",
         "sort",
     ];
 
@@ -93,6 +97,7 @@ impl QueryParams for Route {
                     page,
                     bucket: bucket.or(default.bucket),
                     filter: list.filter,
+                    hour: list.hour,
                     sort: list.sort,
                     ..default
                 });
@@ -107,6 +112,7 @@ impl QueryParams for Route {
             range,
             bucket,
             filter: list.filter,
+            hour: list.hour,
             sort: list.sort,
         })
     }
@@ -122,13 +128,14 @@ impl QueryParams for Route {
         }
         writer.put("bucket", self.bucket);
         // The dashboard has no list: its address carries no filters.
-        let (filter, sort) = match self.page {
-            Page::Dashboard => (PaymentFilter::default(), Sort::default()),
-            _ => (self.filter.clone(), self.sort),
+        let (filter, hour, sort) = match self.page {
+            Page::Dashboard => (PaymentFilter::default(), None, Sort::default()),
+            _ => (self.filter.clone(), self.hour, self.sort),
         };
         PaymentListQuery {
             range: self.range,
             filter,
+            hour,
             sort,
             cursor: None,
             limit: None,
@@ -174,6 +181,7 @@ impl Route {
         PaymentListQuery {
             range: self.range,
             filter: self.filter.clone(),
+            hour: self.hour,
             sort: self.sort,
             cursor: None,
             limit: Some(LIST_PAGE_SIZE),
@@ -185,6 +193,7 @@ impl Route {
         Self {
             page: Page::Dashboard,
             filter: PaymentFilter::default(),
+            hour: None,
             sort: Sort::default(),
             ..self.clone()
         }
@@ -197,8 +206,18 @@ impl Route {
             page: Page::Payments,
             range: range.unwrap_or(self.range),
             filter,
+            hour: None,
             sort: Sort::default(),
             ..self.clone()
+        }
+    }
+
+    /// The payments of this route's range made in hour `hour` of the
+    /// tenant's day, on every day of it.
+    pub fn hour_of_day(&self, hour: u8) -> Self {
+        Self {
+            hour: Some(hour),
+            ..self.payments(None, PaymentFilter::default())
         }
     }
 
@@ -431,6 +450,11 @@ mod tests {
         );
         let detail = list.payment("65a1b2c3d4e5f60718293a4b");
         assert!(round_trip(&detail).starts_with("?view=payment&id=65a1b2c3d4e5f60718293a4b&"));
+        let hour = Route::default().hour_of_day(14);
+        assert_eq!(
+            round_trip(&hour),
+            "?view=payments&bucket=1h&from=now-24h&to=now&hour=14"
+        );
         let today = Route::default().with_range(PRESETS[6].range());
         assert_eq!(round_trip(&today), "?from=now%2Fd&to=now");
         // The dashboard carries no filters even if the state held some.

@@ -7,7 +7,7 @@
 //! The arithmetic takes the offset as a function and is tested natively; only
 //! [`offset_at`] asks the browser.
 
-use chrono::{DateTime, NaiveDateTime, TimeDelta, Timelike, Utc};
+use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 
 /// The wall clock of `instant` at `offset_seconds` east of UTC.
 pub fn wall_clock(instant: DateTime<Utc>, offset_seconds: i64) -> NaiveDateTime {
@@ -90,30 +90,6 @@ pub fn instant_in(local: NaiveDateTime, zone: &str) -> DateTime<Utc> {
     instant_of(local, |instant| offset_at(instant, zone).unwrap_or(0))
 }
 
-/// The last time in `[from, to)` that the tenant's clock showed `hour`
-/// (0–23): that hour's instants, clipped to the range, or `None` when the
-/// range never reached it. Where a click on an hour of the day leads: the
-/// list API filters by time, not by hour of day, so a range of many days
-/// opens the most recent occurrence.
-pub fn latest_hour(
-    hour: u8,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    offset_at: impl Fn(DateTime<Utc>) -> i64,
-) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-    let last = to - TimeDelta::seconds(1);
-    let local = wall_clock(last, offset_at(last));
-    let mut date = local.date();
-    if local.time().hour() < u32::from(hour) {
-        date = date.pred_opt()?;
-    }
-    let start_local = date.and_hms_opt(u32::from(hour), 0, 0)?;
-    let start = instant_of(start_local, &offset_at);
-    let end = instant_of(start_local + TimeDelta::hours(1), &offset_at);
-    let (start, end) = (start.max(from), end.min(to));
-    (start < end).then_some((start, end))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,28 +128,6 @@ mod tests {
             wall_clock(at("2026-11-24T18:30:00Z"), 19_800),
             local("2026-11-25T00:00")
         );
-    }
-
-    #[test]
-    fn an_hour_of_day_is_its_latest_occurrence_in_the_range() {
-        let kolkata = |_| 19_800;
-        let (from, to) = (at("2026-11-23T10:00:00Z"), at("2026-11-24T10:00:00Z"));
-        // 15:30 IST on the 24th is 10:00 UTC: hour 14 IST today is 08:30–09:30 UTC.
-        assert_eq!(
-            latest_hour(14, from, to, kolkata),
-            Some((at("2026-11-24T08:30:00Z"), at("2026-11-24T09:30:00Z")))
-        );
-        // Hour 15 is running at the range's end: clipped to it.
-        assert_eq!(
-            latest_hour(15, from, to, kolkata),
-            Some((at("2026-11-24T09:30:00Z"), to))
-        );
-        // Hour 16 was last yesterday.
-        assert_eq!(
-            latest_hour(16, from, to, kolkata),
-            Some((at("2026-11-23T10:30:00Z"), at("2026-11-23T11:30:00Z")))
-        );
-        assert_eq!(latest_hour(3, at("2026-11-24T09:00:00Z"), to, kolkata), None);
     }
 
     #[test]

@@ -10,6 +10,7 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use mongodb::bson::oid::ObjectId;
+use paypulse_shared::buckets;
 use paypulse_shared::payment::Payment;
 use paypulse_shared::query::{DEFAULT_LIMIT, PaymentListQuery};
 use paypulse_shared::range::{TimePoint, TimeRange};
@@ -37,10 +38,18 @@ async fn list(
     let tenant = caller.require(Role::Viewer)?.tenant;
     params::check_amounts(&query.filter, tenant.scale())?;
     let (from, to) = resolve_bounds(&query.range, state.config.clock.now(), tenant.tz())?;
+    let within = hour_parts(query.hour, from, to, tenant.tz());
+    if within.as_ref().is_some_and(Vec::is_empty) {
+        return Ok(Json(PaymentsPage {
+            items: Vec::new(),
+            next_cursor: None,
+        }));
+    }
     let slice = Slice {
         from,
         to,
         filter: &query.filter,
+        within: within.as_deref(),
         scale: tenant.scale(),
     };
     let after = query
@@ -57,6 +66,18 @@ async fn list(
         items: documents.iter().map(|document| document.to_wire()).collect(),
         next_cursor: next.map(cursor::encode),
     }))
+}
+
+/// The parts of `[from, to)` in hour `hour` of the tenant's day, when an hour
+/// is asked for (the query already refused an hour without both ends).
+pub fn hour_parts(
+    hour: Option<u8>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    tz: Tz,
+) -> Option<Vec<(DateTime<Utc>, DateTime<Utc>)>> {
+    let (hour, from, to) = (hour?, from?, to?);
+    Some(buckets::local_hour_intervals(from, to, hour, tz))
 }
 
 /// The ends of a list's or export's range; `None` is open.

@@ -19,6 +19,9 @@ pub struct Slice<'a> {
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
     pub filter: &'a PaymentFilter,
+    /// Only these parts of the range (an hour of the day on each day; see
+    /// `buckets::local_hour_intervals`); `None`: all of it. Never empty.
+    pub within: Option<&'a [(DateTime<Utc>, DateTime<Utc>)]>,
     /// Decimal places of the tenant's currency, for the amount bounds.
     pub scale: u8,
 }
@@ -66,6 +69,14 @@ impl Slice<'_> {
             // An anchored, escaped prefix: the `{tenantId, externalId}` index
             // answers it as a range.
             query.insert("externalId", doc! { "$regex": format!("^{}", escape_regex(prefix)) });
+        }
+        if let Some(parts) = self.within {
+            // Under `$and`: a list's cursor takes the top-level `$or`.
+            let parts: Vec<Document> = parts
+                .iter()
+                .map(|(from, to)| doc! { "createdAt": in_range(*from, *to) })
+                .collect();
+            query.insert("$and", vec![doc! { "$or": parts }]);
         }
         query
     }

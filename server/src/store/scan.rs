@@ -40,6 +40,7 @@ struct Walk {
     store: Store,
     tenant_id: String,
     filter: PaymentFilter,
+    within: Option<Vec<(DateTime<Utc>, DateTime<Utc>)>>,
     scale: u8,
     descending: bool,
     low: Option<DateTime<Utc>>,
@@ -95,6 +96,7 @@ impl Walk {
             from,
             to,
             filter: &self.filter,
+            within: self.within.as_deref(),
             scale: self.scale,
         };
         let sort = if self.descending {
@@ -153,6 +155,7 @@ impl Store {
             store: self.clone(),
             tenant_id: tenant_id.to_owned(),
             filter: slice.filter.clone(),
+            within: slice.within.map(<[_]>::to_vec),
             scale: slice.scale,
             descending: sort.descending(),
             low: slice.from,

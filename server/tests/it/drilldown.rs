@@ -2,7 +2,7 @@
 //! filter and every order, paged with the cursor, gives exactly the payments
 //! an independent filter over the documents gives, in that order, each once.
 
-use chrono::{DurationRound, TimeDelta, Utc};
+use chrono::{DurationRound, TimeDelta, Timelike, Utc};
 use futures::TryStreamExt;
 use mongodb::bson::doc;
 use paypulse_server::store::documents::{PaymentDoc, to_chrono};
@@ -100,6 +100,11 @@ async fn every_filter_and_order_pages_through_exactly_the_slice() {
             format!("from={}&to={}&method=card", format_utc(&from), format_utc(&to)),
             Box::new(move |document| in_window(document) && document.method == "card"),
         ),
+        // An hour of the day on every day of the range (acme's zone is UTC).
+        (
+            format!("from={}&to={}&hour=10", format_utc(&from), format_utc(&to)),
+            Box::new(move |document| in_window(document) && to_chrono(document.created_at).hour() == 10),
+        ),
     ];
     for sort in ["-createdAt", "createdAt", "-amount", "amount"] {
         for (filter, pick) in &cases {
@@ -145,6 +150,8 @@ async fn a_cursor_belongs_to_its_order_and_bad_filters_say_why() {
         ("maxAmount=1.001", "decimal places"),
         ("from=now-1x", "from"),
         ("ticket=tk_x", "ticket"),
+        ("hour=7", "hour"),
+        ("from=now-1d&to=now&hour=24", "hour"),
     ] {
         let response = app
             .viewer_get("acme", &format!("/api/payments?{query}"))

@@ -293,7 +293,10 @@ async fn time_ordered_exports_miss_nothing_however_payments_are_spread() {
             served.len(),
             expected.len()
         );
-        let first_difference = served.iter().zip(&expected).position(|(served, expected)| served != expected);
+        let first_difference = served
+            .iter()
+            .zip(&expected)
+            .position(|(served, expected)| served != expected);
         assert_eq!(first_difference, None, "{query}: the order differs");
     }
 }
