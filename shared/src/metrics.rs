@@ -7,7 +7,7 @@ use chrono_tz::Tz;
 
 use crate::money::Amount;
 use crate::stats::{Cell, Stats};
-use crate::wire::PaymentMetrics;
+use crate::wire::{MethodBreakdown, PaymentMetrics};
 
 /// Metrics over `[from, to)` from the cells of that range, hours of day read
 /// in `tz`, amounts at `scale` decimal places of `currency`.
@@ -45,6 +45,19 @@ pub fn compute_metrics(
         .max_by_key(|(_, stats)| stats.volume_minor)
         .map(|(method, _)| (*method).to_owned());
     let active_methods = by_method.values().filter(|stats| stats.count() > 0).count();
+    let mut methods: Vec<MethodBreakdown> = by_method
+        .iter()
+        .filter(|(_, stats)| stats.count() > 0)
+        .map(|(method, stats)| MethodBreakdown {
+            method: (*method).to_owned(),
+            count: stats.count(),
+            failed_count: stats.failed,
+            volume: Amount::from_minor(stats.volume_minor, scale),
+            success_rate: stats.success_rate(),
+        })
+        .collect();
+    // Stable: methods with equal volume stay in alphabetical order.
+    methods.sort_by(|left, right| right.volume.cmp(&left.volume));
 
     let amount = |minor: i64| Amount::from_minor(minor, scale);
     PaymentMetrics {
@@ -61,6 +74,7 @@ pub fn compute_metrics(
         net_volume: amount(total.volume_minor - total.refunded_minor),
         refunded_volume: amount(total.refunded_minor),
         hourly_counts,
+        methods,
         currency: currency.to_owned(),
         timezone: tz.name().to_owned(),
         from,

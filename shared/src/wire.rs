@@ -31,6 +31,10 @@ pub struct PaymentMetrics {
     pub refunded_volume: Amount,
     /// Payments per hour of day (0–23, tenant time zone).
     pub hourly_counts: Vec<u64>,
+    /// Every method with a payment in range, largest succeeded volume first
+    /// (alphabetical on ties): the breakdown behind `topPaymentMethod`.
+    #[serde(default)]
+    pub methods: Vec<MethodBreakdown>,
     /// ISO 4217 code the amounts are in.
     pub currency: String,
     /// IANA zone the hours of day are read in (the tenant's).
@@ -44,6 +48,19 @@ pub struct PaymentMetrics {
     /// length ending at `from`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous: Option<Box<PaymentMetrics>>,
+}
+
+/// One payment method's share of a range.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MethodBreakdown {
+    pub method: String,
+    /// Succeeded (refunded included) plus failed.
+    pub count: u64,
+    pub failed_count: u64,
+    /// Gross succeeded volume.
+    pub volume: Amount,
+    pub success_rate: f64,
 }
 
 /// One bucket of `GET /api/analytics/trends`.
@@ -256,6 +273,13 @@ mod tests {
             net_volume: Amount::from_minor(30, 2),
             refunded_volume: Amount::from_minor(0, 2),
             hourly_counts: vec![0; 24],
+            methods: vec![MethodBreakdown {
+                method: "card".into(),
+                count: 2,
+                failed_count: 1,
+                volume: Amount::from_minor(30, 2),
+                success_rate: 50.0,
+            }],
             currency: "USD".into(),
             timezone: "America/New_York".into(),
             from: Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap(),
@@ -272,6 +296,7 @@ mod tests {
             "topPaymentMethod": "card", "activeMethods": 2, "count": 2, "succeededCount": 1,
             "failedCount": 1, "refundedCount": 0, "netVolume": 0.3, "refundedVolume": 0.0,
             "hourlyCounts": vec![0; 24], "currency": "USD", "timezone": "America/New_York",
+            "methods": [{"method": "card", "count": 2, "failedCount": 1, "volume": 0.3, "successRate": 50.0}],
             "from": "2026-11-23T10:00:00Z", "to": "2026-11-24T10:00:00Z"
         });
         assert_eq!(serde_json::to_value(&metrics).unwrap(), document);

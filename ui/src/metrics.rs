@@ -192,6 +192,54 @@ fn cards(metrics: PaymentMetrics, navigation: Navigation) -> View {
         }
     };
 
+    // The method breakdown: each method's share, each opening its payments.
+    let largest = metrics
+        .methods
+        .iter()
+        .map(|row| row.volume.to_f64())
+        .fold(0.0_f64, f64::max)
+        .max(f64::MIN_POSITIVE);
+    let method_rows: Vec<View> = metrics
+        .methods
+        .iter()
+        .map(|row| {
+            let method = row.method.clone();
+            let name = method_name(&row.method);
+            let volume = format::money(row.volume, currency);
+            let detail = format!(
+                "{} payments · {} succeeded",
+                row.count,
+                format::percent(row.success_rate)
+            );
+            let share = format!("width: {:.1}%", row.volume.to_f64() * 100.0 / largest);
+            let label = format!("{name}: {volume}, {detail}; open its payments");
+            let (method_id, volume_value, count_value) = (
+                row.method.clone(),
+                row.volume.to_f64().to_string(),
+                row.count.to_string(),
+            );
+            let open_method = move |_| {
+                open(PaymentFilter {
+                    methods: [method.clone()].into(),
+                    ..PaymentFilter::default()
+                })
+            };
+            view! {
+                li {
+                    button(class="method-row", data-testid="method-row", data-method=method_id,
+                           data-volume=volume_value, data-count=count_value,
+                           aria-label=label, on:click=open_method) {
+                        span(class="method-name") { (name) }
+                        span(class="method-share", aria-hidden="true") { span(class="bar", style=share) }
+                        span(class="method-volume") { (volume) }
+                        span(class="method-detail muted") { (detail) }
+                    }
+                }
+            }
+        })
+        .collect();
+    let empty_methods = metrics.methods.is_empty();
+
     let hovered_hour = create_signal(None::<usize>);
     let busiest = metrics.hourly_counts.iter().copied().max().unwrap_or(0).max(1);
     let hourly = metrics.hourly_counts.clone();
@@ -297,6 +345,15 @@ fn cards(metrics: PaymentMetrics, navigation: Navigation) -> View {
                 span(class="value", data-testid="metric-top-method", data-value=top_value) { (top) }
                 span(class="change neutral", data-testid="change-metric-top-method", data-previous=previous_top_value) { (previous_top_text) }
                 (top_drill)
+            }
+            div(class="card metric wide", data-testid="method-breakdown") {
+                span(class="label") { "Payment methods" }
+                (if empty_methods {
+                    view! { p(class="muted") { "No payments in this range." } }
+                } else {
+                    view! {}
+                })
+                ul(class="methods") { (method_rows) }
             }
             div(class="card metric wide") {
                 span(class="label") { (peak_label) }

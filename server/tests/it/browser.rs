@@ -1404,3 +1404,80 @@ async fn the_feed_opens_with_the_latest_payments_then_continues_live_without_a_g
         "the oldest rows came from the list, without a seq: {seqs:?}"
     );
 }
+
+/// The method breakdown and the hour-of-day bars show the API's figures and
+/// each leads to exactly its payments: a method's over the range, an hour's
+/// on every day of the range.
+#[tokio::test]
+async fn a_method_and_an_hour_of_day_lead_to_their_payments() {
+    let now = this_minute();
+    let app = app_at(now).await;
+    let methods = ["card", "paypal", "bank_transfer"];
+    // Two days of payments: the dashboard's 24 hours hold some of each day's
+    // hours, so an hour of the day spans two dates in the "last 7 days".
+    let payments: Vec<_> = (0..60)
+        .map(|index| {
+            let at = now - TimeDelta::minutes(17 + index * 47);
+            let status = if index % 5 == 0 {
+                PaymentStatus::Failed
+            } else {
+                PaymentStatus::Succeeded
+            };
+            payment("acme", at, 1_000 + index * 10, methods[index as usize % 3], status)
+        })
+        .collect();
+    app.insert(&payments).await;
+    let page = Page::open(
+        &app.url("/?from=now-7d&to=now#tenant=acme&key=pk_demo_acme_viewer"),
+        "browser-methods-hours",
+    )
+    .await;
+    page.live().await;
+    let metrics = check_metrics(&page, &app, &app.url("")).await;
+    let api_methods: Vec<Option<String>> = metrics["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["method"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(api_methods.len(), 3);
+    let shown = page.attributes("[data-testid=method-row]", "data-method").await;
+    assert_eq!(shown, api_methods, "the breakdown is the API's, largest volume first");
+    let volumes = page.attributes("[data-testid=method-row]", "data-volume").await;
+    let api_volumes: Vec<Option<String>> = metrics["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| Some(row["volume"].as_f64().unwrap().to_string()))
+        .collect();
+    assert_eq!(volumes, api_volumes);
+
+    page.click("[data-testid=method-row][data-method=paypal]").await;
+    page.wait_url("method", "the method's payments", |method| method == Some("paypal"))
+        .await;
+    let rows = check_list(&page, &app).await;
+    assert_eq!(rows.len(), 20, "every third payment is paypal");
+    assert!(rows.iter().all(|row| row["method"] == "paypal"));
+
+    page.step(page.client.back()).await;
+    page.wait_url("view", "the dashboard", |view| view.is_none()).await;
+    let hourly = metrics["hourlyCounts"].as_array().unwrap();
+    let (hour, count) = hourly
+        .iter()
+        .enumerate()
+        .map(|(hour, count)| (hour, count.as_u64().unwrap()))
+        .max_by_key(|(_, count)| *count)
+        .unwrap();
+    assert!(count >= 2, "the busiest hour holds payments of both days");
+    page.click(&format!("[data-testid=hour-bar][data-hour='{hour}']")).await;
+    page.wait_url("hour", "the hour's payments", |shown| shown == Some(&hour.to_string()))
+        .await;
+    let rows = check_list(&page, &app).await;
+    assert_eq!(
+        rows.len() as u64,
+        count,
+        "all of the hour's payments, on every day of the range"
+    );
+    let breadcrumbs = page.text("[data-testid=breadcrumbs]").await;
+    assert!(breadcrumbs.contains("each day"), "{breadcrumbs}");
+}

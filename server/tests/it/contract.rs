@@ -84,6 +84,7 @@ async fn metrics_have_every_contract_field() {
             "failedCount",
             "from",
             "hourlyCounts",
+            "methods",
             "netVolume",
             "peakHour",
             "refundedCount",

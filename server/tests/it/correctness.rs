@@ -228,6 +228,38 @@ fn check_metrics(served: &Value, raw: &[PaymentDoc], tz: Tz, from: DateTime<Utc>
         Some(methods.len() as u64),
         "{label} activeMethods"
     );
+    // The breakdown: every active method, largest volume first (name on ties).
+    let mut breakdown: Vec<(i64, &str, u64, u64)> = methods
+        .iter()
+        .map(|method| {
+            let of_method: Vec<&&PaymentDoc> = chosen.iter().filter(|payment| payment.method == *method).collect();
+            let failed = of_method
+                .iter()
+                .filter(|payment| payment.status == PaymentStatus::Failed)
+                .count() as u64;
+            let volume = volume_per_method.get(method).copied().unwrap_or(0);
+            (volume, *method, of_method.len() as u64, failed)
+        })
+        .collect();
+    breakdown.sort_by(|left, right| right.0.cmp(&left.0).then(left.1.cmp(right.1)));
+    let served_breakdown: Vec<(f64, &str, u64, u64)> = served["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row["volume"].as_f64().unwrap(),
+                row["method"].as_str().unwrap(),
+                row["count"].as_u64().unwrap(),
+                row["failedCount"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let expected_breakdown: Vec<(f64, &str, u64, u64)> = breakdown
+        .iter()
+        .map(|(volume, method, count, failed)| (major(*volume), *method, *count, *failed))
+        .collect();
+    assert_eq!(served_breakdown, expected_breakdown, "{label} methods");
 }
 
 /// The start of the tenant's wall-clock hour or day that holds `instant`,
