@@ -57,7 +57,7 @@ pub fn compute_metrics(
         })
         .collect();
     // Stable: methods with equal volume stay in alphabetical order.
-    methods.sort_by(|left, right| right.volume.cmp(&left.volume));
+    methods.sort_by_key(|row| std::cmp::Reverse(row.volume));
 
     let amount = |minor: i64| Amount::from_minor(minor, scale);
     PaymentMetrics {
