@@ -198,6 +198,19 @@ impl TestApp {
         }
     }
 
+    /// Every payment document of `tenant`, read straight from MongoDB.
+    pub async fn stored_payments(&self, tenant: &str) -> Vec<PaymentDoc> {
+        use futures::TryStreamExt;
+        self.store
+            .payments()
+            .find(mongodb::bson::doc! { "tenantId": tenant })
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
     }

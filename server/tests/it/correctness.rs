@@ -14,7 +14,6 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
-use futures::TryStreamExt;
 use mongodb::bson::doc;
 use paypulse_server::store::documents::{PaymentDoc, to_chrono};
 use paypulse_server::store::rollups::Level;
@@ -64,14 +63,7 @@ fn dataset(tenant: &str, seed: u64) -> Vec<PaymentDoc> {
 }
 
 async fn raw_payments(app: &TestApp, tenant: &str) -> Vec<PaymentDoc> {
-    app.store
-        .payments()
-        .find(doc! { "tenantId": tenant })
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap()
+    app.stored_payments(tenant).await
 }
 
 /// The sums of a set of payments, computed the plain way.

@@ -3,8 +3,6 @@
 //! an independent filter over the documents gives, in that order, each once.
 
 use chrono::{DurationRound, TimeDelta, Timelike, Utc};
-use futures::TryStreamExt;
-use mongodb::bson::doc;
 use paypulse_server::store::documents::{PaymentDoc, to_chrono};
 use paypulse_shared::payment::PaymentStatus;
 use paypulse_shared::time::format_utc;
@@ -64,15 +62,7 @@ async fn every_filter_and_order_pages_through_exactly_the_slice() {
         documents.push(payment("acme", at, 1_000, "card", PaymentStatus::Succeeded));
     }
     app.insert(&documents).await;
-    let stored: Vec<PaymentDoc> = app
-        .store
-        .payments()
-        .find(doc! { "tenantId": "acme" })
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
+    let stored = app.stored_payments("acme").await;
     type Pick = Box<dyn Fn(&PaymentDoc) -> bool>;
     let in_window = move |document: &PaymentDoc| {
         let at = to_chrono(document.created_at);

@@ -202,8 +202,6 @@ async fn the_trend_export_equals_the_trend() {
 #[tokio::test]
 async fn time_ordered_exports_miss_nothing_however_payments_are_spread() {
     use chrono::TimeDelta;
-    use futures::TryStreamExt;
-    use mongodb::bson::doc;
     use paypulse_server::store::documents::{PaymentDoc, to_chrono};
     use paypulse_shared::payment::PaymentStatus;
     use paypulse_shared::time::format_utc;
@@ -237,15 +235,7 @@ async fn time_ordered_exports_miss_nothing_however_payments_are_spread() {
     ));
     let start = now - TimeDelta::days(40) - TimeDelta::minutes(40 * 7);
     app.insert(&documents).await;
-    let stored: Vec<PaymentDoc> = app
-        .store
-        .payments()
-        .find(doc! { "tenantId": "acme" })
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
+    let stored = app.stored_payments("acme").await;
     let exported_ids = |text: String| -> Vec<String> {
         let mut reader = csv::Reader::from_reader(text.as_bytes());
         reader.records().map(|record| record.unwrap()[0].to_owned()).collect()
