@@ -217,7 +217,7 @@ mod tests {
         let instant = paypulse_shared::time::parse_utc("2026-11-01T05:30:00Z").unwrap();
         assert_eq!(local_time(instant, New_York), "2026-11-01T01:30:00-04:00");
         assert_eq!(local_time(instant, UTC), "2026-11-01T05:30:00+00:00");
-        let later = instant + chrono::TimeDelta::hours(2);
+        let later = instant + chrono::TimeDelta::hours(1);
         assert_eq!(
             local_time(later, New_York),
             "2026-11-01T01:30:00-05:00",

@@ -103,10 +103,10 @@ mod tests {
 
     #[test]
     fn amounts_respect_the_currency_scale() {
-        let query: PaymentListQuery = from_query("minAmount=12.5&maxAmount=12.345").unwrap();
+        let query: PaymentListQuery = from_query("minAmount=1.5&maxAmount=12.345").unwrap();
         assert_eq!(
             minor_units("minAmount", query.filter.min_amount.unwrap(), 2).unwrap(),
-            1250
+            150
         );
         let error = check_amounts(&query.filter, 2).unwrap_err().to_string();
         assert!(
