@@ -56,6 +56,15 @@ impl EmbeddedDb {
                 &port.to_string(),
                 "--storage-path",
                 &storage_path,
+                // In memory, every document and index must fit in the
+                // WiredTiger cache (1 GB by default): a million payments
+                // with their indexes and oplog do not. It is a cap, not an
+                // allocation; on disk the default serves.
+                "--cache-size",
+                match storage {
+                    Storage::Memory => "8G",
+                    Storage::Directory(_) => "1G",
+                },
             ])
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
