@@ -30,7 +30,7 @@ pub const BENCHMARKS: &[(&str, &str)] = &[
     ),
     (
         "export",
-        "1,000,000 payments exported as CSV over HTTP by the server binary: rows/s vs a raw driver read of the same payments, \
+        "1,000,000 payments exported as CSV over HTTP by the server binary: rows/s vs a raw unsorted driver read of the same payments, \
          time to the first byte, and the server's peak resident memory over what it held before; medians of 5 alternating rounds",
     ),
     (
