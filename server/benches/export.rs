@@ -274,7 +274,10 @@ async fn main() -> anyhow::Result<()> {
             } else {
                 let (seconds, rows) = raw_read(&state).await?;
                 anyhow::ensure!(rows == stored, "read {rows} of {stored} rows");
-                eprintln!("round {round}: raw unsorted driver read {:.0} rows/s", rows as f64 / seconds);
+                eprintln!(
+                    "round {round}: raw unsorted driver read {:.0} rows/s",
+                    rows as f64 / seconds
+                );
                 baseline.push(rows as f64 / seconds);
             }
         }
