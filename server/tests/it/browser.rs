@@ -1481,3 +1481,81 @@ async fn a_method_and_an_hour_of_day_lead_to_their_payments() {
     let breadcrumbs = page.text("[data-testid=breadcrumbs]").await;
     assert!(breadcrumbs.contains("each day"), "{breadcrumbs}");
 }
+
+/// The element `css` names, once it is on the page.
+async fn element(page: &Page, css: &str) -> fantoccini::elements::Element {
+    page.step(page.client.wait().at_most(PAGE_TIMEOUT).for_element(Locator::Css(css)))
+        .await
+}
+
+/// The list's filter form and "Show more", as a person uses them: the form
+/// narrows the list to exactly the API's slice (and says so in the address
+/// bar), and "Show more" pages through every row with the cursor, each once.
+#[tokio::test]
+async fn the_list_filters_and_pages_through_every_row() {
+    let now = this_minute();
+    let app = app_at(now).await;
+    let payments: Vec<_> = (0..120)
+        .map(|index| {
+            let at = now - TimeDelta::minutes(1 + index * 2);
+            let status = if index % 4 == 0 {
+                PaymentStatus::Failed
+            } else {
+                PaymentStatus::Succeeded
+            };
+            let mut document = payment(
+                "acme",
+                at,
+                100 + index * 37,
+                ["card", "paypal"][index as usize % 2],
+                status,
+            );
+            document.external_id = format!("ord_{index:03}");
+            document
+        })
+        .collect();
+    app.insert(&payments).await;
+    let url = app.url("/?view=payments&from=now-6h&to=now#tenant=acme&key=pk_demo_acme_viewer");
+    let page = Page::open(&url, "browser-list-pages").await;
+    let list = "[data-testid=payment-list]";
+    page.wait_equal(list, "data-rows", "50").await;
+    assert_eq!(page.attribute(list, "data-complete").await.as_deref(), Some("false"));
+    page.click("[data-testid=list-more]").await;
+    page.wait_equal(list, "data-rows", "100").await;
+    page.click("[data-testid=list-more]").await;
+    page.wait_equal(list, "data-rows", "120").await;
+    page.wait_equal(list, "data-complete", "true").await;
+    let shown = page.attributes("[data-testid=payment-row]", "data-payment-id").await;
+    let mut expected: Vec<&paypulse_server::store::documents::PaymentDoc> = payments.iter().collect();
+    expected.sort_by_key(|document| std::cmp::Reverse((document.created_at, document.id)));
+    let expected: Vec<Option<String>> = expected.iter().map(|document| Some(document.id.to_hex())).collect();
+    assert_eq!(shown, expected, "every row once, newest first");
+
+    // The form: failed card payments from 10.00, external ids starting ord_0.
+    let status = element(&page, "[data-testid=filter-status]").await;
+    page.step(status.select_by_value("failed")).await;
+    let method = element(&page, "[data-testid=filter-method]").await;
+    page.step(method.select_by_value("card")).await;
+    let minimum = element(&page, "[data-testid=filter-min]").await;
+    page.step(minimum.send_keys("10")).await;
+    let prefix = element(&page, "[data-testid=filter-external-id]").await;
+    page.step(prefix.send_keys("ord_0")).await;
+    page.click("[data-testid=filter-apply]").await;
+    page.wait_url("q", "the filters in the address bar", |q| q == Some("ord_0"))
+        .await;
+    assert_eq!(page.url_parameter("status").await.as_deref(), Some("failed"));
+    assert_eq!(page.url_parameter("method").await.as_deref(), Some("card"));
+    assert_eq!(page.url_parameter("minAmount").await.as_deref(), Some("10"));
+    let rows = check_list(&page, &app).await;
+    let independent = payments
+        .iter()
+        .filter(|document| {
+            document.status == PaymentStatus::Failed
+                && document.method == "card"
+                && document.amount_minor >= 1_000
+                && document.external_id.starts_with("ord_0")
+        })
+        .count();
+    assert!(independent > 0);
+    assert_eq!(rows.len(), independent, "the form's slice, computed independently");
+}
