@@ -972,13 +972,40 @@ async fn a_preset_a_custom_range_and_a_drag_set_the_url_the_numbers_and_the_char
     page.click("[data-testid=range-zoom-out]").await;
     let half = (end - start) / 2;
     check_range(&page, &app, &format_utc(&(start - half)), &format_utc(&(end + half))).await;
-    // Earlier moves half a span back.
+    // Earlier moves half a span back; Later half a span forward.
     page.click("[data-testid=range-back]").await;
     check_range(
         &page,
         &app,
         &format_utc(&(start - half * 3)),
         &format_utc(&(end - half)),
+    )
+    .await;
+    page.click("[data-testid=range-forward]").await;
+    check_range(&page, &app, &format_utc(&(start - half)), &format_utc(&(end + half))).await;
+    // Later never goes past now: the range that would reach it becomes the
+    // last span up to now, which follows the clock, and Later is disabled.
+    let mut shown_to = page.url_parameter("to").await;
+    for _ in 0..20 {
+        if shown_to.as_deref() == Some("now") {
+            break;
+        }
+        page.click("[data-testid=range-forward]").await;
+        let before = shown_to.clone();
+        shown_to = page
+            .wait_url("to", "the range to move later", |to| to.map(str::to_owned) != before)
+            .await;
+    }
+    assert_eq!(shown_to.as_deref(), Some("now"), "Later stops at now");
+    let span = end - start + half * 2;
+    let from = page.url_parameter("from").await.unwrap();
+    assert!(from.starts_with("now-"), "{from}");
+    check_range(&page, &app, &format_utc(&(now - span)), &format_utc(&now)).await;
+    page.wait_for(
+        "[data-testid=range-forward]",
+        "disabled",
+        "Later to be disabled",
+        |_| true,
     )
     .await;
 }
