@@ -343,11 +343,25 @@ async fn check_chart(page: &Page, app: &TestApp) -> Vec<ShownPoint> {
     shown
 }
 
+/// What a first load may transfer (docs/ARCHITECTURE.md, "Dashboard").
+const FIRST_LOAD_BUDGET_BYTES: u64 = 250 * 1024;
+
 /// The first load is what the size budget counts: browsers (which all accept
-/// gzip) get the compressed copies `cargo xtask ui` writes; other clients
-/// the plain files; the dashboard's own routes get `index.html`.
+/// gzip) get the compressed copies `cargo xtask ui` writes, and together
+/// they stay within the budget; other clients get the plain files; the
+/// dashboard's own routes get `index.html`.
 #[tokio::test]
 async fn dashboard_files_are_sent_gzipped_to_clients_that_accept_it() {
+    let first_load: u64 = ["index.html", "style.css", "paypulse-ui.js", "paypulse-ui_bg.wasm"]
+        .iter()
+        .map(|file| std::fs::metadata(ui_dist().join(format!("{file}.gz"))).unwrap().len())
+        .sum();
+    assert!(
+        first_load <= FIRST_LOAD_BUDGET_BYTES,
+        "the first load is {} KB gzipped, over the {} KB budget: trim the dashboard before adding to it",
+        first_load / 1024,
+        FIRST_LOAD_BUDGET_BYTES / 1024
+    );
     let app = TestApp::spawn().await;
     for (path, file, kind) in [
         ("/paypulse-ui_bg.wasm", "paypulse-ui_bg.wasm", "application/wasm"),
