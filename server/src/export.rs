@@ -26,11 +26,10 @@ use paypulse_shared::wire::TrendData;
 
 use crate::analytics::{TrendWindow, trend_points};
 use crate::error::{ApiError, ApiResult};
-use crate::params::{self, Params};
-use crate::payments::{hour_parts, resolve_bounds};
+use crate::params::Params;
+use crate::payments::SliceBounds;
 use crate::state::AppState;
 use crate::store::documents::{PaymentDoc, Role};
-use crate::store::payments::Slice;
 use crate::tenancy;
 
 /// Rows written per body chunk.
@@ -68,20 +67,18 @@ async fn payments(
         .await?
         .require(Role::Viewer)?
         .tenant;
-    params::check_amounts(&query.filter, tenant.scale())?;
     let tz = zone(query.tz.as_deref(), tenant.tz())?;
-    let (from, to) = resolve_bounds(&query.range, state.config.clock.now(), tenant.tz())?;
-    let within = hour_parts(query.hour, from, to, tenant.tz());
-    let slice = Slice {
-        from,
-        to,
-        filter: &query.filter,
-        within: within.as_deref(),
-        scale: tenant.scale(),
-    };
-    let payments = if within.as_ref().is_some_and(Vec::is_empty) {
+    let bounds = SliceBounds::resolve(
+        &query.range,
+        query.hour,
+        &query.filter,
+        &tenant,
+        state.config.clock.now(),
+    )?;
+    let payments = if bounds.is_empty() {
         stream::empty().boxed()
     } else {
+        let slice = bounds.slice(&query.filter, tenant.scale());
         state.store.stream_payments(&tenant.id, slice, query.sort).await?
     };
     let tenant_id = tenant.id.clone();

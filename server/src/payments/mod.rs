@@ -8,9 +8,9 @@ use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use mongodb::bson::oid::ObjectId;
 use paypulse_shared::buckets;
+use paypulse_shared::filter::PaymentFilter;
 use paypulse_shared::payment::Payment;
 use paypulse_shared::query::{DEFAULT_LIMIT, PaymentListQuery};
 use paypulse_shared::range::{TimePoint, TimeRange};
@@ -19,7 +19,7 @@ use paypulse_shared::wire::PaymentsPage;
 use crate::error::{ApiError, ApiResult};
 use crate::params::{self, Params};
 use crate::state::AppState;
-use crate::store::documents::Role;
+use crate::store::documents::{Role, TenantDoc};
 use crate::store::payments::Slice;
 use crate::tenancy::Caller;
 
@@ -36,22 +36,20 @@ async fn list(
     Params(query): Params<PaymentListQuery>,
 ) -> ApiResult<Json<PaymentsPage>> {
     let tenant = caller.require(Role::Viewer)?.tenant;
-    params::check_amounts(&query.filter, tenant.scale())?;
-    let (from, to) = resolve_bounds(&query.range, state.config.clock.now(), tenant.tz())?;
-    let within = hour_parts(query.hour, from, to, tenant.tz());
-    if within.as_ref().is_some_and(Vec::is_empty) {
+    let bounds = SliceBounds::resolve(
+        &query.range,
+        query.hour,
+        &query.filter,
+        &tenant,
+        state.config.clock.now(),
+    )?;
+    if bounds.is_empty() {
         return Ok(Json(PaymentsPage {
             items: Vec::new(),
             next_cursor: None,
         }));
     }
-    let slice = Slice {
-        from,
-        to,
-        filter: &query.filter,
-        within: within.as_deref(),
-        scale: tenant.scale(),
-    };
+    let slice = bounds.slice(&query.filter, tenant.scale());
     let after = query
         .cursor
         .as_deref()
@@ -68,32 +66,57 @@ async fn list(
     }))
 }
 
-/// The parts of `[from, to)` in hour `hour` of the tenant's day, when an hour
-/// is asked for (the query already refused an hour without both ends).
-pub fn hour_parts(
-    hour: Option<u8>,
+/// Where a list's or an export's slice lies: its range resolved in the
+/// tenant's zone (either end may be open) and, with an hour of the day, the
+/// parts of the range in that hour (`buckets::local_hour_intervals`).
+pub struct SliceBounds {
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
-    tz: Tz,
-) -> Option<Vec<(DateTime<Utc>, DateTime<Utc>)>> {
-    let (hour, from, to) = (hour?, from?, to?);
-    Some(buckets::local_hour_intervals(from, to, hour, tz))
+    within: Option<Vec<(DateTime<Utc>, DateTime<Utc>)>>,
 }
 
-/// The ends of a list's or export's range; `None` is open.
-pub type Bounds = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
-
-/// The bounds of a list or export: each end of `range` that is given, at
-/// `now` in the tenant's zone `tz` (a list without bounds covers all time).
-pub fn resolve_bounds(range: &TimeRange, now: DateTime<Utc>, tz: Tz) -> ApiResult<Bounds> {
-    let resolve = |point: Option<TimePoint>| point.map(|point| point.resolve(now, tz));
-    let (from, to) = (resolve(range.from), resolve(range.to));
-    if let (Some(from), Some(to)) = (from, to)
-        && from >= to
-    {
-        return Err(ApiError::invalid_parameter("'from' must be earlier than 'to'"));
+impl SliceBounds {
+    /// Checks the filter's amounts against the tenant's currency and
+    /// resolves `range` (and `hour`, which the query only takes with both
+    /// ends) at `now`.
+    pub fn resolve(
+        range: &TimeRange,
+        hour: Option<u8>,
+        filter: &PaymentFilter,
+        tenant: &TenantDoc,
+        now: DateTime<Utc>,
+    ) -> ApiResult<Self> {
+        params::check_amounts(filter, tenant.scale())?;
+        let tz = tenant.tz();
+        let resolve = |point: Option<TimePoint>| point.map(|point| point.resolve(now, tz));
+        let (from, to) = (resolve(range.from), resolve(range.to));
+        if let (Some(from), Some(to)) = (from, to)
+            && from >= to
+        {
+            return Err(ApiError::invalid_parameter("'from' must be earlier than 'to'"));
+        }
+        let within = match (hour, from, to) {
+            (Some(hour), Some(from), Some(to)) => Some(buckets::local_hour_intervals(from, to, hour, tz)),
+            _ => None,
+        };
+        Ok(Self { from, to, within })
     }
-    Ok((from, to))
+
+    /// Whether the slice holds no time at all (an hour the range never shows).
+    pub fn is_empty(&self) -> bool {
+        self.within.as_ref().is_some_and(Vec::is_empty)
+    }
+
+    /// The store's slice of these bounds and `filter`.
+    pub fn slice<'a>(&'a self, filter: &'a PaymentFilter, scale: u8) -> Slice<'a> {
+        Slice {
+            from: self.from,
+            to: self.to,
+            filter,
+            within: self.within.as_deref(),
+            scale,
+        }
+    }
 }
 
 async fn one(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Payment>> {
