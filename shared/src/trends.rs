@@ -29,6 +29,8 @@ pub fn build_trend(starts: &[DateTime<Utc>], cells: &[Cell], scale: u8) -> Vec<T
             count: stats.count(),
             success_rate: stats.success_rate(),
             anomaly,
+            anomaly_kinds: Vec::new(),
+            expected: None,
         })
         .collect()
 }

@@ -75,8 +75,65 @@ pub struct TrendData {
     /// Payments in the bucket, succeeded (refunded included) plus failed.
     pub count: u64,
     pub success_rate: f64,
-    /// True when the bucket's failure rate is far outside the series' norm.
+    /// True when the bucket's volume or failure rate lies outside `expected`
+    /// (see `anomaly_kinds` for which).
     pub anomaly: bool,
+    /// Which conditions made the bucket anomalous; empty (and left out of the
+    /// JSON) when it is not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub anomaly_kinds: Vec<AnomalyKind>,
+    /// The band the flag was judged against; absent when there was too
+    /// little history to judge the bucket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<Expected>,
+}
+
+/// Why a trend bucket is anomalous.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnomalyKind {
+    /// Gross volume below the band.
+    VolumeLow,
+    /// Gross volume above the band.
+    VolumeHigh,
+    /// Failure rate above what the band allows (success rate below its low).
+    FailureRateHigh,
+}
+
+/// A trend point's expected band (SPEC §3 `expected`): the values its
+/// anomaly flag was judged against. A value inside `[low, high]` is not
+/// flagged; for the success rate only falling below `low` is (a rate better
+/// than usual is not news), and `low` is 0 when the bucket had too few
+/// attempts for its rate to mean anything. For the bucket still in progress
+/// the volume band is scaled to the share of it already elapsed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Expected {
+    /// Gross succeeded volume.
+    pub volume: Bounds<Amount>,
+    /// Percent, 0–100.
+    pub success_rate: Bounds<f64>,
+    /// What the band was computed from.
+    pub basis: ExpectedBasis,
+    /// How many earlier buckets it was computed from.
+    pub samples: u32,
+}
+
+/// A closed interval `[low, high]`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Bounds<T> {
+    pub low: T,
+    pub high: T,
+}
+
+/// Where an expected band comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExpectedBasis {
+    /// The same local hours of the week, 3 to 6 weeks back.
+    Seasonal,
+    /// The buckets just before, when fewer than 3 weeks of history exist.
+    Rolling,
 }
 
 /// A page of `GET /api/payments`, newest first.
@@ -329,9 +386,38 @@ mod tests {
             count: 7,
             success_rate: 85.71428571428571,
             anomaly: false,
+            anomaly_kinds: Vec::new(),
+            expected: None,
         };
         let document = json!({"timestamp": "2026-11-24T04:30:00Z", "amount": 1234.56, "count": 7,
             "successRate": 85.71428571428571, "anomaly": false});
+        assert_eq!(serde_json::to_value(&point).unwrap(), document);
+        assert_eq!(serde_json::from_value::<TrendData>(document).unwrap(), point);
+    }
+
+    #[test]
+    fn an_anomalous_point_carries_its_kinds_and_band() {
+        let point = TrendData {
+            timestamp: Utc.with_ymd_and_hms(2026, 11, 24, 4, 30, 0).unwrap(),
+            amount: Amount::from_minor(1_230, 2),
+            count: 40,
+            success_rate: 75.0,
+            anomaly: true,
+            anomaly_kinds: vec![AnomalyKind::VolumeLow, AnomalyKind::FailureRateHigh],
+            expected: Some(Expected {
+                volume: Bounds {
+                    low: Amount::from_minor(1_230_000, 2),
+                    high: Amount::from_minor(4_560_000, 2),
+                },
+                success_rate: Bounds { low: 95.1, high: 99.0 },
+                basis: ExpectedBasis::Seasonal,
+                samples: 6,
+            }),
+        };
+        let document = json!({"timestamp": "2026-11-24T04:30:00Z", "amount": 12.3, "count": 40,
+            "successRate": 75.0, "anomaly": true, "anomalyKinds": ["volume_low", "failure_rate_high"],
+            "expected": {"volume": {"low": 12300.0, "high": 45600.0},
+                "successRate": {"low": 95.1, "high": 99.0}, "basis": "seasonal", "samples": 6}});
         assert_eq!(serde_json::to_value(&point).unwrap(), document);
         assert_eq!(serde_json::from_value::<TrendData>(document).unwrap(), point);
     }

@@ -209,6 +209,8 @@ mod tests {
                 count,
                 success_rate,
                 anomaly,
+                anomaly_kinds: Vec::new(),
+                expected: None,
             })
             .collect()
     }
