@@ -3,6 +3,7 @@
 //! arithmetic behind the analytics (money, metric definitions, trend buckets,
 //! anomaly flags), compiled both for the server and for the WASM dashboard.
 
+pub mod anomaly;
 pub mod catalogue;
 pub mod currency;
 pub mod error;
@@ -16,8 +17,6 @@ pub mod stats;
 pub mod time;
 pub mod wire;
 
-#[cfg(feature = "tz")]
-pub mod anomaly;
 #[cfg(feature = "tz")]
 pub mod buckets;
 #[cfg(feature = "tz")]

@@ -1,15 +1,33 @@
-//! Trend series: cells summed into local-clock buckets, zero-filled, flagged.
+//! Trend series: cells summed into local-clock buckets, zero-filled, and
+//! judged by the anomaly detector.
 
 use chrono::{DateTime, Utc};
 
-use crate::anomaly::failure_spikes;
+use crate::anomaly::{Sample, judge_series};
 use crate::money::Amount;
 use crate::stats::{Cell, Stats};
 use crate::wire::TrendData;
 
 /// One point per bucket start; a bucket runs to the next start (the last one
-/// to the end of the range). `cells` must lie inside the range.
+/// to the end of the range). `cells` must lie inside the range. Without
+/// history the flags come from the detector's rolling baseline (the buckets
+/// before each one), and the last bucket counts as whole.
 pub fn build_trend(starts: &[DateTime<Utc>], cells: &[Cell], scale: u8) -> Vec<TrendData> {
+    build_trend_with_history(starts, cells, scale, &[], 1.0)
+}
+
+/// [`build_trend`] with each bucket's seasons: `seasons[i]` holds bucket
+/// `i`'s totals of the same local interval 1, 2, … weeks earlier (nearest
+/// first, scaled to the bucket's length; see `anomaly::seasons`), and
+/// `last_share` is the share of the last bucket already elapsed (1 when the
+/// range ends at or after its end).
+pub fn build_trend_with_history(
+    starts: &[DateTime<Utc>],
+    cells: &[Cell],
+    scale: u8,
+    seasons: &[Vec<Sample>],
+    last_share: f64,
+) -> Vec<TrendData> {
     let mut sums = vec![Stats::default(); starts.len()];
     for cell in cells {
         // The bucket holding a cell is the last one that starts at or before it.
@@ -18,19 +36,19 @@ pub fn build_trend(starts: &[DateTime<Utc>], cells: &[Cell], scale: u8) -> Vec<T
             sums[slot].merge(&cell.stats);
         }
     }
-    let shape: Vec<(u64, f64)> = sums.iter().map(|stats| (stats.count(), stats.success_rate())).collect();
-    let flags = failure_spikes(&shape);
+    let samples: Vec<Sample> = sums.iter().map(Sample::from).collect();
+    let verdicts = judge_series(&samples, seasons, last_share);
     starts
         .iter()
-        .zip(sums.iter().zip(flags))
-        .map(|(start, (stats, anomaly))| TrendData {
+        .zip(sums.iter().zip(verdicts))
+        .map(|(start, (stats, verdict))| TrendData {
             timestamp: *start,
             amount: Amount::from_minor(stats.volume_minor, scale),
             count: stats.count(),
             success_rate: stats.success_rate(),
-            anomaly,
-            anomaly_kinds: Vec::new(),
-            expected: None,
+            anomaly: verdict.is_anomaly(),
+            expected: verdict.band.map(|band| band.to_expected(scale)),
+            anomaly_kinds: verdict.kinds,
         })
         .collect()
 }
@@ -42,7 +60,7 @@ mod tests {
     use crate::payment::PaymentStatus;
     use crate::stats::cell_start;
     use crate::time::parse_utc;
-    use crate::wire::Bucket;
+    use crate::wire::{AnomalyKind, Bucket, ExpectedBasis};
     use chrono_tz::America::New_York;
 
     fn cell(at: &str, method: &str, status: PaymentStatus, minor: i64) -> Cell {
@@ -70,6 +88,81 @@ mod tests {
         assert_eq!(points[2].amount.minor(), 250);
         assert_eq!(points[0].success_rate, 0.0);
         assert!(points.iter().all(|point| !point.anomaly));
+        assert!(
+            points.iter().all(|point| point.expected.is_none()),
+            "no payment before: no band"
+        );
+    }
+
+    /// A cell of `succeeded` payments of 10.00 and `failed` failures.
+    fn totals(start: DateTime<Utc>, succeeded: u64, failed: u64) -> Cell {
+        Cell {
+            start,
+            method: "card".into(),
+            stats: Stats {
+                succeeded,
+                failed,
+                volume_minor: succeeded as i64 * 1_000,
+                ..Stats::default()
+            },
+        }
+    }
+
+    #[test]
+    fn without_history_the_hours_before_judge_each_hour() {
+        let from = parse_utc("2026-11-23T10:00:00Z").unwrap();
+        let starts = bucket_starts(from, from + chrono::TimeDelta::hours(24), Bucket::Hour, chrono_tz::UTC).unwrap();
+        let mut cells: Vec<Cell> = starts[..23].iter().map(|start| totals(*start, 98, 2)).collect();
+        cells.push(totals(starts[23], 60, 40));
+        let points = build_trend(&starts, &cells, 2);
+        assert!(
+            points[..6].iter().all(|point| point.expected.is_none()),
+            "too few hours before"
+        );
+        assert!(points[..23].iter().all(|point| !point.anomaly));
+        let last = &points[23];
+        assert_eq!(last.anomaly_kinds, [AnomalyKind::FailureRateHigh]);
+        assert!(last.anomaly);
+        let expected = last.expected.as_ref().unwrap();
+        assert_eq!((expected.basis, expected.samples), (ExpectedBasis::Rolling, 23));
+        assert!(expected.success_rate.low > 60.0, "{expected:?}");
+        assert_eq!(
+            expected.volume.low,
+            Amount::from_minor(0, 2),
+            "a rolling band never judges a drop"
+        );
+        assert!(expected.volume.high > Amount::from_minor(98_000, 2));
+    }
+
+    #[test]
+    fn with_history_each_bucket_has_a_seasonal_band_and_the_last_its_share() {
+        let from = parse_utc("2026-11-24T00:00:00Z").unwrap();
+        let starts = bucket_starts(from, from + chrono::TimeDelta::hours(3), Bucket::Hour, chrono_tz::UTC).unwrap();
+        let cells = [
+            totals(starts[0], 100, 1),
+            totals(starts[1], 97, 2),
+            totals(starts[2], 30, 0),
+        ];
+        let seasons = vec![vec![Sample::new(100, 1, 100_000); 6]; 3];
+        // Three tenths of the last hour have passed: 30 payments is on course.
+        let points = build_trend_with_history(&starts, &cells, 2, &seasons, 0.3);
+        assert!(points.iter().all(|point| !point.anomaly), "{points:?}");
+        let expected: Vec<_> = points.iter().map(|point| point.expected.clone().unwrap()).collect();
+        assert!(
+            expected
+                .iter()
+                .all(|band| band.basis == ExpectedBasis::Seasonal && band.samples == 6)
+        );
+        assert!(
+            expected[2].volume.high < Amount::from_minor(100_000, 2),
+            "{:?}",
+            expected[2]
+        );
+        assert!(expected[1].volume.low < Amount::from_minor(97_000, 2));
+        assert!(expected[1].volume.high > Amount::from_minor(100_000, 2));
+        // Had the hour ended there, it would be a drop.
+        let ended = build_trend_with_history(&starts, &cells, 2, &seasons, 1.0);
+        assert_eq!(ended[2].anomaly_kinds, [AnomalyKind::VolumeLow]);
     }
 
     #[test]
