@@ -7,7 +7,8 @@
 //! high, and its failure rate too high. With fewer than three weeks of
 //! history the buckets just before it stand in (a rolling baseline), which
 //! knows nothing of the daily rhythm and so judges more leniently. The band,
-//! its parameters and why are in `band.rs`.
+//! its parameters and why are in `band.rs`; where the seasons of a bucket lie
+//! on the clock (DST, half-hour zones) in `seasons` (feature `tz`).
 //!
 //! Everything here is pure: the caller reads the history and hands it over
 //! as [`Sample`]s.
@@ -15,6 +16,8 @@
 mod band;
 mod robust;
 mod sample;
+#[cfg(feature = "tz")]
+pub mod seasons;
 
 #[cfg(test)]
 mod tests;
