@@ -4,7 +4,9 @@
 //! `--no-redis` for a single instance without it) and leaves its results in
 //! target/bench/<name>.json. Benchmarks report ratios against a baseline
 //! measured in the same run, as medians of rounds whose order alternates,
-//! because this machine is shared and noisy.
+//! because this machine is shared and noisy. `detector` is the exception: it
+//! measures the anomaly detector's quality on a synthetic series, pure
+//! arithmetic in `shared/` that needs no server, database or Redis.
 
 use crate::process::{self, cargo};
 use crate::setup::{self, Needs};
@@ -38,6 +40,12 @@ pub const BENCHMARKS: &[(&str, &str)] = &[
         "the dashboard in headless Chromium: first-load size and time, then at 200 and 1,000 events/s frame times, long tasks, \
          heap, and for every event the time until the store holds it and the feed counts it (and the old in-view latency)",
     ),
+    (
+        "detector",
+        "anomaly detection quality on ten synthetic 8-week hourly series with injected failure spikes, volume drops and \
+         surges in the last 2 weeks: precision and recall per kind of the seasonal detector, its rolling fallback and the \
+         old series-wide z-score",
+    ),
 ];
 
 /// Tells a benchmark that its database server is thrown away after it.
@@ -49,6 +57,22 @@ pub fn bench(name: &str, extra: &[String]) -> anyhow::Result<()> {
         anyhow::bail!("no benchmark '{name}' (known: {})", known.join(", "));
     };
     eprintln!("benchmark {name}: {what}");
+    if name == "detector" {
+        return process::run(
+            cargo()
+                .args([
+                    "bench",
+                    "--package",
+                    "paypulse-shared",
+                    "--features",
+                    "tz",
+                    "--bench",
+                    name,
+                    "--",
+                ])
+                .args(extra),
+        );
+    }
     setup::ensure(Needs {
         browser: name == "ui",
         ..Needs::default()

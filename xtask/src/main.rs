@@ -37,7 +37,7 @@ enum Command {
     },
     /// Install the tools `run` and `test` need, and nothing else.
     Setup,
-    /// Run a benchmark (ingest); results in target/bench/<name>.json.
+    /// Run a benchmark (ingest, analytics, fanout, export, ui, detector); results in target/bench/<name>.json.
     Bench {
         name: String,
         /// Passed to the benchmark, e.g. `-- --payments 10000`.
