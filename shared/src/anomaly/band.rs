@@ -15,9 +15,11 @@ use super::robust::{centre_and_sigma, median, widening};
 use super::sample::Sample;
 
 /// Spreads between a band's centre and its edges, for volume and failure
-/// rate alike. About one false flag in ten thousand judgements of a normal
-/// quantity once the spread is right; the floors below keep it from being
-/// too narrow.
+/// rate alike. A normal quantity strays that far to one side about 3 times
+/// in 100,000, but payments are not quite normal and the spread comes from
+/// a handful of weeks: in the detector benchmark, 4 gives 2 false flags in
+/// 2,892 ordinary hours, 3.5 gives 8 and 3 gives 26. A dashboard that cries
+/// wolf every day is ignored, so 4.
 pub const K: f64 = 4.0;
 
 /// Smallest spread of a seasonal band's square-root volume, as a share of
