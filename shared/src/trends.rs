@@ -11,22 +11,24 @@ use crate::wire::TrendData;
 /// One point per bucket start; a bucket runs to the next start (the last one
 /// to the end of the range). `cells` must lie inside the range. Without
 /// history the flags come from the detector's rolling baseline (the buckets
-/// before each one), and the last bucket counts as whole.
+/// before each one), and every bucket counts as whole.
 pub fn build_trend(starts: &[DateTime<Utc>], cells: &[Cell], scale: u8) -> Vec<TrendData> {
-    build_trend_with_history(starts, cells, scale, &[], 1.0)
+    build_trend_with_history(starts, cells, scale, &[], &[])
 }
 
-/// [`build_trend`] with each bucket's seasons: `seasons[i]` holds bucket
-/// `i`'s totals of the same local interval 1, 2, … weeks earlier (nearest
-/// first, scaled to the bucket's length; see `anomaly::seasons`), and
-/// `last_share` is the share of the last bucket already elapsed (1 when the
-/// range ends at or after its end).
+/// [`build_trend`] judged against history: `seasons[i]` holds bucket `i`'s
+/// totals of the same local interval 1, 2, … weeks earlier (nearest first,
+/// scaled to the bucket's length; `anomaly::seasons::trend_season_windows`
+/// says where), and `shares[i]` the share of bucket `i` inside the range
+/// (`anomaly::seasons::covered_shares`: below 1 for the bucket in progress
+/// and for a first bucket cut by `from`). Missing entries mean no seasons
+/// and a whole bucket.
 pub fn build_trend_with_history(
     starts: &[DateTime<Utc>],
     cells: &[Cell],
     scale: u8,
     seasons: &[Vec<Sample>],
-    last_share: f64,
+    shares: &[f64],
 ) -> Vec<TrendData> {
     let mut sums = vec![Stats::default(); starts.len()];
     for cell in cells {
@@ -37,7 +39,7 @@ pub fn build_trend_with_history(
         }
     }
     let samples: Vec<Sample> = sums.iter().map(Sample::from).collect();
-    let verdicts = judge_series(&samples, seasons, last_share);
+    let verdicts = judge_series(&samples, seasons, shares);
     starts
         .iter()
         .zip(sums.iter().zip(verdicts))
@@ -145,7 +147,7 @@ mod tests {
         ];
         let seasons = vec![vec![Sample::new(100, 1, 100_000); 6]; 3];
         // Three tenths of the last hour have passed: 30 payments is on course.
-        let points = build_trend_with_history(&starts, &cells, 2, &seasons, 0.3);
+        let points = build_trend_with_history(&starts, &cells, 2, &seasons, &[1.0, 1.0, 0.3]);
         assert!(points.iter().all(|point| !point.anomaly), "{points:?}");
         let expected: Vec<_> = points.iter().map(|point| point.expected.clone().unwrap()).collect();
         assert!(
@@ -161,7 +163,7 @@ mod tests {
         assert!(expected[1].volume.low < Amount::from_minor(97_000, 2));
         assert!(expected[1].volume.high > Amount::from_minor(100_000, 2));
         // Had the hour ended there, it would be a drop.
-        let ended = build_trend_with_history(&starts, &cells, 2, &seasons, 1.0);
+        let ended = build_trend_with_history(&starts, &cells, 2, &seasons, &[]);
         assert_eq!(ended[2].anomaly_kinds, [AnomalyKind::VolumeLow]);
     }
 

@@ -60,9 +60,11 @@ impl Verdict {
 /// Judges one bucket.
 ///
 /// - `observed`: its totals so far.
-/// - `share`: the share of it that has elapsed (1 for a finished bucket,
-///   (0, 1] for the one in progress). Its volume band is scaled to that
-///   share, and it cannot be too low before [`MIN_SHARE_FOR_LOW`].
+/// - `share`: the share of it that `observed` covers: 1 for a finished
+///   bucket, the elapsed share for the one in progress, the part inside the
+///   range for a first bucket cut by a range's start. Its volume band is
+///   scaled to that share, and it cannot be too low below
+///   [`MIN_SHARE_FOR_LOW`].
 /// - `seasons`: the same local interval 1, 2, … weeks earlier, nearest
 ///   first, each scaled to the bucket's length; weeks without data (before
 ///   the tenant's first payment, or an interval the clock skipped) left out.
@@ -96,16 +98,17 @@ pub fn judge(observed: &Sample, share: f64, seasons: &[Sample], preceding: &[Sam
 
 /// Judges every bucket of a series, oldest first.
 ///
-/// `seasons[i]` are bucket `i`'s seasons (see [`judge`]); a shorter or empty
-/// `seasons` means the buckets past its end have none. Every bucket is
-/// whole except the last, of which `last_share` has elapsed. Each bucket's
-/// rolling baseline is the buckets before it in `samples`.
-pub fn judge_series(samples: &[Sample], seasons: &[Vec<Sample>], last_share: f64) -> Vec<Verdict> {
+/// `seasons[i]` are bucket `i`'s seasons and `shares[i]` the share of it
+/// its sample covers (see [`judge`]); buckets past the end of either have no
+/// seasons and are whole, so `&[]` for both judges a series without history
+/// whose buckets are all complete. Each bucket's rolling baseline is the
+/// buckets before it in `samples`.
+pub fn judge_series(samples: &[Sample], seasons: &[Vec<Sample>], shares: &[f64]) -> Vec<Verdict> {
     samples
         .iter()
         .enumerate()
         .map(|(index, observed)| {
-            let share = if index + 1 == samples.len() { last_share } else { 1.0 };
+            let share = shares.get(index).copied().unwrap_or(1.0);
             let own_seasons = seasons.get(index).map_or(&[][..], Vec::as_slice);
             judge(observed, share, own_seasons, &samples[..index])
         })

@@ -79,6 +79,44 @@ pub fn season_windows(start: DateTime<Utc>, end: DateTime<Utc>, tz: Tz) -> Vec<S
         .collect()
 }
 
+/// The seasons to read for every bucket of a trend, in the order of
+/// `starts` (as `bucket_starts` gives them): each bucket's whole interval,
+/// however much of it the trend's range covers.
+pub fn trend_season_windows(starts: &[DateTime<Utc>], unit: Bucket, tz: Tz) -> Vec<Vec<SeasonWindow>> {
+    bucket_intervals(starts, unit, tz)
+        .map(|(start, end)| season_windows(start, end, tz))
+        .collect()
+}
+
+/// The share of each bucket of a trend that `[from, to)` covers (see
+/// [`covered_share`]): what `trends::build_trend_with_history` takes.
+pub fn covered_shares(
+    starts: &[DateTime<Utc>],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    unit: Bucket,
+    tz: Tz,
+) -> Vec<f64> {
+    bucket_intervals(starts, unit, tz)
+        .map(|(start, end)| covered_share(start, end, from, to))
+        .collect()
+}
+
+/// Each bucket's `[start, end)`: to the next start, the last one to its end.
+fn bucket_intervals(
+    starts: &[DateTime<Utc>],
+    unit: Bucket,
+    tz: Tz,
+) -> impl Iterator<Item = (DateTime<Utc>, DateTime<Utc>)> {
+    starts.iter().enumerate().map(move |(index, start)| {
+        let end = starts
+            .get(index + 1)
+            .copied()
+            .unwrap_or_else(|| bucket_end(*start, unit, tz));
+        (*start, end)
+    })
+}
+
 /// Where the bucket of `unit` starting at `start` ends: the next bucket's
 /// start (23 or 25 hours after a local midnight around DST changes).
 pub fn bucket_end(start: DateTime<Utc>, unit: Bucket, tz: Tz) -> DateTime<Utc> {
@@ -303,6 +341,29 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_trend_gets_its_seasons_and_shares_bucket_by_bucket() {
+        // A zoom from 00:40 to 04:20 EST on 8 November in hourly buckets.
+        let (from, to) = (utc("2026-11-08T05:40:00Z"), utc("2026-11-08T09:20:00Z"));
+        let starts = crate::buckets::bucket_starts(from, to, Bucket::Hour, New_York).unwrap();
+        let shares = covered_shares(&starts, from, to, Bucket::Hour, New_York);
+        assert_eq!(shares, [1.0 / 3.0, 1.0, 1.0, 1.0, 1.0 / 3.0]);
+        let windows = trend_season_windows(&starts, Bucket::Hour, New_York);
+        assert_eq!(windows.len(), 5);
+        assert!(windows.iter().all(|seasons| seasons.len() == MAX_SEASONS));
+        // 01:00 EST a week before was the two hours of 01:00 on 1 November.
+        assert_eq!(
+            windows[1][0],
+            window("2026-11-01T05:00:00Z", "2026-11-01T07:00:00Z", 0.5).unwrap()
+        );
+        // The last bucket's seasons are whole hours, though the range stops
+        // a third of the way in.
+        assert_eq!(
+            windows[4][1],
+            window("2026-10-25T08:00:00Z", "2026-10-25T09:00:00Z", 1.0).unwrap()
+        );
     }
 
     #[test]

@@ -384,11 +384,13 @@ fn with_fewer_than_three_seasons_the_buckets_before_stand_in() {
 }
 
 #[test]
-fn a_series_is_judged_bucket_by_bucket_with_the_last_one_in_progress() {
+fn a_series_is_judged_bucket_by_bucket_each_on_its_share() {
     let mut samples = vec![hour(100, 2); 10];
     samples.push(hour(25, 0)); // a quarter of the last bucket has passed
     let seasons: Vec<Vec<Sample>> = vec![vec![hour(100, 2); 6]; 11];
-    let verdicts = judge_series(&samples, &seasons, 0.25);
+    let mut shares = vec![1.0; 10];
+    shares.push(0.25);
+    let verdicts = judge_series(&samples, &seasons, &shares);
     assert!(verdicts.iter().all(|verdict| !verdict.is_anomaly()), "{verdicts:?}");
     let last = verdicts[10].band.unwrap();
     assert!(
@@ -397,12 +399,17 @@ fn a_series_is_judged_bucket_by_bucket_with_the_last_one_in_progress() {
     );
     // Judged as a whole bucket it would be a drop.
     assert_eq!(
-        judge_series(&samples, &seasons, 1.0)[10].kinds,
+        judge_series(&samples, &seasons, &[])[10].kinds,
         [AnomalyKind::VolumeLow]
     );
+    // A first bucket cut by the range's start is judged on its share too.
+    let mut cut = samples.clone();
+    cut[0] = hour(20, 0);
+    assert!(!judge_series(&cut, &seasons, &[0.2])[0].is_anomaly());
+    assert_eq!(judge_series(&cut, &seasons, &[])[0].kinds, [AnomalyKind::VolumeLow]);
     // Without seasons the first buckets have no history, the later ones a
     // rolling one.
-    let rolling = judge_series(&samples, &[], 1.0);
+    let rolling = judge_series(&samples, &[], &[]);
     assert!(
         rolling[..MIN_ROLLING_BUCKETS]
             .iter()
