@@ -35,6 +35,7 @@ use futures::{SinkExt, StreamExt};
 use mongodb::bson::oid::ObjectId;
 use paypulse_server::live::Live;
 use paypulse_server::store::documents::{PaymentDoc, to_bson};
+use paypulse_shared::live::FeedItem;
 use paypulse_shared::payment::{EventType, PaymentEvent, PaymentStatus};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -169,7 +170,10 @@ impl Subject {
 
     async fn publish(&self, events: Vec<PaymentEvent>) {
         match self {
-            Subject::Paypulse { live, .. } => live.publish("acme", events).await,
+            Subject::Paypulse { live, .. } => {
+                live.publish("acme", events.into_iter().map(FeedItem::Payment).collect())
+                    .await;
+            }
             Subject::Minimal { sender, seq, .. } => {
                 for mut event in events {
                     event.seq = Some(seq.fetch_add(1, Ordering::Relaxed) + 1);

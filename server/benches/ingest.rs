@@ -29,7 +29,7 @@ use paypulse_server::store::documents::{PaymentDoc, to_bson};
 use paypulse_shared::payment::PaymentStatus;
 use serde_json::json;
 
-/// The writer's batch size (`ingest::queue::MAX_BATCH`), which the baseline
+/// The writer's batch size (`writer::MAX_BATCH`), which the baseline
 /// uses too.
 const BATCH: usize = 512;
 /// Concurrent `insert_many` streams the baseline tries in every round.

@@ -37,6 +37,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use chrono::Utc;
 use fantoccini::Client;
 use paypulse_server::state::AppState;
+use paypulse_shared::live::FeedItem;
 use paypulse_shared::money::Amount;
 use paypulse_shared::payment::{EventType, Payment, PaymentEvent, PaymentStatus};
 use serde_json::{Value, json};
@@ -238,7 +239,7 @@ async fn firehose(state: &AppState, client: &Client, rate: u64, seconds: u64) ->
         ticker.tick().await;
         let due = (started.elapsed().as_secs_f64() * rate as f64) as u64;
         if due > published {
-            let events: Vec<PaymentEvent> = (published..due).map(event).collect();
+            let events: Vec<FeedItem> = (published..due).map(|index| FeedItem::Payment(event(index))).collect();
             let at = epoch_ms();
             published_at.extend(std::iter::repeat_n(at, (due - published) as usize));
             published = due;

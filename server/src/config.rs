@@ -10,9 +10,9 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::clock::Clock;
-use crate::ingest::IngestLimits;
 use crate::live::LiveLimits;
 use crate::tenancy::key_cache;
+use crate::writer::WriterLimits;
 
 /// Everything `serve` needs to know.
 #[derive(Clone, Args)]
@@ -60,7 +60,7 @@ pub struct Config {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     pub live: LiveLimits,
-    pub ingest: IngestLimits,
+    pub writer: WriterLimits,
     /// How long a found API key is trusted without asking MongoDB again.
     pub key_cache_ttl: Duration,
     /// How long a ticket (`POST /api/tickets`) is good for.
@@ -71,7 +71,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             live: LiveLimits::default(),
-            ingest: IngestLimits::default(),
+            writer: WriterLimits::default(),
             key_cache_ttl: key_cache::TTL,
             ticket_ttl: crate::tenancy::tickets::TTL,
         }

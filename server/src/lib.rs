@@ -23,6 +23,7 @@ pub mod state;
 pub mod store;
 pub mod tenancy;
 pub mod web;
+pub mod writer;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -113,12 +114,15 @@ pub async fn connect(config: Config) -> anyhow::Result<AppState> {
         None => tenancy::tickets::Tickets::local(limits.ticket_ttl),
         Some(manager) => tenancy::tickets::Tickets::redis(manager.clone(), &config.redis_prefix, limits.ticket_ttl),
     };
-    let ingest = ingest::IngestQueue::start(store.clone(), live.clone(), cache.clone(), limits.ingest);
+    let pipeline = writer::pipeline::Pipeline::default()
+        .then(Arc::new(cache.clone()))
+        .then(Arc::new(live.clone()));
+    let writer = writer::Writer::start(store.clone(), pipeline, limits.writer);
     Ok(AppState {
         config: Arc::new(config),
         store,
         redis,
-        ingest,
+        writer,
         live,
         cache,
         keys: tenancy::key_cache::KeyCache::new(limits.key_cache_ttl),

@@ -4,11 +4,11 @@ use std::sync::Arc;
 
 use crate::analytics::cache::AnalyticsCache;
 use crate::config::Config;
-use crate::ingest::IngestQueue;
 use crate::live::Live;
 use crate::store::Store;
 use crate::tenancy::key_cache::KeyCache;
 use crate::tenancy::tickets::Tickets;
+use crate::writer::Writer;
 
 /// Handed to handlers with `State`; clones share everything.
 #[derive(Clone)]
@@ -17,8 +17,8 @@ pub struct AppState {
     pub store: Store,
     /// Redis, when configured; the manager reconnects by itself.
     pub redis: Option<redis::aio::ConnectionManager>,
-    /// The group-commit writer of new payments.
-    pub ingest: IngestQueue,
+    /// The one route of every write to the store (`crate::writer`).
+    pub writer: Writer,
     /// Live feeds of every tenant (`/ws/payments`).
     pub live: Live,
     /// Cached analytics answers, invalidated by every write.

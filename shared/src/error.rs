@@ -24,6 +24,9 @@ pub enum ErrorCode {
     InvalidParameter,
     /// A request body is malformed or a field of it is wrong (400).
     InvalidBody,
+    /// An alert rule of `PUT /api/alerts/rules` is wrong; the message names
+    /// the field, e.g. `rules[2].windowMinutes` (400).
+    InvalidRule,
     /// The body is not JSON (415).
     UnsupportedMediaType,
     /// The body is larger than the server accepts (413).
@@ -71,7 +74,7 @@ impl ErrorCode {
     /// The HTTP status this code is answered with.
     pub const fn status(self) -> u16 {
         match self {
-            Self::InvalidParameter | Self::InvalidBody => 400,
+            Self::InvalidParameter | Self::InvalidBody | Self::InvalidRule => 400,
             Self::MissingCredentials | Self::InvalidCredentials => 401,
             Self::TenantMismatch | Self::InsufficientRole => 403,
             Self::NotFound => 404,
@@ -95,6 +98,7 @@ impl ErrorCode {
         match self {
             Self::InvalidParameter => "invalid_parameter",
             Self::InvalidBody => "invalid_body",
+            Self::InvalidRule => "invalid_rule",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::PayloadTooLarge => "payload_too_large",
             Self::MissingCredentials => "missing_credentials",

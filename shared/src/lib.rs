@@ -3,6 +3,7 @@
 //! arithmetic behind the analytics (money, metric definitions, trend buckets,
 //! anomaly flags), compiled both for the server and for the WASM dashboard.
 
+pub mod alerts;
 pub mod anomaly;
 pub mod catalogue;
 pub mod currency;

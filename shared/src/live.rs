@@ -8,6 +8,7 @@ use std::fmt;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::alerts::Alert;
 use crate::payment::{EventType, PaymentEvent};
 
 /// Where a feed stands: its epoch and the last `seq` in it.
@@ -27,8 +28,67 @@ pub enum LiveFrame {
     ResyncRequired(FeedPosition),
     /// A payment event (`payment_received`, `payment_failed`, `payment_refunded`).
     Event(Box<PaymentEvent>),
+    /// An alert that fired or was resolved (`{"type":"alert","alert":…}`).
+    Alert(Box<AlertFrame>),
     /// A frame of a type this build does not know (a newer server); skipped.
     Unknown(String),
+}
+
+/// An alert transition in the feed: numbered and replayed like payment
+/// events, so a dashboard that reconnects with `since` learns of it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlertFrame {
+    pub alert: Alert,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+}
+
+/// What a feed numbers, keeps for resuming clients and sends: payment
+/// events and alert transitions, in the order they were committed.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FeedItem {
+    Payment(PaymentEvent),
+    Alert(AlertFrame),
+}
+
+impl FeedItem {
+    /// Numbers the item.
+    pub fn set_seq(&mut self, seq: u64) {
+        match self {
+            Self::Payment(event) => event.seq = Some(seq),
+            Self::Alert(frame) => frame.seq = Some(seq),
+        }
+    }
+
+    /// The text frame clients receive.
+    pub fn text(&self) -> serde_json::Result<String> {
+        match self {
+            Self::Payment(event) => LiveFrame::event_text(event),
+            Self::Alert(frame) => serde_json::to_string(&AlertText {
+                kind: ALERT,
+                alert: &frame.alert,
+                seq: frame.seq,
+            }),
+        }
+    }
+
+    /// Reads back what [`FeedItem::text`] wrote.
+    pub fn from_text(text: &str) -> serde_json::Result<Self> {
+        match serde_json::from_str::<LiveFrame>(text)? {
+            LiveFrame::Event(event) => Ok(Self::Payment(*event)),
+            LiveFrame::Alert(frame) => Ok(Self::Alert(*frame)),
+            _ => Err(serde_json::Error::custom("not a feed item")),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct AlertText<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    alert: &'a Alert,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seq: Option<u64>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -49,6 +109,7 @@ impl LiveFrame {
 
 const HELLO: &str = "hello";
 const RESYNC_REQUIRED: &str = "resync_required";
+const ALERT: &str = "alert";
 
 impl Serialize for LiveFrame {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -64,6 +125,12 @@ impl Serialize for LiveFrame {
             }
             .serialize(serializer),
             Self::Event(event) => event.serialize(serializer),
+            Self::Alert(frame) => AlertText {
+                kind: ALERT,
+                alert: &frame.alert,
+                seq: frame.seq,
+            }
+            .serialize(serializer),
             Self::Unknown(kind) => Control {
                 kind,
                 position: FeedPosition {
@@ -88,6 +155,9 @@ impl<'de> Deserialize<'de> for LiveFrame {
         match kind.as_str() {
             HELLO => Ok(Self::Hello(position()?)),
             RESYNC_REQUIRED => Ok(Self::ResyncRequired(position()?)),
+            ALERT => serde_json::from_value(value)
+                .map(|frame| Self::Alert(Box::new(frame)))
+                .map_err(D::Error::custom),
             _ if serde_json::from_value::<EventType>(serde_json::Value::String(kind.clone())).is_ok() => {
                 serde_json::from_value(value)
                     .map(|event| Self::Event(Box::new(event)))

@@ -1,9 +1,8 @@
 //! Ingest (SPEC §3): `POST /api/payments` creates a payment, idempotent on
 //! `externalId`; `POST /api/payments/{id}/refund` refunds one. Both need an
-//! `ingest` key. Requests are validated here, then written by the queue's
-//! group commit together with their rollups.
+//! `ingest` key. Requests are validated here, then written by the writer
+//! (`crate::writer`) together with their rollups.
 
-mod queue;
 mod validate;
 
 use axum::Json;
@@ -12,7 +11,6 @@ use axum::http::header::LOCATION;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use mongodb::bson::oid::ObjectId;
-use paypulse_shared::payment::{EventType, PaymentEvent};
 
 use crate::error::{ApiError, ApiResult};
 use crate::params::JsonBody;
@@ -22,33 +20,18 @@ use crate::store::writes::{CreateOutcome, RefundOutcome};
 use crate::tenancy::Caller;
 use paypulse_shared::error::ErrorCode;
 
-pub use queue::{IngestLimits, IngestQueue};
 pub use validate::CreatePayment;
 
 /// The ingest path every new payment takes, from the API or the simulator:
 /// validation for `tenant`, then the group-commit writer.
 pub async fn submit(state: &AppState, tenant: &TenantDoc, body: CreatePayment) -> ApiResult<CreateOutcome> {
     let payment = validate::validate(tenant, body, state.config.clock.now())?;
-    state.ingest.create(payment).await
+    state.writer.create(payment).await
 }
 
 /// The refund path, from the API or the simulator.
 pub async fn refund_by_id(state: &AppState, tenant_id: &str, id: ObjectId) -> ApiResult<RefundOutcome> {
-    let outcome = state
-        .store
-        .refund_payment(tenant_id, id, state.config.clock.now())
-        .await?;
-    if let RefundOutcome::Refunded(document) = &outcome {
-        state.cache.invalidate(tenant_id).await;
-        let event = PaymentEvent {
-            event_type: EventType::PaymentRefunded,
-            payment: document.to_wire(),
-            timestamp: chrono::Utc::now(),
-            seq: None,
-        };
-        state.live.publish(tenant_id, vec![event]).await;
-    }
-    Ok(outcome)
+    state.writer.refund(tenant_id, id, state.config.clock.now()).await
 }
 
 /// `POST /api/payments`: 201 with the new payment, 200 with the original on a

@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use paypulse_shared::payment::PaymentEvent;
+use paypulse_shared::live::FeedItem;
 use redis::aio::ConnectionManager;
 use redis::streams::{StreamReadOptions, StreamReadReply};
 use redis::{AsyncCommands, AsyncConnectionConfig};
@@ -106,7 +106,7 @@ impl RedisBus {
     }
 
     /// Numbers and appends `events` of `tenant` to its stream.
-    pub async fn publish(&self, tenant: &str, events: &[PaymentEvent]) -> anyhow::Result<()> {
+    pub async fn publish(&self, tenant: &str, events: &[FeedItem]) -> anyhow::Result<()> {
         if events.is_empty() {
             return Ok(());
         }
@@ -120,7 +120,7 @@ impl RedisBus {
             .arg(self.window.age.as_millis() as u64)
             .arg(self.window.cap);
         for event in events {
-            invocation.arg(serde_json::to_string(event)?);
+            invocation.arg(event.text()?);
         }
         let mut connection = self.manager.clone();
         let _last_seq: u64 = invocation.invoke_async(&mut connection).await?;
@@ -261,7 +261,7 @@ fn deliver_entry(hub: &LiveHub, tenant: &str, entry: &redis::streams::StreamId) 
         tracing::warn!(id = %entry.id, "live bus: malformed stream entry");
         return;
     };
-    match serde_json::from_str::<PaymentEvent>(&text) {
+    match FeedItem::from_text(&text) {
         Ok(event) => hub.deliver(tenant, &epoch, seq, event, entry_age(&entry.id)),
         Err(error) => tracing::warn!(%error, "live bus: unreadable event"),
     }

@@ -17,8 +17,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::Utf8Bytes;
-use paypulse_shared::live::LiveFrame;
-use paypulse_shared::payment::PaymentEvent;
+use paypulse_shared::filter::PaymentFilter;
+use paypulse_shared::live::FeedItem;
 use tokio::sync::broadcast;
 
 /// The replay window: at least this many events, and at least this old.
@@ -62,11 +62,23 @@ impl ReplayWindow {
 #[derive(Debug)]
 pub struct LiveEvent {
     pub seq: u64,
-    /// The event itself, for watchers' filters.
-    pub event: PaymentEvent,
+    /// The item itself, for watchers' filters.
+    pub item: FeedItem,
     published: Instant,
     /// The JSON text frame every watcher sends.
     pub text: Utf8Bytes,
+}
+
+impl LiveEvent {
+    /// Whether a watcher with `filter` gets this item: payment events that
+    /// match it, and every alert (the filters are about payments; a
+    /// dashboard showing only failures still wants to know one fired).
+    pub fn passes(&self, filter: &PaymentFilter) -> bool {
+        match &self.item {
+            FeedItem::Payment(event) => filter.matches(event),
+            FeedItem::Alert(_) => true,
+        }
+    }
 }
 
 struct Feed {
@@ -93,9 +105,9 @@ impl Feed {
     /// Appends an event numbered `seq`, published at `published` (by this
     /// process, or by another one through Redis), serialized once, and
     /// broadcasts it; the history then keeps what `window` says.
-    fn append(&mut self, seq: u64, mut event: PaymentEvent, published: Instant, window: &ReplayWindow) {
-        event.seq = Some(seq);
-        let text = match LiveFrame::event_text(&event) {
+    fn append(&mut self, seq: u64, mut item: FeedItem, published: Instant, window: &ReplayWindow) {
+        item.set_seq(seq);
+        let text = match item.text() {
             Ok(text) => text,
             Err(error) => {
                 tracing::error!(%error, "serializing a live event");
@@ -105,7 +117,7 @@ impl Feed {
         self.latest_seq = seq;
         let live = Arc::new(LiveEvent {
             seq,
-            event,
+            item,
             published,
             text: Utf8Bytes::from(text),
         });
@@ -234,7 +246,7 @@ impl LiveHub {
     /// to `tenant`'s feed of `epoch`. A new epoch restarts the feed; an event
     /// already seen is ignored; a gap empties the history, since resumes
     /// across it cannot be served.
-    pub fn deliver(&self, tenant: &str, epoch: &str, seq: u64, event: PaymentEvent, age: Duration) {
+    pub fn deliver(&self, tenant: &str, epoch: &str, seq: u64, event: FeedItem, age: Duration) {
         let mut feeds = self.feeds.lock().expect("live hub lock");
         let feed = self.feed_of_epoch(&mut feeds, tenant, epoch);
         if seq <= feed.latest_seq {
@@ -249,7 +261,7 @@ impl LiveHub {
 
     /// Numbers, serializes, records and broadcasts `events` of `tenant`, in
     /// order (the feed of a process without Redis).
-    pub fn publish(&self, tenant: &str, events: impl IntoIterator<Item = PaymentEvent>) {
+    pub fn publish(&self, tenant: &str, events: impl IntoIterator<Item = FeedItem>) {
         let mut feeds = self.feeds.lock().expect("live hub lock");
         let feed = self.feed(&mut feeds, tenant);
         let now = Instant::now();
@@ -304,11 +316,11 @@ mod tests {
     use super::*;
     use chrono::Utc;
     use paypulse_shared::Amount;
-    use paypulse_shared::payment::{EventType, Payment, PaymentStatus};
+    use paypulse_shared::payment::{EventType, Payment, PaymentEvent, PaymentStatus};
 
-    fn event(amount_minor: i64) -> PaymentEvent {
+    fn event(amount_minor: i64) -> FeedItem {
         let now = Utc::now();
-        PaymentEvent {
+        FeedItem::Payment(PaymentEvent {
             event_type: EventType::PaymentReceived,
             payment: Payment {
                 id: "p".into(),
@@ -325,7 +337,7 @@ mod tests {
             },
             timestamp: now,
             seq: None,
-        }
+        })
     }
 
     /// The `seq` before the first event of `tenant`'s current epoch.

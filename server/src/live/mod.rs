@@ -26,8 +26,8 @@ use axum::response::Response;
 use axum::routing::get;
 use futures::{SinkExt, StreamExt};
 use paypulse_shared::filter::PaymentFilter;
+use paypulse_shared::live::FeedItem;
 use paypulse_shared::live::{CloseCode, FeedPosition, LiveFrame};
-use paypulse_shared::payment::PaymentEvent;
 use paypulse_shared::query::LiveQuery;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
@@ -116,7 +116,7 @@ impl Live {
     }
 
     /// Announces `events` of `tenant`, in order, after they were committed.
-    pub async fn publish(&self, tenant: &str, events: Vec<PaymentEvent>) {
+    pub async fn publish(&self, tenant: &str, events: Vec<FeedItem>) {
         match &self.bus {
             None => self.hub.publish(tenant, events),
             Some(bus) => {
@@ -260,8 +260,7 @@ impl Watcher {
         if resumed {
             match subscription.backlog.take() {
                 Some(backlog) => {
-                    let missed: Vec<&Arc<LiveEvent>> =
-                        backlog.iter().filter(|event| filter.matches(&event.event)).collect();
+                    let missed: Vec<&Arc<LiveEvent>> = backlog.iter().filter(|event| event.passes(&filter)).collect();
                     for chunk in missed.chunks(MAX_BURST) {
                         let frames = chunk.iter().map(|event| Message::Text(event.text.clone()));
                         if let Err(ended) = self.send_all(sink, frames).await {
@@ -300,7 +299,7 @@ impl Watcher {
                         }
                         let frames = burst
                             .iter()
-                            .filter(|event| filter.matches(&event.event))
+                            .filter(|event| event.passes(&filter))
                             .map(|event| Message::Text(event.text.clone()));
                         if let Err(ended) = self.send_all(sink, frames).await {
                             return ended;

@@ -3,6 +3,7 @@
 
 pub mod documents;
 pub mod edges;
+pub mod events;
 pub mod kept_rollups;
 pub mod payments;
 pub mod planner;
@@ -42,11 +43,13 @@ pub mod names {
 #[derive(Clone, Debug)]
 pub struct Store {
     database: Database,
-    /// Held by every write transaction of this process. They all meet on
-    /// the current hour's rollup documents, so run side by side they would
-    /// only abort each other with write conflicts; one at a time they do not.
-    /// Other instances still conflict, and are retried with backoff.
-    writes: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Held by each import transaction (`import_payments`: seed, backfills)
+    /// of this process: concurrent imports meet on the same rollup documents
+    /// and would only abort each other with write conflicts. Live writes need
+    /// no lock: the writer (`crate::writer`) runs them one at a time. Other
+    /// instances (and an import beside the writer) still conflict, and are
+    /// retried with backoff.
+    imports: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// Payments of past quarters that ranges cut through (see `edges`).
     edges: std::sync::Arc<edges::EdgeCache>,
     /// Hour rollups of this process's earlier reads (see `kept_rollups`).
@@ -67,7 +70,7 @@ impl Store {
         let client = Client::with_options(options).context("creating the mongodb client")?;
         let store = Self {
             database: client.database(&config.mongodb_db),
-            writes: std::sync::Arc::default(),
+            imports: std::sync::Arc::default(),
             edges: std::sync::Arc::default(),
             kept: std::sync::Arc::default(),
             retries: std::sync::Arc::default(),
@@ -97,9 +100,9 @@ impl Store {
         self.retries.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Waits for this process's turn to run a write transaction.
-    pub(crate) async fn write_turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
-        self.writes.lock().await
+    /// Waits for this process's turn to run an import transaction.
+    pub(crate) async fn import_turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.imports.lock().await
     }
 
     pub(crate) fn edges(&self) -> &edges::EdgeCache {

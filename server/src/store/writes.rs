@@ -17,6 +17,7 @@ use paypulse_shared::payment::PaymentStatus;
 
 use super::Store;
 use super::documents::{PaymentDoc, to_bson, to_chrono};
+use super::events::DomainEvent;
 use super::rollups::Changes;
 
 /// Attempts of one transaction before its error is returned.
@@ -97,6 +98,14 @@ pub enum CreateOutcome {
     Conflict(PaymentDoc),
 }
 
+/// What a committed write did: its answer to the caller and its domain
+/// events, for the post-commit pipeline.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Written<T> {
+    pub outcome: T,
+    pub events: Vec<DomainEvent>,
+}
+
 /// What became of one refund request.
 #[derive(Clone, Debug, PartialEq)]
 pub enum RefundOutcome {
@@ -109,15 +118,19 @@ pub enum RefundOutcome {
 
 impl Store {
     /// Creates a batch of payments in one transaction (group commit). Each
-    /// request gets its own outcome, in order.
+    /// request gets its own outcome, in order; the events are the payments
+    /// created (not replays). Only the writer (`crate::writer`) calls this:
+    /// one transaction at a time per process.
     ///
     /// The first attempt is optimistic: it inserts without first looking the
     /// `externalId`s up, since nearly every request is new. If one was stored
     /// before, the unique index refuses the insert, the transaction aborts
     /// with nothing written, and the batch is written again with the lookup,
     /// which turns the known ones into replays or conflicts.
-    pub async fn create_payments(&self, requests: &[NewPayment]) -> mongodb::error::Result<Vec<CreateOutcome>> {
-        let _turn = self.write_turn().await;
+    pub async fn create_payments(
+        &self,
+        requests: &[NewPayment],
+    ) -> mongodb::error::Result<Written<Vec<CreateOutcome>>> {
         let mut session = self.database().client().start_session().await?;
         let mut attempt = 0;
         let mut look_up = false;
@@ -139,7 +152,11 @@ impl Store {
                     })
                     .collect();
                 self.edges().record_created(&created);
-                return Ok(outcomes);
+                let events = created.into_iter().map(DomainEvent::PaymentCreated).collect();
+                return Ok(Written {
+                    outcome: outcomes,
+                    events,
+                });
             }
         }
     }
@@ -199,7 +216,7 @@ impl Store {
     pub async fn import_payments(&self, documents: &[PaymentDoc]) -> mongodb::error::Result<ImportOutcome> {
         let mut outcome = ImportOutcome::default();
         for batch in documents.chunks(IMPORT_BATCH) {
-            let _turn = self.write_turn().await;
+            let _turn = self.import_turn().await;
             let mut session = self.database().client().start_session().await?;
             let mut attempt = 0;
             let inserted = loop {
@@ -283,14 +300,14 @@ impl Store {
     }
 
     /// Refunds one succeeded payment, in one transaction with its rollup.
+    /// Only the writer calls this, as for `create_payments`.
     pub async fn refund_payment(
         &self,
         tenant_id: &str,
         id: ObjectId,
         now: DateTime<Utc>,
-    ) -> mongodb::error::Result<RefundOutcome> {
+    ) -> mongodb::error::Result<Written<RefundOutcome>> {
         let tz = self.timezone(tenant_id).await?;
-        let _turn = self.write_turn().await;
         let mut session = self.database().client().start_session().await?;
         let mut attempt = 0;
         loop {
@@ -298,11 +315,13 @@ impl Store {
             session.start_transaction().await?;
             let result = self.refund_in(&mut session, tenant_id, tz, id, now).await;
             if let Some(outcome) = self.finish(&mut session, result, attempt).await? {
+                let mut events = Vec::new();
                 if let RefundOutcome::Refunded(payment) = &outcome {
                     self.edges()
                         .record_refund(tenant_id, to_chrono(payment.created_at), payment.id);
+                    events.push(DomainEvent::PaymentRefunded(payment.clone()));
                 }
-                return Ok(outcome);
+                return Ok(Written { outcome, events });
             }
         }
     }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use paypulse_server::live::hub::Disconnect;
-use paypulse_shared::payment::PaymentEvent;
+use paypulse_shared::live::FeedItem;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
@@ -287,14 +287,16 @@ async fn small_buffer_client(app: &TestApp) -> Socket {
 
 /// A real payment's event with a `failureReason` of `size` bytes, so few
 /// events fill the socket buffers.
-async fn big_event(app: &TestApp, size: usize) -> PaymentEvent {
+async fn big_event(app: &TestApp, size: usize) -> FeedItem {
     let created = app.create("acme", payment("big", 1.0, "card", "succeeded")).await;
     let mut big = created.clone();
     big["failureReason"] = json!("x".repeat(size));
-    serde_json::from_value(json!({
-        "type": "payment_received", "payment": big, "timestamp": created["createdAt"]
-    }))
-    .unwrap()
+    FeedItem::Payment(
+        serde_json::from_value(json!({
+            "type": "payment_received", "payment": big, "timestamp": created["createdAt"]
+        }))
+        .unwrap(),
+    )
 }
 
 /// Reads `client` until its close frame: the code and reason, or `None` when

@@ -11,6 +11,7 @@
 use std::time::{Duration, Instant};
 
 use paypulse_server::live::hub::ReplayWindow;
+use paypulse_shared::live::FeedItem;
 use paypulse_shared::payment::PaymentEvent;
 use serde_json::{Value, json};
 
@@ -59,7 +60,10 @@ async fn publish(app: &TestApp, event: &PaymentEvent, count: usize) {
     let mut left = count;
     while left > 0 {
         let batch = left.min(50);
-        app.state.live.publish("acme", vec![event.clone(); batch]).await;
+        app.state
+            .live
+            .publish("acme", vec![FeedItem::Payment(event.clone()); batch])
+            .await;
         left -= batch;
     }
 }

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
 use mongodb::bson::doc;
-use paypulse_server::ingest::IngestLimits;
 use paypulse_server::store::names;
 use paypulse_server::store::rollups::{CellKey, Level};
 use paypulse_server::store::writes::TRANSACTION_ATTEMPTS;
+use paypulse_server::writer::WriterLimits;
 use paypulse_shared::time::format_utc;
 use serde_json::json;
 
@@ -25,11 +25,11 @@ use crate::stall_proxy::{StallProxy, mongodb_address};
 #[tokio::test]
 async fn a_full_queue_makes_callers_wait_and_loses_nothing() {
     const CALLERS: usize = 40;
-    let limits = IngestLimits { queue: 8, batch: 4 };
+    let limits = WriterLimits { queue: 8, batch: 4 };
     let proxy = StallProxy::start(mongodb_address()).await;
     let app = TestApp::spawn_with(|config| {
         config.database.mongodb_uri = proxy.mongodb_uri();
-        config.limits.ingest = limits;
+        config.limits.writer = limits;
     })
     .await;
     // The key is looked up (and remembered) before the database stalls.
@@ -44,7 +44,7 @@ async fn a_full_queue_makes_callers_wait_and_loses_nothing() {
             tokio::spawn(async move { request.await.map(|response| response.status().as_u16()) })
         })
         .collect();
-    let ingest = &app.state.ingest;
+    let ingest = &app.state.writer;
     eventually("the queue fills", Duration::from_secs(20), || async {
         ingest.queued() == limits.queue
     })

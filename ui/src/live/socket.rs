@@ -173,6 +173,8 @@ impl Inner {
                 self.flush();
                 self.dispatch(Action::ResyncRequired(position));
             }
+            // Alerts are not shown yet (issue 11 adds them to the store).
+            Some(LiveFrame::Alert(_)) => {}
             // A newer server may add frame types: skipped, never fatal.
             Some(LiveFrame::Unknown(_)) | None => {
                 web_sys::console::warn_1(&format!("ignoring an unknown live frame: {text}").into())

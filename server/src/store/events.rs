@@ -1,0 +1,53 @@
+//! Domain events: what a committed write changed, as the store reports it.
+//! The writer hands them, in commit order, to the post-commit pipeline
+//! (`writer::pipeline`), whose subscribers invalidate caches, publish the
+//! live feed and wake the alert evaluator. Nothing else learns of a write.
+
+use chrono::{DateTime, Utc};
+use paypulse_shared::live::FeedItem;
+use paypulse_shared::payment::{EventType, PaymentEvent, PaymentStatus};
+
+use super::documents::PaymentDoc;
+
+/// One change a committed transaction made.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DomainEvent {
+    /// A new payment (not a replay of one stored before).
+    PaymentCreated(PaymentDoc),
+    /// A succeeded payment became refunded; the document as it is now.
+    PaymentRefunded(PaymentDoc),
+}
+
+impl DomainEvent {
+    /// The tenant whose data changed.
+    pub fn tenant(&self) -> &str {
+        match self {
+            Self::PaymentCreated(payment) | Self::PaymentRefunded(payment) => &payment.tenant_id,
+        }
+    }
+
+    /// Whether the tenant's analytics (metrics, trends) changed.
+    pub fn changes_analytics(&self) -> bool {
+        match self {
+            Self::PaymentCreated(_) | Self::PaymentRefunded(_) => true,
+        }
+    }
+
+    /// The live feed's item for this change, stamped `at`; `None` for
+    /// changes the feed does not carry.
+    pub fn live_event(&self, at: DateTime<Utc>) -> Option<FeedItem> {
+        let (event_type, payment) = match self {
+            Self::PaymentCreated(payment) if payment.status == PaymentStatus::Failed => {
+                (EventType::PaymentFailed, payment)
+            }
+            Self::PaymentCreated(payment) => (EventType::PaymentReceived, payment),
+            Self::PaymentRefunded(payment) => (EventType::PaymentRefunded, payment),
+        };
+        Some(FeedItem::Payment(PaymentEvent {
+            event_type,
+            payment: payment.to_wire(),
+            timestamp: at,
+            seq: None,
+        }))
+    }
+}
