@@ -92,6 +92,11 @@ impl AlertRule {
 #[serde(deny_unknown_fields)]
 pub struct AlertRules {
     pub rules: Vec<AlertRule>,
+    /// In answers: whether the caller may change the rules (an admin key),
+    /// so a dashboard shows the editor only to those who can use it.
+    /// Ignored in a `PUT`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub editable: Option<bool>,
 }
 
 /// Where an episode is (SPEC §3): `firing` includes Grafana's Recovering
