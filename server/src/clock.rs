@@ -1,17 +1,22 @@
-//! The server's clock: what "now" is for validating and dating payments and
-//! for windows that end now. The system clock in production; a fixed instant
-//! in tests of limits that are relative to now (such as the 5-minute
-//! allowance for `createdAt` in the future), so an edge can be hit exactly.
+//! The server's clock: what "now" is for validating and dating payments, for
+//! windows that end now and for alert periods. The system clock in
+//! production; a fixed instant in tests of limits that are relative to now
+//! (such as the 5-minute allowance for `createdAt` in the future), so an edge
+//! can be hit exactly; the system clock moved forward by the test in tests of
+//! periods measured in minutes (an alert's pending period), so they need not
+//! wait minutes.
 
 use chrono::{DateTime, TimeDelta, Utc};
 
 /// Where "now" comes from.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default)]
 pub enum Clock {
     #[default]
     System,
     /// Always this instant.
     Fixed(DateTime<Utc>),
+    /// The system clock plus what the offset holds, in milliseconds.
+    Shifted(&'static std::sync::atomic::AtomicI64),
 }
 
 impl Clock {
@@ -26,6 +31,9 @@ impl Clock {
         match self {
             Clock::System => Utc::now(),
             Clock::Fixed(at) => *at,
+            Clock::Shifted(offset) => {
+                Utc::now() + TimeDelta::milliseconds(offset.load(std::sync::atomic::Ordering::SeqCst))
+            }
         }
     }
 

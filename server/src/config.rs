@@ -61,6 +61,8 @@ pub struct Config {
 pub struct Limits {
     pub live: LiveLimits,
     pub writer: WriterLimits,
+    /// The alert evaluator's timings.
+    pub alerts: crate::alerts::AlertLimits,
     /// How long a found API key is trusted without asking MongoDB again.
     pub key_cache_ttl: Duration,
     /// How long a ticket (`POST /api/tickets`) is good for.
@@ -72,6 +74,7 @@ impl Default for Limits {
         Self {
             live: LiveLimits::default(),
             writer: WriterLimits::default(),
+            alerts: crate::alerts::AlertLimits::default(),
             key_cache_ttl: key_cache::TTL,
             ticket_ttl: crate::tenancy::tickets::TTL,
         }

@@ -6,6 +6,7 @@
 //! listener until `shutdown` resolves, which is how `main` and the
 //! integration tests both run it.
 
+pub mod alerts;
 pub mod analytics;
 pub mod clock;
 pub mod config;
@@ -48,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .merge(payments::router())
         .merge(tenancy::router())
         .merge(export::router())
+        .merge(alerts::router())
         .fallback(|| async { ApiError::not_found("no such API endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(ErrorCode::MethodNotAllowed, "this endpoint does not accept that method")
@@ -114,15 +116,19 @@ pub async fn connect(config: Config) -> anyhow::Result<AppState> {
         None => tenancy::tickets::Tickets::local(limits.ticket_ttl),
         Some(manager) => tenancy::tickets::Tickets::redis(manager.clone(), &config.redis_prefix, limits.ticket_ttl),
     };
+    let evaluator = alerts::Evaluator::default();
     let pipeline = writer::pipeline::Pipeline::default()
         .then(Arc::new(cache.clone()))
-        .then(Arc::new(live.clone()));
+        .then(Arc::new(live.clone()))
+        .then(Arc::new(evaluator.clone()));
     let writer = writer::Writer::start(store.clone(), pipeline, limits.writer);
+    evaluator.start(store.clone(), writer.clone(), config.clock, limits.alerts);
     Ok(AppState {
         config: Arc::new(config),
         store,
         redis,
         writer,
+        evaluator,
         live,
         cache,
         keys: tenancy::key_cache::KeyCache::new(limits.key_cache_ttl),

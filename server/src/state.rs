@@ -19,6 +19,8 @@ pub struct AppState {
     pub redis: Option<redis::aio::ConnectionManager>,
     /// The one route of every write to the store (`crate::writer`).
     pub writer: Writer,
+    /// Runs the tenants' alert rules (its statistics, for benchmarks).
+    pub evaluator: crate::alerts::Evaluator,
     /// Live feeds of every tenant (`/ws/payments`).
     pub live: Live,
     /// Cached analytics answers, invalidated by every write.

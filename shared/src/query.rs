@@ -386,6 +386,58 @@ fn write_slice(writer: &mut Writer, range: &TimeRange, filter: &PaymentFilter, h
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 500;
 
+/// `limit`: a page size from 1 to [`MAX_LIMIT`].
+fn read_limit(reader: &mut Reader) -> Result<Option<u32>, QueryError> {
+    let Some(text) = reader.text("limit") else {
+        return Ok(None);
+    };
+    text.parse()
+        .ok()
+        .filter(|limit| (1..=MAX_LIMIT).contains(limit))
+        .map(Some)
+        .ok_or_else(|| {
+            QueryError::new(
+                "limit",
+                format!("must be a whole number from 1 to {MAX_LIMIT}, got '{text}'"),
+            )
+        })
+}
+
+/// `GET /api/alerts`: the history, newest first, by state and rule.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AlertsQuery {
+    pub state: Option<crate::alerts::AlertState>,
+    pub rule_id: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+}
+
+impl QueryParams for AlertsQuery {
+    const NAMES: &'static [&'static str] = &["state", "ruleId", "cursor", "limit"];
+
+    fn read(reader: &mut Reader) -> Result<Self, QueryError> {
+        let state = match reader.text("state") {
+            None => None,
+            Some(text) => Some(crate::alerts::AlertState::parse(&text).ok_or_else(|| {
+                QueryError::new("state", format!("must be pending, firing or resolved, got '{text}'"))
+            })?),
+        };
+        Ok(Self {
+            state,
+            rule_id: reader.text("ruleId"),
+            cursor: reader.text("cursor"),
+            limit: read_limit(reader)?,
+        })
+    }
+
+    fn write(&self, writer: &mut Writer) {
+        writer.put("state", self.state.map(crate::alerts::AlertState::as_str));
+        writer.put("ruleId", self.rule_id.as_deref());
+        writer.put("cursor", self.cursor.as_deref());
+        writer.put("limit", self.limit);
+    }
+}
+
 impl QueryParams for PaymentListQuery {
     const NAMES: &'static [&'static str] = &[
         "from",
@@ -403,27 +455,13 @@ impl QueryParams for PaymentListQuery {
 
     fn read(reader: &mut Reader) -> Result<Self, QueryError> {
         let (range, filter, hour, sort) = read_slice(reader)?;
-        let limit = match reader.text("limit") {
-            None => None,
-            Some(text) => Some(
-                text.parse()
-                    .ok()
-                    .filter(|limit| (1..=MAX_LIMIT).contains(limit))
-                    .ok_or_else(|| {
-                        QueryError::new(
-                            "limit",
-                            format!("must be a whole number from 1 to {MAX_LIMIT}, got '{text}'"),
-                        )
-                    })?,
-            ),
-        };
         Ok(Self {
             range,
             filter,
             hour,
             sort,
             cursor: reader.text("cursor"),
-            limit,
+            limit: read_limit(reader)?,
         })
     }
 
@@ -649,6 +687,14 @@ mod tests {
             },
             ..Default::default()
         });
+        let alerts = round_trip(AlertsQuery {
+            state: Some(crate::alerts::AlertState::Firing),
+            rule_id: Some("failure-rate".into()),
+            cursor: Some("c".into()),
+            limit: Some(10),
+        });
+        assert_eq!(alerts, "state=firing&ruleId=failure-rate&cursor=c&limit=10");
+        assert_eq!(from_query::<AlertsQuery>("state=open").unwrap_err().parameter, "state");
     }
 
     #[test]

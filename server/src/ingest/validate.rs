@@ -146,7 +146,6 @@ pub fn validate(tenant: &TenantDoc, body: CreatePayment, now: DateTime<Utc>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::documents::AlertSettings;
     use mongodb::bson::DateTime as BsonDateTime;
 
     fn tenant() -> TenantDoc {
@@ -156,7 +155,7 @@ mod tests {
             timezone: "UTC".into(),
             currency: "USD".into(),
             methods: vec!["card".into(), "paypal".into()],
-            alert_settings: AlertSettings::default(),
+            alert_rules: None,
             api_keys: Vec::new(),
             created_at: BsonDateTime::now(),
         }

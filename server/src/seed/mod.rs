@@ -14,7 +14,7 @@ use mongodb::bson::DateTime as BsonDateTime;
 
 use crate::config::DatabaseConfig;
 use crate::store::Store;
-use crate::store::documents::{AlertSettings, Role, TenantDoc};
+use crate::store::documents::{Role, TenantDoc};
 use crate::tenancy::keys;
 
 pub use generator::day_of_payments;
@@ -33,8 +33,9 @@ pub struct SeedArgs {
     /// Average payments per hour per tenant.
     #[arg(long, default_value_t = 20.0)]
     pub rate: f64,
-    /// Also create the well-known keys pk_demo_<tenant>_viewer and
-    /// pk_demo_<tenant>_ingest. Never use in production.
+    /// Also create the well-known keys pk_demo_<tenant>_viewer,
+    /// pk_demo_<tenant>_ingest and pk_demo_<tenant>_admin. Never use in
+    /// production.
     #[arg(long)]
     pub demo_keys: bool,
     /// Seed of the random generator; the same seed gives the same data.
@@ -66,14 +67,14 @@ pub async fn seed(store: &Store, args: &SeedArgs) -> anyhow::Result<()> {
                 timezone: profile.timezone.to_owned(),
                 currency: profile.currency.to_owned(),
                 methods: profile.methods.iter().map(|(method, _)| (*method).to_owned()).collect(),
-                alert_settings: AlertSettings::default(),
+                alert_rules: None,
                 api_keys: Vec::new(),
                 created_at: BsonDateTime::now(),
             })
             .await
             .with_context(|| format!("creating tenant {tenant_id}"))?;
         if args.demo_keys {
-            for role in [Role::Viewer, Role::Ingest] {
+            for role in Role::ALL {
                 let key = keys::demo_key(tenant_id, role);
                 store
                     .ensure_api_key(tenant_id, &keys::stored_key(&key, role, "demo"))
@@ -109,7 +110,9 @@ pub async fn seed(store: &Store, args: &SeedArgs) -> anyhow::Result<()> {
         );
     }
     if args.demo_keys {
-        println!("demo keys: pk_demo_<tenant>_viewer (read) and pk_demo_<tenant>_ingest (write)");
+        println!(
+            "demo keys: pk_demo_<tenant>_viewer (read), pk_demo_<tenant>_ingest (write) and pk_demo_<tenant>_admin (read, alert rules)"
+        );
     }
     Ok(())
 }

@@ -56,16 +56,28 @@ pub enum Role {
     Viewer,
     /// Write payments and refunds.
     Ingest,
+    /// A viewer that may also change alert rules (and, later, API keys).
+    Admin,
 }
 
 impl Role {
-    pub const ALL: [Self; 2] = [Self::Viewer, Self::Ingest];
+    pub const ALL: [Self; 3] = [Self::Viewer, Self::Ingest, Self::Admin];
 
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Viewer => "viewer",
             Self::Ingest => "ingest",
+            Self::Admin => "admin",
         }
+    }
+
+    /// Whether a key of this role may do what `needed` may: its own rights,
+    /// and an admin's include a viewer's (SPEC §4). Ingest keys only write.
+    pub const fn grants(self, needed: Self) -> bool {
+        matches!(
+            (self, needed),
+            (Self::Viewer, Self::Viewer) | (Self::Ingest, Self::Ingest) | (Self::Admin, Self::Admin | Self::Viewer)
+        )
     }
 
     pub fn parse(text: &str) -> Option<Self> {
@@ -86,26 +98,6 @@ pub struct ApiKeyDoc {
     pub created_at: BsonDateTime,
 }
 
-/// Per-tenant alert settings (failure spikes, volume thresholds).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AlertSettings {
-    /// Alert when a trend bucket's failure rate exceeds this percentage.
-    pub failure_rate_percent: f64,
-    /// Alert when hourly gross volume drops below this, in minor units.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_hourly_volume_minor: Option<i64>,
-}
-
-impl Default for AlertSettings {
-    fn default() -> Self {
-        Self {
-            failure_rate_percent: 15.0,
-            min_hourly_volume_minor: None,
-        }
-    }
-}
-
 /// A document of `tenants`; `_id` is the tenant's slug.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -119,8 +111,10 @@ pub struct TenantDoc {
     pub currency: String,
     /// Enabled payment methods (ids of the catalogue).
     pub methods: Vec<String>,
-    #[serde(default)]
-    pub alert_settings: AlertSettings,
+    /// The tenant's alert rules; absent until an admin first changes them,
+    /// which means `shared::alerts::rules::defaults()`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_rules: Option<Vec<paypulse_shared::alerts::AlertRule>>,
     #[serde(default)]
     pub api_keys: Vec<ApiKeyDoc>,
     pub created_at: BsonDateTime,

@@ -4,7 +4,9 @@
 //! live feed and wake the alert evaluator. Nothing else learns of a write.
 
 use chrono::{DateTime, Utc};
-use paypulse_shared::live::FeedItem;
+use paypulse_shared::alerts::Alert;
+use paypulse_shared::alerts::lifecycle::Change;
+use paypulse_shared::live::{AlertFrame, FeedItem};
 use paypulse_shared::payment::{EventType, PaymentEvent, PaymentStatus};
 
 use super::documents::PaymentDoc;
@@ -16,6 +18,15 @@ pub enum DomainEvent {
     PaymentCreated(PaymentDoc),
     /// A succeeded payment became refunded; the document as it is now.
     PaymentRefunded(PaymentDoc),
+    /// An alert episode began, fired, resolved or ended without firing;
+    /// the episode as it is now.
+    AlertChanged {
+        tenant: String,
+        alert: Box<Alert>,
+        change: Change,
+    },
+    /// An admin replaced the tenant's alert rules.
+    AlertRulesChanged(String),
 }
 
 impl DomainEvent {
@@ -23,6 +34,7 @@ impl DomainEvent {
     pub fn tenant(&self) -> &str {
         match self {
             Self::PaymentCreated(payment) | Self::PaymentRefunded(payment) => &payment.tenant_id,
+            Self::AlertChanged { tenant, .. } | Self::AlertRulesChanged(tenant) => tenant,
         }
     }
 
@@ -30,6 +42,7 @@ impl DomainEvent {
     pub fn changes_analytics(&self) -> bool {
         match self {
             Self::PaymentCreated(_) | Self::PaymentRefunded(_) => true,
+            Self::AlertChanged { .. } | Self::AlertRulesChanged(_) => false,
         }
     }
 
@@ -42,6 +55,18 @@ impl DomainEvent {
             }
             Self::PaymentCreated(payment) => (EventType::PaymentReceived, payment),
             Self::PaymentRefunded(payment) => (EventType::PaymentRefunded, payment),
+            // The feed carries what dashboards show and notify: firing and
+            // resolution (SPEC §3), silenced ones too (marked, for the
+            // history); not episodes that began or ended without firing.
+            Self::AlertChanged { alert, change, .. } => {
+                return matches!(change, Change::Fired | Change::Resolved).then(|| {
+                    FeedItem::Alert(AlertFrame {
+                        alert: (**alert).clone(),
+                        seq: None,
+                    })
+                });
+            }
+            Self::AlertRulesChanged(_) => return None,
         };
         Some(FeedItem::Payment(PaymentEvent {
             event_type,

@@ -1,6 +1,7 @@
 //! MongoDB storage: the connection, the collections and their documents, and
 //! the queries the features make. Every query takes the tenant id first.
 
+pub mod alerts;
 pub mod documents;
 pub mod edges;
 pub mod events;
@@ -34,6 +35,10 @@ pub mod names {
     pub const DAY_ROLLUPS: &str = "day_rollups";
     /// Every level's collection.
     pub const ALL_ROLLUPS: [&str; 3] = [ROLLUPS, HOUR_ROLLUPS, DAY_ROLLUPS];
+    /// One document per alert episode (see `alerts`).
+    pub const ALERTS: &str = "alerts";
+    /// One document per tenant and alert rule: where its lifecycle is.
+    pub const ALERT_STATES: &str = "alert_states";
     /// The first layout, one document per cell and method: rebuilt into
     /// `ROLLUPS` and dropped at start.
     pub const LEGACY_ROLLUPS: &str = "rollups";

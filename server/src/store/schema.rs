@@ -19,6 +19,8 @@ pub async fn ensure(database: &Database) -> mongodb::error::Result<Vec<&'static 
         (names::ROLLUPS, rollups_validator()),
         (names::HOUR_ROLLUPS, rollups_validator()),
         (names::DAY_ROLLUPS, rollups_validator()),
+        (names::ALERTS, alerts_validator()),
+        (names::ALERT_STATES, alert_states_validator()),
     ] {
         if existing.iter().any(|known| known == name) {
             database
@@ -40,6 +42,14 @@ pub async fn ensure(database: &Database) -> mongodb::error::Result<Vec<&'static 
     database
         .collection::<Document>(names::TENANTS)
         .create_indexes(tenant_indexes())
+        .await?;
+    database
+        .collection::<Document>(names::ALERTS)
+        .create_indexes(alert_indexes())
+        .await?;
+    database
+        .collection::<Document>(names::ALERT_STATES)
+        .create_indexes(vec![index("tenant", doc! { "tenantId": 1 }, false)])
         .await?;
     for rollups in names::ALL_ROLLUPS {
         database
@@ -93,6 +103,64 @@ fn payment_indexes() -> Vec<IndexModel> {
 
 fn tenant_indexes() -> Vec<IndexModel> {
     vec![index("api_key_hash", doc! { "apiKeys.hash": 1 }, true)]
+}
+
+/// The history newest first (`_id` is the episode's start), whole or by
+/// state or rule.
+fn alert_indexes() -> Vec<IndexModel> {
+    vec![
+        index("tenant_newest", doc! { "tenantId": 1, "_id": -1 }, false),
+        index(
+            "tenant_state_newest",
+            doc! { "tenantId": 1, "state": 1, "_id": -1 },
+            false,
+        ),
+        index(
+            "tenant_rule_newest",
+            doc! { "tenantId": 1, "ruleId": 1, "_id": -1 },
+            false,
+        ),
+    ]
+}
+
+fn alerts_validator() -> Document {
+    doc! { "$jsonSchema": {
+        "bsonType": "object",
+        "required": ["_id", "tenantId", "ruleId", "ruleName", "kind", "state", "startedAt", "value",
+            "threshold", "message", "silenced", "windowFrom"],
+        "properties": {
+            "_id": { "bsonType": "objectId" },
+            "tenantId": { "bsonType": "string", "minLength": 1 },
+            "ruleId": { "bsonType": "string", "minLength": 1 },
+            "ruleName": { "bsonType": "string" },
+            "kind": { "enum": ["failure_rate", "volume_above", "volume_below", "volume_anomaly"] },
+            "state": { "enum": ["pending", "firing", "resolved"] },
+            "startedAt": { "bsonType": "date" },
+            "firedAt": { "bsonType": "date" },
+            "resolvedAt": { "bsonType": "date" },
+            "value": { "bsonType": "double" },
+            "threshold": { "bsonType": "double" },
+            "message": { "bsonType": "string" },
+            "silenced": { "bsonType": "bool" },
+            "windowFrom": { "bsonType": "date" },
+            "windowTo": { "bsonType": "date" },
+        },
+    } }
+}
+
+fn alert_states_validator() -> Document {
+    doc! { "$jsonSchema": {
+        "bsonType": "object",
+        "required": ["_id", "tenantId", "ruleId", "phase", "version"],
+        "properties": {
+            "_id": { "bsonType": "string" },
+            "tenantId": { "bsonType": "string", "minLength": 1 },
+            "ruleId": { "bsonType": "string", "minLength": 1 },
+            "phase": { "bsonType": "object" },
+            "alertId": { "bsonType": "objectId" },
+            "version": { "bsonType": ["int", "long"], "minimum": 1 },
+        },
+    } }
 }
 
 fn rollup_indexes() -> Vec<IndexModel> {
@@ -155,14 +223,14 @@ fn tenants_validator() -> Document {
             "timezone": { "bsonType": "string", "minLength": 1 },
             "currency": { "bsonType": "string", "pattern": "^[A-Z]{3}$" },
             "methods": { "bsonType": "array", "items": { "bsonType": "string" } },
-            "alertSettings": { "bsonType": "object" },
+            "alertRules": { "bsonType": "array", "items": { "bsonType": "object" } },
             "apiKeys": { "bsonType": "array", "items": {
                 "bsonType": "object",
                 "required": ["id", "hash", "role", "label", "createdAt"],
                 "properties": {
                     "id": { "bsonType": "string" },
                     "hash": { "bsonType": "string", "pattern": "^[0-9a-f]{64}$" },
-                    "role": { "enum": ["viewer", "ingest"] },
+                    "role": { "enum": ["viewer", "ingest", "admin"] },
                     "label": { "bsonType": "string" },
                     "createdAt": { "bsonType": "date" },
                 },

@@ -379,7 +379,7 @@ async fn back_off(attempt: usize) {
 
 /// Whether a write failed on a unique index (code 11000): for payments, an
 /// `externalId` stored before.
-fn is_duplicate_key(error: &mongodb::error::Error) -> bool {
+pub(super) fn is_duplicate_key(error: &mongodb::error::Error) -> bool {
     use mongodb::error::{ErrorKind, WriteFailure};
     const DUPLICATE_KEY: i32 = 11_000;
     match &*error.kind {

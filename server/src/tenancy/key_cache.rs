@@ -75,7 +75,7 @@ mod tests {
             timezone: "UTC".into(),
             currency: "USD".into(),
             methods: vec!["card".into()],
-            alert_settings: Default::default(),
+            alert_rules: None,
             api_keys: Vec::new(),
             created_at: BsonDateTime::now(),
         })

@@ -34,9 +34,9 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// Refuses with 403 unless the key has `role`.
+    /// Refuses with 403 unless the key's role grants `role`'s rights.
     pub fn require(self, role: Role) -> Result<Self, ApiError> {
-        if self.role == role {
+        if self.role.grants(role) {
             Ok(self)
         } else {
             Err(ApiError::new(

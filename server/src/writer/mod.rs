@@ -22,8 +22,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::error::ApiError;
 use crate::store::Store;
+use crate::store::alerts::Transition;
 use crate::store::events::DomainEvent;
 use crate::store::writes::{CreateOutcome, NewPayment, RefundOutcome, Written};
+use paypulse_shared::alerts::AlertRule;
 use pipeline::Pipeline;
 
 /// Most requests written in one batch.
@@ -68,6 +70,11 @@ pub enum Write {
         id: ObjectId,
         at: DateTime<Utc>,
     },
+    /// An admin's new alert rules of a tenant, validated.
+    AlertRules { tenant_id: String, rules: Vec<AlertRule> },
+    /// One step of a rule's lifecycle, made unless another instance made
+    /// it first.
+    Transition(Box<Transition>),
 }
 
 /// What became of one write.
@@ -75,6 +82,9 @@ pub enum Write {
 enum Outcome {
     Create(CreateOutcome),
     Refund(RefundOutcome),
+    AlertRules,
+    /// Whether the transition was made (not another instance's first).
+    Transition(bool),
 }
 
 type Reply = oneshot::Sender<mongodb::error::Result<Outcome>>;
@@ -113,7 +123,7 @@ impl Writer {
     pub async fn create(&self, payment: NewPayment) -> Result<CreateOutcome, ApiError> {
         match self.submit(Write::Create(payment)).await? {
             Outcome::Create(outcome) => Ok(outcome),
-            Outcome::Refund(_) => unreachable!("a create is answered with a create outcome"),
+            _ => unreachable!("a create is answered with a create outcome"),
         }
     }
 
@@ -126,7 +136,25 @@ impl Writer {
         };
         match self.submit(write).await? {
             Outcome::Refund(outcome) => Ok(outcome),
-            Outcome::Create(_) => unreachable!("a refund is answered with a refund outcome"),
+            _ => unreachable!("a refund is answered with a refund outcome"),
+        }
+    }
+
+    /// Replaces a tenant's alert rules (validated by the caller).
+    pub async fn replace_alert_rules(&self, tenant_id: &str, rules: Vec<AlertRule>) -> Result<(), ApiError> {
+        let write = Write::AlertRules {
+            tenant_id: tenant_id.to_owned(),
+            rules,
+        };
+        self.submit(write).await.map(drop)
+    }
+
+    /// Makes one lifecycle step; `false` when another instance made one
+    /// first (the rule's state moved since it was read).
+    pub async fn transition(&self, transition: Transition) -> Result<bool, ApiError> {
+        match self.submit(Write::Transition(Box::new(transition))).await? {
+            Outcome::Transition(made) => Ok(made),
+            _ => unreachable!("a transition is answered with a transition outcome"),
         }
     }
 
@@ -213,6 +241,23 @@ async fn write_batch(store: &Store, jobs: Vec<Job>) -> Committed {
                 });
                 if let Err(error) = &result {
                     tracing::error!(%error, tenant = %tenant_id, "writing a refund failed");
+                }
+                committed.replies.push((job.reply, result));
+            }
+            Write::AlertRules { tenant_id, rules } => {
+                let result = store.replace_alert_rules(&tenant_id, &rules).await.map(|written| {
+                    committed.events.extend(written.events);
+                    Outcome::AlertRules
+                });
+                committed.replies.push((job.reply, result));
+            }
+            Write::Transition(transition) => {
+                let result = store.apply_transition(&transition).await.map(|written| {
+                    committed.events.extend(written.events);
+                    Outcome::Transition(written.outcome)
+                });
+                if let Err(error) = &result {
+                    tracing::error!(%error, tenant = %transition.tenant_id, rule = %transition.rule.id, "writing an alert transition failed");
                 }
                 committed.replies.push((job.reply, result));
             }

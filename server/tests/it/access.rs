@@ -14,6 +14,8 @@ fn endpoints(acme_payment: &str) -> Vec<String> {
         "/api/analytics/trends?period=week".into(),
         "/api/payments".into(),
         format!("/api/payments/{acme_payment}"),
+        "/api/alerts/rules".into(),
+        "/api/alerts".into(),
     ]
 }
 
@@ -80,6 +82,22 @@ async fn ingest_keys_cannot_read() {
         let response = app.get_as("acme", "pk_demo_acme_ingest", &path).send().await.unwrap();
         assert_error(response, 403, "insufficient_role", "viewer").await;
     }
+}
+
+/// An admin key has a viewer's rights too (SPEC §4).
+#[tokio::test]
+async fn admin_keys_read_what_viewers_read() {
+    let (app, id) = app_with_a_payment().await;
+    for path in endpoints(&id) {
+        let response = app.get_as("acme", "pk_demo_acme_admin", &path).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+    }
+    let socket = tokio_tungstenite::connect_async(format!(
+        "ws://{}/ws/payments?tenant=acme&key=pk_demo_acme_admin",
+        app.address
+    ))
+    .await;
+    assert!(socket.is_ok(), "an admin watches the live feed");
 }
 
 #[tokio::test]

@@ -34,7 +34,7 @@ async fn seeding_twice_inserts_nothing_the_second_time() {
         );
     }
     let acme = again.iter().find(|tenant| tenant.id == "acme").unwrap();
-    assert_eq!(acme.api_keys.len(), 2, "one viewer and one ingest demo key");
+    assert_eq!(acme.api_keys.len(), 3, "one viewer, one ingest and one admin demo key");
     assert!(
         acme.api_keys
             .iter()

@@ -1,0 +1,217 @@
+//! What a rule's condition reads: the tenant's totals over the rule's
+//! trailing window, from the rollups through the planner (so the cost does
+//! not grow with the number of payments), and for a volume anomaly the same
+//! window of each of the previous six weeks, judged by `shared::anomaly`.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use paypulse_shared::Amount;
+use paypulse_shared::alerts::rules::volume_minor;
+use paypulse_shared::alerts::{AlertRule, RuleKind};
+use paypulse_shared::anomaly::seasons::weeks_earlier;
+use paypulse_shared::anomaly::{MAX_SEASONS, Sample, judge};
+use paypulse_shared::stats::Stats;
+use paypulse_shared::wire::AnomalyKind;
+
+use crate::store::Store;
+use crate::store::documents::TenantDoc;
+use crate::store::rollups::Level;
+
+/// A rule's condition at one moment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reading {
+    pub holds: bool,
+    /// Percent for failure rate, major units for volume.
+    pub value: f64,
+    /// What `value` was judged against (an anomaly: the band's edge).
+    pub threshold: f64,
+    /// For people: what was seen, in the rule's terms.
+    pub message: String,
+}
+
+/// How long the past weeks' totals of a window are kept: they only change
+/// through late payments or a repair, and a few minutes of that is below
+/// what a band of six weeks notices.
+const SEASONS_TTL: Duration = Duration::from_secs(10 * 60);
+/// Most windows kept; beyond, the oldest half is dropped.
+const SEASONS_CAPACITY: usize = 4_096;
+
+/// A tenant and a past window of whole hours.
+type WindowKey = (String, DateTime<Utc>, DateTime<Utc>);
+
+/// The past weeks' totals of recent windows, per tenant.
+#[derive(Default)]
+pub struct SeasonCache {
+    entries: Mutex<HashMap<WindowKey, (Instant, Stats)>>,
+}
+
+impl SeasonCache {
+    fn get(&self, key: &WindowKey) -> Option<Stats> {
+        let entries = self.entries.lock().expect("season cache poisoned");
+        entries
+            .get(key)
+            .filter(|(at, _)| at.elapsed() < SEASONS_TTL)
+            .map(|(_, stats)| *stats)
+    }
+
+    fn put(&self, key: WindowKey, stats: Stats) {
+        let mut entries = self.entries.lock().expect("season cache poisoned");
+        if entries.len() >= SEASONS_CAPACITY {
+            entries.retain(|_, (at, _)| at.elapsed() < SEASONS_TTL / 2);
+            if entries.len() >= SEASONS_CAPACITY {
+                entries.clear();
+            }
+        }
+        entries.insert(key, (Instant::now(), stats));
+    }
+}
+
+/// The tenant's totals over `[from, to)`.
+async fn totals(
+    store: &Store,
+    tenant: &TenantDoc,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> mongodb::error::Result<Stats> {
+    let cells = store.cells(&tenant.id, tenant.tz(), from, to, Level::Hour).await?;
+    let mut stats = Stats::default();
+    for cell in &cells {
+        stats.merge(&cell.stats);
+    }
+    Ok(stats)
+}
+
+/// Reads `rule`'s condition for `tenant` at `now`. `history_from` is when
+/// the tenant's data begins: earlier weeks are not seasons of it.
+pub async fn read(
+    store: &Store,
+    seasons: &SeasonCache,
+    tenant: &TenantDoc,
+    rule: &AlertRule,
+    now: DateTime<Utc>,
+    history_from: Option<DateTime<Utc>>,
+) -> mongodb::error::Result<Reading> {
+    let window = TimeDelta::minutes(i64::from(rule.window_minutes));
+    let from = now - window;
+    let stats = totals(store, tenant, from, now).await?;
+    let scale = tenant.scale();
+    let major = |minor: i64| Amount::from_minor(minor, scale).to_f64();
+    let over = format!("over the last {} min", rule.window_minutes);
+    let volume = major(stats.volume_minor);
+    let currency = &tenant.currency;
+    Ok(match rule.kind {
+        RuleKind::FailureRate => {
+            let attempts = stats.count();
+            let rate = if attempts == 0 {
+                0.0
+            } else {
+                stats.failed as f64 * 100.0 / attempts as f64
+            };
+            let threshold = rule.threshold.unwrap_or(100.0);
+            let min_attempts = rule.min_attempts.unwrap_or(1);
+            Reading {
+                holds: attempts >= min_attempts && rate >= threshold,
+                value: rate,
+                threshold,
+                message: format!(
+                    "Failure rate {rate:.1}% {over} ({} of {attempts} payments failed; threshold {threshold}%{})",
+                    stats.failed,
+                    if attempts < min_attempts {
+                        format!(", judged from {min_attempts} payments")
+                    } else {
+                        String::new()
+                    }
+                ),
+            }
+        }
+        RuleKind::VolumeAbove | RuleKind::VolumeBelow => {
+            let threshold = rule.threshold.unwrap_or(0.0);
+            let limit = volume_minor(threshold, scale).unwrap_or(i64::MAX);
+            let (holds, word) = if rule.kind == RuleKind::VolumeAbove {
+                (stats.volume_minor > limit, "above")
+            } else {
+                (stats.volume_minor < limit, "below")
+            };
+            Reading {
+                holds,
+                value: volume,
+                threshold,
+                message: format!(
+                    "Volume {volume} {currency} {over}: {} {threshold} {currency}",
+                    if holds { word } else { "not" }
+                ),
+            }
+        }
+        RuleKind::VolumeAnomaly => {
+            let past = past_weeks(store, seasons, tenant, from, now, history_from).await?;
+            let verdict = judge(&Sample::from(&stats), 1.0, &past, &[]);
+            let low = verdict.kinds.contains(&AnomalyKind::VolumeLow);
+            let high = verdict.kinds.contains(&AnomalyKind::VolumeHigh);
+            let Some(band) = verdict.band else {
+                return Ok(Reading {
+                    holds: false,
+                    value: volume,
+                    threshold: 0.0,
+                    message: format!(
+                        "Volume {volume} {currency} {over}; too little history to judge it (3 earlier weeks needed)"
+                    ),
+                });
+            };
+            let edge = |minor: f64| major(minor.round() as i64);
+            let (expected_low, expected_high) = (edge(band.volume_minor.low), edge(band.volume_minor.high));
+            Reading {
+                holds: low || high,
+                value: volume,
+                threshold: if low { expected_low } else { expected_high },
+                message: format!(
+                    "Volume {volume} {currency} {over}, {} the {expected_low}–{expected_high} {currency} the same time of earlier weeks brought",
+                    if low {
+                        "far below"
+                    } else if high {
+                        "far above"
+                    } else {
+                        "within"
+                    }
+                ),
+            }
+        }
+    })
+}
+
+/// The same window of each of the previous weeks (nearest first), read in
+/// whole local hours from the hour rollups and scaled to the window's
+/// length; weeks before the tenant's data began are left out.
+async fn past_weeks(
+    store: &Store,
+    cache: &SeasonCache,
+    tenant: &TenantDoc,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    history_from: Option<DateTime<Utc>>,
+) -> mongodb::error::Result<Vec<Sample>> {
+    let tz = tenant.tz();
+    let mut samples = Vec::with_capacity(MAX_SEASONS);
+    for weeks in 1..=MAX_SEASONS as u32 {
+        let Some(window) = weeks_earlier(from, to, tz, weeks) else {
+            continue;
+        };
+        let hours = window.in_whole_hours(tz);
+        if history_from.is_none_or(|begins| hours.start < begins) {
+            break;
+        }
+        let key = (tenant.id.clone(), hours.start, hours.end);
+        let stats = match cache.get(&key) {
+            Some(stats) => stats,
+            None => {
+                let stats = totals(store, tenant, hours.start, hours.end).await?;
+                cache.put(key, stats);
+                stats
+            }
+        };
+        samples.push(Sample::from(&stats).scaled(hours.factor));
+    }
+    Ok(samples)
+}

@@ -1,0 +1,342 @@
+//! The alert evaluator: every instance evaluates every tenant's rules, on a
+//! timer (for what time alone changes: a pending period running out, a
+//! window emptying) and within a second of the writes that touch a tenant
+//! (it is a subscriber of the post-commit pipeline). Each step of a rule's
+//! lifecycle is written through the writer as a compare-and-set on the
+//! rule's stored state (`store::alerts`), so however many instances see it,
+//! one makes it, and an instance killed mid-episode leaves nothing behind
+//! that the others do not carry on.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use futures::TryStreamExt;
+use futures::future::BoxFuture;
+use mongodb::bson::doc;
+use paypulse_shared::alerts::lifecycle::{Change, Periods, Phase};
+use paypulse_shared::alerts::{AlertRule, rules};
+use tokio::sync::Notify;
+
+use super::conditions::{self, SeasonCache};
+use crate::clock::Clock;
+use crate::store::Store;
+use crate::store::alerts::{StateDoc, Transition};
+use crate::store::documents::{TenantDoc, to_chrono};
+use crate::store::events::DomainEvent;
+use crate::writer::Writer;
+use crate::writer::pipeline::{Subscriber, tenants_of};
+
+/// The evaluator's timings (docs/ARCHITECTURE.md, "Alerts").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AlertLimits {
+    /// Every tenant is evaluated at least this often.
+    pub tick: Duration,
+    /// A tenant is evaluated at most this often however busy it is.
+    pub min_gap: Duration,
+    /// Whether this instance evaluates at all (tests of other features turn
+    /// it off; production never does).
+    pub enabled: bool,
+}
+
+impl Default for AlertLimits {
+    fn default() -> Self {
+        Self {
+            tick: Duration::from_secs(5),
+            min_gap: Duration::from_secs(1),
+            enabled: true,
+        }
+    }
+}
+
+/// How long a tenant's first-data instant is trusted (a backfill may move
+/// it earlier).
+const HISTORY_TTL: Duration = Duration::from_secs(10 * 60);
+
+/// When a tenant's data begins (`None`: it has none), read at the instant.
+type HistoryStart = (Instant, Option<DateTime<Utc>>);
+
+/// The evaluator; clones share it. As a pipeline subscriber it only marks
+/// tenants to evaluate, never waits for the writer (which is waiting for it).
+#[derive(Clone, Default)]
+pub struct Evaluator {
+    shared: Arc<Shared>,
+}
+
+#[derive(Default)]
+struct Shared {
+    dirty: Mutex<HashSet<String>>,
+    wake: Notify,
+    seasons: SeasonCache,
+    /// Per tenant: when its data begins, and when that was read.
+    history: Mutex<HashMap<String, HistoryStart>>,
+    /// Tenant evaluations made, and the time they took in all.
+    evaluations: AtomicU64,
+    busy_micros: AtomicU64,
+    /// Transitions this instance made, and those another instance made first.
+    made: AtomicU64,
+    lost: AtomicU64,
+}
+
+/// What the evaluator did since the process started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EvaluatorStats {
+    pub evaluations: u64,
+    pub busy: Duration,
+    pub transitions_made: u64,
+    pub transitions_lost: u64,
+}
+
+impl Subscriber for Evaluator {
+    fn committed<'a>(&'a self, events: &'a [DomainEvent]) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let touched = tenants_of(events, |event| {
+                event.changes_analytics() || matches!(event, DomainEvent::AlertRulesChanged(_))
+            });
+            if touched.is_empty() {
+                return;
+            }
+            let mut dirty = self.shared.dirty.lock().expect("dirty set poisoned");
+            dirty.extend(touched.into_iter().map(str::to_owned));
+            drop(dirty);
+            self.shared.wake.notify_one();
+        })
+    }
+}
+
+impl Evaluator {
+    /// What it did so far.
+    pub fn stats(&self) -> EvaluatorStats {
+        EvaluatorStats {
+            evaluations: self.shared.evaluations.load(Ordering::Relaxed),
+            busy: Duration::from_micros(self.shared.busy_micros.load(Ordering::Relaxed)),
+            transitions_made: self.shared.made.load(Ordering::Relaxed),
+            transitions_lost: self.shared.lost.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Runs the evaluation loop on the current runtime until the writer
+    /// stops.
+    pub fn start(&self, store: Store, writer: Writer, clock: Clock, limits: AlertLimits) {
+        if !limits.enabled {
+            return;
+        }
+        let evaluator = self.clone();
+        tokio::spawn(async move { evaluator.run(store, writer, clock, limits).await });
+    }
+
+    async fn run(self, store: Store, writer: Writer, clock: Clock, limits: AlertLimits) {
+        let mut ticker = tokio::time::interval(limits.tick);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last: HashMap<String, Instant> = HashMap::new();
+        loop {
+            let everyone = tokio::select! {
+                _ = ticker.tick() => true,
+                () = self.shared.wake.notified() => false,
+            };
+            let tenants = if everyone {
+                self.shared.dirty.lock().expect("dirty set poisoned").clear();
+                match all_tenants(&store).await {
+                    Ok(tenants) => tenants,
+                    Err(error) => {
+                        tracing::warn!(%error, "alerts: listing tenants");
+                        continue;
+                    }
+                }
+            } else {
+                // A busy tenant waits out its gap; the rest go now.
+                let due: Vec<String> = {
+                    let mut dirty = self.shared.dirty.lock().expect("dirty set poisoned");
+                    let due: Vec<String> = dirty
+                        .iter()
+                        .filter(|tenant| last.get(*tenant).is_none_or(|at| at.elapsed() >= limits.min_gap))
+                        .cloned()
+                        .collect();
+                    for tenant in &due {
+                        dirty.remove(tenant);
+                    }
+                    if !dirty.is_empty() {
+                        let evaluator = self.clone();
+                        let gap = limits.min_gap;
+                        tokio::spawn(async move {
+                            tokio::time::sleep(gap).await;
+                            evaluator.shared.wake.notify_one();
+                        });
+                    }
+                    due
+                };
+                match tenants_by_id(&store, &due).await {
+                    Ok(tenants) => tenants,
+                    Err(error) => {
+                        tracing::warn!(%error, "alerts: reading tenants");
+                        continue;
+                    }
+                }
+            };
+            for tenant in tenants {
+                last.insert(tenant.id.clone(), Instant::now());
+                let started = Instant::now();
+                if let Err(error) = self.evaluate(&store, &writer, &tenant, clock.now()).await {
+                    tracing::warn!(%error, tenant = %tenant.id, "alerts: evaluating");
+                }
+                self.shared.evaluations.fetch_add(1, Ordering::Relaxed);
+                self.shared
+                    .busy_micros
+                    .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+            }
+            last.retain(|_, at| at.elapsed() < limits.tick * 4);
+        }
+    }
+
+    /// Evaluates every rule of `tenant` at `now` and makes the steps due.
+    pub async fn evaluate(
+        &self,
+        store: &Store,
+        writer: &Writer,
+        tenant: &TenantDoc,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let rules = tenant.alert_rules.clone().unwrap_or_else(rules::defaults);
+        let mut states: HashMap<String, StateDoc> = store
+            .rule_states(&tenant.id)
+            .await?
+            .into_iter()
+            .map(|state| (state.rule_id.clone(), state))
+            .collect();
+        let history_from = self.history_from(store, &tenant.id).await?;
+        for rule in &rules {
+            let state = states.remove(&rule.id);
+            let (phase, version, alert_id) = state.as_ref().map_or((Phase::Normal, 0, None), |state| {
+                (state.phase, state.version, state.alert_id)
+            });
+            if !rule.enabled {
+                if phase != Phase::Normal {
+                    let message = "The rule was disabled".to_owned();
+                    self.close(writer, tenant, rule.clone(), phase, version, alert_id, now, message)
+                        .await?;
+                }
+                continue;
+            }
+            let reading = conditions::read(store, &self.shared.seasons, tenant, rule, now, history_from).await?;
+            let periods = Periods::minutes(rule.pending_minutes, rule.keep_firing_minutes);
+            let Some((to, change)) = phase.step(reading.holds, now, periods) else {
+                continue;
+            };
+            let transition = Transition {
+                tenant_id: tenant.id.clone(),
+                rule: rule.clone(),
+                version,
+                alert_id,
+                to,
+                change,
+                at: now,
+                value: reading.value,
+                threshold: reading.threshold,
+                message: reading.message,
+                silenced: rule.silenced_at(now),
+                window_from: now - TimeDelta::minutes(i64::from(rule.window_minutes)),
+            };
+            self.count(writer.transition(transition).await?);
+        }
+        // Rules removed while an episode was under way: it ends with them.
+        for (_, state) in states {
+            if state.phase != Phase::Normal {
+                let rule = AlertRule {
+                    // Only the id is read when an episode ends.
+                    id: state.rule_id.clone(),
+                    ..rules::defaults()[0].clone()
+                };
+                let message = "The rule was removed".to_owned();
+                self.close(
+                    writer,
+                    tenant,
+                    rule,
+                    state.phase,
+                    state.version,
+                    state.alert_id,
+                    now,
+                    message,
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the episode of a rule that stopped being evaluated.
+    #[allow(clippy::too_many_arguments)]
+    async fn close(
+        &self,
+        writer: &Writer,
+        tenant: &TenantDoc,
+        rule: AlertRule,
+        phase: Phase,
+        version: i64,
+        alert_id: Option<mongodb::bson::oid::ObjectId>,
+        now: DateTime<Utc>,
+        message: String,
+    ) -> anyhow::Result<()> {
+        let change = if phase.fired_at().is_some() {
+            Change::Resolved
+        } else {
+            Change::Abandoned
+        };
+        let silenced = rule.silenced_at(now);
+        let transition = Transition {
+            tenant_id: tenant.id.clone(),
+            rule,
+            version,
+            alert_id,
+            to: Phase::Normal,
+            change,
+            at: now,
+            value: 0.0,
+            threshold: 0.0,
+            message,
+            silenced,
+            window_from: now,
+        };
+        self.count(writer.transition(transition).await?);
+        Ok(())
+    }
+
+    fn count(&self, made: bool) {
+        let counter = if made { &self.shared.made } else { &self.shared.lost };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// When the tenant's data begins (its first day rollup), remembered for
+    /// a while.
+    async fn history_from(&self, store: &Store, tenant_id: &str) -> mongodb::error::Result<Option<DateTime<Utc>>> {
+        if let Some((at, begins)) = self.shared.history.lock().expect("history poisoned").get(tenant_id)
+            && at.elapsed() < HISTORY_TTL
+        {
+            return Ok(*begins);
+        }
+        let begins = store.first_cell(tenant_id).await?.map(to_chrono);
+        self.shared
+            .history
+            .lock()
+            .expect("history poisoned")
+            .insert(tenant_id.to_owned(), (Instant::now(), begins));
+        Ok(begins)
+    }
+}
+
+async fn all_tenants(store: &Store) -> mongodb::error::Result<Vec<TenantDoc>> {
+    store.tenants().find(doc! {}).await?.try_collect().await
+}
+
+async fn tenants_by_id(store: &Store, ids: &[String]) -> mongodb::error::Result<Vec<TenantDoc>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    store
+        .tenants()
+        .find(doc! { "_id": { "$in": ids } })
+        .await?
+        .try_collect()
+        .await
+}

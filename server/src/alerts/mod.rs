@@ -1,0 +1,100 @@
+//! Alerting (SPEC §3 "Alerts"): each tenant's rules (`GET`/`PUT
+//! /api/alerts/rules`), the history of their episodes (`GET /api/alerts`),
+//! and the evaluator that runs them (`evaluator`, over `conditions`).
+//! Transitions to firing and resolved reach dashboards through the live
+//! feed: the evaluator writes them through the writer, whose pipeline
+//! publishes them like payment events.
+
+pub mod conditions;
+pub mod evaluator;
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use mongodb::bson::oid::ObjectId;
+use paypulse_shared::alerts::{AlertRules, AlertsPage, rules};
+use paypulse_shared::error::ErrorCode;
+use paypulse_shared::query::{AlertsQuery, DEFAULT_LIMIT};
+
+use crate::error::{ApiError, ApiResult};
+use crate::params::{JsonBody, Params};
+use crate::state::AppState;
+use crate::store::alerts::AlertFilter;
+use crate::store::documents::Role;
+use crate::tenancy::Caller;
+
+pub use evaluator::{AlertLimits, Evaluator};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/alerts/rules", get(get_rules).put(put_rules))
+        .route("/alerts", get(history))
+}
+
+/// `GET /api/alerts/rules`: the tenant's rules (its defaults until an admin
+/// changes them), and whether the caller may change them.
+async fn get_rules(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<AlertRules>> {
+    let editable = caller.role.grants(Role::Admin);
+    let tenant = caller.require(Role::Viewer)?.tenant;
+    let rules = state
+        .store
+        .alert_rules(&tenant.id)
+        .await?
+        .unwrap_or_else(rules::defaults);
+    Ok(Json(AlertRules {
+        rules,
+        editable: Some(editable),
+    }))
+}
+
+/// `PUT /api/alerts/rules` (admin): replaces every rule after validation;
+/// a wrong field is a 400 `invalid_rule` that names it.
+async fn put_rules(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<JsonBody<AlertRules>, ApiError>,
+) -> ApiResult<Json<AlertRules>> {
+    let tenant = caller.require(Role::Admin)?.tenant;
+    let JsonBody(body) = body.map_err(|error| match error {
+        // The body's shape (a wrong type, an unknown kind) names the field too.
+        ApiError::Client {
+            code: ErrorCode::InvalidBody,
+            message,
+        } => ApiError::new(ErrorCode::InvalidRule, message),
+        other => other,
+    })?;
+    let rules = rules::validate(body.rules, tenant.scale())
+        .map_err(|error| ApiError::new(ErrorCode::InvalidRule, error.to_string()))?;
+    state.writer.replace_alert_rules(&tenant.id, rules.clone()).await?;
+    Ok(Json(AlertRules {
+        rules,
+        editable: Some(true),
+    }))
+}
+
+/// `GET /api/alerts`: the tenant's episodes, newest first.
+async fn history(
+    State(state): State<AppState>,
+    caller: Caller,
+    Params(query): Params<AlertsQuery>,
+) -> ApiResult<Json<AlertsPage>> {
+    let tenant = caller.require(Role::Viewer)?.tenant;
+    let after = query
+        .cursor
+        .as_deref()
+        .map(|text| {
+            ObjectId::parse_str(text)
+                .map_err(|_| ApiError::invalid_parameter(format!("'cursor' is not one this API gave out: '{text}'")))
+        })
+        .transpose()?;
+    let filter = AlertFilter {
+        state: query.state,
+        rule_id: query.rule_id,
+    };
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    let (alerts, next) = state.store.list_alerts(&tenant.id, &filter, after, limit).await?;
+    Ok(Json(AlertsPage {
+        items: alerts.iter().map(|alert| alert.to_wire()).collect(),
+        next_cursor: next.map(|id| id.to_hex()),
+    }))
+}
