@@ -40,7 +40,7 @@ pub struct Config {
     #[arg(long, env = "SIMULATE")]
     pub simulate: bool,
     /// Average simulated payments per second per tenant.
-    #[arg(long, env = "SIMULATE_RATE", default_value_t = 1.0)]
+    #[arg(long, env = "SIMULATE_RATE", default_value_t = 0.025)]
     pub simulate_rate: f64,
     /// Domain under which `<tenant>.<domain>` names a tenant (e.g.
     /// `paypulse.local`); unset means tenants come only from `X-Tenant-Id`.

@@ -5,7 +5,7 @@
 //! payments with the same `externalId`s, which is what makes seeding
 //! idempotent.
 
-use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Timelike, Utc, Weekday};
+use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, TimeZone, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
 use mongodb::bson::oid::ObjectId;
 use paypulse_shared::payment::PaymentStatus;
@@ -38,6 +38,14 @@ pub(crate) fn diurnal(hour: u32) -> f64 {
     0.15 + (-(distance * distance) / (2.0 * 3.5 * 3.5)).exp()
 }
 
+/// Payments expected per hour at the local time `local` of a tenant whose
+/// average is `rate` an hour: the rhythm both the seeded history and the
+/// simulator follow, so live traffic looks like the same business.
+pub(crate) fn hourly_rate<T: TimeZone>(rate: f64, local: &DateTime<T>) -> f64 {
+    let mean_diurnal = (0..24).map(diurnal).sum::<f64>() / 24.0;
+    rate * diurnal(local.hour()) / mean_diurnal * weekly(local.weekday())
+}
+
 pub(crate) fn weekly(day: Weekday) -> f64 {
     if matches!(day, Weekday::Sat | Weekday::Sun) {
         0.65
@@ -57,7 +65,6 @@ pub fn day_of_payments(
 ) -> Vec<PaymentDoc> {
     let tz: Tz = profile.timezone.parse().unwrap_or(chrono_tz::UTC);
     let mut rng = StdRng::seed_from_u64(day_seed(seed, &profile.id, date));
-    let mean_diurnal = (0..24).map(diurnal).sum::<f64>() / 24.0;
     let amounts = LogNormal::new(profile.median_minor.ln(), AMOUNT_SIGMA).expect("valid log-normal");
     let spike_hour = rng.random_bool(SPIKE_CHANCE).then(|| rng.random_range(0..24u32));
     let day_start = date.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
@@ -66,7 +73,7 @@ pub fn day_of_payments(
     for hour in 0..24u32 {
         let hour_start = day_start + TimeDelta::hours(i64::from(hour));
         let local = hour_start.with_timezone(&tz);
-        let expected = rate * diurnal(local.hour()) / mean_diurnal * weekly(local.weekday());
+        let expected = hourly_rate(rate, &local);
         let count = Poisson::new(expected.max(1e-9))
             .map(|poisson| poisson.sample(&mut rng) as u64)
             .unwrap_or(0);

@@ -8,7 +8,6 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use chrono::Timelike;
 use mongodb::bson::oid::ObjectId;
 use paypulse_shared::Amount;
 use paypulse_shared::payment::PaymentStatus;
@@ -18,7 +17,7 @@ use rand_distr::{Distribution, Exp, LogNormal};
 use tokio::task::JoinSet;
 
 use crate::ingest::CreatePayment;
-use crate::seed::generator::{AMOUNT_SIGMA, FAILURE_REASONS, REFUND_RATE, SPIKE_FACTOR, diurnal, pick_method};
+use crate::seed::generator::{AMOUNT_SIGMA, FAILURE_REASONS, REFUND_RATE, SPIKE_FACTOR, hourly_rate, pick_method};
 use crate::seed::profiles;
 use crate::state::AppState;
 use crate::store::documents::TenantDoc;
@@ -26,9 +25,79 @@ use crate::store::writes::CreateOutcome;
 
 /// Recent succeeded payments kept per tenant as refund candidates.
 const RECENT_PAYMENTS: usize = 1_000;
-/// Average time between failure spikes, and how long one lasts.
-const SPIKE_EVERY: Duration = Duration::from_secs(15 * 60);
-const SPIKE_LENGTH: Duration = Duration::from_secs(90);
+/// The longest single wait: the rate follows the hour of the day, so a long
+/// quiet wait is cut and drawn again at the rate of the new moment (the
+/// exponential distribution forgets how long it already waited).
+const MAX_WAIT: Duration = Duration::from_secs(60);
+
+/// Now and then the simulator breaks a tenant's traffic, so that a new user
+/// sees alerts fire and resolve within minutes of `cargo xtask run`: a
+/// failure spike (a failure rate far above the tenant's) a few minutes in and
+/// then every quarter of an hour or so, and a volume drop (a tenth of the
+/// usual traffic, long enough to leave the band of the same hours of earlier
+/// weeks) ten minutes in and then about hourly.
+#[derive(Clone, Copy, Debug)]
+struct Incident {
+    /// Before the first one, between one's end and the next one's start
+    /// (mean), and how long one lasts.
+    first: (Duration, Duration),
+    every: Duration,
+    length: Duration,
+}
+
+const FAILURE_SPIKE: Incident = Incident {
+    first: (Duration::from_secs(2 * 60), Duration::from_secs(4 * 60)),
+    every: Duration::from_secs(15 * 60),
+    length: Duration::from_secs(6 * 60),
+};
+/// The failure rate during a spike (at least; a tenant failing more often
+/// than this anyway gets six times its own).
+const SPIKE_FAILURE_RATE: f64 = 0.45;
+const VOLUME_DROP: Incident = Incident {
+    first: (Duration::from_secs(8 * 60), Duration::from_secs(12 * 60)),
+    every: Duration::from_secs(45 * 60),
+    length: Duration::from_secs(40 * 60),
+};
+/// The share of the usual traffic during a drop.
+const DROP_SHARE: f64 = 0.1;
+
+/// When an incident is on.
+struct Schedule {
+    incident: Incident,
+    starts: tokio::time::Instant,
+    ends: tokio::time::Instant,
+}
+
+impl Schedule {
+    fn new(incident: Incident, rng: &mut StdRng) -> Self {
+        let (earliest, latest) = incident.first;
+        let starts = tokio::time::Instant::now() + rng.random_range(earliest..=latest);
+        Self {
+            incident,
+            starts,
+            ends: starts + incident.length,
+        }
+    }
+
+    /// Whether the incident is on now; plans the next one once it is over.
+    fn on(&mut self, rng: &mut StdRng, tenant: &str, what: &str) -> bool {
+        let now = tokio::time::Instant::now();
+        if now >= self.ends {
+            let gap = Exp::new(1.0 / self.incident.every.as_secs_f64())
+                .expect("a positive rate")
+                .sample(rng);
+            self.starts = now + Duration::from_secs_f64(gap);
+            self.ends = self.starts + self.incident.length;
+            tracing::info!(
+                tenant,
+                what,
+                in_seconds = gap.round(),
+                "simulator: next incident planned"
+            );
+        }
+        now >= self.starts
+    }
+}
 
 /// Starts one simulated stream per tenant; they stop when the set is dropped.
 pub async fn start(state: AppState, rate_per_second: f64) -> anyhow::Result<JoinSet<()>> {
@@ -52,24 +121,26 @@ async fn simulate_tenant(state: AppState, tenant: TenantDoc, rate_per_second: f6
     let profile = profiles::profile(&tenant.id);
     let mut rng = StdRng::from_os_rng();
     let amounts = LogNormal::new(profile.median_minor.ln(), AMOUNT_SIGMA).expect("valid log-normal");
-    let mean_diurnal = (0..24).map(diurnal).sum::<f64>() / 24.0;
     let mut recent: VecDeque<ObjectId> = VecDeque::with_capacity(RECENT_PAYMENTS);
-    let mut spike_left = Duration::ZERO;
+    let mut spikes = Schedule::new(FAILURE_SPIKE, &mut rng);
+    let mut drops = Schedule::new(VOLUME_DROP, &mut rng);
     loop {
-        let hour = chrono::Utc::now().with_timezone(&tenant.tz()).hour();
-        let rate = (rate_per_second * diurnal(hour) / mean_diurnal).max(1e-6);
-        let wait = Duration::from_secs_f64(Exp::new(rate).expect("positive rate").sample(&mut rng).min(60.0));
+        let local = chrono::Utc::now().with_timezone(&tenant.tz());
+        let dropped = drops.on(&mut rng, &tenant.id, "volume drop");
+        let share = if dropped { DROP_SHARE } else { 1.0 };
+        // The seed's rhythm at the simulator's average rate.
+        let rate = (hourly_rate(rate_per_second * 3600.0, &local) / 3600.0 * share).max(1e-6);
+        let wait = Duration::from_secs_f64(Exp::new(rate).expect("positive rate").sample(&mut rng));
+        if wait > MAX_WAIT {
+            tokio::time::sleep(MAX_WAIT).await;
+            continue;
+        }
         tokio::time::sleep(wait).await;
 
-        spike_left = spike_left.saturating_sub(wait);
-        if rng.random_bool((wait.as_secs_f64() / SPIKE_EVERY.as_secs_f64()).min(1.0)) {
-            tracing::info!(tenant = %tenant.id, "simulating a failure spike");
-            spike_left = SPIKE_LENGTH;
-        }
-        let failure_rate = if spike_left.is_zero() {
-            profile.failure_rate
+        let failure_rate = if spikes.on(&mut rng, &tenant.id, "failure spike") {
+            (profile.failure_rate * SPIKE_FACTOR).clamp(SPIKE_FAILURE_RATE, 0.6)
         } else {
-            (profile.failure_rate * SPIKE_FACTOR).min(0.6)
+            profile.failure_rate
         };
         let failed = rng.random_bool(failure_rate);
         let method = pick_method(&profile, rng.random());

@@ -39,10 +39,12 @@ pub async fn ensure(database: &Database) -> mongodb::error::Result<Vec<&'static 
         .collection::<Document>(names::PAYMENTS)
         .create_indexes(payment_indexes())
         .await?;
-    database
-        .collection::<Document>(names::TENANTS)
-        .create_indexes(tenant_indexes())
-        .await?;
+    let tenants = database.collection::<Document>(names::TENANTS);
+    // The first key index was not sparse: every tenant without keys indexed
+    // a null hash, so a second one could not be created (`seed` without
+    // `--demo-keys`). Replaced by the sparse one; gone already is fine.
+    tenants.drop_index(LEGACY_KEY_INDEX).await.ok();
+    tenants.create_indexes(tenant_indexes()).await?;
     database
         .collection::<Document>(names::ALERTS)
         .create_indexes(alert_indexes())
@@ -101,8 +103,22 @@ fn payment_indexes() -> Vec<IndexModel> {
     ]
 }
 
+const LEGACY_KEY_INDEX: &str = "api_key_hash";
+
+/// Key hashes are unique across tenants; a tenant without keys has none to
+/// index (sparse), so any number of them can exist.
 fn tenant_indexes() -> Vec<IndexModel> {
-    vec![index("api_key_hash", doc! { "apiKeys.hash": 1 }, true)]
+    let options = IndexOptions::builder()
+        .name("api_key_hash_sparse".to_owned())
+        .unique(true)
+        .sparse(true)
+        .build();
+    vec![
+        IndexModel::builder()
+            .keys(doc! { "apiKeys.hash": 1 })
+            .options(options)
+            .build(),
+    ]
 }
 
 /// The history newest first (`_id` is the episode's start), whole or by

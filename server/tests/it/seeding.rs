@@ -60,3 +60,32 @@ async fn all_tenants(app: &TestApp) -> Vec<paypulse_server::store::documents::Te
         .await
         .unwrap()
 }
+
+/// Production seeds without demo keys: several tenants without any key
+/// must not collide on the key index (they once did, on a null hash).
+#[tokio::test]
+async fn tenants_without_keys_can_be_seeded_side_by_side() {
+    let app = TestApp::spawn().await;
+    let args = SeedArgs {
+        database: paypulse_server::config::DatabaseConfig {
+            mongodb_uri: crate::common::mongodb_uri(),
+            mongodb_db: "unused".into(),
+        },
+        tenants: vec!["keyless-one".into(), "keyless-two".into()],
+        days: 1,
+        rate: 1.0,
+        demo_keys: false,
+        random_seed: 3,
+    };
+    seed::seed(&app.store, &args)
+        .await
+        .expect("seeding tenants without keys");
+    let mut keyless: Vec<_> = all_tenants(&app)
+        .await
+        .into_iter()
+        .filter(|tenant| tenant.api_keys.is_empty())
+        .map(|tenant| tenant.id)
+        .collect();
+    keyless.sort_unstable();
+    assert_eq!(keyless, ["keyless-one", "keyless-two"]);
+}

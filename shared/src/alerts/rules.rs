@@ -10,7 +10,7 @@ pub const MAX_RULES: usize = 20;
 /// Longest window, pending period and keep-firing period: one day.
 pub const MAX_MINUTES: u32 = 24 * 60;
 /// `minAttempts` of a failure-rate rule that does not say.
-pub const DEFAULT_MIN_ATTEMPTS: u64 = 20;
+pub const DEFAULT_MIN_ATTEMPTS: u64 = 10;
 /// Largest `minAttempts`.
 pub const MAX_MIN_ATTEMPTS: u64 = 1_000_000;
 /// Longest rule name and id.
@@ -40,7 +40,7 @@ pub fn defaults() -> Vec<AlertRule> {
             threshold: Some(15.0),
             min_attempts: Some(DEFAULT_MIN_ATTEMPTS),
             pending_minutes: 2,
-            keep_firing_minutes: 5,
+            keep_firing_minutes: 3,
             enabled: true,
             silenced_until: None,
         },
