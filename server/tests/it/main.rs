@@ -4,6 +4,7 @@
 //! own database and Redis key prefix.
 
 mod access;
+mod analytics_anomalies;
 mod browser;
 mod cache_races;
 mod caching;
