@@ -4,7 +4,7 @@
 //!
 //! A trend's seasons are the same local intervals one to six weeks earlier
 //! (see `analytics::seasons`): 144 hour documents for a day trend, 1,008 for
-//! a week trend, 180 day documents for a month trend. Under live traffic
+//! a week trend, 65 day documents for a month trend. Under live traffic
 //! every write invalidates the tenant's cached trend answers, so without
 //! memory each of those recomputations would read them all again, although
 //! they describe weeks that are over. Past rollups change only through a
