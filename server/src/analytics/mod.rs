@@ -3,9 +3,11 @@
 //! to 1 day) of SPEC §3: answers cached per tenant (see `cache`); range
 //! resolution, then the shared metric and trend arithmetic over the cells of
 //! the tenant's payments (rollups, and raw payments for partial edges and
-//! buckets finer than the rollups).
+//! buckets finer than the rollups); trend buckets judged against their
+//! seasons (see `seasons`).
 
 pub mod cache;
+pub mod seasons;
 
 use axum::Router;
 use axum::extract::State;
@@ -14,11 +16,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
+use paypulse_shared::anomaly::seasons::covered_shares;
 use paypulse_shared::buckets;
 use paypulse_shared::metrics::compute_metrics;
 use paypulse_shared::query::{Compare, MetricsQuery, TrendsQuery};
 use paypulse_shared::range::TimeRange;
-use paypulse_shared::trends::build_trend;
+use paypulse_shared::trends::build_trend_with_history;
 use paypulse_shared::wire::{Bucket, PaymentMetrics, Period, TrendData};
 
 use crate::error::{ApiError, ApiResult};
@@ -110,13 +113,17 @@ async fn trends(
 }
 
 /// What one trend covers: `[from, to)` in buckets of `bucket`, which start
-/// at `starts`.
+/// at `starts`, as seen at `now`.
 #[derive(Clone, Debug)]
 pub struct TrendWindow {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
     pub bucket: Bucket,
     pub starts: Vec<DateTime<Utc>>,
+    /// When the window was resolved: nothing after it has happened yet, so
+    /// a bucket is judged on its share before it, and only seasons over by
+    /// then count.
+    pub now: DateTime<Utc>,
 }
 
 impl TrendWindow {
@@ -144,6 +151,7 @@ impl TrendWindow {
             to,
             bucket,
             starts,
+            now,
         })
     }
 }
@@ -151,20 +159,36 @@ impl TrendWindow {
 /// The points of `window`, computed exactly: buckets of a quarter hour and
 /// more from the rollups (the coarsest level each bucket is made of), finer
 /// ones from the payments of each quarter, kept in memory while its rollup
-/// says they are unchanged (`store::edges`).
+/// says they are unchanged (`store::edges`). Each bucket is judged against
+/// its seasons (`seasons`) on the share of it inside the range and before
+/// `now`.
 pub async fn trend_points(store: &Store, tenant: &TenantDoc, window: &TrendWindow) -> ApiResult<Vec<TrendData>> {
     let (from, to) = (window.from, window.to);
-    let cells = match window.bucket {
-        // Every zone's offset is a multiple of 15 minutes, so UTC-aligned
-        // cells of 1 or 5 minutes lie each within one local bucket.
-        Bucket::Minute | Bucket::FiveMinutes => store.fine_cells(&tenant.id, from, to, window.bucket.minutes()).await?,
-        bucket => {
-            store
-                .cells(&tenant.id, tenant.tz(), from, to, trend_level(bucket))
-                .await?
+    let cells = async {
+        match window.bucket {
+            // Every zone's offset is a multiple of 15 minutes, so UTC-aligned
+            // cells of 1 or 5 minutes lie each within one local bucket.
+            Bucket::Minute | Bucket::FiveMinutes => {
+                store.fine_cells(&tenant.id, from, to, window.bucket.minutes()).await
+            }
+            bucket => {
+                store
+                    .cells(&tenant.id, tenant.tz(), from, to, trend_level(bucket))
+                    .await
+            }
         }
     };
-    Ok(build_trend(&window.starts, &cells, tenant.scale()))
+    let (cells, seasons) = futures::try_join!(cells, seasons::trend_seasons(store, tenant, window))?;
+    // A range may reach into the future: what lies after now is not yet
+    // missing, so it does not count in a bucket's share.
+    let shares = covered_shares(&window.starts, from, to.min(window.now), window.bucket, tenant.tz());
+    Ok(build_trend_with_history(
+        &window.starts,
+        &cells,
+        tenant.scale(),
+        &seasons,
+        &shares,
+    ))
 }
 
 /// The coarsest rollups whose intervals each lie within one bucket: a day

@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod documents;
 pub mod edges;
 pub mod events;
+pub mod history;
 pub mod kept_rollups;
 pub mod payments;
 pub mod planner;
@@ -59,6 +60,9 @@ pub struct Store {
     edges: std::sync::Arc<edges::EdgeCache>,
     /// Hour rollups of this process's earlier reads (see `kept_rollups`).
     kept: std::sync::Arc<kept_rollups::KeptRollups>,
+    /// Totals of past intervals and history starts, for the trends' seasons
+    /// (see `history`).
+    history: std::sync::Arc<history::KeptHistory>,
     /// Transaction attempts this process started again after a transient
     /// error (write conflicts with other instances, mostly).
     retries: std::sync::Arc<std::sync::atomic::AtomicU64>,
@@ -78,6 +82,7 @@ impl Store {
             imports: std::sync::Arc::default(),
             edges: std::sync::Arc::default(),
             kept: std::sync::Arc::default(),
+            history: std::sync::Arc::default(),
             retries: std::sync::Arc::default(),
         };
         store.ping().await.context("connecting to mongodb")?;
@@ -116,6 +121,10 @@ impl Store {
 
     pub(crate) fn kept_rollups(&self) -> &kept_rollups::KeptRollups {
         &self.kept
+    }
+
+    pub(crate) fn kept_history(&self) -> &history::KeptHistory {
+        &self.history
     }
 
     pub fn database(&self) -> &Database {

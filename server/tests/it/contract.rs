@@ -3,7 +3,7 @@
 //! values) and as our own clients do (into `paypulse_shared`'s wire types,
 //! which must give back exactly the same JSON).
 
-use chrono::{TimeDelta, Utc};
+use chrono::{DurationRound, TimeDelta, Utc};
 use paypulse_shared::Amount;
 use paypulse_shared::payment::{Payment, PaymentStatus};
 use paypulse_shared::wire::{PaymentMetrics, PaymentsPage, TrendData};
@@ -138,6 +138,60 @@ async fn metrics_have_every_contract_field() {
     assert_eq!(read.timezone, "America/New_York");
 }
 
+/// The keys every trend point has.
+const TREND_POINT_KEYS: [&str; 5] = ["amount", "anomaly", "count", "successRate", "timestamp"];
+
+/// Checks one trend point's keys and the shape of its optional `expected`
+/// (the band, SPEC §3) and `anomalyKinds`; says which of the two it has.
+fn check_trend_point(point: &Value) -> (bool, bool) {
+    let present = keys(point);
+    let optional: Vec<&str> = present
+        .iter()
+        .copied()
+        .filter(|key| !TREND_POINT_KEYS.contains(key))
+        .collect();
+    assert!(
+        TREND_POINT_KEYS.iter().all(|key| present.contains(key)),
+        "every point has {TREND_POINT_KEYS:?}: {point}"
+    );
+    assert!(
+        optional.iter().all(|key| ["anomalyKinds", "expected"].contains(key)),
+        "no other key: {point}"
+    );
+    assert!(is_utc_timestamp(&point["timestamp"]));
+    let kinds = point.get("anomalyKinds");
+    if let Some(kinds) = kinds {
+        let kinds = kinds.as_array().expect("anomalyKinds is an array");
+        assert!(!kinds.is_empty(), "left out when empty: {point}");
+        assert!(
+            kinds
+                .iter()
+                .all(|kind| ["volume_low", "volume_high", "failure_rate_high"].contains(&kind.as_str().unwrap_or(""))),
+            "{point}"
+        );
+    }
+    assert_eq!(point["anomaly"].as_bool(), Some(kinds.is_some()), "{point}");
+    let expected = point.get("expected");
+    if let Some(expected) = expected {
+        assert_eq!(keys(expected), ["basis", "samples", "successRate", "volume"], "{point}");
+        for bounds in [&expected["volume"], &expected["successRate"]] {
+            assert_eq!(keys(bounds), ["high", "low"], "{point}");
+            let (low, high) = (bounds["low"].as_f64().unwrap(), bounds["high"].as_f64().unwrap());
+            assert!(0.0 <= low && low <= high, "{point}");
+        }
+        assert!(expected["successRate"]["high"].as_f64().unwrap() <= 100.0, "{point}");
+        assert!(
+            ["seasonal", "rolling"].contains(&expected["basis"].as_str().unwrap_or("")),
+            "{point}"
+        );
+        assert!(
+            expected["samples"].as_u64().is_some_and(|samples| samples > 0),
+            "{point}"
+        );
+    }
+    (expected.is_some(), kinds.is_some())
+}
+
 #[tokio::test]
 async fn trends_have_the_contract_shape_and_sizes() {
     let app = TestApp::spawn().await;
@@ -149,8 +203,11 @@ async fn trends_have_the_contract_shape_and_sizes() {
             let trend = trend.as_array().expect("an array");
             assert_eq!(trend.len(), points, "{period} for {tenant}");
             for point in trend {
-                assert_eq!(keys(point), ["amount", "anomaly", "count", "successRate", "timestamp"]);
-                assert!(is_utc_timestamp(&point["timestamp"]));
+                assert_eq!(
+                    check_trend_point(point),
+                    (false, false),
+                    "nothing to judge without payments"
+                );
                 assert_eq!(point["count"], 0, "zero-filled");
             }
             let read: Vec<TrendData> = trend.iter().map(typed).collect();
@@ -164,6 +221,38 @@ async fn trends_have_the_contract_shape_and_sizes() {
     }
     let default = app.json("acme", "/api/analytics/trends").await;
     assert_eq!(default.as_array().unwrap().len(), 24, "period defaults to day");
+
+    // With payments, points carry their band and, when flagged, why: twelve
+    // payments an hour (one failing), and an hour in which ten fail.
+    let current = Utc::now().duration_trunc(TimeDelta::hours(1)).unwrap();
+    let mut documents = Vec::new();
+    for hours_back in 1..24 {
+        let start = current - TimeDelta::hours(hours_back);
+        let failing = if hours_back == 3 { 10 } else { 1 };
+        for index in 0..12 {
+            let status = if index < failing {
+                PaymentStatus::Failed
+            } else {
+                PaymentStatus::Succeeded
+            };
+            documents.push(payment(
+                "acme",
+                start + TimeDelta::minutes(5 * index),
+                1_000,
+                "card",
+                status,
+            ));
+        }
+    }
+    app.insert(&documents).await;
+    // An import bypasses the writer, which is what invalidates answers.
+    app.state.cache.invalidate("acme").await;
+    let trend = app.json("acme", "/api/analytics/trends?period=day").await;
+    let trend = trend.as_array().expect("an array");
+    let shapes: Vec<(bool, bool)> = trend.iter().map(check_trend_point).collect();
+    assert!(shapes.iter().any(|(expected, _)| *expected), "some points have a band");
+    assert!(shapes.iter().any(|(_, kinds)| *kinds), "the failing hour is flagged");
+    let _: Vec<TrendData> = trend.iter().map(typed).collect();
 }
 
 #[tokio::test]

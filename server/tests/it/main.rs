@@ -5,6 +5,7 @@
 
 mod access;
 mod alerts;
+mod analytics_anomalies;
 mod browser;
 mod cache_races;
 mod caching;
