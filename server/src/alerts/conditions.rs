@@ -3,18 +3,14 @@
 //! not grow with the number of payments), and for a volume anomaly the same
 //! window of each of the previous six weeks, judged by `shared::anomaly`.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
 use chrono::{DateTime, TimeDelta, Utc};
 use paypulse_shared::Amount;
 use paypulse_shared::alerts::rules::volume_minor;
 use paypulse_shared::alerts::{AlertRule, RuleKind};
-use paypulse_shared::anomaly::seasons::weeks_earlier;
+use paypulse_shared::anomaly::seasons::{bucket_end, weeks_earlier};
 use paypulse_shared::anomaly::{MAX_SEASONS, Sample, judge};
 use paypulse_shared::stats::Stats;
-use paypulse_shared::wire::AnomalyKind;
+use paypulse_shared::wire::{AnomalyKind, Bucket};
 
 use crate::store::Store;
 use crate::store::documents::TenantDoc;
@@ -30,43 +26,6 @@ pub struct Reading {
     pub threshold: f64,
     /// For people: what was seen, in the rule's terms.
     pub message: String,
-}
-
-/// How long the past weeks' totals of a window are kept: they only change
-/// through late payments or a repair, and a few minutes of that is below
-/// what a band of six weeks notices.
-const SEASONS_TTL: Duration = Duration::from_secs(10 * 60);
-/// Most windows kept; beyond, the oldest half is dropped.
-const SEASONS_CAPACITY: usize = 4_096;
-
-/// A tenant and a past window of whole hours.
-type WindowKey = (String, DateTime<Utc>, DateTime<Utc>);
-
-/// The past weeks' totals of recent windows, per tenant.
-#[derive(Default)]
-pub struct SeasonCache {
-    entries: Mutex<HashMap<WindowKey, (Instant, Stats)>>,
-}
-
-impl SeasonCache {
-    fn get(&self, key: &WindowKey) -> Option<Stats> {
-        let entries = self.entries.lock().expect("season cache poisoned");
-        entries
-            .get(key)
-            .filter(|(at, _)| at.elapsed() < SEASONS_TTL)
-            .map(|(_, stats)| *stats)
-    }
-
-    fn put(&self, key: WindowKey, stats: Stats) {
-        let mut entries = self.entries.lock().expect("season cache poisoned");
-        if entries.len() >= SEASONS_CAPACITY {
-            entries.retain(|_, (at, _)| at.elapsed() < SEASONS_TTL / 2);
-            if entries.len() >= SEASONS_CAPACITY {
-                entries.clear();
-            }
-        }
-        entries.insert(key, (Instant::now(), stats));
-    }
 }
 
 /// The tenant's totals over `[from, to)`.
@@ -88,7 +47,6 @@ async fn totals(
 /// the tenant's data begins: earlier weeks are not seasons of it.
 pub async fn read(
     store: &Store,
-    seasons: &SeasonCache,
     tenant: &TenantDoc,
     rule: &AlertRule,
     now: DateTime<Utc>,
@@ -146,7 +104,7 @@ pub async fn read(
             }
         }
         RuleKind::VolumeAnomaly => {
-            let past = past_weeks(store, seasons, tenant, from, now, history_from).await?;
+            let past = past_weeks(store, tenant, from, now, history_from).await?;
             let verdict = judge(&Sample::from(&stats), 1.0, &past, &[]);
             let low = verdict.kinds.contains(&AnomalyKind::VolumeLow);
             let high = verdict.kinds.contains(&AnomalyKind::VolumeHigh);
@@ -182,36 +140,47 @@ pub async fn read(
 }
 
 /// The same window of each of the previous weeks (nearest first), read in
-/// whole local hours from the hour rollups and scaled to the window's
-/// length; weeks before the tenant's data began are left out.
+/// whole local hours from the hour rollups (kept in memory a few minutes by
+/// `Store::past_totals`) and scaled to the window's length; weeks before the
+/// tenant's data began are left out.
 async fn past_weeks(
     store: &Store,
-    cache: &SeasonCache,
     tenant: &TenantDoc,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     history_from: Option<DateTime<Utc>>,
 ) -> mongodb::error::Result<Vec<Sample>> {
     let tz = tenant.tz();
-    let mut samples = Vec::with_capacity(MAX_SEASONS);
-    for weeks in 1..=MAX_SEASONS as u32 {
-        let Some(window) = weeks_earlier(from, to, tz, weeks) else {
+    let mut weeks = Vec::with_capacity(MAX_SEASONS);
+    let mut hours = Vec::new();
+    for week in 1..=MAX_SEASONS as u32 {
+        let Some(window) = weeks_earlier(from, to, tz, week) else {
             continue;
         };
-        let hours = window.in_whole_hours(tz);
-        if history_from.is_none_or(|begins| hours.start < begins) {
+        let whole = window.in_whole_hours(tz);
+        if history_from.is_none_or(|begins| whole.start < begins) {
             break;
         }
-        let key = (tenant.id.clone(), hours.start, hours.end);
-        let stats = match cache.get(&key) {
-            Some(stats) => stats,
-            None => {
-                let stats = totals(store, tenant, hours.start, hours.end).await?;
-                cache.put(key, stats);
-                stats
-            }
-        };
-        samples.push(Sample::from(&stats).scaled(hours.factor));
+        let first = hours.len();
+        let mut hour = whole.start;
+        while hour < whole.end {
+            let end = bucket_end(hour, Bucket::Hour, tz);
+            hours.push((hour, end));
+            hour = end;
+        }
+        weeks.push((first..hours.len(), whole.factor));
     }
-    Ok(samples)
+    let totals = store.past_totals(Level::Hour, &tenant.id, &hours).await?;
+    Ok(weeks
+        .into_iter()
+        .map(|(range, factor)| {
+            let mut stats = Stats::default();
+            for (start, _) in &hours[range] {
+                if let Some(total) = totals.get(start) {
+                    stats.merge(total);
+                }
+            }
+            Sample::from(&stats).scaled(factor)
+        })
+        .collect())
 }

@@ -20,11 +20,11 @@ use paypulse_shared::alerts::lifecycle::{Change, Periods, Phase};
 use paypulse_shared::alerts::{AlertRule, rules};
 use tokio::sync::Notify;
 
-use super::conditions::{self, SeasonCache};
+use super::conditions;
 use crate::clock::Clock;
 use crate::store::Store;
 use crate::store::alerts::{StateDoc, Transition};
-use crate::store::documents::{TenantDoc, to_chrono};
+use crate::store::documents::TenantDoc;
 use crate::store::events::DomainEvent;
 use crate::writer::Writer;
 use crate::writer::pipeline::{Subscriber, tenants_of};
@@ -51,13 +51,6 @@ impl Default for AlertLimits {
     }
 }
 
-/// How long a tenant's first-data instant is trusted (a backfill may move
-/// it earlier).
-const HISTORY_TTL: Duration = Duration::from_secs(10 * 60);
-
-/// When a tenant's data begins (`None`: it has none), read at the instant.
-type HistoryStart = (Instant, Option<DateTime<Utc>>);
-
 /// The evaluator; clones share it. As a pipeline subscriber it only marks
 /// tenants to evaluate, never waits for the writer (which is waiting for it).
 #[derive(Clone, Default)]
@@ -69,9 +62,6 @@ pub struct Evaluator {
 struct Shared {
     dirty: Mutex<HashSet<String>>,
     wake: Notify,
-    seasons: SeasonCache,
-    /// Per tenant: when its data begins, and when that was read.
-    history: Mutex<HashMap<String, HistoryStart>>,
     /// Tenant evaluations made, and the time they took in all.
     evaluations: AtomicU64,
     busy_micros: AtomicU64,
@@ -205,7 +195,7 @@ impl Evaluator {
             .into_iter()
             .map(|state| (state.rule_id.clone(), state))
             .collect();
-        let history_from = self.history_from(store, &tenant.id).await?;
+        let history_from = store.history_start(&tenant.id).await?;
         for rule in &rules {
             let state = states.remove(&rule.id);
             let (phase, version, alert_id) = state.as_ref().map_or((Phase::Normal, 0, None), |state| {
@@ -219,7 +209,7 @@ impl Evaluator {
                 }
                 continue;
             }
-            let reading = conditions::read(store, &self.shared.seasons, tenant, rule, now, history_from).await?;
+            let reading = conditions::read(store, tenant, rule, now, history_from).await?;
             let periods = Periods::minutes(rule.pending_minutes, rule.keep_firing_minutes);
             let Some((to, change)) = phase.step(reading.holds, now, periods) else {
                 continue;
@@ -305,23 +295,6 @@ impl Evaluator {
     fn count(&self, made: bool) {
         let counter = if made { &self.shared.made } else { &self.shared.lost };
         counter.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// When the tenant's data begins (its first day rollup), remembered for
-    /// a while.
-    async fn history_from(&self, store: &Store, tenant_id: &str) -> mongodb::error::Result<Option<DateTime<Utc>>> {
-        if let Some((at, begins)) = self.shared.history.lock().expect("history poisoned").get(tenant_id)
-            && at.elapsed() < HISTORY_TTL
-        {
-            return Ok(*begins);
-        }
-        let begins = store.first_cell(tenant_id).await?.map(to_chrono);
-        self.shared
-            .history
-            .lock()
-            .expect("history poisoned")
-            .insert(tenant_id.to_owned(), (Instant::now(), begins));
-        Ok(begins)
     }
 }
 

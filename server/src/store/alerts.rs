@@ -305,19 +305,6 @@ impl Store {
         Ok(Step::Made(Some(alert)))
     }
 
-    /// The start of the tenant's first local day with data (its first day
-    /// rollup): where its history begins.
-    pub async fn first_cell(&self, tenant_id: &str) -> mongodb::error::Result<Option<BsonDateTime>> {
-        let first = self
-            .database()
-            .collection::<Document>(names::DAY_ROLLUPS)
-            .find_one(doc! { "tenantId": tenant_id })
-            .sort(doc! { "cell": 1 })
-            .projection(doc! { "cell": 1 })
-            .await?;
-        Ok(first.and_then(|document| document.get_datetime("cell").ok().copied()))
-    }
-
     /// A page of a tenant's alerts, newest first, after `after`.
     pub async fn list_alerts(
         &self,
