@@ -4,7 +4,6 @@
 
 use paypulse_shared::error::{ErrorBody, ErrorCode};
 use paypulse_shared::payment::Payment;
-use paypulse_shared::query::{MetricsQuery, PaymentListQuery, TrendsQuery, to_query};
 use paypulse_shared::wire::{PaymentMetrics, PaymentsPage, Ticket, TrendData};
 use serde::de::DeserializeOwned;
 
@@ -47,21 +46,22 @@ impl ApiClient {
         Self { credentials }
     }
 
-    /// Metrics (and the previous period's) for `query`.
-    pub async fn metrics(&self, query: &MetricsQuery) -> Result<PaymentMetrics, ApiFailure> {
-        self.get_json(&format!("/api/analytics/metrics?{}", to_query(query)))
-            .await
+    // Queries come as the query strings `paypulse_shared::query::to_query`
+    // writes (the query cache's keys), so nothing parses them back.
+
+    /// Metrics (and the previous period's) for a `MetricsQuery`.
+    pub async fn metrics(&self, query: &str) -> Result<PaymentMetrics, ApiFailure> {
+        self.get_json(&format!("/api/analytics/metrics?{query}")).await
     }
 
-    /// The trend points of `query`.
-    pub async fn trend(&self, query: &TrendsQuery) -> Result<Vec<TrendData>, ApiFailure> {
-        self.get_json(&format!("/api/analytics/trends?{}", to_query(query)))
-            .await
+    /// The trend points of a `TrendsQuery`.
+    pub async fn trend(&self, query: &str) -> Result<Vec<TrendData>, ApiFailure> {
+        self.get_json(&format!("/api/analytics/trends?{query}")).await
     }
 
-    /// One page of a payment list.
-    pub async fn payments(&self, query: &PaymentListQuery) -> Result<PaymentsPage, ApiFailure> {
-        self.get_json(&format!("/api/payments?{}", to_query(query))).await
+    /// One page of a payment list (`PaymentListQuery`).
+    pub async fn payments(&self, query: &str) -> Result<PaymentsPage, ApiFailure> {
+        self.get_json(&format!("/api/payments?{query}")).await
     }
 
     /// One payment.

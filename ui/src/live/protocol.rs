@@ -7,13 +7,36 @@
 pub use paypulse_shared::live::FeedPosition as Position;
 use paypulse_shared::live::LiveFrame;
 use paypulse_shared::query::{LiveQuery, to_query};
+use serde::Deserialize;
 
 use crate::session::Credentials;
 
+/// A frame's `type`, the rest of it skipped.
+#[derive(Deserialize)]
+struct Kind {
+    #[serde(rename = "type")]
+    kind: String,
+}
+
 /// Reads one text frame; `None` for text that is not a frame at all
 /// (logged by the caller, never fatal).
+///
+/// The same frames as `LiveFrame`'s own `Deserialize`, read in two passes
+/// over the text (its `type`, then the frame's type) instead of through a
+/// `serde_json::Value`: the dashboard then holds one deserializer per wire
+/// type (the one REST answers use too), not two, which the first-load
+/// budget notices.
 pub fn parse(text: &str) -> Option<LiveFrame> {
-    serde_json::from_str(text).ok()
+    let kind = serde_json::from_str::<Kind>(text).ok()?.kind;
+    Some(match kind.as_str() {
+        "hello" => LiveFrame::Hello(serde_json::from_str(text).ok()?),
+        "resync_required" => LiveFrame::ResyncRequired(serde_json::from_str(text).ok()?),
+        "alert" => LiveFrame::Alert(Box::new(serde_json::from_str(text).ok()?)),
+        "payment_received" | "payment_failed" | "payment_refunded" => {
+            LiveFrame::Event(Box::new(serde_json::from_str(text).ok()?))
+        }
+        _ => LiveFrame::Unknown(kind),
+    })
 }
 
 /// The WebSocket address for `credentials` with `ticket` (from

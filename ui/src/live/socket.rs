@@ -17,7 +17,7 @@ use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 use paypulse_shared::live::LiveFrame;
 
-use paypulse_shared::query::PaymentListQuery;
+use paypulse_shared::query::{PaymentListQuery, to_query};
 
 use super::protocol::{Position, parse, socket_url};
 use crate::api::ApiClient;
@@ -206,7 +206,7 @@ impl Inner {
                             limit: Some(FEED_PRELOAD),
                             ..PaymentListQuery::default()
                         };
-                        let page = client.payments(&latest).await;
+                        let page = client.payments(&to_query(&latest)).await;
                         if let Some(inner) = weak.upgrade() {
                             inner.dispatch(Action::Latest(page.ok().map(|page| page.items)));
                         }
