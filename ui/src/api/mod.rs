@@ -2,6 +2,7 @@
 //! for data and never build URLs or headers themselves; errors come back as
 //! the server's `{code, message}` so the UI can branch on `code`.
 
+use paypulse_shared::alerts::{AlertRules, AlertsPage};
 use paypulse_shared::error::{ErrorBody, ErrorCode};
 use paypulse_shared::payment::Payment;
 use paypulse_shared::wire::{PaymentMetrics, PaymentsPage, Ticket, TrendData};
@@ -68,6 +69,27 @@ impl ApiClient {
     pub async fn payment(&self, id: &str) -> Result<Payment, ApiFailure> {
         let id: String = js_sys::encode_uri_component(id).into();
         self.get_json(&format!("/api/payments/{id}")).await
+    }
+
+    /// A page of alerts (`state`, `limit`, ... as a query string), newest
+    /// first.
+    pub async fn alerts(&self, query: &str) -> Result<AlertsPage, ApiFailure> {
+        self.get_json(&format!("/api/alerts?{query}")).await
+    }
+
+    /// The tenant's alert rules, and whether this key may change them.
+    pub async fn alert_rules(&self) -> Result<AlertRules, ApiFailure> {
+        self.get_json("/api/alerts/rules").await
+    }
+
+    /// Replaces the tenant's alert rules (an admin's key); the server's
+    /// answer is the rules as stored.
+    pub async fn save_alert_rules(&self, rules: &AlertRules) -> Result<AlertRules, ApiFailure> {
+        let request = self
+            .authorized(gloo_net::http::Request::put(&self.url("/api/alerts/rules")))
+            .json(rules)
+            .map_err(ApiFailure::network)?;
+        self.read(request.send().await.map_err(ApiFailure::network)?).await
     }
 
     /// A single-use ticket that stands in for the key in one URL (a

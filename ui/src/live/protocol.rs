@@ -98,6 +98,33 @@ mod tests {
             Some(LiveFrame::Unknown("something_new".into()))
         );
         assert_eq!(parse("not json"), None);
+        assert_eq!(parse(r#"{"no":"type"}"#), None);
+    }
+
+    #[test]
+    fn reads_alert_frames_as_the_shared_protocol_does() {
+        let frame = r#"{"type":"alert","seq":12,"alert":{"id":"a1","ruleId":"failure-rate",
+            "ruleName":"Failure rate above 15%","kind":"failure_rate","state":"firing",
+            "startedAt":"2026-11-24T10:00:00Z","firedAt":"2026-11-24T10:02:00Z","value":22.4,
+            "threshold":15.0,"message":"Failure rate above 15% — 22.4% over 10 min",
+            "windowFrom":"2026-11-24T09:50:00Z"}}"#;
+        let Some(LiveFrame::Alert(alert)) = parse(frame) else {
+            panic!("an alert frame");
+        };
+        assert_eq!(alert.seq, Some(12));
+        assert_eq!(alert.alert.state, paypulse_shared::alerts::AlertState::Firing);
+        assert!(alert.alert.notifies());
+        let texts = [
+            frame,
+            r#"{"type":"hello","epoch":"e1","seq":41}"#,
+            r#"{"type":"payment_failed","seq":42,"timestamp":"2026-11-24T10:15:00Z",
+            "payment":{"id":"p1","tenantId":"acme","externalId":"x1","amount":12.34,"currency":"USD",
+            "method":"card","status":"failed","createdAt":"2026-11-24T10:15:00Z","updatedAt":"2026-11-24T10:15:00Z"}}"#,
+            r#"{"type":"later","seq":1}"#,
+        ];
+        for text in texts {
+            assert_eq!(parse(text), serde_json::from_str::<LiveFrame>(text).ok(), "{text}");
+        }
     }
 
     #[test]
