@@ -319,11 +319,13 @@ pub fn PaymentList() -> View {
                 if loading {
                     view! { p(class="muted") { "Loading payments…" } }
                 } else if next {
-                    view! { button(class="secondary", data-testid="list-more", on:click=more) { (format!("Show more ({count} shown)")) } }
+                    let text = format!("Show more ({count} shown)");
+                    view! { button(class="secondary", data-testid="list-more", on:click=more) { (text) } }
                 } else if count == 0 {
                     view! { p(class="muted", data-testid="list-empty") { "No payments in this slice." } }
                 } else {
-                    view! { p(class="muted") { (format!("All {count} payments shown.")) } }
+                    let text = format!("All {count} payments shown.");
+                    view! { p(class="muted") { (text) } }
                 }
             })
         }

@@ -25,6 +25,38 @@ pub struct RuleForm {
     pub keep_firing_minutes: String,
     pub enabled: bool,
     pub silenced_until: Option<DateTime<Utc>>,
+    /// The "silence until" input: wall-clock time in the tenant's zone.
+    pub until: String,
+}
+
+/// A text field of the form: its input's `name` (the API's spelling), its
+/// label and its test id, and whether a rule of a kind has it.
+#[derive(Clone, Copy, Debug)]
+pub struct Field {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub testid: &'static str,
+    pub size: &'static str,
+}
+
+/// The text fields, in the order the form shows them; the threshold and
+/// `minAttempts` only for the kinds that take them (see [`RuleForm::has`]).
+pub const FIELDS: [Field; 6] = [
+    field("name", "Name", "rule-name", "22"),
+    field("windowMinutes", "Window (min)", "rule-window", "5"),
+    field("threshold", "Threshold", "rule-threshold", "9"),
+    field("minAttempts", "Min. payments", "rule-min-attempts", "6"),
+    field("pendingMinutes", "Pending (min)", "rule-pending", "4"),
+    field("keepFiringMinutes", "Keep firing (min)", "rule-keep-firing", "4"),
+];
+
+const fn field(name: &'static str, label: &'static str, testid: &'static str, size: &'static str) -> Field {
+    Field {
+        name,
+        label,
+        testid,
+        size,
+    }
 }
 
 /// A rule kind in words, for the kind selector and the summaries.
@@ -67,7 +99,55 @@ impl RuleForm {
             keep_firing_minutes: number(rule.keep_firing_minutes),
             enabled: rule.enabled,
             silenced_until: rule.silenced_until,
+            until: String::new(),
         }
+    }
+
+    /// Whether this rule's kind has the field named `name`.
+    pub fn has(&self, name: &str) -> bool {
+        let kind = kind_of(&self.kind);
+        match name {
+            "threshold" => kind.is_some_and(RuleKind::has_threshold),
+            "minAttempts" => kind == Some(RuleKind::FailureRate),
+            _ => true,
+        }
+    }
+
+    /// The text of the field (or input) named `name`.
+    pub fn get(&self, name: &str) -> &str {
+        match name {
+            "id" => &self.id,
+            "name" => &self.name,
+            "kind" => &self.kind,
+            "windowMinutes" => &self.window_minutes,
+            "threshold" => &self.threshold,
+            "minAttempts" => &self.min_attempts,
+            "pendingMinutes" => &self.pending_minutes,
+            "keepFiringMinutes" => &self.keep_firing_minutes,
+            "until" => &self.until,
+            _ => "",
+        }
+    }
+
+    /// Sets the field (or input) named `name` as typed; `enabled` takes
+    /// "true" or "false".
+    pub fn set(&mut self, name: &str, value: String) {
+        let slot = match name {
+            "name" => &mut self.name,
+            "kind" => &mut self.kind,
+            "windowMinutes" => &mut self.window_minutes,
+            "threshold" => &mut self.threshold,
+            "minAttempts" => &mut self.min_attempts,
+            "pendingMinutes" => &mut self.pending_minutes,
+            "keepFiringMinutes" => &mut self.keep_firing_minutes,
+            "until" => &mut self.until,
+            "enabled" => {
+                self.enabled = value == "true";
+                return;
+            }
+            _ => return,
+        };
+        *slot = value;
     }
 
     /// A new rule of `kind` with usual settings, its id not among `taken`.
@@ -93,6 +173,7 @@ impl RuleForm {
             keep_firing_minutes: number(keep),
             enabled: true,
             silenced_until: None,
+            until: String::new(),
         }
     }
 
@@ -203,6 +284,25 @@ mod tests {
         let rules = rules_of(&forms, 2).unwrap();
         assert_eq!(rules[2].threshold, Some(1500.5));
         assert_eq!(rules[2].min_attempts, None, "only failure-rate rules take it");
+    }
+
+    #[test]
+    fn inputs_edit_the_form_by_name() {
+        let mut form = forms().remove(0);
+        for field in FIELDS {
+            assert!(form.has(field.name), "{}", field.name);
+        }
+        form.set("windowMinutes", "30".into());
+        form.set("enabled", "false".into());
+        form.set("kind", "volume_anomaly".into());
+        assert_eq!(form.get("windowMinutes"), "30");
+        assert!(!form.enabled);
+        assert!(!form.has("threshold") && !form.has("minAttempts"));
+        let rule = form.to_rule(0).unwrap();
+        assert_eq!(
+            (rule.kind, rule.window_minutes, rule.threshold),
+            (RuleKind::VolumeAnomaly, 30, None)
+        );
     }
 
     #[test]

@@ -25,7 +25,9 @@ use crate::queries::{Queries, metrics_query};
 use crate::route::Route;
 use crate::store::{Action, Dashboard};
 use crate::time_range::{now, parse_input};
+use crate::zone;
 use editor::{RuleForm, kind_label, kind_of};
+use wasm_bindgen::JsCast;
 
 /// A state in words: colour never carries it alone.
 pub fn state_word(state: AlertState) -> &'static str {
@@ -96,9 +98,9 @@ pub fn Toasts(dashboard: Signal<Dashboard>, dispatch: Rc<dyn Fn(Action)>) -> Vie
                         let alert = toast.alert;
                         let state = alert.state.as_str();
                         let text = toast_text(&alert);
+                        let (class, id) = (format!("toast card {state}"), alert.id);
                         view! {
-                            div(class=format!("toast card {state}"), data-testid="alert-toast",
-                                data-alert-id=alert.id, data-state=state) {
+                            div(class=class, data-testid="alert-toast", data-alert-id=id, data-state=state) {
                                 span { (text) }
                                 button(class="link", aria-label="Close", data-testid="alert-toast-close",
                                        on:click=move |_| dispatch(Action::DismissToast(toast.id))) { "×" }
@@ -130,10 +132,11 @@ pub fn ActiveAlerts(dashboard: Signal<Dashboard>) -> View {
                     .map(|alert| {
                         let class = if alert.silenced { "active-alert silenced" } else { "active-alert" };
                         let mark = if alert.silenced { " (silenced)" } else { "" };
+                        let (id, rule_id, message, name) = (alert.id, alert.rule_id, alert.message, alert.rule_name);
                         view! {
-                            span(class=class, data-testid="active-alert", data-alert-id=alert.id,
-                                 data-rule-id=alert.rule_id, title=alert.message) {
-                                "▲ " (alert.rule_name) (mark)
+                            span(class=class, data-testid="active-alert", data-alert-id=id,
+                                 data-rule-id=rule_id, title=message) {
+                                "▲ " (name) (mark)
                             }
                         }
                     })
@@ -194,11 +197,18 @@ fn AlertHistory(dashboard: Signal<Dashboard>) -> View {
                 );
                 let link = route_link(payments_of(&route, &alert), "Payments".into(), "alert-payments");
                 let silenced = if alert.silenced { " · silenced" } else { "" };
+                let silenced_attribute = if alert.silenced { "true" } else { "false" };
+                let (class, badge, word) = (
+                    format!("alert-entry {state}"),
+                    format!("badge {state}"),
+                    state_word(alert.state),
+                );
+                let (id, rule_id, rule_name, message) = (alert.id, alert.rule_id, alert.rule_name, alert.message);
                 view! {
-                    tr(class=format!("alert-entry {state}"), data-testid="alert-entry", data-alert-id=alert.id,
-                       data-rule-id=alert.rule_id, data-state=state, data-silenced=alert.silenced.to_string()) {
-                        td { strong { (alert.rule_name) } br() span(class="muted") { (alert.message) } }
-                        td { span(class=format!("badge {state}")) { (state_word(alert.state)) } (silenced) }
+                    tr(class=class, data-testid="alert-entry", data-alert-id=id,
+                       data-rule-id=rule_id, data-state=state, data-silenced=silenced_attribute) {
+                        td { strong { (rule_name) } br() span(class="muted") { (message) } }
+                        td { span(class=badge) { (word) } (silenced) }
                         td { (started) }
                         td { (fired) }
                         td { (resolved) }
@@ -224,56 +234,6 @@ fn AlertHistory(dashboard: Signal<Dashboard>) -> View {
             } else {
                 view! {}
             })
-        }
-    }
-}
-
-/// One rule's fields as the inputs edit them.
-#[derive(Clone, Copy)]
-struct RuleRow {
-    id: Signal<String>,
-    name: Signal<String>,
-    kind: Signal<String>,
-    window: Signal<String>,
-    threshold: Signal<String>,
-    min_attempts: Signal<String>,
-    pending: Signal<String>,
-    keep_firing: Signal<String>,
-    enabled: Signal<bool>,
-    silenced_until: Signal<Option<DateTime<Utc>>>,
-    /// The "silence until" input, local time in the tenant's zone.
-    until: Signal<String>,
-}
-
-impl RuleRow {
-    fn new(form: RuleForm) -> Self {
-        Self {
-            id: create_signal(form.id),
-            name: create_signal(form.name),
-            kind: create_signal(form.kind),
-            window: create_signal(form.window_minutes),
-            threshold: create_signal(form.threshold),
-            min_attempts: create_signal(form.min_attempts),
-            pending: create_signal(form.pending_minutes),
-            keep_firing: create_signal(form.keep_firing_minutes),
-            enabled: create_signal(form.enabled),
-            silenced_until: create_signal(form.silenced_until),
-            until: create_signal(String::new()),
-        }
-    }
-
-    fn form(self) -> RuleForm {
-        RuleForm {
-            id: self.id.get_clone_untracked(),
-            name: self.name.get_clone_untracked(),
-            kind: self.kind.get_clone_untracked(),
-            window_minutes: self.window.get_clone_untracked(),
-            threshold: self.threshold.get_clone_untracked(),
-            min_attempts: self.min_attempts.get_clone_untracked(),
-            pending_minutes: self.pending.get_clone_untracked(),
-            keep_firing_minutes: self.keep_firing.get_clone_untracked(),
-            enabled: self.enabled.get_untracked(),
-            silenced_until: self.silenced_until.get_untracked(),
         }
     }
 }
@@ -306,17 +266,10 @@ fn AlertRulesPanel() -> View {
     let client = queries.client.clone();
     let rules = create_signal(None::<AlertRules>);
     let failure = create_signal(None::<String>);
-    let rows = create_signal(Vec::<RuleRow>::new());
+    let forms = create_signal(Vec::<RuleForm>::new());
     let saved = create_signal(false);
-    let busy = create_signal(false);
     let show = move |answer: AlertRules| {
-        rows.set(
-            answer
-                .rules
-                .iter()
-                .map(|rule| RuleRow::new(RuleForm::of(rule)))
-                .collect(),
-        );
+        forms.set(answer.rules.iter().map(RuleForm::of).collect());
         rules.set(Some(answer));
     };
     {
@@ -337,17 +290,17 @@ fn AlertRulesPanel() -> View {
                 .unwrap_or_default()
         })
     };
+    // Checked here first, in the server's words; sent only if it passes.
     let save = move || {
         saved.set(false);
-        let forms: Vec<RuleForm> = rows.get_clone_untracked().into_iter().map(RuleRow::form).collect();
         // Unknown currency: any scale here, the server checks the rest.
         let scale = paypulse_shared::currency::exponent(&currency()).unwrap_or(u8::MAX);
-        let rules_to_save = match editor::rules_of(&forms, scale) {
+        let checked = forms.with_untracked(|forms| editor::rules_of(forms, scale));
+        let rules_to_save = match checked {
             Ok(rules) => rules,
             Err(error) => return failure.set(Some(error.to_string())),
         };
         failure.set(None);
-        busy.set(true);
         let client = client.clone();
         wasm_bindgen_futures::spawn_local(async move {
             let answer = client
@@ -356,7 +309,6 @@ fn AlertRulesPanel() -> View {
                     editable: None,
                 })
                 .await;
-            busy.set(false);
             match answer {
                 Ok(answer) => {
                     show(answer);
@@ -366,179 +318,217 @@ fn AlertRulesPanel() -> View {
             }
         });
     };
-    let editor = move || {
+    let body = move || {
+        let (zone, currency) = tenant_of(&queries);
         let Some(answer) = rules.get_clone() else {
             return view! { p(class="muted") { "Loading rules…" } };
         };
-        if answer.editable != Some(true) {
-            let currency = currency();
-            let lines: Vec<View> = answer
-                .rules
-                .iter()
-                .map(|rule| {
-                    let text = describe_rule(rule, &currency);
-                    let silenced = rule
-                        .silenced_until
-                        .filter(|until| *until > now())
-                        .map(|until| {
-                            format!(
-                                " · silenced until {}",
-                                format::local_time(&until, &tenant_of(&queries).0, TimeStyle::DayHour)
-                            )
-                        })
-                        .unwrap_or_default();
-                    let (id, name) = (rule.id.clone(), rule.name.clone());
-                    view! { li(data-testid="alert-rule", data-rule-id=id) { strong { (name) } ": " (text) (silenced) } }
-                })
-                .collect();
-            return view! {
-                ul(class="rule-list") { (lines) }
-                p(class="muted") { "Only an admin's key can change the rules." }
-            };
+        if answer.editable == Some(true) {
+            return rule_editor(forms, Rc::new(save.clone()), zone, currency);
         }
-        let queries = queries.clone();
-        let save = save.clone();
-        view! { RuleEditor(rows=rows, save=Rc::new(save), queries=queries, busy=busy) }
+        let lines: Vec<View> = answer
+            .rules
+            .iter()
+            .map(|rule| {
+                let text = describe_rule(rule, &currency) + &silenced_text(rule.silenced_until, &zone);
+                let (id, name) = (rule.id.clone(), rule.name.clone());
+                view! { li(data-testid="alert-rule", data-rule-id=id) { strong { (name) } ": " (text) } }
+            })
+            .collect();
+        view! {
+            ul(class="rule-list") { (lines) }
+            p(class="muted") { "Only an admin's key can change the rules." }
+        }
     };
     view! {
         section(class="card alert-rules", aria-label="Alert rules", data-testid="alert-rules",
                 data-editable=move || rules.with(|rules| rules.as_ref().is_some_and(|rules| rules.editable == Some(true))).to_string()) {
             h2 { "Rules" }
-            (editor)
+            (body)
             (move || failure.get_clone().map(|message| view! { p(class="error", role="alert", data-testid="rules-error") { (message) } }))
             (move || saved.get().then(|| view! { p(class="muted", role="status", data-testid="rules-saved") { "Saved." } }))
         }
     }
 }
 
-/// A select of the rule kinds bound to `kind` (set by the options'
-/// `selected`, as a select's value cannot be set before its options exist).
-fn kind_select(kind: Signal<String>, testid: &'static str) -> View {
-    let options: Vec<View> = RuleKind::ALL
-        .into_iter()
-        .map(|choice| {
-            view! {
-                option(value=choice.as_str(), selected=move || kind.with(|kind| kind == choice.as_str())) {
-                    (kind_label(choice))
-                }
-            }
+/// `; silenced until 24 Nov, 14:00` while a silence lasts.
+fn silenced_text(until: Option<DateTime<Utc>>, zone: &str) -> String {
+    until
+        .filter(|until| *until > now())
+        .map(|until| {
+            format!(
+                "; silenced until {}",
+                format::local_time(&until, zone, TimeStyle::DayHour)
+            )
         })
-        .collect();
-    let change = move |event: web_sys::Event| {
-        use wasm_bindgen::JsCast;
-        if let Some(select) = event
-            .target()
-            .and_then(|target| target.dyn_into::<web_sys::HtmlSelectElement>().ok())
-        {
-            kind.set(select.value());
-        }
-    };
-    view! { select(data-testid=testid, on:change=change) { (options) } }
+        .unwrap_or_default()
 }
 
-#[component(inline_props)]
-fn RuleEditor(rows: Signal<Vec<RuleRow>>, save: Rc<dyn Fn()>, queries: Queries, busy: Signal<bool>) -> View {
-    let new_kind = create_signal(RuleKind::FailureRate.as_str().to_owned());
-    let add = move |_| {
-        let taken: Vec<String> =
-            rows.with_untracked(|rows| rows.iter().map(|row| row.id.get_clone_untracked()).collect());
-        let kind = kind_of(&new_kind.get_clone_untracked()).unwrap_or(RuleKind::FailureRate);
-        rows.update(|rows| rows.push(RuleRow::new(RuleForm::new_rule(kind, &taken))));
+/// An element's attribute as a number (the rule a control belongs to).
+fn row_of(element: &web_sys::Element) -> Option<usize> {
+    element.get_attribute("data-row")?.parse().ok()
+}
+
+/// The editor. Inputs are not bound one by one: one handler on the form
+/// reads every input by its `name` and `data-row`, and one reads every
+/// button by its `data-action` (each bound input or handler is code of its
+/// own in the page, which the size budget counts). Typing changes the forms
+/// without re-rendering; a change of kind, an added or removed rule and a
+/// silence re-render the rows from them.
+fn rule_editor(forms: Signal<Vec<RuleForm>>, save: Rc<dyn Fn()>, zone: String, currency: String) -> View {
+    let new_kind = create_signal(RuleKind::FailureRate);
+    let on_input = move |event: web_sys::Event| {
+        let Some(target) = event
+            .target()
+            .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
+        else {
+            return;
+        };
+        let (Some(name), Some(row)) = (target.get_attribute("name"), row_of(&target)) else {
+            return;
+        };
+        let property = if name == "enabled" { "checked" } else { "value" };
+        let value = js_sys::Reflect::get(&target, &property.into()).unwrap_or_default();
+        let value = value
+            .as_string()
+            .or_else(|| value.as_bool().map(|checked| checked.to_string()))
+            .unwrap_or_default();
+        if name == "newKind" {
+            new_kind.set(kind_of(&value).unwrap_or(RuleKind::FailureRate));
+            return;
+        }
+        let edit = |forms: &mut Vec<RuleForm>| {
+            if let Some(form) = forms.get_mut(row) {
+                form.set(&name, value);
+            }
+        };
+        // A new kind shows other fields; text is kept as typed, unrendered.
+        if name == "kind" {
+            forms.update(edit);
+        } else {
+            forms.update_silent(edit);
+        }
     };
-    let save_all = save.clone();
-    let list = move || {
-        let (zone, currency) = tenant_of(&queries);
-        let views: Vec<View> = rows
-            .get_clone()
-            .into_iter()
-            .enumerate()
-            .map(|(index, row)| {
-                let save = save.clone();
-                let remove = move |_| {
-                    rows.update(|rows| {
-                        rows.remove(index);
-                    })
-                };
-                let silence = {
-                    let save = save.clone();
-                    move |_| {
-                        row.silenced_until.set(Some(now() + TimeDelta::hours(1)));
-                        save();
-                    }
-                };
-                let zone_until = zone.clone();
-                let silence_until = {
-                    let save = save.clone();
-                    move |_| {
-                        if let Some(local) = parse_input(&row.until.get_clone_untracked()) {
-                            row.silenced_until.set(Some(crate::zone::instant_in(local, &zone_until)));
-                            save();
-                        }
-                    }
-                };
-                let unsilence = move |_| {
-                    row.silenced_until.set(None);
-                    save();
-                };
-                let zone = zone.clone();
-                let silenced = move || {
-                    row.silenced_until
-                        .get()
-                        .filter(|until| *until > now())
-                        .map(|until| format!("Silenced until {}", format::local_time(&until, &zone, TimeStyle::DayHour)))
-                };
-                let unit = if currency.is_empty() { "amount".to_owned() } else { currency.clone() };
-                let threshold_label = move || {
-                    if row.kind.with(|kind| kind == RuleKind::FailureRate.as_str()) { "Threshold (%)".to_owned() } else { format!("Threshold ({unit})") }
-                };
-                let has_threshold = move || row.kind.with(|kind| kind_of(kind).is_some_and(RuleKind::has_threshold));
-                let failure_rate = move || row.kind.with(|kind| kind == RuleKind::FailureRate.as_str());
-                view! {
-                    fieldset(class="rule", data-testid="rule-row", data-rule-id=move || row.id.get_clone()) {
-                        label(class="label") { "Name " input(data-testid="rule-name", size="24", bind:value=row.name) }
-                        label(class="label") { "Kind " (kind_select(row.kind, "rule-kind")) }
-                        label(class="label") { "Window (min) " input(data-testid="rule-window", size="5", inputmode="numeric", bind:value=row.window) }
-                        (move || has_threshold().then(|| {
-                            let label = threshold_label();
-                            view! {
-                                label(class="label") { (label) " " input(data-testid="rule-threshold", size="8", inputmode="decimal", bind:value=row.threshold) }
-                            }
-                        }))
-                        (move || failure_rate().then(|| view! {
-                            label(class="label") { "Min. payments " input(data-testid="rule-min-attempts", size="6", inputmode="numeric", bind:value=row.min_attempts) }
-                        }))
-                        label(class="label") { "Pending (min) " input(data-testid="rule-pending", size="4", inputmode="numeric", bind:value=row.pending) }
-                        label(class="label") { "Keep firing (min) " input(data-testid="rule-keep-firing", size="4", inputmode="numeric", bind:value=row.keep_firing) }
-                        label(class="label") { input(r#type="checkbox", data-testid="rule-enabled", bind:checked=row.enabled) " Enabled" }
-                        div(class="rule-silence") {
-                            (move || match silenced() {
-                                Some(text) => {
-                                    let unsilence = unsilence.clone();
-                                    view! { span(data-testid="rule-silenced") { (text) } " " button(class="secondary", r#type="button", data-testid="rule-unsilence", on:click=unsilence) { "Unsilence" } }
-                                }
-                                None => view! {},
-                            })
-                            button(class="secondary", r#type="button", data-testid="rule-silence-hour", on:click=silence) { "Silence 1 h" }
-                            label(class="label") { "or until " input(r#type="datetime-local", data-testid="rule-silence-until", bind:value=row.until) }
-                            button(class="secondary", r#type="button", data-testid="rule-silence-until-apply", on:click=silence_until) { "Silence" }
-                            button(class="link", r#type="button", data-testid="rule-remove", on:click=remove) { "Remove rule" }
-                        }
-                    }
+    let on_click = {
+        let save = save.clone();
+        let zone = zone.clone();
+        move |event: web_sys::MouseEvent| {
+            let Some(button) = event
+                .target()
+                .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
+                .and_then(|target| target.closest("[data-action]").ok().flatten())
+            else {
+                return;
+            };
+            let row = row_of(&button).unwrap_or(usize::MAX);
+            let mut changed = true;
+            forms.update(|forms| match button.get_attribute("data-action").as_deref() {
+                Some("add") => {
+                    let taken: Vec<String> = forms.iter().map(|form| form.id.clone()).collect();
+                    forms.push(RuleForm::new_rule(new_kind.get_untracked(), &taken));
+                    changed = false;
                 }
-            })
+                Some("remove") if row < forms.len() => {
+                    forms.remove(row);
+                    changed = false;
+                }
+                Some("silence-hour") if row < forms.len() => {
+                    forms[row].silenced_until = Some(now() + TimeDelta::hours(1));
+                }
+                Some("silence-until") if row < forms.len() => {
+                    forms[row].silenced_until =
+                        parse_input(&forms[row].until).map(|local| zone::instant_in(local, &zone));
+                }
+                Some("unsilence") if row < forms.len() => forms[row].silenced_until = None,
+                _ => changed = false,
+            });
+            // A silence takes effect at once; other changes wait for Save.
+            if changed {
+                save();
+            }
+        }
+    };
+    let rows = move || {
+        let views: Vec<View> = forms
+            .get_clone()
+            .iter()
+            .enumerate()
+            .map(|(index, form)| rule_row(index, form, &zone, &currency))
             .collect();
         View::from(views)
     };
+    let kinds = kind_options(RuleKind::FailureRate.as_str());
     view! {
-        form(class="rule-editor", data-testid="rule-editor", on:submit=move |event: web_sys::SubmitEvent| {
-            event.prevent_default();
-            save_all();
-        }) {
-            (list)
+        form(class="rule-editor", data-testid="rule-editor", on:input=on_input, on:click=on_click,
+             on:submit=move |event: web_sys::SubmitEvent| {
+                 event.prevent_default();
+                 save();
+             }) {
+            (rows)
             div(class="filters") {
-                label(class="label") { "New rule " (kind_select(new_kind, "rule-new-kind")) }
-                button(class="secondary", r#type="button", data-testid="rule-add", on:click=add) { "Add rule" }
-                button(class="primary", r#type="submit", data-testid="rules-save", disabled=move || busy.get()) { "Save rules" }
+                label(class="label") { "New rule " select(name="newKind", data-row="0", data-testid="rule-new-kind") { (kinds) } }
+                button(class="secondary", r#type="button", data-action="add", data-testid="rule-add") { "Add rule" }
+                button(class="primary", r#type="submit", data-testid="rules-save") { "Save rules" }
+            }
+        }
+    }
+}
+
+/// The kinds as options, `selected` the one chosen.
+fn kind_options(selected: &str) -> Vec<View> {
+    RuleKind::ALL
+        .into_iter()
+        .map(|kind| {
+            let chosen = kind.as_str() == selected;
+            view! { option(value=kind.as_str(), selected=chosen) { (kind_label(kind)) } }
+        })
+        .collect()
+}
+
+/// One rule's inputs and buttons, each naming its rule with `data-row`.
+fn rule_row(index: usize, form: &RuleForm, zone: &str, currency: &str) -> View {
+    let row = index.to_string();
+    let inputs: Vec<View> = editor::FIELDS
+        .iter()
+        .filter(|field| form.has(field.name))
+        .map(|field| {
+            let label = match field.name {
+                "threshold" if form.kind == RuleKind::FailureRate.as_str() => "Threshold (%)".to_owned(),
+                "threshold" if !currency.is_empty() => format!("Threshold ({currency})"),
+                _ => field.label.to_owned(),
+            };
+            let value = form.get(field.name).to_owned();
+            let row = row.clone();
+            view! {
+                label(class="label") { (label) " " input(name=field.name, data-row=row, data-testid=field.testid, size=field.size, value=value) }
+            }
+        })
+        .collect();
+    let kinds = kind_options(&form.kind);
+    let silenced = silenced_text(form.silenced_until, zone);
+    // Attribute values are plain variables: an expression there would be
+    // made a reactive closure of its own.
+    let [row_kind, row_enabled, row_silence, row_until, row_apply] = [(); 5].map(|()| row.clone());
+    let silence = if silenced.is_empty() {
+        view! { button(class="secondary", r#type="button", data-action="silence-hour", data-row=row_silence, data-testid="rule-silence-hour") { "Silence 1 h" } }
+    } else {
+        let text = format!("Silenced{}", &silenced[10..]);
+        view! {
+            span(data-testid="rule-silenced") { (text) }
+            button(class="secondary", r#type="button", data-action="unsilence", data-row=row_silence, data-testid="rule-unsilence") { "Unsilence" }
+        }
+    };
+    let (id, until, enabled) = (form.id.clone(), form.until.clone(), form.enabled);
+    view! {
+        fieldset(class="rule", data-testid="rule-row", data-rule-id=id) {
+            label(class="label") { "Kind " select(name="kind", data-row=row_kind, data-testid="rule-kind") { (kinds) } }
+            (inputs)
+            label(class="label") { input(r#type="checkbox", name="enabled", data-row=row_enabled, data-testid="rule-enabled", checked=enabled) " Enabled" }
+            div(class="rule-silence") {
+                (silence)
+                label(class="label") { "or until " input(r#type="datetime-local", name="until", data-row=row_until, data-testid="rule-silence-until", value=until) }
+                button(class="secondary", r#type="button", data-action="silence-until", data-row=row_apply, data-testid="rule-silence-until-apply") { "Silence" }
+                button(class="link", r#type="button", data-action="remove", data-row=row, data-testid="rule-remove") { "Remove rule" }
             }
         }
     }

@@ -85,18 +85,19 @@ impl ApiClient {
     /// Replaces the tenant's alert rules (an admin's key); the server's
     /// answer is the rules as stored.
     pub async fn save_alert_rules(&self, rules: &AlertRules) -> Result<AlertRules, ApiFailure> {
-        let request = self
-            .authorized(gloo_net::http::Request::put(&self.url("/api/alerts/rules")))
-            .json(rules)
-            .map_err(ApiFailure::network)?;
-        self.read(request.send().await.map_err(ApiFailure::network)?).await
+        let body = serde_json::to_string(rules).map_err(ApiFailure::network)?;
+        let request = gloo_net::http::Request::put(&self.url("/api/alerts/rules"));
+        let text = self.send(request, Some(body)).await?;
+        parse(&text)
     }
 
     /// A single-use ticket that stands in for the key in one URL (a
     /// WebSocket or a download), so the key never goes into an address.
     pub async fn ticket(&self) -> Result<Ticket, ApiFailure> {
-        let request = self.authorized(gloo_net::http::Request::post(&self.url("/api/tickets")));
-        self.read(request.send().await.map_err(ApiFailure::network)?).await
+        let text = self
+            .send(gloo_net::http::Request::post(&self.url("/api/tickets")), None)
+            .await?;
+        parse(&text)
     }
 
     /// `path` on the server the credentials name (the page's own when none).
@@ -104,38 +105,60 @@ impl ApiClient {
         format!("{}{path}", self.credentials.server)
     }
 
-    fn authorized(&self, request: gloo_net::http::RequestBuilder) -> gloo_net::http::RequestBuilder {
-        request
-            .header("Authorization", &format!("Bearer {}", self.credentials.key))
-            .header("X-Tenant-Id", &self.credentials.tenant)
-    }
-
     async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiFailure> {
-        let request = self.authorized(gloo_net::http::Request::get(&self.url(path)));
-        self.read(request.send().await.map_err(ApiFailure::network)?).await
+        let text = self.send(gloo_net::http::Request::get(&self.url(path)), None).await?;
+        parse(&text)
     }
 
-    /// A response's body as `T`, or the server's `{code, message}`.
-    async fn read<T: DeserializeOwned>(&self, response: gloo_net::http::Response) -> Result<T, ApiFailure> {
-        let status = response.status();
-        if response.ok() {
-            return response.json::<T>().await.map_err(|error| ApiFailure {
-                status,
-                code: ErrorCode::Unknown,
-                message: format!("The server's answer could not be read ({error})."),
-            });
+    /// Sends `request` with the credentials (and `body` as JSON) and reads
+    /// the answer's body, or
+    /// the server's `{code, message}`. Not generic: only the last step,
+    /// reading the body as one type or another, is compiled once per type
+    /// (every copy of a request's machinery counts against the page's size).
+    async fn send(&self, request: gloo_net::http::RequestBuilder, body: Option<String>) -> Result<String, ApiFailure> {
+        let request = request
+            .header("Authorization", &format!("Bearer {}", self.credentials.key))
+            .header("X-Tenant-Id", &self.credentials.tenant);
+        let response = match body {
+            Some(body) => {
+                let request = request
+                    .header("Content-Type", "application/json")
+                    .body(body)
+                    .map_err(ApiFailure::network)?;
+                request.send().await
+            }
+            None => request.send().await,
         }
-        match response.json::<ErrorBody>().await {
-            Ok(body) => Err(ApiFailure {
+        .map_err(ApiFailure::network)?;
+        let status = response.status();
+        let text = response.text().await;
+        if response.ok() {
+            return text.map_err(|error| unreadable(status, error));
+        }
+        match text.ok().and_then(|text| serde_json::from_str::<ErrorBody>(&text).ok()) {
+            Some(body) => Err(ApiFailure {
                 status,
                 code: body.code,
                 message: body.message,
             }),
-            Err(_) => Err(ApiFailure {
+            None => Err(ApiFailure {
                 status,
                 code: ErrorCode::Unknown,
                 message: format!("The server answered {status}."),
             }),
         }
     }
+}
+
+fn unreadable(status: u16, error: impl std::fmt::Display) -> ApiFailure {
+    ApiFailure {
+        status,
+        code: ErrorCode::Unknown,
+        message: format!("The server's answer could not be read ({error})."),
+    }
+}
+
+/// A successful answer's body as `T`.
+fn parse<T: DeserializeOwned>(text: &str) -> Result<T, ApiFailure> {
+    serde_json::from_str(text).map_err(|error| unreadable(200, error))
 }

@@ -122,8 +122,8 @@ impl Alerts {
     /// The firing alerts as the server listed them; frames received since
     /// the request was made are newer and applied on top.
     pub fn active_loaded(&mut self, firing: Vec<Alert>) {
+        // Newest first, as the API lists them.
         self.active = firing;
-        sort_newest_first(&mut self.active);
         self.active_loaded = true;
         for alert in std::mem::take(&mut self.recent) {
             self.apply(&alert);
@@ -154,8 +154,7 @@ impl Alerts {
     fn apply(&mut self, alert: &Alert) {
         self.active.retain(|held| held.id != alert.id);
         if alert.state == AlertState::Firing {
-            self.active.push(alert.clone());
-            sort_newest_first(&mut self.active);
+            insert_newest_first(&mut self.active, alert);
         }
     }
 }
@@ -168,15 +167,19 @@ fn upsert(items: &mut Vec<Alert>, alert: &Alert) {
     match items.iter_mut().find(|held| held.id == alert.id) {
         Some(held) if rank(held.state) <= rank(alert.state) => *held = alert.clone(),
         Some(_) => {}
-        None => {
-            items.push(alert.clone());
-            sort_newest_first(items);
-        }
+        None => insert_newest_first(items, alert),
     }
 }
 
-fn sort_newest_first(alerts: &mut [Alert]) {
-    alerts.sort_by(|left, right| right.started_at.cmp(&left.started_at));
+/// Inserts `alert` into `alerts` (newest first by `startedAt`), after those
+/// that started at the same time. Not a sort: each sort is code of its own
+/// in the page, and these lists are short.
+fn insert_newest_first(alerts: &mut Vec<Alert>, alert: &Alert) {
+    let at = alerts
+        .iter()
+        .position(|held| held.started_at < alert.started_at)
+        .unwrap_or(alerts.len());
+    alerts.insert(at, alert.clone());
 }
 
 #[cfg(test)]

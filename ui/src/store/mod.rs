@@ -8,8 +8,6 @@ pub mod alerts;
 pub mod feed;
 pub mod query;
 
-use std::collections::BTreeSet;
-
 use paypulse_shared::alerts::{Alert, AlertsPage};
 use paypulse_shared::live::{AlertFrame, FeedItem};
 use paypulse_shared::payment::{EventType, Payment};
@@ -194,7 +192,9 @@ impl Dashboard {
                 };
                 // A payment whose every event is among the held ones is
                 // shown by those (with their `seq`), not by the list.
-                let held_events: BTreeSet<(&str, EventType)> = held
+                // A list, not a set: a few events, and a set would be another
+                // sort and tree in the page.
+                let held_events: Vec<(&str, EventType)> = held
                     .iter()
                     .filter_map(|item| match item {
                         FeedItem::Payment(event) => Some((event.payment.id.as_str(), event.event_type)),
