@@ -533,3 +533,57 @@ fn rule_row(index: usize, form: &RuleForm, zone: &str, currency: &str) -> View {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::alerts::testing::alert;
+    use crate::testing::at;
+
+    #[test]
+    fn toasts_say_the_state_and_the_message() {
+        assert_eq!(
+            toast_text(&alert("a1", 0, AlertState::Firing)),
+            "Firing: Failure rate above 15% — 22.4% over 10 min"
+        );
+        assert!(toast_text(&alert("a1", 0, AlertState::Resolved)).starts_with("Resolved: "));
+    }
+
+    #[test]
+    fn an_episode_leads_to_its_payments() {
+        let firing = alert("a1", 0, AlertState::Firing);
+        let list = payments_of(&Route::default(), &firing);
+        assert_eq!(
+            list.to_search(),
+            "?view=payments&bucket=1h&from=2026-11-24T09%3A50%3A00Z&to=now&status=failed",
+            "to now while it lasts; the failed payments of a failure-rate rule"
+        );
+        let mut resolved = alert("a2", 0, AlertState::Resolved);
+        resolved.kind = RuleKind::VolumeBelow;
+        let list = payments_of(&Route::default(), &resolved);
+        assert_eq!(
+            list.range,
+            TimeRange::between(
+                TimePoint::Instant(at("2026-11-24T09:50:00Z")),
+                TimePoint::Instant(at("2026-11-24T10:20:00Z"))
+            )
+        );
+        assert!(list.filter.is_empty(), "every payment of a volume rule's window");
+    }
+
+    #[test]
+    fn values_read_as_their_rule_reads_them() {
+        assert_eq!(value_text(RuleKind::FailureRate, 22.4, "USD"), "22.4%");
+        assert_eq!(value_text(RuleKind::VolumeBelow, 1500.5, "USD"), "$1,500.50");
+        assert_eq!(value_text(RuleKind::VolumeAbove, 1500.5, ""), "1500.5");
+        let rules = paypulse_shared::alerts::rules::defaults();
+        assert_eq!(
+            describe_rule(&rules[0], "USD"),
+            "Failure rate above 15% over 10 min (at least 20 payments); fires after 2 min, keeps firing 5 min"
+        );
+        assert_eq!(
+            describe_rule(&rules[1], "USD"),
+            "Volume far from usual over 30 min; fires after 5 min, keeps firing 10 min"
+        );
+    }
+}

@@ -501,3 +501,35 @@ pub fn TrendChart() -> View {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anomalies_are_named_by_their_kinds() {
+        let mut point = TrendData {
+            timestamp: DateTime::UNIX_EPOCH,
+            amount: paypulse_shared::Amount::from_minor(0, 2),
+            count: 0,
+            success_rate: 0.0,
+            anomaly: false,
+            anomaly_kinds: Vec::new(),
+            expected: None,
+        };
+        assert!(anomaly_texts(&point).is_empty());
+        point.anomaly = true;
+        assert_eq!(
+            anomaly_texts(&point),
+            ["Unusual failure rate"],
+            "a server that does not say"
+        );
+        point.anomaly_kinds = vec![AnomalyKind::VolumeLow, AnomalyKind::FailureRateHigh];
+        assert_eq!(
+            anomaly_texts(&point),
+            ["Volume far below usual", "Unusual failure rate"]
+        );
+        point.anomaly_kinds = vec![AnomalyKind::VolumeHigh];
+        assert_eq!(anomaly_texts(&point), ["Volume far above usual"]);
+    }
+}
