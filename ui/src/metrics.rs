@@ -219,8 +219,11 @@ fn cards(metrics: PaymentMetrics, navigation: Navigation) -> View {
             );
             let share = format!("width: {}%", format::fixed(row.volume.to_f64() * 100.0 / largest, 1));
             let label = format!("{name}: {volume}, {detail}; open its payments");
-            let (method_id, volume_value, count_value) =
-                (row.method.clone(), row.volume.to_string(), row.count.to_string());
+            let (method_id, volume_value, count_value) = (
+                row.method.clone(),
+                format::raw(row.volume.to_f64()),
+                row.count.to_string(),
+            );
             let open_method = move |_| {
                 open(PaymentFilter {
                     methods: [method.clone()].into(),
