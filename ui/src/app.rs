@@ -6,6 +6,7 @@ use std::rc::Rc;
 
 use sycamore::prelude::*;
 
+use crate::alerts::{ActiveAlerts, AlertsPage, Toasts};
 use crate::api::ApiClient;
 use crate::chart::TrendChart;
 use crate::drilldown::{Breadcrumbs, PaymentDetail, PaymentList};
@@ -102,16 +103,20 @@ fn Live(credentials: Credentials) -> View {
             Page::Dashboard => Shown::Dashboard,
             Page::Payments => Shown::Payments,
             Page::Payment { id } => Shown::Payment(id.clone()),
+            Page::Alerts => Shown::Alerts,
         })
     });
+    let toast_dispatch = dispatch.clone();
 
     view! {
         div(class="live-bar") {
+            ActiveAlerts(dashboard=dashboard)
             ConnectionStatus(dashboard=dashboard)
         }
+        Toasts(dashboard=dashboard, dispatch=toast_dispatch)
         Breadcrumbs()
         (move || match page.get_clone() {
-            Shown::Payment(_) => view! {},
+            Shown::Payment(_) | Shown::Alerts => view! {},
             _ => view! { TimeRangePicker() },
         })
         (move || {
@@ -128,6 +133,7 @@ fn Live(credentials: Credentials) -> View {
                     PaymentList()
                 },
                 Shown::Payment(id) => view! { PaymentDetail(id=id) },
+                Shown::Alerts => view! { AlertsPage(dashboard=dashboard) },
             }
         })
     }
@@ -139,4 +145,5 @@ enum Shown {
     Dashboard,
     Payments,
     Payment(String),
+    Alerts,
 }

@@ -2,6 +2,8 @@
 //! moved and by how much, in words (an arrow and "up"/"down" for screen
 //! readers) as well as in colour, and whether that is good news.
 
+use crate::format;
+
 /// Which way a figure moved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Trend {
@@ -68,16 +70,16 @@ pub fn change(current: f64, previous: f64, measure: Measure, good: Good, span: &
         }
         Measure::Percent => {
             let percent = difference / previous.abs() * 100.0;
-            (direction(percent, 0.05), Some(format!("{:.1}%", percent.abs())))
+            (
+                direction(percent, 0.05),
+                Some(format!("{}%", format::fixed(percent.abs(), 1))),
+            )
         }
         Measure::Points => (
             direction(difference, 0.05),
-            Some(format!("{:.1} pts", difference.abs())),
+            Some(format!("{} pts", format::fixed(difference.abs(), 1))),
         ),
-        Measure::Count => (
-            direction(difference, 0.5),
-            Some(format!("{}", difference.abs().round())),
-        ),
+        Measure::Count => (direction(difference, 0.5), Some(format::fixed(difference.abs(), 0))),
     };
     let amount = match (trend, amount) {
         (Trend::Flat, _) | (_, None) => "no change".to_owned(),

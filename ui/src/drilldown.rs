@@ -85,7 +85,7 @@ pub fn describe(route: &Route, zone: &str) -> String {
 
 /// A link to `route` that navigates in place (and opens in a new tab with
 /// the usual gestures, as it is a real address).
-fn route_link(route: Route, label: String, testid: &'static str) -> View {
+pub fn route_link(route: Route, label: String, testid: &'static str) -> View {
     let navigation = use_context::<Navigation>();
     let href = route.to_search();
     let follow = move |event: web_sys::MouseEvent| {
@@ -113,6 +113,10 @@ pub fn Breadcrumbs() -> View {
             let home = route_link(route.dashboard(), "Dashboard".into(), "crumb-dashboard");
             let crumbs = match &route.page {
                 Page::Dashboard => return view! {},
+                Page::Alerts => view! {
+                    li { (home) }
+                    li(aria-current="page") { "Alerts" }
+                },
                 Page::Payments => {
                     let here = format!("Payments: {}", describe(&route, &zone));
                     view! {
@@ -315,11 +319,13 @@ pub fn PaymentList() -> View {
                 if loading {
                     view! { p(class="muted") { "Loading payments…" } }
                 } else if next {
-                    view! { button(class="secondary", data-testid="list-more", on:click=more) { (format!("Show more ({count} shown)")) } }
+                    let text = format!("Show more ({count} shown)");
+                    view! { button(class="secondary", data-testid="list-more", on:click=more) { (text) } }
                 } else if count == 0 {
                     view! { p(class="muted", data-testid="list-empty") { "No payments in this slice." } }
                 } else {
-                    view! { p(class="muted") { (format!("All {count} payments shown.")) } }
+                    let text = format!("All {count} payments shown.");
+                    view! { p(class="muted") { (text) } }
                 }
             })
         }

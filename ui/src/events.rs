@@ -23,6 +23,8 @@ use crate::virtual_list::{ROW_HEIGHT, window_of};
 
 /// Height of the list's viewport in rows.
 const VISIBLE_ROWS: usize = 14;
+/// The viewport's style: `VISIBLE_ROWS` rows of `ROW_HEIGHT`.
+const LIST_HEIGHT: &str = "height: 504px";
 
 /// A type's words and style class: colour never carries meaning alone.
 fn type_label(event_type: EventType) -> (&'static str, &'static str) {
@@ -135,9 +137,9 @@ pub fn EventsFeed(dashboard: Signal<Dashboard>, dispatch: Rc<dyn Fn(Action)>) ->
                 // (listed, or counted in the note above as no longer kept):
                 // the UI benchmark times when each event is counted.
                 data-dropped=move || dropped.get().to_string(),
-                style=format!("height: {}px", ROW_HEIGHT * VISIBLE_ROWS as f64),
+                style=LIST_HEIGHT,
                 role="list", tabindex="0", r#ref=list_ref, on:scroll=on_scroll) {
-                div(class="feed-spacer", style=move || format!("height: {}px", ROW_HEIGHT * shown_len.get() as f64)) {
+                div(class="feed-spacer", style=move || format!("height: {}px", ROW_HEIGHT as usize * shown_len.get())) {
                     (rows)
                 }
                 (move || if shown_len.get() == 0 {
@@ -156,7 +158,12 @@ fn row(index: usize, event: &PaymentEvent, navigation: Navigation) -> View {
     let seq = event.seq.map(|seq| seq.to_string()).unwrap_or_default();
     let payment = &event.payment;
     let amount = format::money(payment.amount, &payment.currency);
-    let time = event.timestamp.format("%H:%M:%S").to_string();
+    // By hand: chrono's format strings would add their parser to the page.
+    let time = {
+        use chrono::Timelike;
+        let at = event.timestamp;
+        format!("{:02}:{:02}:{:02}", at.hour(), at.minute(), at.second())
+    };
     let method = method_name(&payment.method);
     let payment_id = payment.id.clone();
     let at = event.timestamp.timestamp_millis().to_string();
@@ -177,10 +184,14 @@ fn row(index: usize, event: &PaymentEvent, navigation: Navigation) -> View {
             open();
         }
     };
+    let (row_class, top) = (
+        format!("event-row {class}"),
+        format!("top: {}px", index * ROW_HEIGHT as usize),
+    );
     view! {
-        div(class=format!("event-row {class}"), role="listitem", tabindex="0", data-testid="event-row",
+        div(class=row_class, role="listitem", tabindex="0", data-testid="event-row",
             data-seq=seq, data-type=class, data-payment-id=payment_id, data-at=at,
-            style=format!("top: {}px", index as f64 * ROW_HEIGHT), on:click=select, on:keydown=on_key) {
+            style=top, on:click=select, on:keydown=on_key) {
             span(class="event-type") { (label) }
             span(class="event-amount") { (amount) }
             span(class="event-method") { (method) }
@@ -210,10 +221,11 @@ fn Filters(dashboard: Signal<Dashboard>, dispatch: Rc<dyn Fn(Action)>) -> View {
             }
             dispatch(Action::SetFilter(filter));
         };
+        let (chip, testid) = (format!("chip {class}"), format!("feed-type-{class}"));
         view! {
-            label(class=format!("chip {class}")) {
+            label(class=chip) {
                 input(r#type="checkbox", prop:checked=checked, on:change=toggle,
-                      data-testid=format!("feed-type-{class}"))
+                      data-testid=testid)
                 (label)
             }
         }
@@ -252,5 +264,15 @@ fn Filters(dashboard: Signal<Dashboard>, dispatch: Rc<dyn Fn(Action)>) -> View {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_viewport_holds_its_rows() {
+        assert_eq!(LIST_HEIGHT, format!("height: {}px", ROW_HEIGHT as usize * VISIBLE_ROWS));
     }
 }

@@ -70,13 +70,17 @@ pub fn ExportButton<F: Fn() -> String + 'static>(what: &'static str, name: &'sta
             failure.set(outcome.err());
         });
     };
+    let title = format!("Download {what} as CSV");
     view! {
         button(class="secondary", data-testid="export-csv", data-busy=move || busy.get().to_string(),
-               title=format!("Download {what} as CSV"), on:click=start) {
+               title=title, on:click=start) {
             "Export CSV"
         }
         (move || match failure.get_clone() {
-            Some(message) => view! { span(class="error", role="alert", data-testid="export-error") { (format!("Export failed: {message}")) } },
+            Some(message) => {
+                let text = format!("Export failed: {message}");
+                view! { span(class="error", role="alert", data-testid="export-error") { (text) } }
+            }
             None => view! {},
         })
     }

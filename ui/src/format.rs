@@ -43,14 +43,61 @@ fn symbol(code: &str) -> Option<&'static str> {
     })
 }
 
+/// `value` rounded to `decimals` places (at most 9): `12.5`, `-0.25`.
+///
+/// Written with integers: Rust's own float formatting (`{:.1}`, and the
+/// shortest form of `to_string`) is about 12 KB of the page, a cost the
+/// dashboard's size budget does not allow for what this does.
+pub fn fixed(value: f64, decimals: u32) -> String {
+    let factor = 10_u64.pow(decimals.min(9));
+    let scaled = (value.abs() * factor as f64).round();
+    if !scaled.is_finite() || scaled >= 1e18 {
+        return if value.is_nan() { "NaN".into() } else { "∞".into() };
+    }
+    let scaled = scaled as u64;
+    let mut text = String::new();
+    if value < 0.0 && scaled != 0 {
+        text.push('-');
+    }
+    text.push_str(&(scaled / factor).to_string());
+    if decimals > 0 {
+        let fraction = (scaled % factor).to_string();
+        text.push('.');
+        for _ in fraction.len()..decimals.min(9) as usize {
+            text.push('0');
+        }
+        text.push_str(&fraction);
+    }
+    text
+}
+
+/// A float as the API wrote it, for `data-` attributes that tests read as
+/// numbers: the shortest text that reads back as the same float, by the
+/// browser's own formatting (see [`fixed`] for why not Rust's).
+#[cfg(target_arch = "wasm32")]
+pub fn raw(value: f64) -> String {
+    js_sys::Number::from(value)
+        .to_string_with_radix(10)
+        .map(String::from)
+        .unwrap_or_default()
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+pub fn raw(value: f64) -> String {
+    value.to_string()
+}
+
 /// `96.4%` with one decimal (no space, as English writes it).
 pub fn percent(value: f64) -> String {
-    format!("{value:.1}%")
+    fixed(value, 1) + "%"
 }
 
 /// A number without a trailing `.0`: `97.5`, `90`.
 pub fn trim_number(value: f64) -> String {
-    let text = format!("{value:.2}");
+    let text = fixed(value, 2);
+    if !text.contains('.') {
+        return text;
+    }
     text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
@@ -67,7 +114,7 @@ pub fn compact(value: f64) -> String {
         v if v >= 1e3 => (value / 1e3, "k"),
         _ => (value, ""),
     };
-    let text = format!("{scaled:.1}");
+    let text = fixed(scaled, 1);
     let text = text.strip_suffix(".0").unwrap_or(&text);
     format!("{text}{suffix}")
 }
@@ -126,6 +173,17 @@ mod tests {
         assert_eq!(money(Amount::from_minor(1500, 0), "JPY"), "¥1,500");
         assert_eq!(money(Amount::from_minor(-100_000, 2), "CHF"), "-CHF 1,000.00");
         assert_eq!(money(Amount::from_minor(999, 2), "EUR"), "€9.99");
+    }
+
+    #[test]
+    fn fixed_decimals_without_float_formatting() {
+        assert_eq!(fixed(12.345, 1), "12.3");
+        assert_eq!(fixed(12.35, 1), "12.4");
+        assert_eq!(fixed(-0.25, 2), "-0.25");
+        assert_eq!(fixed(-0.01, 1), "0.0");
+        assert_eq!(fixed(7.0, 0), "7");
+        assert_eq!(fixed(0.05, 2), "0.05");
+        assert_eq!(fixed(1_234_567.891, 1), "1234567.9");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Paypulse dashboard: a Sycamore app compiled to WebAssembly, served by the
 //! server in the browser and embedded in the desktop app.
 
+mod alerts;
 mod api;
 mod app;
 mod chart;

@@ -56,9 +56,10 @@ pub fn MetricsGrid() -> View {
                 Some(failure) => {
                     let sign_in_again = failure.needs_credentials();
                     let stale = data.with(Option::is_some);
+                    let (code, message) = (failure.code.as_str(), failure.message);
                     view! {
-                        div(class="error card", role="alert", data-testid="metrics-error", data-code=failure.code.as_str()) {
-                            p { (failure.message.clone()) (if stale { " The numbers below are the last ones received." } else { "" }) }
+                        div(class="error card", role="alert", data-testid="metrics-error", data-code=code) {
+                            p { (message) (if stale { " The numbers below are the last ones received." } else { "" }) }
                             (if sign_in_again {
                                 view! { button(class="primary", on:click=move |_| state.sign_out()) { "Change tenant or key" } }
                             } else {
@@ -81,13 +82,18 @@ pub fn MetricsGrid() -> View {
 fn change_line(testid: &'static str, change: Option<(Change, f64, f64)>) -> View {
     match change {
         None => view! {},
-        Some((change, current, previous)) => view! {
-            span(class=format!("change {}", change.tone), data-testid=format!("change-{testid}"),
-                 data-direction=change.trend.as_str(), data-current=current.to_string(),
-                 data-previous=previous.to_string(), aria-label=change.spoken) {
-                (change.text)
+        Some((change, current, previous)) => {
+            // Plain variables: an expression in an attribute would be made a
+            // reactive closure of its own (code the size budget counts).
+            let (class, testid) = (format!("change {}", change.tone), format!("change-{testid}"));
+            let (direction, current, previous) = (change.trend.as_str(), format::raw(current), format::raw(previous));
+            view! {
+                span(class=class, data-testid=testid, data-direction=direction, data-current=current,
+                     data-previous=previous, aria-label=change.spoken) {
+                    (change.text)
+                }
             }
-        },
+        }
     }
 }
 
@@ -211,11 +217,11 @@ fn cards(metrics: PaymentMetrics, navigation: Navigation) -> View {
                 row.count,
                 format::percent(row.success_rate)
             );
-            let share = format!("width: {:.1}%", row.volume.to_f64() * 100.0 / largest);
+            let share = format!("width: {}%", format::fixed(row.volume.to_f64() * 100.0 / largest, 1));
             let label = format!("{name}: {volume}, {detail}; open its payments");
             let (method_id, volume_value, count_value) = (
                 row.method.clone(),
-                row.volume.to_f64().to_string(),
+                format::raw(row.volume.to_f64()),
                 row.count.to_string(),
             );
             let open_method = move |_| {
@@ -256,8 +262,9 @@ fn cards(metrics: PaymentMetrics, navigation: Navigation) -> View {
                 navigation.go(route.hour_of_day(hour as u8));
             };
             let title = label.clone();
+            let hour_text = hour.to_string();
             view! {
-                button(class="hour", data-testid="hour-bar", data-hour=hour.to_string(), data-count=count_text,
+                button(class="hour", data-testid="hour-bar", data-hour=hour_text, data-count=count_text,
                        aria-label=label, title=title, disabled=*count == 0,
                        on:mouseenter=move |_| hovered_hour.set(Some(hour)), on:focus=move |_| hovered_hour.set(Some(hour)),
                        on:mouseleave=move |_| hovered_hour.set(None), on:blur=move |_| hovered_hour.set(None),
@@ -307,17 +314,23 @@ fn cards(metrics: PaymentMetrics, navigation: Navigation) -> View {
     let previous_top_value = previous_top.map(|(_, value)| value).unwrap_or_default();
     let previous_peak_text = previous_peak.clone().map(|(text, _)| text).unwrap_or_default();
     let previous_peak_value = previous_peak.map(|(_, value)| value).unwrap_or_default();
+    let (total_value, rate_value, average_value) = (
+        metrics.total_volume.to_string(),
+        format::raw(metrics.success_rate),
+        metrics.average_amount.to_string(),
+    );
+    let (count_value, methods_value) = (metrics.count.to_string(), metrics.active_methods.to_string());
     view! {
         div(class="grid", data-testid="metrics-grid", data-state="ready", data-from=from_text, data-to=to_text) {
             div(class="card metric") {
                 span(class="label") { "Total volume" }
-                span(class="value", data-testid="metric-total-volume", data-value=metrics.total_volume.to_f64().to_string()) { (total_text) }
+                span(class="value", data-testid="metric-total-volume", data-value=total_value) { (total_text) }
                 (volume_line)
                 button(class="link drill", data-testid="drill-succeeded", on:click=open_succeeded) { "Succeeded payments →" }
             }
             div(class="card metric") {
                 span(class="label") { "Success rate" }
-                span(class="value", data-testid="metric-success-rate", data-value=metrics.success_rate.to_string()) {
+                span(class="value", data-testid="metric-success-rate", data-value=rate_value) {
                     (rate_text)
                 }
                 (rate_line)
@@ -325,17 +338,17 @@ fn cards(metrics: PaymentMetrics, navigation: Navigation) -> View {
             }
             div(class="card metric") {
                 span(class="label") { "Average amount" }
-                span(class="value", data-testid="metric-average-amount", data-value=metrics.average_amount.to_f64().to_string()) { (average_text) }
+                span(class="value", data-testid="metric-average-amount", data-value=average_value) { (average_text) }
                 (average_line)
             }
             div(class="card metric") {
                 span(class="label") { "Payments" }
-                span(class="value", data-testid="metric-count", data-value=metrics.count.to_string()) { (count_text) }
+                span(class="value", data-testid="metric-count", data-value=count_value) { (count_text) }
                 (count_line)
             }
             div(class="card metric") {
                 span(class="label") { "Active methods" }
-                span(class="value", data-testid="metric-active-methods", data-value=metrics.active_methods.to_string()) {
+                span(class="value", data-testid="metric-active-methods", data-value=methods_value) {
                     (methods_text)
                 }
                 (methods_line)

@@ -10,7 +10,7 @@ use std::future::Future;
 use std::rc::Rc;
 
 use paypulse_shared::payment::Payment;
-use paypulse_shared::query::{Compare, MetricsQuery, PaymentListQuery, TrendsQuery, from_query, to_query};
+use paypulse_shared::query::{Compare, MetricsQuery, PaymentListQuery, TrendsQuery, to_query};
 use paypulse_shared::range::TimeRange;
 use paypulse_shared::wire::{PaymentMetrics, PaymentsPage, TrendData};
 use sycamore::prelude::*;
@@ -37,15 +37,15 @@ pub fn metrics_query(range: TimeRange) -> MetricsQuery {
 /// Keys are the query strings the API is called with: one spelling per
 /// question, whichever part of the page asks it.
 async fn fetch_metrics(client: Rc<ApiClient>, key: String) -> Result<PaymentMetrics, ApiFailure> {
-    client.metrics(&from_query(&key).unwrap_or_default()).await
+    client.metrics(&key).await
 }
 
 async fn fetch_trend(client: Rc<ApiClient>, key: String) -> Result<Vec<TrendData>, ApiFailure> {
-    client.trend(&from_query(&key).unwrap_or_default()).await
+    client.trend(&key).await
 }
 
 async fn fetch_page(client: Rc<ApiClient>, key: String) -> Result<PaymentsPage, ApiFailure> {
-    client.payments(&from_query(&key).unwrap_or_default()).await
+    client.payments(&key).await
 }
 
 async fn fetch_payment(client: Rc<ApiClient>, id: String) -> Result<Payment, ApiFailure> {

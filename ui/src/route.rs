@@ -28,6 +28,8 @@ pub enum Page {
     Payments,
     /// One payment, opened from the list of the same state.
     Payment { id: String },
+    /// The alert history and the rules (editable by an admin).
+    Alerts,
 }
 
 /// Everything the address bar says.
@@ -80,6 +82,7 @@ impl QueryParams for Route {
         let page = match reader.text("view").as_deref() {
             None | Some("dashboard") => Page::Dashboard,
             Some("payments") => Page::Payments,
+            Some("alerts") => Page::Alerts,
             Some("payment") => Page::Payment {
                 id: reader
                     .text("id")
@@ -121,6 +124,7 @@ impl QueryParams for Route {
         match &self.page {
             Page::Dashboard => {}
             Page::Payments => writer.put("view", Some("payments")),
+            Page::Alerts => writer.put("view", Some("alerts")),
             Page::Payment { id } => {
                 writer.put("view", Some("payment"));
                 writer.put("id", Some(id));
@@ -129,7 +133,7 @@ impl QueryParams for Route {
         writer.put("bucket", self.bucket);
         // The dashboard has no list: its address carries no filters.
         let (filter, hour, sort) = match self.page {
-            Page::Dashboard => (PaymentFilter::default(), None, Sort::default()),
+            Page::Dashboard | Page::Alerts => (PaymentFilter::default(), None, Sort::default()),
             _ => (self.filter.clone(), self.hour, self.sort),
         };
         PaymentListQuery {
@@ -196,6 +200,14 @@ impl Route {
             hour: None,
             sort: Sort::default(),
             ..self.clone()
+        }
+    }
+
+    /// The alerts page, keeping the range for the way back.
+    pub fn alerts(&self) -> Self {
+        Self {
+            page: Page::Alerts,
+            ..self.dashboard()
         }
     }
 
@@ -455,6 +467,13 @@ mod tests {
             round_trip(&hour),
             "?view=payments&bucket=1h&from=now-24h&to=now&hour=14"
         );
+        let alerts = list.alerts();
+        assert_eq!(
+            round_trip(&alerts),
+            "?view=alerts&bucket=1h&from=2026-11-24T14%3A00%3A00Z&to=2026-11-24T14%3A30%3A00Z",
+            "no list filters"
+        );
+        assert_eq!(alerts.dashboard(), list.dashboard());
         let today = Route::default().with_range(PRESETS[6].range());
         assert_eq!(round_trip(&today), "?from=now%2Fd&to=now");
         // The dashboard carries no filters even if the state held some.

@@ -25,6 +25,9 @@ pub struct Bar {
     pub y: f64,
     pub height: f64,
     pub anomaly: bool,
+    /// The expected volume band (`expected.volume`), as a top and a height
+    /// on the same axis, drawn behind the bar.
+    pub band: Option<(f64, f64)>,
 }
 
 /// A labelled tick on an axis.
@@ -69,7 +72,18 @@ impl Geometry {
         let plot_width = (width - MARGIN_LEFT - MARGIN_RIGHT).max(1.0);
         let plot_height = (height - MARGIN_TOP - MARGIN_BOTTOM).max(1.0);
         let bottom = MARGIN_TOP + plot_height;
-        let max_volume = shown.iter().map(|point| point.amount.to_f64()).fold(0.0, f64::max);
+        // The axis holds the bands too, so a bar far below its band shows
+        // how far.
+        let max_volume = shown
+            .iter()
+            .map(|point| {
+                let high = point
+                    .expected
+                    .as_ref()
+                    .map_or(0.0, |expected| expected.volume.high.to_f64());
+                point.amount.to_f64().max(high)
+            })
+            .fold(0.0, f64::max);
         let volume_step = nice_step(max_volume / 4.0);
         let volume_top = (max_volume / volume_step).ceil().max(1.0) * volume_step;
         let slot = plot_width / shown.len().max(1) as f64;
@@ -78,6 +92,13 @@ impl Geometry {
             .enumerate()
             .map(|(offset, point)| {
                 let height = point.amount.to_f64() / volume_top * plot_height;
+                let band = point.expected.as_ref().map(|expected| {
+                    let (low, high) = (expected.volume.low.to_f64(), expected.volume.high.to_f64());
+                    (
+                        bottom - high / volume_top * plot_height,
+                        ((high - low) / volume_top * plot_height).max(1.0),
+                    )
+                });
                 Bar {
                     index: range.start + offset,
                     x: MARGIN_LEFT + offset as f64 * slot + slot * 0.1,
@@ -85,6 +106,7 @@ impl Geometry {
                     y: bottom - height,
                     height,
                     anomaly: point.anomaly,
+                    band,
                 }
             })
             .collect();
@@ -99,7 +121,10 @@ impl Geometry {
             let x = MARGIN_LEFT + (offset as f64 + 0.5) * slot;
             let rate = point.success_rate.clamp(rate_floor.0, 100.0);
             let y = bottom - (rate - rate_floor.0) / (100.0 - rate_floor.0) * plot_height;
-            rate_path.push_str(&format!("{}{x:.1},{y:.1}", if drawing { " L" } else { " M" }));
+            rate_path.push_str(if drawing { " L" } else { " M" });
+            rate_path.push_str(&crate::format::fixed(x, 1));
+            rate_path.push(',');
+            rate_path.push_str(&crate::format::fixed(y, 1));
             drawing = true;
         }
         let ticks = |low: f64, top: f64, step: f64| -> Vec<Tick> {
@@ -257,6 +282,27 @@ mod tests {
         // The empty bucket has no rate: the line stops instead of dropping to 0.
         assert_eq!(geometry.rate_path, "M95.3,12.0 L158.0,62.0", "50 % on an axis from 0");
         assert_eq!(geometry.rate_floor, 0.0);
+    }
+
+    #[test]
+    fn expected_bands_share_the_volume_axis() {
+        use paypulse_shared::wire::{Bounds, Expected, ExpectedBasis};
+        let mut series = points(&[(5_000, 4, 100.0, true), (10_000, 4, 100.0, false)]);
+        series[0].expected = Some(Expected {
+            volume: Bounds {
+                low: Amount::from_minor(10_000, 2),
+                high: Amount::from_minor(20_000, 2),
+            },
+            success_rate: Bounds { low: 90.0, high: 100.0 },
+            basis: ExpectedBasis::Seasonal,
+            samples: 6,
+        });
+        // Plot 100 px tall from y 12 to 112; the band's 200 tops the axis.
+        let geometry = Geometry::new(&series, 0..2, 300.0, 140.0);
+        assert_eq!(geometry.volume_ticks.last().unwrap().value, 200.0);
+        assert_eq!(geometry.bars[0].band, Some((12.0, 50.0)), "100 to 200");
+        assert_eq!(geometry.bars[0].height, 25.0, "the bar far below it");
+        assert_eq!(geometry.bars[1].band, None);
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub mod geometry;
 use chrono::{DateTime, Utc};
 use paypulse_shared::filter::PaymentFilter;
 use paypulse_shared::query::{TrendsExportQuery, TrendsQuery, to_query};
-use paypulse_shared::wire::{Period, TrendData};
+use paypulse_shared::wire::{AnomalyKind, Period, TrendData};
 use sycamore::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -31,6 +31,27 @@ use geometry::Geometry;
 /// The chart's drawing box; the SVG scales it to the page's width.
 const WIDTH: f64 = 960.0;
 const HEIGHT: f64 = 300.0;
+
+/// Why a bucket is marked, in words: from its `anomalyKinds`, or the
+/// failure rate alone for a server that does not say (it flagged nothing
+/// else).
+pub fn anomaly_texts(point: &TrendData) -> Vec<&'static str> {
+    if !point.anomaly {
+        return Vec::new();
+    }
+    if point.anomaly_kinds.is_empty() {
+        return vec!["Unusual failure rate"];
+    }
+    point
+        .anomaly_kinds
+        .iter()
+        .map(|kind| match kind {
+            AnomalyKind::FailureRateHigh => "Unusual failure rate",
+            AnomalyKind::VolumeLow => "Volume far below usual",
+            AnomalyKind::VolumeHigh => "Volume far above usual",
+        })
+        .collect()
+}
 
 fn period_label(period: Period) -> &'static str {
     match period {
@@ -157,11 +178,12 @@ pub fn TrendChart() -> View {
                 let route = navigation.route.get_clone_untracked();
                 navigation.go(route.with_period(choice));
             };
+            let (testid, label) = (format!("period-{choice}"), period_label(choice));
             view! {
-                button(class="toggle", data-testid=format!("period-{choice}"),
+                button(class="toggle", data-testid=testid,
                        aria-pressed=move || (period.get() == Some(choice)).to_string(),
                        on:click=select) {
-                    (period_label(choice))
+                    (label)
                 }
             }
         })
@@ -251,29 +273,49 @@ pub fn TrendChart() -> View {
                     class
                 };
                 let marker = if point.anomaly {
-                    let x = format!("{:.1}", bar.x + bar.width / 2.0);
-                    let y = format!("{:.1}", (bar.y - 6.0).max(geometry::MARGIN_TOP + 8.0));
+                    let x = format::fixed(bar.x + bar.width / 2.0, 1);
+                    let y = format::fixed((bar.y - 6.0).max(geometry::MARGIN_TOP + 8.0), 1);
                     view! { text(class="anomaly-mark", x=x, y=y, text-anchor="middle") { "!" } }
                 } else {
                     view! {}
                 };
                 let timestamp = paypulse_shared::time::format_utc(&point.timestamp);
-                let amount = point.amount.to_f64().to_string();
+                let amount = point.amount.to_string();
                 let count = point.count.to_string();
-                let rate = point.success_rate.to_string();
+                let rate = format::raw(point.success_rate);
                 let anomaly = point.anomaly.to_string();
-                let (x, y) = (format!("{:.1}", bar.x), format!("{:.1}", bar.y));
-                let (width, height) = (format!("{:.1}", bar.width), format!("{:.1}", bar.height.max(0.5)));
+                let kinds: Vec<&str> = point
+                    .anomaly_kinds
+                    .iter()
+                    .map(|kind| match kind {
+                        AnomalyKind::VolumeLow => "volume_low",
+                        AnomalyKind::VolumeHigh => "volume_high",
+                        AnomalyKind::FailureRateHigh => "failure_rate_high",
+                    })
+                    .collect();
+                let kinds = kinds.join(" ");
+                let (x, y) = (format::fixed(bar.x, 1), format::fixed(bar.y, 1));
+                let (width, height) = (format::fixed(bar.width, 1), format::fixed(bar.height.max(0.5), 1));
+                // The usual range of volume, a light band behind the bar.
+                let band = match bar.band {
+                    Some((top, band_height)) => {
+                        let (band_x, band_y) = (x.clone(), format::fixed(top, 1));
+                        let (band_width, band_height) = (width.clone(), format::fixed(band_height, 1));
+                        view! { rect(class="band", data-testid="expected-band", x=band_x, y=band_y, width=band_width, height=band_height) }
+                    }
+                    None => view! {},
+                };
                 view! {
+                    (band)
                     rect(class=class, data-testid="trend-point", data-timestamp=timestamp, data-amount=amount,
-                         data-count=count, data-success-rate=rate, data-anomaly=anomaly,
+                         data-count=count, data-success-rate=rate, data-anomaly=anomaly, data-anomaly-kinds=kinds,
                          x=x, y=y, width=width, height=height)
                     (marker)
                 }
             })
             .collect();
         let tick_label = |x: f64, y: f64, anchor: &'static str, class: &'static str, label: String| {
-            let (x, y) = (format!("{x:.1}"), format!("{:.1}", y + 4.0));
+            let (x, y) = (format::fixed(x, 1), format::fixed(y + 4.0, 1));
             view! { text(class=class, x=x, y=y, text-anchor=anchor) { (label) } }
         };
         let left: Vec<View> = geometry
@@ -307,10 +349,10 @@ pub fn TrendChart() -> View {
             .volume_ticks
             .iter()
             .map(|tick| {
-                let (y1, y2) = (format!("{:.1}", tick.at), format!("{:.1}", tick.at));
+                let (y1, y2) = (format::fixed(tick.at, 1), format::fixed(tick.at, 1));
                 let (x1, x2) = (
-                    geometry::MARGIN_LEFT.to_string(),
-                    (WIDTH - geometry::MARGIN_RIGHT).to_string(),
+                    format::trim_number(geometry::MARGIN_LEFT),
+                    format::trim_number(WIDTH - geometry::MARGIN_RIGHT),
                 );
                 view! { line(class="gridline", x1=x1, x2=x2, y1=y1, y2=y2) }
             })
@@ -345,15 +387,15 @@ pub fn TrendChart() -> View {
             .collect();
         let rate_path = geometry.rate_path.clone();
         let rate_axis = format!("{}–100%", format::trim_number(geometry.rate_floor));
-        let rate_axis_x = format!("{:.1}", WIDTH - 4.0);
+        let rate_axis_x = format::fixed(WIDTH - 4.0, 1);
         let selection = move || {
             let (Some(start), Some(now)) = (drag_start.get(), drag_now.get()) else {
                 return view! {};
             };
-            let x = format!("{:.1}", start.min(now));
-            let width = format!("{:.1}", (start - now).abs());
-            let y = geometry::MARGIN_TOP.to_string();
-            let height = (HEIGHT - geometry::MARGIN_TOP - geometry::MARGIN_BOTTOM).to_string();
+            let x = format::fixed(start.min(now), 1);
+            let width = format::fixed((start - now).abs(), 1);
+            let y = format::trim_number(geometry::MARGIN_TOP);
+            let height = format::trim_number(HEIGHT - geometry::MARGIN_TOP - geometry::MARGIN_BOTTOM);
             view! { rect(class="selection", x=x, y=y, width=width, height=height) }
         };
         view! {
@@ -382,17 +424,36 @@ pub fn TrendChart() -> View {
         let when = format::local_time(&point.timestamp, &timezone.get_clone(), TimeStyle::DayHour);
         // The bucket's raw figures, as every figure on the page carries them.
         let timestamp = paypulse_shared::time::format_utc(&point.timestamp);
-        let amount = point.amount.to_f64().to_string();
+        let amount = point.amount.to_string();
         let count = point.count.to_string();
-        let rate = point.success_rate.to_string();
+        let rate = format::raw(point.success_rate);
+        let volume = format!("Volume {}", format::money(point.amount, &currency));
+        let payments = format!("{} payments", point.count);
+        let success = format!("Success rate {}", format::percent(point.success_rate));
+        let usual = point
+            .expected
+            .as_ref()
+            .map(|expected| {
+                format!(
+                    "Usual volume {} to {}",
+                    format::money(expected.volume.low, &currency),
+                    format::money(expected.volume.high, &currency)
+                )
+            })
+            .unwrap_or_default();
+        let anomalies: Vec<View> = anomaly_texts(&point)
+            .into_iter()
+            .map(|text| view! { span(class="anomaly-text", data-testid="anomaly-text") { "! " (text) } })
+            .collect();
         view! {
             div(class="tooltip card", role="status", data-testid="trend-tooltip", data-timestamp=timestamp,
                 data-amount=amount, data-count=count, data-success-rate=rate) {
                 strong { (when) }
-                span { (format!("Volume {}", format::money(point.amount, &currency))) }
-                span { (format!("{} payments", point.count)) }
-                span { (format!("Success rate {}", format::percent(point.success_rate))) }
-                (if point.anomaly { view! { span(class="anomaly-text") { "! Unusual failure rate" } } } else { view! {} })
+                span { (volume) }
+                span { (payments) }
+                span { (success) }
+                span(class="muted") { (usual) }
+                (anomalies)
             }
         }
     };
@@ -417,7 +478,8 @@ pub fn TrendChart() -> View {
             p(class="legend muted") {
                 span(class="key volume-key") { "▮ Volume (left axis)" }
                 span(class="key rate-key") { "— Success rate (right axis, scaled to the data)" }
-                span(class="key anomaly-key") { "! Unusual failure rate" }
+                span(class="key band-key") { "▭ Usual volume" }
+                span(class="key anomaly-key") { "! Unusual failure rate or volume" }
             }
             (move || match error.get_clone() {
                 Some(failure) => view! { p(class="error", role="alert") { (failure.message.clone()) } },
@@ -427,9 +489,9 @@ pub fn TrendChart() -> View {
                 svg(data-testid="trend-chart", data-period=move || period.get().map_or("custom", Period::as_str),
                     data-points=move || geometry.with(|geometry| geometry.as_ref().map_or(0, |geometry| geometry.range.len())).to_string(),
                     data-query=move || key.get_clone(),
-                    data-rate-floor=move || geometry.with(|geometry| geometry.as_ref().map_or(0.0, |geometry| geometry.rate_floor)).to_string(),
+                    data-rate-floor=move || format::trim_number(geometry.with(|geometry| geometry.as_ref().map_or(0.0, |geometry| geometry.rate_floor))),
                     data-fresh=move || fresh.get().to_string(),
-                    "viewBox"=format!("0 0 {WIDTH} {HEIGHT}"), "role"="img", "tabindex"="0",
+                    "viewBox"="0 0 960 300", "role"="img", "tabindex"="0",
                     aria-label="Volume and success rate per bucket; arrow keys step through buckets, Enter opens a bucket's payments, drag to zoom in",
                     on:mousedown=on_down, on:mousemove=on_move, on:mouseup=on_up, on:mouseleave=on_leave, on:keydown=on_key) {
                     (svg)
@@ -437,5 +499,37 @@ pub fn TrendChart() -> View {
                 (tooltip)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anomalies_are_named_by_their_kinds() {
+        let mut point = TrendData {
+            timestamp: DateTime::UNIX_EPOCH,
+            amount: paypulse_shared::Amount::from_minor(0, 2),
+            count: 0,
+            success_rate: 0.0,
+            anomaly: false,
+            anomaly_kinds: Vec::new(),
+            expected: None,
+        };
+        assert!(anomaly_texts(&point).is_empty());
+        point.anomaly = true;
+        assert_eq!(
+            anomaly_texts(&point),
+            ["Unusual failure rate"],
+            "a server that does not say"
+        );
+        point.anomaly_kinds = vec![AnomalyKind::VolumeLow, AnomalyKind::FailureRateHigh];
+        assert_eq!(
+            anomaly_texts(&point),
+            ["Volume far below usual", "Unusual failure rate"]
+        );
+        point.anomaly_kinds = vec![AnomalyKind::VolumeHigh];
+        assert_eq!(anomaly_texts(&point), ["Volume far above usual"]);
     }
 }

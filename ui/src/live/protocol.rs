@@ -7,13 +7,36 @@
 pub use paypulse_shared::live::FeedPosition as Position;
 use paypulse_shared::live::LiveFrame;
 use paypulse_shared::query::{LiveQuery, to_query};
+use serde::Deserialize;
 
 use crate::session::Credentials;
 
+/// A frame's `type`, the rest of it skipped.
+#[derive(Deserialize)]
+struct Kind {
+    #[serde(rename = "type")]
+    kind: String,
+}
+
 /// Reads one text frame; `None` for text that is not a frame at all
 /// (logged by the caller, never fatal).
+///
+/// The same frames as `LiveFrame`'s own `Deserialize`, read in two passes
+/// over the text (its `type`, then the frame's type) instead of through a
+/// `serde_json::Value`: the dashboard then holds one deserializer per wire
+/// type (the one REST answers use too), not two, which the first-load
+/// budget notices.
 pub fn parse(text: &str) -> Option<LiveFrame> {
-    serde_json::from_str(text).ok()
+    let kind = serde_json::from_str::<Kind>(text).ok()?.kind;
+    Some(match kind.as_str() {
+        "hello" => LiveFrame::Hello(serde_json::from_str(text).ok()?),
+        "resync_required" => LiveFrame::ResyncRequired(serde_json::from_str(text).ok()?),
+        "alert" => LiveFrame::Alert(Box::new(serde_json::from_str(text).ok()?)),
+        "payment_received" | "payment_failed" | "payment_refunded" => {
+            LiveFrame::Event(Box::new(serde_json::from_str(text).ok()?))
+        }
+        _ => LiveFrame::Unknown(kind),
+    })
 }
 
 /// The WebSocket address for `credentials` with `ticket` (from
@@ -75,6 +98,33 @@ mod tests {
             Some(LiveFrame::Unknown("something_new".into()))
         );
         assert_eq!(parse("not json"), None);
+        assert_eq!(parse(r#"{"no":"type"}"#), None);
+    }
+
+    #[test]
+    fn reads_alert_frames_as_the_shared_protocol_does() {
+        let frame = r#"{"type":"alert","seq":12,"alert":{"id":"a1","ruleId":"failure-rate",
+            "ruleName":"Failure rate above 15%","kind":"failure_rate","state":"firing",
+            "startedAt":"2026-11-24T10:00:00Z","firedAt":"2026-11-24T10:02:00Z","value":22.4,
+            "threshold":15.0,"message":"Failure rate above 15% — 22.4% over 10 min",
+            "windowFrom":"2026-11-24T09:50:00Z"}}"#;
+        let Some(LiveFrame::Alert(alert)) = parse(frame) else {
+            panic!("an alert frame");
+        };
+        assert_eq!(alert.seq, Some(12));
+        assert_eq!(alert.alert.state, paypulse_shared::alerts::AlertState::Firing);
+        assert!(alert.alert.notifies());
+        let texts = [
+            frame,
+            r#"{"type":"hello","epoch":"e1","seq":41}"#,
+            r#"{"type":"payment_failed","seq":42,"timestamp":"2026-11-24T10:15:00Z",
+            "payment":{"id":"p1","tenantId":"acme","externalId":"x1","amount":12.34,"currency":"USD",
+            "method":"card","status":"failed","createdAt":"2026-11-24T10:15:00Z","updatedAt":"2026-11-24T10:15:00Z"}}"#,
+            r#"{"type":"later","seq":1}"#,
+        ];
+        for text in texts {
+            assert_eq!(parse(text), serde_json::from_str::<LiveFrame>(text).ok(), "{text}");
+        }
     }
 
     #[test]

@@ -10,18 +10,18 @@
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
-use paypulse_shared::payment::PaymentEvent;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
-use paypulse_shared::live::LiveFrame;
+use paypulse_shared::live::{FeedItem, LiveFrame};
 
-use paypulse_shared::query::PaymentListQuery;
+use paypulse_shared::query::{PaymentListQuery, to_query};
 
 use super::protocol::{Position, parse, socket_url};
 use crate::api::ApiClient;
 use crate::session::Credentials;
+use crate::store::alerts::AlertEffect;
 use crate::store::{Action, Effect};
 
 /// When animation frames do not come (a hidden tab), events still reach the
@@ -30,6 +30,11 @@ const FLUSH_FALLBACK_MS: i32 = 250;
 
 /// Payments the feed opens with.
 const FEED_PRELOAD: u32 = 50;
+
+/// The firing alerts (more than a tenant's rules can have at once) and the
+/// history's first page.
+const FIRING_ALERTS: &str = "state=firing&limit=100";
+const ALERT_HISTORY: &str = "limit=50";
 
 /// Applies an action to the store and returns its effects.
 pub type Dispatch = Rc<dyn Fn(Action) -> Vec<Effect>>;
@@ -46,9 +51,12 @@ struct Inner {
     /// Called for [`Effect::InvalidateQueries`].
     invalidate: Rc<dyn Fn()>,
     connection: RefCell<Option<Connection>>,
-    pending: RefCell<Vec<PaymentEvent>>,
+    pending: RefCell<Vec<FeedItem>>,
     flush_scheduled: Cell<bool>,
     stopped: Cell<bool>,
+    /// A history request is running; another was asked for meanwhile.
+    history_busy: Cell<bool>,
+    history_again: Cell<bool>,
 }
 
 /// A socket and the handlers it calls, dropped together.
@@ -83,6 +91,8 @@ impl LiveService {
             pending: RefCell::new(Vec::new()),
             flush_scheduled: Cell::new(false),
             stopped: Cell::new(false),
+            history_busy: Cell::new(false),
+            history_again: Cell::new(false),
         });
         Inner::open(&inner, None);
         Self { inner }
@@ -162,7 +172,12 @@ impl Inner {
     fn receive(self: Rc<Self>, text: &str) {
         match parse(text) {
             Some(LiveFrame::Event(event)) => {
-                self.pending.borrow_mut().push(*event);
+                self.pending.borrow_mut().push(FeedItem::Payment(*event));
+                self.schedule_flush();
+            }
+            // In the same batch as the events, so `seq` stays in order.
+            Some(LiveFrame::Alert(frame)) => {
+                self.pending.borrow_mut().push(FeedItem::Alert(*frame));
                 self.schedule_flush();
             }
             Some(LiveFrame::Hello(position)) => {
@@ -173,8 +188,6 @@ impl Inner {
                 self.flush();
                 self.dispatch(Action::ResyncRequired(position));
             }
-            // Alerts are not shown yet (issue 11 adds them to the store).
-            Some(LiveFrame::Alert(_)) => {}
             // A newer server may add frame types: skipped, never fatal.
             Some(LiveFrame::Unknown(_)) | None => {
                 web_sys::console::warn_1(&format!("ignoring an unknown live frame: {text}").into())
@@ -206,9 +219,28 @@ impl Inner {
                             limit: Some(FEED_PRELOAD),
                             ..PaymentListQuery::default()
                         };
-                        let page = client.payments(&latest).await;
+                        let page = client.payments(&to_query(&latest)).await;
                         if let Some(inner) = weak.upgrade() {
                             inner.dispatch(Action::Latest(page.ok().map(|page| page.items)));
+                        }
+                    });
+                }
+                Effect::Alerts(AlertEffect::LoadActive) => {
+                    let weak = Rc::downgrade(self);
+                    let client = self.client.clone();
+                    wasm_bindgen_futures::spawn_local(async move {
+                        let firing = client.alerts(FIRING_ALERTS).await;
+                        if let Some(inner) = weak.upgrade() {
+                            inner.dispatch(Action::ActiveAlerts(firing.ok().map(|page| page.items)));
+                        }
+                    });
+                }
+                Effect::Alerts(AlertEffect::LoadHistory) => self.load_history(),
+                Effect::Alerts(AlertEffect::DismissLater { toast, delay_ms }) => {
+                    let weak = Rc::downgrade(self);
+                    after(delay_ms as i32, move || {
+                        if let Some(inner) = weak.upgrade() {
+                            inner.dispatch(Action::DismissToast(toast));
                         }
                     });
                 }
@@ -223,6 +255,28 @@ impl Inner {
                 }
             }
         }
+    }
+
+    /// One history request at a time: answers cannot arrive out of order,
+    /// and frames in a burst cost one more request, not one each.
+    fn load_history(self: &Rc<Self>) {
+        if self.history_busy.replace(true) {
+            self.history_again.set(true);
+            return;
+        }
+        let weak = Rc::downgrade(self);
+        let client = self.client.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let page = client.alerts(ALERT_HISTORY).await;
+            let Some(inner) = weak.upgrade() else {
+                return;
+            };
+            inner.history_busy.set(false);
+            inner.dispatch(Action::AlertHistory(page.map_err(|failure| failure.message)));
+            if inner.history_again.replace(false) {
+                inner.load_history();
+            }
+        });
     }
 
     fn schedule_flush(self: &Rc<Self>) {

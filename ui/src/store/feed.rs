@@ -132,10 +132,12 @@ impl Feed {
         }
     }
 
-    /// Adds one event unless its `seq` is already in the feed.
-    pub fn receive(&mut self, event: PaymentEvent) -> Received {
+    /// Counts `seq` as received: `Duplicate` if it already was, `AfterGap`
+    /// if one before it never arrived. Alert frames are numbered in the
+    /// same sequence as payment events and pass here without a row.
+    pub fn note_seq(&mut self, seq: Option<u64>) -> Received {
         let mut outcome = Received::Added;
-        if let (Some(seq), Some(last)) = (event.seq, self.last_seq) {
+        if let (Some(seq), Some(last)) = (seq, self.last_seq) {
             if seq <= last {
                 return Received::Duplicate;
             }
@@ -144,8 +146,17 @@ impl Feed {
                 outcome = Received::AfterGap;
             }
         }
-        if let Some(seq) = event.seq {
-            self.last_seq = Some(seq);
+        if seq.is_some() {
+            self.last_seq = seq;
+        }
+        outcome
+    }
+
+    /// Adds one event unless its `seq` is already in the feed.
+    pub fn receive(&mut self, event: PaymentEvent) -> Received {
+        let outcome = self.note_seq(event.seq);
+        if outcome == Received::Duplicate {
+            return outcome;
         }
         if !self.reflected.is_empty() && self.reflected.remove(&(event.payment.id.clone(), event.event_type)) {
             return Received::Duplicate;

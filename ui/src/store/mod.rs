@@ -4,17 +4,19 @@
 //! [`Effect`]s the shell must carry out. The reducer is what the native unit
 //! tests exercise; the components only dispatch and render.
 
+pub mod alerts;
 pub mod feed;
 pub mod query;
 
-use std::collections::BTreeSet;
-
-use paypulse_shared::payment::{EventType, Payment, PaymentEvent};
+use paypulse_shared::alerts::{Alert, AlertsPage};
+use paypulse_shared::live::{AlertFrame, FeedItem};
+use paypulse_shared::payment::{EventType, Payment};
 
 use crate::live::backoff::Backoff;
 use paypulse_shared::live::CloseCode;
 
 use crate::live::protocol::Position;
+use alerts::{AlertEffect, Alerts};
 use feed::{Feed, FeedFilter, Received};
 
 /// The live connection as the user sees it (`connection-status`).
@@ -40,6 +42,8 @@ pub struct Dashboard {
     pub resyncs: u32,
     /// The latest payments the feed opens with.
     preload: Preload,
+    /// Firing alerts, toasts and the history.
+    pub alerts: Alerts,
 }
 
 /// The feed opens with the latest payments from the list endpoint, fetched
@@ -53,7 +57,9 @@ enum Preload {
     #[default]
     NotStarted,
     Loading {
-        held: Vec<PaymentEvent>,
+        /// In order: payment events and alert frames (whose `seq` counts
+        /// too; the alerts themselves are applied at once).
+        held: Vec<FeedItem>,
     },
     Done,
 }
@@ -67,6 +73,7 @@ impl Default for Dashboard {
             feed: Feed::default(),
             resyncs: 0,
             preload: Preload::NotStarted,
+            alerts: Alerts::default(),
         }
     }
 }
@@ -76,8 +83,9 @@ impl Default for Dashboard {
 pub enum Action {
     /// The socket sent `hello`.
     Hello(Position),
-    /// Events received since the last batch (one animation frame's worth).
-    Events(Vec<PaymentEvent>),
+    /// Payment events and alert frames received since the last batch (one
+    /// animation frame's worth), in the order they came.
+    Events(Vec<FeedItem>),
     /// The server can no longer replay what we missed.
     ResyncRequired(Position),
     /// The socket closed or could not open; `random` in `[0, 1)` jitters the
@@ -95,6 +103,13 @@ pub enum Action {
     TogglePause,
     Pause,
     SetFilter(FeedFilter),
+    /// The firing alerts (`GET /api/alerts?state=firing`); `None` if they
+    /// could not be fetched (the list keeps what frames said).
+    ActiveAlerts(Option<Vec<Alert>>),
+    /// The history's first page, or why it could not be fetched.
+    AlertHistory(Result<AlertsPage, String>),
+    /// A toast was closed (by its button or its timer).
+    DismissToast(u64),
 }
 
 /// What the shell must do after an action.
@@ -106,6 +121,8 @@ pub enum Effect {
     Reconnect { delay_ms: u32, resume: Option<Position> },
     /// Fetch the latest payments and hand them back as [`Action::Latest`].
     LoadLatest,
+    /// Fetch or time something for the alerts.
+    Alerts(AlertEffect),
 }
 
 impl Dashboard {
@@ -128,22 +145,46 @@ impl Dashboard {
                     self.preload = Preload::Loading { held: Vec::new() };
                     effects.push(Effect::LoadLatest);
                 }
+                effects.extend(self.alerts.reload().into_iter().map(Effect::Alerts));
                 effects
             }
-            Action::Events(events) => {
-                if let Preload::Loading { held } = &mut self.preload {
-                    held.extend(events);
-                    return vec![Effect::InvalidateQueries];
-                }
+            Action::Events(items) => {
+                let mut effects = Vec::new();
                 let mut added = false;
-                for event in events {
-                    added |= self.feed.receive(event) != Received::Duplicate;
+                let mut alerted = false;
+                for item in items {
+                    let holding = matches!(self.preload, Preload::Loading { .. });
+                    let alert = match item {
+                        FeedItem::Payment(event) if holding => {
+                            added = true;
+                            self.hold(FeedItem::Payment(event));
+                            continue;
+                        }
+                        FeedItem::Payment(event) => {
+                            added |= self.feed.receive(event) != Received::Duplicate;
+                            continue;
+                        }
+                        // Held for its `seq`, shown at once.
+                        FeedItem::Alert(frame) if holding => {
+                            self.hold(FeedItem::Alert(AlertFrame {
+                                alert: frame.alert.clone(),
+                                seq: frame.seq,
+                            }));
+                            frame.alert
+                        }
+                        FeedItem::Alert(frame) if self.feed.note_seq(frame.seq) == Received::Duplicate => continue,
+                        FeedItem::Alert(frame) => frame.alert,
+                    };
+                    alerted = true;
+                    effects.extend(self.alerts.receive(alert).into_iter().map(Effect::Alerts));
                 }
                 if added {
-                    vec![Effect::InvalidateQueries]
-                } else {
-                    Vec::new()
+                    effects.insert(0, Effect::InvalidateQueries);
                 }
+                if alerted {
+                    effects.push(Effect::Alerts(AlertEffect::LoadHistory));
+                }
+                effects
             }
             Action::Latest(payments) => {
                 let Preload::Loading { held } = std::mem::replace(&mut self.preload, Preload::Done) else {
@@ -151,9 +192,14 @@ impl Dashboard {
                 };
                 // A payment whose every event is among the held ones is
                 // shown by those (with their `seq`), not by the list.
-                let held_events: BTreeSet<(&str, EventType)> = held
+                // A list, not a set: a few events, and a set would be another
+                // sort and tree in the page.
+                let held_events: Vec<(&str, EventType)> = held
                     .iter()
-                    .map(|event| (event.payment.id.as_str(), event.event_type))
+                    .filter_map(|item| match item {
+                        FeedItem::Payment(event) => Some((event.payment.id.as_str(), event.event_type)),
+                        FeedItem::Alert(_) => None,
+                    })
                     .collect();
                 let listed: Vec<Payment> = payments
                     .unwrap_or_default()
@@ -165,23 +211,21 @@ impl Dashboard {
                     })
                     .collect();
                 self.feed.preload(listed);
-                for event in held {
-                    self.feed.receive(event);
-                }
+                self.release(held);
                 Vec::new()
             }
             Action::ResyncRequired(position) => {
                 // Held events come before the resync's position: shown now,
                 // and the latest payments no longer awaited.
                 if let Preload::Loading { held } = std::mem::replace(&mut self.preload, Preload::Done) {
-                    for event in held {
-                        self.feed.receive(event);
-                    }
+                    self.release(held);
                 }
                 self.resyncs += 1;
                 self.feed.continue_after(position.seq);
                 self.epoch = Some(position.epoch);
-                vec![Effect::InvalidateQueries]
+                let mut effects = vec![Effect::InvalidateQueries];
+                effects.extend(self.alerts.reload().into_iter().map(Effect::Alerts));
+                effects
             }
             Action::Closed { code, reason, random } => {
                 let delay_ms = self.backoff.fail(random);
@@ -216,6 +260,41 @@ impl Dashboard {
                 self.feed.set_filter(filter);
                 Vec::new()
             }
+            Action::ActiveAlerts(firing) => {
+                if let Some(firing) = firing {
+                    self.alerts.active_loaded(firing);
+                }
+                Vec::new()
+            }
+            Action::AlertHistory(page) => {
+                self.alerts.history_loaded(page);
+                Vec::new()
+            }
+            Action::DismissToast(toast) => {
+                self.alerts.dismiss(toast);
+                Vec::new()
+            }
+        }
+    }
+
+    fn hold(&mut self, item: FeedItem) {
+        if let Preload::Loading { held } = &mut self.preload {
+            held.push(item);
+        }
+    }
+
+    /// Applies what was held while the latest payments loaded: the events
+    /// to the feed, the alert frames' `seq` (their alerts are shown).
+    fn release(&mut self, held: Vec<FeedItem>) {
+        for item in held {
+            match item {
+                FeedItem::Payment(event) => {
+                    self.feed.receive(event);
+                }
+                FeedItem::Alert(frame) => {
+                    self.feed.note_seq(frame.seq);
+                }
+            }
         }
     }
 
@@ -223,13 +302,20 @@ impl Dashboard {
     /// epoch it belongs to.
     pub fn resume_position(&self) -> Option<Position> {
         let held = match &self.preload {
-            Preload::Loading { held } => held.iter().filter_map(|event| event.seq).max(),
+            Preload::Loading { held } => held.iter().filter_map(item_seq).max(),
             _ => None,
         };
         Some(Position {
             epoch: self.epoch.clone()?,
             seq: held.max(self.feed.last_seq())?,
         })
+    }
+}
+
+fn item_seq(item: &FeedItem) -> Option<u64> {
+    match item {
+        FeedItem::Payment(event) => event.seq,
+        FeedItem::Alert(frame) => frame.seq,
     }
 }
 
@@ -287,8 +373,128 @@ pub mod testing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use paypulse_shared::payment::{EventType, PaymentStatus};
+    use alerts::testing::alert;
+    use paypulse_shared::alerts::AlertState;
+    use paypulse_shared::payment::{EventType, PaymentEvent, PaymentStatus};
     use testing::event;
+
+    /// What a (re)connection or a resync reloads.
+    const RELOAD: [Effect; 3] = [
+        Effect::InvalidateQueries,
+        Effect::Alerts(AlertEffect::LoadActive),
+        Effect::Alerts(AlertEffect::LoadHistory),
+    ];
+
+    fn alert_frame(seq: u64, alert: Alert) -> FeedItem {
+        FeedItem::Alert(AlertFrame { alert, seq: Some(seq) })
+    }
+
+    fn toasted(dashboard: &Dashboard) -> Vec<(String, AlertState)> {
+        dashboard
+            .alerts
+            .toasts()
+            .iter()
+            .map(|toast| (toast.alert.id.clone(), toast.alert.state))
+            .collect()
+    }
+
+    #[test]
+    fn alert_frames_count_for_resuming_and_a_replay_never_toasts_twice() {
+        let mut dashboard = Dashboard::default();
+        connected(&mut dashboard, "e1", 10);
+        dashboard.reduce(Action::ActiveAlerts(Some(Vec::new())));
+        let effects = dashboard.reduce(Action::Events(vec![
+            FeedItem::Payment(event(11, EventType::PaymentFailed, "card")),
+            alert_frame(12, alert("a1", 0, AlertState::Firing)),
+            FeedItem::Payment(event(13, EventType::PaymentFailed, "card")),
+        ]));
+        assert_eq!(
+            effects,
+            [
+                Effect::InvalidateQueries,
+                Effect::Alerts(AlertEffect::DismissLater {
+                    toast: 1,
+                    delay_ms: alerts::TOAST_MS
+                }),
+                Effect::Alerts(AlertEffect::LoadHistory),
+            ]
+        );
+        assert_eq!(dashboard.feed.gaps(), 0, "the alert's seq is not a gap");
+        assert_eq!(dashboard.alerts.active().len(), 1);
+        closed(&mut dashboard, 1006);
+        assert_eq!(
+            dashboard.resume_position(),
+            Some(position("e1", 13)),
+            "resumes after the last frame of either kind"
+        );
+        // The resumed socket replays from an older position (another tab's,
+        // or a server that kept more): the alert frame again, then news.
+        let effects = dashboard.reduce(Action::Hello(position("e1", 14)));
+        assert_eq!(effects[..], RELOAD);
+        dashboard.reduce(Action::Events(vec![
+            alert_frame(12, alert("a1", 0, AlertState::Firing)),
+            FeedItem::Payment(event(13, EventType::PaymentFailed, "card")),
+            alert_frame(14, alert("a1", 0, AlertState::Resolved)),
+        ]));
+        assert_eq!(
+            toasted(&dashboard),
+            [("a1".to_owned(), AlertState::Resolved)],
+            "the firing toast is replaced by the resolution, never shown twice"
+        );
+        assert!(dashboard.alerts.active().is_empty());
+        assert_eq!(dashboard.feed.gaps(), 0);
+        assert_eq!(dashboard.resume_position(), Some(position("e1", 14)));
+        // The firing list read on reconnection predates the resolution.
+        dashboard.reduce(Action::ActiveAlerts(Some(vec![alert("a1", 0, AlertState::Firing)])));
+        assert!(dashboard.alerts.active().is_empty());
+        dashboard.reduce(Action::DismissToast(2));
+        assert!(toasted(&dashboard).is_empty());
+    }
+
+    #[test]
+    fn alert_frames_while_the_feed_opens_are_shown_and_counted() {
+        let mut dashboard = Dashboard::default();
+        dashboard.reduce(Action::Hello(position("e1", 10)));
+        dashboard.reduce(Action::Events(vec![
+            alert_frame(11, alert("a1", 0, AlertState::Firing)),
+            FeedItem::Payment(event(12, EventType::PaymentReceived, "card")),
+        ]));
+        assert_eq!(toasted(&dashboard), [("a1".to_owned(), AlertState::Firing)]);
+        assert_eq!(dashboard.resume_position(), Some(position("e1", 12)));
+        dashboard.reduce(Action::Latest(Some(Vec::new())));
+        dashboard.reduce(Action::Events(vec![FeedItem::Payment(event(
+            13,
+            EventType::PaymentReceived,
+            "card",
+        ))]));
+        assert_eq!(dashboard.feed.gaps(), 0);
+        assert_eq!(rows(&dashboard).len(), 2);
+        assert_eq!(dashboard.resume_position(), Some(position("e1", 13)));
+    }
+
+    #[test]
+    fn the_history_follows_alert_frames_and_its_answers() {
+        let mut dashboard = Dashboard::default();
+        connected(&mut dashboard, "e1", 0);
+        dashboard.reduce(Action::AlertHistory(Err("down".into())));
+        assert_eq!(dashboard.alerts.history.error.as_deref(), Some("down"));
+        let effects = dashboard.reduce(Action::Events(vec![alert_frame(1, alert("a1", 0, AlertState::Firing))]));
+        assert_eq!(effects.last(), Some(&Effect::Alerts(AlertEffect::LoadHistory)));
+        assert_eq!(dashboard.alerts.history.items.len(), 1, "shown before the refetch");
+        dashboard.reduce(Action::AlertHistory(Ok(AlertsPage {
+            items: vec![
+                alert("a1", 0, AlertState::Firing),
+                alert("a0", -60, AlertState::Resolved),
+            ],
+            next_cursor: None,
+        })));
+        assert_eq!(dashboard.alerts.history.items.len(), 2);
+        assert_eq!(dashboard.alerts.history.error, None);
+    }
+
+    fn events(events: Vec<PaymentEvent>) -> Action {
+        Action::Events(events.into_iter().map(FeedItem::Payment).collect())
+    }
 
     fn position(epoch: &str, seq: u64) -> Position {
         Position {
@@ -317,7 +523,7 @@ mod tests {
         assert_eq!(dashboard.resume_position(), None);
         connected(&mut dashboard, "e1", 40);
         assert_eq!(dashboard.connection, Connection::Live);
-        let effects = dashboard.reduce(Action::Events(vec![
+        let effects = dashboard.reduce(events(vec![
             event(41, EventType::PaymentReceived, "card"),
             event(42, EventType::PaymentFailed, "card"),
         ]));
@@ -342,7 +548,7 @@ mod tests {
         // The resumed socket says hello with the feed's latest seq, then
         // replays what we missed, which may overlap what we hold.
         dashboard.reduce(Action::Hello(position("e1", 45)));
-        dashboard.reduce(Action::Events(
+        dashboard.reduce(events(
             (42..=45)
                 .map(|seq| event(seq, EventType::PaymentReceived, "card"))
                 .collect(),
@@ -380,13 +586,13 @@ mod tests {
     fn a_resync_continues_from_the_servers_position_and_reloads() {
         let mut dashboard = Dashboard::default();
         connected(&mut dashboard, "e1", 10);
-        dashboard.reduce(Action::Events(vec![event(11, EventType::PaymentReceived, "card")]));
+        dashboard.reduce(events(vec![event(11, EventType::PaymentReceived, "card")]));
         closed(&mut dashboard, 4010);
         dashboard.reduce(Action::Hello(position("e2", 3)));
         let effects = dashboard.reduce(Action::ResyncRequired(position("e2", 3)));
-        assert_eq!(effects, [Effect::InvalidateQueries]);
+        assert_eq!(effects[..], RELOAD);
         assert_eq!(dashboard.resyncs, 1);
-        dashboard.reduce(Action::Events(vec![event(4, EventType::PaymentReceived, "card")]));
+        dashboard.reduce(events(vec![event(4, EventType::PaymentReceived, "card")]));
         assert_eq!(dashboard.feed.gaps(), 0);
         assert_eq!(dashboard.resume_position(), Some(position("e2", 4)));
     }
@@ -395,8 +601,8 @@ mod tests {
     fn replayed_duplicates_do_not_invalidate() {
         let mut dashboard = Dashboard::default();
         connected(&mut dashboard, "e1", 0);
-        dashboard.reduce(Action::Events(vec![event(1, EventType::PaymentReceived, "card")]));
-        let effects = dashboard.reduce(Action::Events(vec![event(1, EventType::PaymentReceived, "card")]));
+        dashboard.reduce(events(vec![event(1, EventType::PaymentReceived, "card")]));
+        let effects = dashboard.reduce(events(vec![event(1, EventType::PaymentReceived, "card")]));
         assert!(effects.is_empty());
     }
 
@@ -422,7 +628,15 @@ mod tests {
     fn the_feed_opens_with_the_latest_payments_without_a_gap_or_a_duplicate() {
         let mut dashboard = Dashboard::default();
         let effects = dashboard.reduce(Action::Hello(position("e1", 10)));
-        assert_eq!(effects, [Effect::InvalidateQueries, Effect::LoadLatest]);
+        assert_eq!(
+            effects,
+            [
+                Effect::InvalidateQueries,
+                Effect::LoadLatest,
+                Effect::Alerts(AlertEffect::LoadActive),
+                Effect::Alerts(AlertEffect::LoadHistory)
+            ]
+        );
         // Events after the hello arrive before the list: held back. p9 was
         // refunded (seq 11; received before the hello) and p12 created
         // (seq 12) before the list was read, so the list shows both; p13
@@ -432,10 +646,7 @@ mod tests {
             refund.payment.id = "p9".into();
             refund
         };
-        dashboard.reduce(Action::Events(vec![
-            refund_of_9,
-            event(12, EventType::PaymentReceived, "card"),
-        ]));
+        dashboard.reduce(events(vec![refund_of_9, event(12, EventType::PaymentReceived, "card")]));
         assert_eq!(dashboard.feed.shown_len(), 0, "held until the list is in");
         assert_eq!(
             dashboard.resume_position(),
@@ -447,7 +658,7 @@ mod tests {
             listed(9, PaymentStatus::Refunded),
             listed(8, PaymentStatus::Failed),
         ])));
-        dashboard.reduce(Action::Events(vec![
+        dashboard.reduce(events(vec![
             event(12, EventType::PaymentReceived, "card"),
             event(13, EventType::PaymentReceived, "card"),
         ]));
@@ -466,7 +677,7 @@ mod tests {
         // A refund of a listed payment after the list is a new row.
         let mut refund = event(14, EventType::PaymentRefunded, "card");
         refund.payment.id = "p12".into();
-        dashboard.reduce(Action::Events(vec![refund]));
+        dashboard.reduce(events(vec![refund]));
         assert_eq!(
             rows(&dashboard)[0],
             ("p12".to_owned(), EventType::PaymentRefunded, Some(14))
@@ -474,14 +685,14 @@ mod tests {
         // Reconnections do not load the list again.
         closed(&mut dashboard, 1006);
         let effects = dashboard.reduce(Action::Hello(position("e1", 14)));
-        assert_eq!(effects, [Effect::InvalidateQueries]);
+        assert_eq!(effects[..], RELOAD);
     }
 
     #[test]
     fn a_failed_list_opens_the_feed_with_the_held_events() {
         let mut dashboard = Dashboard::default();
         dashboard.reduce(Action::Hello(position("e1", 0)));
-        dashboard.reduce(Action::Events(vec![event(1, EventType::PaymentReceived, "card")]));
+        dashboard.reduce(events(vec![event(1, EventType::PaymentReceived, "card")]));
         dashboard.reduce(Action::Latest(None));
         assert_eq!(
             rows(&dashboard),

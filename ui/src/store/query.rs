@@ -10,8 +10,6 @@
 //! arrives after an invalidation is shown but stays stale (it may predate
 //! the events that invalidated it), so it is fetched again.
 
-use std::collections::BTreeMap;
-
 /// Most keys kept; the least recently used go first beyond it.
 const MAX_ENTRIES: usize = 64;
 
@@ -22,6 +20,14 @@ pub struct Entry<V, E> {
     pub data: Option<V>,
     /// The last request's failure, cleared by the next success.
     pub error: Option<E>,
+    meta: Meta,
+}
+
+/// The bookkeeping of one key, apart from its data so that it is compiled
+/// once, not once per kind of answer (the page's size budget counts every
+/// copy).
+#[derive(Clone, Debug, PartialEq)]
+struct Meta {
     in_flight: Option<u64>,
     /// Bumped by every invalidation.
     generation: u64,
@@ -32,29 +38,55 @@ pub struct Entry<V, E> {
     used_at: f64,
     /// Parts of the page showing this key.
     subscribers: u32,
+    /// Whether there is data or an error to show.
+    answered: bool,
 }
 
-impl<V, E> Entry<V, E> {
+impl Meta {
     fn new(now: f64) -> Self {
         Self {
-            data: None,
-            error: None,
             in_flight: None,
             generation: 0,
             fetched_generation: None,
             started_at: f64::NEG_INFINITY,
             used_at: now,
             subscribers: 0,
+            answered: false,
         }
     }
 
+    fn is_stale(&self) -> bool {
+        self.fetched_generation != Some(self.generation)
+    }
+
+    /// Starts a request if one is due: its id and the generation it answers.
+    fn want(&mut self, now: f64, min_interval: f64, next_id: &mut u64) -> Option<(u64, u64)> {
+        self.used_at = now;
+        let due = !self.answered || now - self.started_at >= min_interval;
+        if self.in_flight.is_some() || !self.is_stale() || !due {
+            return None;
+        }
+        *next_id += 1;
+        self.in_flight = Some(*next_id);
+        self.started_at = now;
+        Some((*next_id, self.generation))
+    }
+
+    /// How long until a refetch may start, if one is waiting.
+    fn waiting(&self, now: f64, min_interval: f64) -> Option<f64> {
+        (self.subscribers > 0 && self.is_stale() && self.in_flight.is_none())
+            .then(|| (self.started_at + min_interval - now).max(0.0))
+    }
+}
+
+impl<V, E> Entry<V, E> {
     pub fn is_loading(&self) -> bool {
-        self.in_flight.is_some()
+        self.meta.in_flight.is_some()
     }
 
     /// Whether the data may be out of date (or there is none).
     pub fn is_stale(&self) -> bool {
-        self.fetched_generation != Some(self.generation)
+        self.meta.is_stale()
     }
 }
 
@@ -66,9 +98,11 @@ pub struct Ticket<K> {
     generation: u64,
 }
 
+/// At most [`MAX_ENTRIES`] keys, looked up by a scan: a vector of a few
+/// dozen is as fast as a tree and much smaller in the page.
 #[derive(Clone, Debug)]
 pub struct QueryCache<K, V, E> {
-    entries: BTreeMap<K, Entry<V, E>>,
+    entries: Vec<(K, Entry<V, E>)>,
     next_id: u64,
     /// Least time between two requests of one key (ms).
     min_interval: f64,
@@ -76,23 +110,27 @@ pub struct QueryCache<K, V, E> {
     last_answered: Option<K>,
 }
 
-impl<K: Ord + Clone, V, E> QueryCache<K, V, E> {
+impl<K: PartialEq + Clone, V, E> QueryCache<K, V, E> {
     pub fn new(min_interval_ms: f64) -> Self {
         Self {
-            entries: BTreeMap::new(),
+            entries: Vec::new(),
             next_id: 0,
             min_interval: min_interval_ms,
             last_answered: None,
         }
     }
 
+    fn index(&self, key: &K) -> Option<usize> {
+        self.entries.iter().position(|(held, _)| held == key)
+    }
+
     pub fn get(&self, key: &K) -> Option<&Entry<V, E>> {
-        self.entries.get(key)
+        Some(&self.entries[self.index(key)?].1)
     }
 
     /// The last answer received, whichever its key.
     pub fn latest(&self) -> Option<&V> {
-        self.entries.get(self.last_answered.as_ref()?)?.data.as_ref()
+        self.get(self.last_answered.as_ref()?)?.data.as_ref()
     }
 
     /// A part of the page shows `key` until it unsubscribes: stale data of
@@ -100,15 +138,16 @@ impl<K: Ord + Clone, V, E> QueryCache<K, V, E> {
     /// start now.
     pub fn subscribe(&mut self, key: &K, now: f64) -> Option<Ticket<K>> {
         let ticket = self.want(key, now);
-        if let Some(entry) = self.entries.get_mut(key) {
-            entry.subscribers += 1;
+        if let Some(index) = self.index(key) {
+            self.entries[index].1.meta.subscribers += 1;
         }
         ticket
     }
 
     pub fn unsubscribe(&mut self, key: &K) {
-        if let Some(entry) = self.entries.get_mut(key) {
-            entry.subscribers = entry.subscribers.saturating_sub(1);
+        if let Some(index) = self.index(key) {
+            let meta = &mut self.entries[index].1.meta;
+            meta.subscribers = meta.subscribers.saturating_sub(1);
         }
     }
 
@@ -116,43 +155,54 @@ impl<K: Ord + Clone, V, E> QueryCache<K, V, E> {
     /// answer yet, or a stale one, none in flight, and the interval since
     /// the last request has passed).
     pub fn want(&mut self, key: &K, now: f64) -> Option<Ticket<K>> {
-        if !self.entries.contains_key(key) {
-            self.evict_beyond(MAX_ENTRIES - 1);
-            self.entries.insert(key.clone(), Entry::new(now));
-        }
-        let min_interval = self.min_interval;
-        let entry = self.entries.get_mut(key)?;
-        entry.used_at = now;
-        let due = entry.data.is_none() && entry.error.is_none() || now - entry.started_at >= min_interval;
-        if entry.in_flight.is_some() || !entry.is_stale() || !due {
-            return None;
-        }
-        self.next_id += 1;
-        entry.in_flight = Some(self.next_id);
-        entry.started_at = now;
+        let index = match self.index(key) {
+            Some(index) => index,
+            None => {
+                if self.entries.len() >= MAX_ENTRIES
+                    && let Some(oldest) = oldest_idle(self.entries.iter().map(|(_, entry)| &entry.meta))
+                {
+                    self.entries.remove(oldest);
+                }
+                self.entries.push((
+                    key.clone(),
+                    Entry {
+                        data: None,
+                        error: None,
+                        meta: Meta::new(now),
+                    },
+                ));
+                self.entries.len() - 1
+            }
+        };
+        let (id, generation) = self.entries[index]
+            .1
+            .meta
+            .want(now, self.min_interval, &mut self.next_id)?;
         Some(Ticket {
             key: key.clone(),
-            id: self.next_id,
-            generation: entry.generation,
+            id,
+            generation,
         })
     }
 
     /// The result of the request `ticket` allowed. Results of requests the
     /// cache no longer waits for (the key was evicted) are dropped.
     pub fn settle(&mut self, ticket: Ticket<K>, result: Result<V, E>) {
-        let Some(entry) = self.entries.get_mut(&ticket.key) else {
+        let Some(index) = self.index(&ticket.key) else {
             return;
         };
-        if entry.in_flight != Some(ticket.id) {
+        let entry = &mut self.entries[index].1;
+        if entry.meta.in_flight != Some(ticket.id) {
             return;
         }
-        entry.in_flight = None;
+        entry.meta.in_flight = None;
+        entry.meta.answered = true;
         match result {
             Ok(data) => {
-                self.last_answered = Some(ticket.key.clone());
                 entry.data = Some(data);
                 entry.error = None;
-                entry.fetched_generation = Some(ticket.generation);
+                entry.meta.fetched_generation = Some(ticket.generation);
+                self.last_answered = Some(ticket.key);
             }
             Err(error) => entry.error = Some(error),
         }
@@ -162,25 +212,17 @@ impl<K: Ord + Clone, V, E> QueryCache<K, V, E> {
     pub fn invalidate(&mut self, affected: impl Fn(&K) -> bool) {
         for (key, entry) in &mut self.entries {
             if affected(key) {
-                entry.generation += 1;
+                entry.meta.generation += 1;
             }
         }
-    }
-
-    /// Subscribed keys that are stale and idle, with how long until each
-    /// may be requested (0: now).
-    fn waiting(&self, now: f64) -> impl Iterator<Item = (&K, f64)> {
-        self.entries
-            .iter()
-            .filter(|(_, entry)| entry.subscribers > 0 && entry.is_stale() && entry.in_flight.is_none())
-            .map(move |(key, entry)| (key, (entry.started_at + self.min_interval - now).max(0.0)))
     }
 
     /// What to refetch now: subscribed, stale, idle, and allowed by the
     /// interval.
     pub fn due(&self, now: f64) -> Vec<K> {
-        self.waiting(now)
-            .filter(|(_, wait)| *wait == 0.0)
+        self.entries
+            .iter()
+            .filter(|(_, entry)| entry.meta.waiting(now, self.min_interval) == Some(0.0))
             .map(|(key, _)| key.clone())
             .collect()
     }
@@ -188,26 +230,28 @@ impl<K: Ord + Clone, V, E> QueryCache<K, V, E> {
     /// Milliseconds until the next subscribed stale key may be refetched;
     /// `None` when nothing is waiting for the interval.
     pub fn next_due_in(&self, now: f64) -> Option<f64> {
-        self.waiting(now)
-            .map(|(_, wait)| wait)
-            .filter(|wait| *wait > 0.0)
-            .min_by(f64::total_cmp)
+        next_due_in(
+            self.entries.iter().map(|(_, entry)| &entry.meta),
+            now,
+            self.min_interval,
+        )
     }
+}
 
-    fn evict_beyond(&mut self, keep: usize) {
-        while self.entries.len() > keep {
-            let oldest = self
-                .entries
-                .iter()
-                .filter(|(_, entry)| entry.in_flight.is_none() && entry.subscribers == 0)
-                .min_by(|left, right| left.1.used_at.total_cmp(&right.1.used_at))
-                .map(|(key, _)| key.clone());
-            match oldest {
-                Some(key) => self.entries.remove(&key),
-                None => return,
-            };
-        }
-    }
+fn next_due_in<'a>(metas: impl Iterator<Item = &'a Meta>, now: f64, min_interval: f64) -> Option<f64> {
+    metas
+        .filter_map(|meta| meta.waiting(now, min_interval))
+        .filter(|wait| *wait > 0.0)
+        .min_by(f64::total_cmp)
+}
+
+/// The least recently used key that nobody shows and no request waits for.
+fn oldest_idle<'a>(metas: impl Iterator<Item = &'a Meta>) -> Option<usize> {
+    metas
+        .enumerate()
+        .filter(|(_, meta)| meta.in_flight.is_none() && meta.subscribers == 0)
+        .min_by(|left, right| left.1.used_at.total_cmp(&right.1.used_at))
+        .map(|(index, _)| index)
 }
 
 #[cfg(test)]
