@@ -224,7 +224,8 @@ impl Evaluator {
                 at: now,
                 value: reading.value,
                 threshold: reading.threshold,
-                message: reading.message,
+                // The rule's name first: a toast or notification stands alone.
+                message: format!("{} — {}", rule.name, reading.message),
                 silenced: rule.silenced_at(now),
                 window_from: now - TimeDelta::minutes(i64::from(rule.window_minutes)),
             };

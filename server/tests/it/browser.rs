@@ -1600,3 +1600,70 @@ async fn the_list_filters_and_pages_through_every_row() {
     assert!(independent > 0);
     assert_eq!(rows.len(), independent, "the form's slice, computed independently");
 }
+
+/// A failure spike through the ingest API: a toast within 2 s of the
+/// firing, the alert in the header, its history entry, and from there the
+/// episode's failed payments; then its resolution as a second toast.
+#[tokio::test]
+async fn a_spike_toasts_within_two_seconds_and_its_history_entry_leads_to_its_payments() {
+    let app = TestApp::spawn_with(|config| config.limits.alerts.tick = Duration::from_millis(100)).await;
+    let rule = json!({
+        "id": "failures", "name": "Half the payments failing", "kind": "failure_rate",
+        "windowMinutes": 10, "threshold": 50, "minAttempts": 10,
+        "pendingMinutes": 0, "keepFiringMinutes": 0, "enabled": true
+    });
+    let response = app
+        .http
+        .put(app.url("/api/alerts/rules"))
+        .header("X-Tenant-Id", "acme")
+        .bearer_auth("pk_demo_acme_admin")
+        .json(&json!({ "rules": [rule] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let page = Page::open(&app.url(SIGN_IN), "browser-alerts").await;
+    page.live().await;
+
+    for index in 0..10 {
+        let body = json!({"externalId": format!("spike_{index}"), "amount": 3.0, "currency": "USD",
+            "method": "card", "status": "failed", "failureReason": "card_declined"});
+        app.create("acme", body).await;
+    }
+    let toast = "[data-testid=alert-toast][data-state=firing]";
+    let id = page
+        .wait_for(toast, "data-alert-id", "a firing toast", |id| !id.is_empty())
+        .await;
+    let shown_at = Utc::now();
+    let alerts = app.json("acme", "/api/alerts?state=firing").await;
+    let alert = &alerts["items"][0];
+    assert_eq!(alert["id"], id.as_str(), "the toast is the API's firing alert");
+    let fired_at = paypulse_shared::time::parse_utc(alert["firedAt"].as_str().unwrap()).unwrap();
+    let delay = shown_at - fired_at;
+    assert!(
+        delay <= TimeDelta::seconds(2),
+        "the toast showed {delay} after the firing"
+    );
+    assert!(page.text(toast).await.contains("Half the payments failing"));
+    page.wait_equal("[data-testid=active-alert]", "data-alert-id", &id)
+        .await;
+
+    page.click("[data-testid=alerts-link]").await;
+    page.wait_url("view", "the alerts page", |view| view == Some("alerts"))
+        .await;
+    let entry = format!("[data-testid=alert-entry][data-alert-id='{id}']");
+    page.wait_equal(&entry, "data-state", "firing").await;
+    page.click(&format!("{entry} [data-testid=alert-payments]")).await;
+    page.wait_url("view", "the episode's payments", |view| view == Some("payments"))
+        .await;
+    assert_eq!(page.url_parameter("status").await.as_deref(), Some("failed"));
+    let rows = check_list(&page, &app).await;
+    assert_eq!(rows.len(), 10, "the spike's ten failed payments");
+
+    for index in 0..20 {
+        app.create("acme", card_payment(&format!("calm_{index}"), 3.0)).await;
+    }
+    page.wait_equal("[data-testid=alert-toast][data-state=resolved]", "data-alert-id", &id)
+        .await;
+    page.wait_equal("[data-testid=active-alerts]", "data-count", "0").await;
+}
