@@ -36,6 +36,12 @@ pub const BENCHMARKS: &[(&str, &str)] = &[
          time to the first byte, and the server's peak resident memory over what it held before; medians of 5 alternating rounds",
     ),
     (
+        "alerts",
+        "alert evaluation under load: 100 tenants with 5 rules each (over 22 days of history) at 1,000 payments/s through the writer, \
+         rounds alternating the evaluator on and off: evaluations/s, time per tenant evaluation, CPU of the server and the database \
+         with and without it; medians of 5 rounds",
+    ),
+    (
         "ui",
         "the dashboard in headless Chromium: first-load size and time, then at 200 and 1,000 events/s frame times, long tasks, \
          heap, and for every event the time until the store holds it and the feed counts it (and the old in-view latency)",

@@ -68,6 +68,8 @@ struct Shared {
     /// Transitions this instance made, and those another instance made first.
     made: AtomicU64,
     lost: AtomicU64,
+    /// Set by benchmarks that compare the same load with and without it.
+    paused: std::sync::atomic::AtomicBool,
 }
 
 /// What the evaluator did since the process started.
@@ -107,6 +109,12 @@ impl Evaluator {
         }
     }
 
+    /// Stops (or resumes) evaluating: what a benchmark toggles to measure the
+    /// same load with and without alerting.
+    pub fn set_paused(&self, paused: bool) {
+        self.shared.paused.store(paused, Ordering::Relaxed);
+    }
+
     /// Runs the evaluation loop on the current runtime until the writer
     /// stops.
     pub fn start(&self, store: Store, writer: Writer, clock: Clock, limits: AlertLimits) {
@@ -126,6 +134,10 @@ impl Evaluator {
                 _ = ticker.tick() => true,
                 () = self.shared.wake.notified() => false,
             };
+            if self.shared.paused.load(Ordering::Relaxed) {
+                self.shared.dirty.lock().expect("dirty set poisoned").clear();
+                continue;
+            }
             let tenants = if everyone {
                 self.shared.dirty.lock().expect("dirty set poisoned").clear();
                 match all_tenants(&store).await {

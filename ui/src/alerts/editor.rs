@@ -247,7 +247,7 @@ mod tests {
     fn the_defaults_survive_the_form_unchanged() {
         let forms = forms();
         assert_eq!(forms[0].threshold, "15");
-        assert_eq!(forms[0].min_attempts, "20");
+        assert_eq!(forms[0].min_attempts, "10");
         assert_eq!(forms[1].threshold, "", "an anomaly rule has no threshold");
         assert_eq!(rules_of(&forms, 2).unwrap(), rules::defaults());
     }

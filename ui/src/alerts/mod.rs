@@ -579,7 +579,7 @@ mod tests {
         let rules = paypulse_shared::alerts::rules::defaults();
         assert_eq!(
             describe_rule(&rules[0], "USD"),
-            "Failure rate above 15% over 10 min (at least 20 payments); fires after 2 min, keeps firing 5 min"
+            "Failure rate above 15% over 10 min (at least 10 payments); fires after 2 min, keeps firing 3 min"
         );
         assert_eq!(
             describe_rule(&rules[1], "USD"),
