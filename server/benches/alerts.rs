@@ -52,35 +52,6 @@ fn rules() -> Vec<AlertRule> {
     ]
 }
 
-/// CPU seconds (user + system) the process `pid` has used, from /proc.
-fn cpu_seconds(pid: &str) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may hold spaces) end with ')'.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    Some(ticks / 100.0)
-}
-
-/// The pids of the database server (SecantusDB, a Python process).
-fn database_pids() -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(Result::ok)
-        .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .filter(|pid| pid.chars().all(|c| c.is_ascii_digit()))
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|cmdline| String::from_utf8_lossy(&cmdline).contains("secantus"))
-        })
-        .collect()
-}
-
-fn cpu_of(pids: &[String]) -> f64 {
-    pids.iter().filter_map(|pid| cpu_seconds(pid)).sum()
-}
-
 /// Sends `rate` payments a second spread over `tenants` for `length`;
 /// returns how many were written.
 async fn load(state: &AppState, tenants: &[TenantDoc], rate: f64, length: Duration, round: usize) -> usize {
@@ -161,7 +132,7 @@ async fn main() -> anyhow::Result<()> {
     anyhow::ensure!(tenants.len() == TENANTS, "{} tenants", tenants.len());
 
     let own = std::process::id().to_string();
-    let database_pids = database_pids();
+    let database_pids = common::database_pids(&uri);
     let mut with = Vec::new();
     let mut without = Vec::new();
     let mut rounds_json = Vec::new();
@@ -170,13 +141,13 @@ async fn main() -> anyhow::Result<()> {
             let evaluating = side == 0;
             state.evaluator.set_paused(!evaluating);
             let before = state.evaluator.stats();
-            let (own_before, db_before) = (cpu_seconds(&own).unwrap_or(0.0), cpu_of(&database_pids));
+            let (own_before, db_before) = (common::cpu_seconds(&own).unwrap_or(0.0), common::cpu_of(&database_pids));
             let began = Instant::now();
             let written = load(&state, &tenants, rate, Duration::from_secs(seconds), round * 2 + side).await;
             let elapsed = began.elapsed().as_secs_f64();
             let after = state.evaluator.stats();
-            let own_cpu = (cpu_seconds(&own).unwrap_or(0.0) - own_before) / elapsed;
-            let db_cpu = (cpu_of(&database_pids) - db_before) / elapsed;
+            let own_cpu = (common::cpu_seconds(&own).unwrap_or(0.0) - own_before) / elapsed;
+            let db_cpu = (common::cpu_of(&database_pids) - db_before) / elapsed;
             let evaluations = after.evaluations - before.evaluations;
             let busy = (after.busy - before.busy).as_secs_f64();
             let row = json!({

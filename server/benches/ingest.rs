@@ -159,10 +159,12 @@ async fn main() -> anyhow::Result<()> {
     let rounds = common::rounds();
     let uri = common::mongodb_uri("ingest")?;
     let database = format!("bench_{:x}", rand::random::<u32>());
-    let config = common::config(&uri, &database);
+    let mut config = common::config(&uri, &database);
+    config.limits.alerts.enabled = !common::flag("--no-alerts");
     let redis_used = config.redis_url.is_some();
     let state = paypulse_server::connect(config).await?;
     let store = state.store.clone();
+    let writer = state.writer.clone();
     common::seed_acme(&state, 0, 1.0, 1).await?;
     let base = format!("http://{}", common::serve(state).await?);
     let mut raw = Vec::new();
@@ -176,8 +178,19 @@ async fn main() -> anyhow::Result<()> {
     let mut best_streams = Vec::new();
     let mut accepted = Vec::new();
     let mut first = Vec::new();
+    let mut mean_batch = Vec::new();
+    // Where the time goes: the database server's CPU per payment on each
+    // side (it is the bottleneck on this machine), and this process's.
+    let database_pids = common::database_pids(&uri);
+    let own = std::process::id().to_string();
+    let mut database_ms_per_payment: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    let mut server_ms_per_payment = Vec::new();
     for round in 0..rounds {
         for side in common::turns(round, 2) {
+            let database_before = common::cpu_of(&database_pids);
+            let own_before = common::cpu_seconds(&own).unwrap_or(0.0);
+            // The baseline writes each of its stream counts' payments.
+            let written = if side == 0 { payments * STREAMS.len() } else { payments };
             if side == 0 {
                 let mut this_round = [0.0; STREAMS.len()];
                 for which in common::turns(round, STREAMS.len()) {
@@ -193,14 +206,22 @@ async fn main() -> anyhow::Result<()> {
                 best.push(*rate);
                 best_streams.push(STREAMS[which]);
             } else {
+                let (batches, writes) = writer.counts();
                 accepted.push(pipeline(&http, &base, payments, concurrency, round).await?);
+                let (batches_after, writes_after) = writer.counts();
+                mean_batch.push((writes_after - writes) as f64 / (batches_after - batches).max(1) as f64);
+                server_ms_per_payment
+                    .push((common::cpu_seconds(&own).unwrap_or(0.0) - own_before) * 1_000.0 / payments as f64);
             }
+            database_ms_per_payment[side]
+                .push((common::cpu_of(&database_pids) - database_before) * 1_000.0 / written as f64);
         }
         first.push(if round % 2 == 0 { "baseline" } else { "pipeline" });
         eprintln!(
-            "round {}: pipeline {:.0}/s; raw insert_many {} streams {:.0}/s, {} streams {:.0}/s, {} streams {:.0}/s",
+            "round {}: pipeline {:.0}/s (mean batch {:.0}); raw insert_many {} streams {:.0}/s, {} streams {:.0}/s, {} streams {:.0}/s",
             round + 1,
             accepted[round],
+            mean_batch[round],
             STREAMS[0],
             by_streams[0][round],
             STREAMS[1],
@@ -214,6 +235,12 @@ async fn main() -> anyhow::Result<()> {
 
     let fair = common::compared(&accepted, &best);
     let old = common::compared(&accepted, &by_streams[0]);
+    eprintln!(
+        "database CPU per payment: {:.3} ms raw, {:.3} ms through the pipeline; this process (server and HTTP clients) {:.3} ms",
+        common::median(&database_ms_per_payment[0]),
+        common::median(&database_ms_per_payment[1]),
+        common::median(&server_ms_per_payment),
+    );
     eprintln!(
         "pipeline over the best raw insert_many: {:.2} (median of round ratios {:.2}); old method (one batch in flight): {:.2}",
         fair["ratio_of_medians"], fair["median_of_round_ratios"], old["ratio_of_medians"],
@@ -237,6 +264,15 @@ async fn main() -> anyhow::Result<()> {
         "baseline_batch": BATCH,
         "redis": redis_used,
         "pipeline_accepted_per_second": accepted,
+        "pipeline_mean_batch": mean_batch,
+        "cpu_ms_per_payment": {
+            "database_baseline": database_ms_per_payment[0],
+            "database_pipeline": database_ms_per_payment[1],
+            "database_baseline_median": common::median(&database_ms_per_payment[0]),
+            "database_pipeline_median": common::median(&database_ms_per_payment[1]),
+            "bench_process_pipeline_median": common::median(&server_ms_per_payment),
+            "bench_process_is": "the server and its HTTP clients, in one process",
+        },
         "raw_insert_many_by_streams": streams_json,
         "raw_insert_many_best_per_round": best,
         "raw_insert_many_best_streams_per_round": best_streams,

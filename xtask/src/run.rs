@@ -103,8 +103,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     ctrlc::set_handler(move || terminate(forwarded.load(Ordering::SeqCst))).context("installing the Ctrl-C handler")?;
 
     let link = format!("http://127.0.0.1:{}/#tenant=acme&key=pk_demo_acme_viewer", args.port);
+    let admin = link.replace("_viewer", "_admin");
     eprintln!(
         "\n\x1b[1mPaypulse is running.\x1b[0m Open the dashboard (signed in as the demo tenant acme):\n\n    {link}\n\n\
+         To edit the alert rules, sign in with the admin key: {admin}\n\
          Other demo tenants: globex (America/New_York), initech (Asia/Kolkata): change `tenant` and `key` in the link.\n\
          Stop with Ctrl-C.\n"
     );

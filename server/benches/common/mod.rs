@@ -161,3 +161,50 @@ pub fn compared(ours: &[f64], baseline: &[f64]) -> serde_json::Value {
         "median_of_round_ratios": median(&per_round),
     })
 }
+
+/// CPU seconds (user + system) the process `pid` has used, from /proc.
+pub fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) end with ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+/// The pids of the database server at `uri` when it is a SecantusDB
+/// process of this machine (what `cargo xtask bench` starts), found by the
+/// port on its command line.
+pub fn database_pids(uri: &str) -> Vec<String> {
+    let port = uri
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split(['/', '?']).next())
+        .and_then(|host| host.rsplit_once(':'))
+        .map(|(_, port)| port.to_owned());
+    let Some(port) = port else {
+        return Vec::new();
+    };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|pid| pid.chars().all(|c| c.is_ascii_digit()))
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
+                let words: Vec<String> = cmdline
+                    .split(|byte| *byte == 0)
+                    .map(|word| String::from_utf8_lossy(word).into_owned())
+                    .collect();
+                words.iter().any(|word| word.contains("secantus"))
+                    && words.windows(2).any(|pair| pair[0] == "--port" && pair[1] == port)
+            })
+        })
+        .collect()
+}
+
+/// CPU seconds the processes `pids` have used in all.
+pub fn cpu_of(pids: &[String]) -> f64 {
+    pids.iter().filter_map(|pid| cpu_seconds(pid)).sum()
+}

@@ -1,7 +1,13 @@
 //! What a rule's condition reads: the tenant's totals over the rule's
-//! trailing window, from the rollups through the planner (so the cost does
-//! not grow with the number of payments), and for a volume anomaly the same
-//! window of each of the previous six weeks, judged by `shared::anomaly`.
+//! trailing window, and for a volume anomaly the same window of each of the
+//! previous six weeks, judged by `shared::anomaly`.
+//!
+//! One read serves every rule of a tenant: the minutes of its longest window
+//! (`Recent`), from the quarters the store keeps in memory and checks
+//! against their rollups (`Store::fine_cells`), so an evaluation costs a
+//! couple of small queries however many rules and payments the tenant has.
+//! Windows are whole minutes: the current minute so far and the `window − 1`
+//! before it.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use paypulse_shared::Amount;
@@ -15,6 +21,7 @@ use paypulse_shared::wire::{AnomalyKind, Bucket};
 use crate::store::Store;
 use crate::store::documents::TenantDoc;
 use crate::store::rollups::Level;
+use chrono::DurationRound;
 
 /// A rule's condition at one moment.
 #[derive(Clone, Debug, PartialEq)]
@@ -28,33 +35,73 @@ pub struct Reading {
     pub message: String,
 }
 
-/// The tenant's totals over `[from, to)`.
-async fn totals(
-    store: &Store,
-    tenant: &TenantDoc,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> mongodb::error::Result<Stats> {
-    let cells = store.cells(&tenant.id, tenant.tz(), from, to, Level::Hour).await?;
-    let mut stats = Stats::default();
-    for cell in &cells {
-        stats.merge(&cell.stats);
-    }
-    Ok(stats)
+/// A tenant's recent minutes, newest last: what every rule's window is
+/// summed from.
+pub struct Recent {
+    /// The start of the current minute.
+    minute: DateTime<Utc>,
+    /// `(minute start, totals)`, only minutes with payments.
+    minutes: Vec<(DateTime<Utc>, Stats)>,
 }
 
-/// Reads `rule`'s condition for `tenant` at `now`. `history_from` is when
-/// the tenant's data begins: earlier weeks are not seasons of it.
+impl Recent {
+    /// Reads the minutes of `tenant` that a window of `longest` minutes
+    /// ending at `now` covers.
+    pub async fn read(
+        store: &Store,
+        tenant_id: &str,
+        now: DateTime<Utc>,
+        longest: u32,
+    ) -> mongodb::error::Result<Self> {
+        let minute = now.duration_trunc(TimeDelta::minutes(1)).unwrap_or(now);
+        let from = window_start(minute, longest);
+        let cells = store
+            .fine_cells(tenant_id, from, minute + TimeDelta::minutes(1), 1)
+            .await?;
+        let mut minutes: Vec<(DateTime<Utc>, Stats)> = Vec::new();
+        for cell in cells {
+            match minutes.last_mut() {
+                Some((start, stats)) if *start == cell.start => stats.merge(&cell.stats),
+                _ => minutes.push((cell.start, cell.stats)),
+            }
+        }
+        minutes.sort_by_key(|(start, _)| *start);
+        Ok(Self { minute, minutes })
+    }
+
+    /// Where a window of `minutes` begins.
+    pub fn window_start(&self, minutes: u32) -> DateTime<Utc> {
+        window_start(self.minute, minutes)
+    }
+
+    /// The totals of the last `minutes` minutes (the current one included).
+    fn totals(&self, minutes: u32) -> Stats {
+        let from = self.window_start(minutes);
+        let mut stats = Stats::default();
+        for (_, minute) in self.minutes.iter().filter(|(start, _)| *start >= from) {
+            stats.merge(minute);
+        }
+        stats
+    }
+}
+
+fn window_start(minute: DateTime<Utc>, minutes: u32) -> DateTime<Utc> {
+    minute - TimeDelta::minutes(i64::from(minutes.max(1)) - 1)
+}
+
+/// Reads `rule`'s condition for `tenant` at `now` from its `recent`
+/// minutes. `history_from` is when the tenant's data begins: earlier weeks
+/// are not seasons of it.
 pub async fn read(
     store: &Store,
     tenant: &TenantDoc,
     rule: &AlertRule,
+    recent: &Recent,
     now: DateTime<Utc>,
     history_from: Option<DateTime<Utc>>,
 ) -> mongodb::error::Result<Reading> {
-    let window = TimeDelta::minutes(i64::from(rule.window_minutes));
-    let from = now - window;
-    let stats = totals(store, tenant, from, now).await?;
+    let from = recent.window_start(rule.window_minutes);
+    let stats = recent.totals(rule.window_minutes);
     let scale = tenant.scale();
     let major = |minor: i64| Amount::from_minor(minor, scale).to_f64();
     let over = format!("over the last {} min", rule.window_minutes);

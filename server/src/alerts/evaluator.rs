@@ -12,9 +12,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, TimeDelta, Utc};
-use futures::TryStreamExt;
+use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
+use futures::{StreamExt, TryStreamExt};
 use mongodb::bson::doc;
 use paypulse_shared::alerts::lifecycle::{Change, Periods, Phase};
 use paypulse_shared::alerts::{AlertRule, rules};
@@ -50,6 +50,9 @@ impl Default for AlertLimits {
         }
     }
 }
+
+/// Tenants evaluated at once.
+const CONCURRENT_TENANTS: usize = 8;
 
 /// The evaluator; clones share it. As a pipeline subscriber it only marks
 /// tenants to evaluate, never waits for the writer (which is waiting for it).
@@ -177,17 +180,26 @@ impl Evaluator {
                     }
                 }
             };
-            for tenant in tenants {
+            for tenant in &tenants {
                 last.insert(tenant.id.clone(), Instant::now());
-                let started = Instant::now();
-                if let Err(error) = self.evaluate(&store, &writer, &tenant, clock.now()).await {
-                    tracing::warn!(%error, tenant = %tenant.id, "alerts: evaluating");
-                }
-                self.shared.evaluations.fetch_add(1, Ordering::Relaxed);
-                self.shared
-                    .busy_micros
-                    .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
             }
+            // A few tenants at a time: one slow tenant (or a database
+            // busy with ingest) does not hold up the others' alerts.
+            futures::stream::iter(tenants)
+                .for_each_concurrent(CONCURRENT_TENANTS, |tenant| {
+                    let (this, store, writer) = (&self, &store, &writer);
+                    async move {
+                        let started = Instant::now();
+                        if let Err(error) = this.evaluate(store, writer, &tenant, clock.now()).await {
+                            tracing::warn!(%error, tenant = %tenant.id, "alerts: evaluating");
+                        }
+                        this.shared.evaluations.fetch_add(1, Ordering::Relaxed);
+                        this.shared
+                            .busy_micros
+                            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+                    }
+                })
+                .await;
             last.retain(|_, at| at.elapsed() < limits.tick * 4);
         }
     }
@@ -208,6 +220,13 @@ impl Evaluator {
             .map(|state| (state.rule_id.clone(), state))
             .collect();
         let history_from = store.history_start(&tenant.id).await?;
+        let longest = rules
+            .iter()
+            .filter(|rule| rule.enabled)
+            .map(|rule| rule.window_minutes)
+            .max()
+            .unwrap_or(1);
+        let recent = conditions::Recent::read(store, &tenant.id, now, longest).await?;
         for rule in &rules {
             let state = states.remove(&rule.id);
             let (phase, version, alert_id) = state.as_ref().map_or((Phase::Normal, 0, None), |state| {
@@ -221,7 +240,7 @@ impl Evaluator {
                 }
                 continue;
             }
-            let reading = conditions::read(store, tenant, rule, now, history_from).await?;
+            let reading = conditions::read(store, tenant, rule, &recent, now, history_from).await?;
             let periods = Periods::minutes(rule.pending_minutes, rule.keep_firing_minutes);
             let Some((to, change)) = phase.step(reading.holds, now, periods) else {
                 continue;
@@ -239,7 +258,7 @@ impl Evaluator {
                 // The rule's name first: a toast or notification stands alone.
                 message: format!("{} — {}", rule.name, reading.message),
                 silenced: rule.silenced_at(now),
-                window_from: now - TimeDelta::minutes(i64::from(rule.window_minutes)),
+                window_from: recent.window_start(rule.window_minutes),
             };
             self.count(writer.transition(transition).await?);
         }

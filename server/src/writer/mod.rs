@@ -105,6 +105,15 @@ struct Committed {
 #[derive(Clone, Debug)]
 pub struct Writer {
     sender: mpsc::Sender<Job>,
+    counts: std::sync::Arc<Counts>,
+}
+
+/// What the writer has done since it started: batches drained and the
+/// writes in them (their ratio is the mean batch, which benchmarks report).
+#[derive(Debug, Default)]
+struct Counts {
+    batches: std::sync::atomic::AtomicU64,
+    writes: std::sync::atomic::AtomicU64,
 }
 
 impl Writer {
@@ -113,9 +122,22 @@ impl Writer {
     pub fn start(store: Store, pipeline: Pipeline, limits: WriterLimits) -> Self {
         let (sender, receiver) = mpsc::channel(limits.queue);
         let (committed, announcements) = mpsc::channel(ANNOUNCE_CAPACITY);
-        tokio::spawn(write_batches(store, receiver, committed, limits.batch));
+        let counts = std::sync::Arc::new(Counts::default());
+        tokio::spawn(write_batches(
+            store,
+            receiver,
+            committed,
+            limits.batch,
+            std::sync::Arc::clone(&counts),
+        ));
         tokio::spawn(announce(pipeline, announcements));
-        Self { sender }
+        Self { sender, counts }
+    }
+
+    /// Batches drained and writes made since the writer started.
+    pub fn counts(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.counts.batches.load(Relaxed), self.counts.writes.load(Relaxed))
     }
 
     /// Queues one payment and waits until it is written (or found written)
@@ -177,6 +199,7 @@ async fn write_batches(
     mut receiver: mpsc::Receiver<Job>,
     committed: mpsc::Sender<Committed>,
     max_batch: usize,
+    counts: std::sync::Arc<Counts>,
 ) {
     let mut jobs = Vec::with_capacity(max_batch);
     let mut previous_batch = 0;
@@ -195,6 +218,10 @@ async fn write_batches(
             }
         }
         previous_batch = jobs.len();
+        counts.batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        counts
+            .writes
+            .fetch_add(jobs.len() as u64, std::sync::atomic::Ordering::Relaxed);
         let batch = write_batch(&store, std::mem::replace(&mut jobs, Vec::with_capacity(max_batch))).await;
         if committed.send(batch).await.is_err() {
             return;
