@@ -76,7 +76,7 @@ fn index(name: &str, keys: Document, unique: bool) -> IndexModel {
 
 /// Every index leads with `tenantId`: each query the product makes is scoped
 /// to one tenant.
-fn payment_indexes() -> Vec<IndexModel> {
+pub fn payment_indexes() -> Vec<IndexModel> {
     vec![
         index("tenant_external_id", doc! { "tenantId": 1, "externalId": 1 }, true),
         index(
@@ -210,7 +210,9 @@ fn rollups_validator() -> Document {
     } }
 }
 
-fn payments_validator() -> Document {
+/// The `$jsonSchema` of `payments` (SPEC §2): public so that a benchmark's
+/// baseline collection is set up exactly as ours.
+pub fn payments_validator() -> Document {
     doc! { "$jsonSchema": {
         "bsonType": "object",
         "required": ["tenantId", "externalId", "amountMinor", "currency", "method", "status", "createdAt", "updatedAt"],
