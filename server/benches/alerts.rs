@@ -120,15 +120,7 @@ async fn main() -> anyhow::Result<()> {
     for name in &names {
         state.writer.replace_alert_rules(name, rules()).await?;
     }
-    let tenants: Vec<TenantDoc> = {
-        use futures::TryStreamExt;
-        store
-            .tenants()
-            .find(mongodb::bson::doc! {})
-            .await?
-            .try_collect()
-            .await?
-    };
+    let tenants = store.all_tenants().await?;
     anyhow::ensure!(tenants.len() == TENANTS, "{} tenants", tenants.len());
 
     let own = std::process::id().to_string();

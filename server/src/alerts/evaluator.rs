@@ -13,11 +13,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use futures::future::BoxFuture;
-use futures::{StreamExt, TryStreamExt};
-use mongodb::bson::doc;
 use paypulse_shared::alerts::lifecycle::{Change, Periods, Phase};
-use paypulse_shared::alerts::{AlertRule, rules};
+use paypulse_shared::alerts::rules;
 use tokio::sync::Notify;
 
 use super::conditions;
@@ -143,7 +142,7 @@ impl Evaluator {
             }
             let tenants = if everyone {
                 self.shared.dirty.lock().expect("dirty set poisoned").clear();
-                match all_tenants(&store).await {
+                match store.all_tenants().await {
                     Ok(tenants) => tenants,
                     Err(error) => {
                         tracing::warn!(%error, "alerts: listing tenants");
@@ -172,7 +171,8 @@ impl Evaluator {
                     }
                     due
                 };
-                match tenants_by_id(&store, &due).await {
+                let due: Vec<&str> = due.iter().map(String::as_str).collect();
+                match store.tenants_by_ids(&due).await {
                     Ok(tenants) => tenants,
                     Err(error) => {
                         tracing::warn!(%error, "alerts: reading tenants");
@@ -233,9 +233,9 @@ impl Evaluator {
                 (state.phase, state.version, state.alert_id)
             });
             if !rule.enabled {
-                if phase != Phase::Normal {
-                    let message = "The rule was disabled".to_owned();
-                    self.close(writer, tenant, rule.clone(), phase, version, alert_id, now, message)
+                if let Some(state) = state.as_ref().filter(|state| state.phase != Phase::Normal) {
+                    let silenced = rule.silenced_at(now);
+                    self.close(writer, state, silenced, now, "The rule was disabled")
                         .await?;
                 }
                 continue;
@@ -247,7 +247,8 @@ impl Evaluator {
             };
             let transition = Transition {
                 tenant_id: tenant.id.clone(),
-                rule: rule.clone(),
+                rule_id: rule.id.clone(),
+                opens: Some((rule.name.clone(), rule.kind)),
                 version,
                 alert_id,
                 to,
@@ -265,58 +266,39 @@ impl Evaluator {
         // Rules removed while an episode was under way: it ends with them.
         for (_, state) in states {
             if state.phase != Phase::Normal {
-                let rule = AlertRule {
-                    // Only the id is read when an episode ends.
-                    id: state.rule_id.clone(),
-                    ..rules::defaults()[0].clone()
-                };
-                let message = "The rule was removed".to_owned();
-                self.close(
-                    writer,
-                    tenant,
-                    rule,
-                    state.phase,
-                    state.version,
-                    state.alert_id,
-                    now,
-                    message,
-                )
-                .await?;
+                self.close(writer, &state, false, now, "The rule was removed").await?;
             }
         }
         Ok(())
     }
 
-    /// Ends the episode of a rule that stopped being evaluated.
-    #[allow(clippy::too_many_arguments)]
+    /// Ends the episode under way (`state`) of a rule that stopped being
+    /// evaluated.
     async fn close(
         &self,
         writer: &Writer,
-        tenant: &TenantDoc,
-        rule: AlertRule,
-        phase: Phase,
-        version: i64,
-        alert_id: Option<mongodb::bson::oid::ObjectId>,
+        state: &StateDoc,
+        silenced: bool,
         now: DateTime<Utc>,
-        message: String,
+        message: &str,
     ) -> anyhow::Result<()> {
-        let change = if phase.fired_at().is_some() {
+        let change = if state.phase.fired_at().is_some() {
             Change::Resolved
         } else {
             Change::Abandoned
         };
-        let silenced = rule.silenced_at(now);
         let transition = Transition {
-            tenant_id: tenant.id.clone(),
-            rule,
-            version,
-            alert_id,
+            tenant_id: state.tenant_id.clone(),
+            rule_id: state.rule_id.clone(),
+            opens: None,
+            version: state.version,
+            alert_id: state.alert_id,
             to: Phase::Normal,
             change,
             at: now,
             value: 0.0,
             threshold: 0.0,
-            message,
+            message: message.to_owned(),
             silenced,
             window_from: now,
         };
@@ -328,20 +310,4 @@ impl Evaluator {
         let counter = if made { &self.shared.made } else { &self.shared.lost };
         counter.fetch_add(1, Ordering::Relaxed);
     }
-}
-
-async fn all_tenants(store: &Store) -> mongodb::error::Result<Vec<TenantDoc>> {
-    store.tenants().find(doc! {}).await?.try_collect().await
-}
-
-async fn tenants_by_id(store: &Store, ids: &[String]) -> mongodb::error::Result<Vec<TenantDoc>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    store
-        .tenants()
-        .find(doc! { "_id": { "$in": ids } })
-        .await?
-        .try_collect()
-        .await
 }

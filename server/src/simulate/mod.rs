@@ -103,14 +103,7 @@ impl Schedule {
 
 /// Starts one simulated stream per tenant; they stop when the set is dropped.
 pub async fn start(state: AppState, rate_per_second: f64) -> anyhow::Result<JoinSet<()>> {
-    use futures::TryStreamExt;
-    let tenants: Vec<TenantDoc> = state
-        .store
-        .tenants()
-        .find(mongodb::bson::doc! {})
-        .await?
-        .try_collect()
-        .await?;
+    let tenants = state.store.all_tenants().await?;
     let mut streams = JoinSet::new();
     for tenant in tenants {
         tracing::info!(tenant = %tenant.id, rate_per_second, "simulating live payments");

@@ -90,7 +90,11 @@ pub struct StateDoc {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Transition {
     pub tenant_id: String,
-    pub rule: AlertRule,
+    pub rule_id: String,
+    /// The rule's name and kind, for the episode a step opens (`Began`, or
+    /// `Fired` without a pending period); `None` for a step that can only
+    /// move or end one (a removed rule's).
+    pub opens: Option<(String, RuleKind)>,
     /// The state document's version the step was computed from (0: none yet).
     pub version: i64,
     /// The episode under way before the step.
@@ -199,7 +203,7 @@ impl Store {
         transition: &Transition,
     ) -> mongodb::error::Result<Step> {
         let at = to_bson(transition.at);
-        let state_id = format!("{}|{}", transition.tenant_id, transition.rule.id);
+        let state_id = format!("{}|{}", transition.tenant_id, transition.rule_id);
         let begins = transition.alert_id.is_none() && matches!(transition.change, Change::Began | Change::Fired);
         let alert_id = if begins {
             Some(ObjectId::new())
@@ -214,7 +218,7 @@ impl Store {
             let state = StateDoc {
                 id: state_id,
                 tenant_id: transition.tenant_id.clone(),
-                rule_id: transition.rule.id.clone(),
+                rule_id: transition.rule_id.clone(),
                 phase: transition.to,
                 alert_id: next_alert,
                 version: 1,
@@ -250,15 +254,15 @@ impl Store {
         let Some(alert_id) = alert_id else {
             return Ok(Step::Made(None));
         };
-        let rule = &transition.rule;
-        let alert = if begins {
+        let opening = if begins { transition.opens.as_ref() } else { None };
+        let alert = if let Some((rule_name, kind)) = opening {
             let fired = transition.change == Change::Fired;
             let document = AlertDoc {
                 id: alert_id,
                 tenant_id: transition.tenant_id.clone(),
-                rule_id: rule.id.clone(),
-                rule_name: rule.name.clone(),
-                kind: rule.kind,
+                rule_id: transition.rule_id.clone(),
+                rule_name: rule_name.clone(),
+                kind: *kind,
                 state: if fired { AlertState::Firing } else { AlertState::Pending },
                 started_at: at,
                 fired_at: fired.then_some(at),
@@ -331,8 +335,7 @@ impl Store {
             .await?
             .try_collect()
             .await?;
-        let more = page.len() > limit as usize;
-        page.truncate(limit as usize);
+        let more = super::split_page(&mut page, limit);
         let next = if more { page.last().map(|last| last.id) } else { None };
         Ok((page, next))
     }

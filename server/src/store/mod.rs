@@ -68,6 +68,15 @@ pub struct Store {
     retries: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
+/// Cuts a list read with `limit + 1` down to one page of `limit`: whether
+/// more follow is whether the extra one came (how every cursor-paginated
+/// list here knows it has a next page without counting).
+pub(crate) fn split_page<T>(page: &mut Vec<T>, limit: u32) -> bool {
+    let more = page.len() > limit as usize;
+    page.truncate(limit as usize);
+    more
+}
+
 impl Store {
     /// Connects, checks the server answers, and makes sure every collection,
     /// validator and index exists.

@@ -229,8 +229,7 @@ impl Store {
             .await?
             .try_collect()
             .await?;
-        let more = page.len() > limit as usize;
-        page.truncate(limit as usize);
+        let more = super::split_page(&mut page, limit);
         let next = more.then(|| page.last()).flatten().map(|last| position_of(last, sort));
         Ok((page, next))
     }

@@ -6,7 +6,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
-use futures::TryStreamExt;
 use mongodb::bson::doc;
 use paypulse_shared::stats::{Cell, Stats};
 
@@ -105,8 +104,7 @@ impl Store {
 
     /// Every tenant's id.
     pub async fn tenant_ids(&self) -> mongodb::error::Result<Vec<String>> {
-        let tenants: Vec<_> = self.tenants().find(doc! {}).await?.try_collect().await?;
-        Ok(tenants.into_iter().map(|tenant| tenant.id).collect())
+        Ok(self.all_tenants().await?.into_iter().map(|tenant| tenant.id).collect())
     }
 
     /// Builds the rollups from the raw payments when the database predates

@@ -30,6 +30,23 @@ impl Store {
             .map_or(chrono_tz::UTC, |tenant| tenant.tz()))
     }
 
+    /// Every tenant.
+    pub async fn all_tenants(&self) -> mongodb::error::Result<Vec<TenantDoc>> {
+        self.tenants().find(doc! {}).await?.try_collect().await
+    }
+
+    /// The tenants among `ids` (unknown ones are left out).
+    pub async fn tenants_by_ids(&self, ids: &[&str]) -> mongodb::error::Result<Vec<TenantDoc>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.tenants()
+            .find(doc! { "_id": { "$in": ids } })
+            .await?
+            .try_collect()
+            .await
+    }
+
     /// The time zones of several tenants, by id.
     pub async fn timezones<'t>(
         &self,
@@ -38,12 +55,7 @@ impl Store {
         let mut ids: Vec<&str> = tenant_ids.collect();
         ids.sort_unstable();
         ids.dedup();
-        let tenants: Vec<TenantDoc> = self
-            .tenants()
-            .find(doc! { "_id": { "$in": ids } })
-            .await?
-            .try_collect()
-            .await?;
+        let tenants = self.tenants_by_ids(&ids).await?;
         Ok(tenants
             .into_iter()
             .map(|tenant| (tenant.id.clone(), tenant.tz()))

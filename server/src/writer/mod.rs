@@ -284,7 +284,7 @@ async fn write_batch(store: &Store, jobs: Vec<Job>) -> Committed {
                     Outcome::Transition(written.outcome)
                 });
                 if let Err(error) = &result {
-                    tracing::error!(%error, tenant = %transition.tenant_id, rule = %transition.rule.id, "writing an alert transition failed");
+                    tracing::error!(%error, tenant = %transition.tenant_id, rule = %transition.rule_id, "writing an alert transition failed");
                 }
                 committed.replies.push((job.reply, result));
             }
