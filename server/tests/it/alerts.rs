@@ -7,9 +7,12 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use mongodb::bson::doc;
+use mongodb::bson::oid::ObjectId;
 use paypulse_server::clock::Clock;
+use paypulse_server::store::alerts::AlertDoc;
+use paypulse_server::store::documents::to_bson;
 use paypulse_shared::alerts::lifecycle::Phase;
-use paypulse_shared::alerts::{Alert, AlertRule, AlertState};
+use paypulse_shared::alerts::{Alert, AlertRule, AlertState, RuleKind};
 use serde_json::{Value, json};
 
 use crate::common::{Socket, TestApp, assert_error, card_payment, eventually, next_json, open_socket};
@@ -116,14 +119,7 @@ async fn rules_start_with_defaults_and_only_an_admin_changes_them() {
         .map(|rule| rule["kind"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, ["failure_rate", "volume_anomaly"]);
-    let as_admin: Value = app
-        .get_as("acme", "pk_demo_acme_admin", "/api/alerts/rules")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let as_admin = app.json_as("acme", "pk_demo_acme_admin", "/api/alerts/rules").await;
     assert_eq!(as_admin["editable"], true);
 
     let base = app.address.to_string();
@@ -336,4 +332,59 @@ async fn two_processes_make_one_episode_and_the_survivor_carries_it_on() {
         .unwrap();
     assert_eq!(episodes, 1);
     assert_eq!(history(&app, "").await, vec![resolved]);
+}
+
+/// The history as a client following SPEC §3 pages through it: `cursor`
+/// alone (no page size, which the SPEC does not name), newest first, each
+/// episode once, none of another tenant's.
+#[tokio::test]
+async fn the_history_pages_newest_first_by_cursor() {
+    let app = TestApp::spawn_with(|config| config.limits.alerts.enabled = false).await;
+    let started = chrono::Utc::now() - chrono::TimeDelta::hours(2);
+    let episode = |tenant: &str, index: i64| AlertDoc {
+        id: ObjectId::new(),
+        tenant_id: tenant.to_owned(),
+        rule_id: "failures".into(),
+        rule_name: "Failures".into(),
+        kind: RuleKind::FailureRate,
+        state: AlertState::Resolved,
+        started_at: to_bson(started + chrono::TimeDelta::minutes(index)),
+        fired_at: Some(to_bson(started + chrono::TimeDelta::minutes(index))),
+        resolved_at: Some(to_bson(started + chrono::TimeDelta::minutes(index + 1))),
+        value: 20.0,
+        threshold: 15.0,
+        message: format!("episode {index}"),
+        silenced: false,
+        window_from: to_bson(started + chrono::TimeDelta::minutes(index - 10)),
+        window_to: Some(to_bson(started + chrono::TimeDelta::minutes(index + 1))),
+    };
+    // Oldest first, so ids (and starts) grow with the index.
+    let mut written = Vec::new();
+    for index in 0..60 {
+        let acme = episode("acme", index);
+        written.push(acme.id.to_hex());
+        app.store.alerts().insert_one(&acme).await.unwrap();
+        if index % 30 == 0 {
+            app.store.alerts().insert_one(&episode("globex", index)).await.unwrap();
+        }
+    }
+    written.reverse();
+
+    let mut seen = Vec::new();
+    let mut path = "/api/alerts".to_owned();
+    let mut pages = 0;
+    loop {
+        let page = app.json("acme", &path).await;
+        pages += 1;
+        for item in page["items"].as_array().unwrap() {
+            seen.push(item["id"].as_str().unwrap().to_owned());
+        }
+        match page["nextCursor"].as_str() {
+            Some(cursor) => path = format!("/api/alerts?cursor={cursor}"),
+            None => break,
+        }
+        assert!(pages < 10, "the cursor ends");
+    }
+    assert_eq!(pages, 2, "the default page holds 50");
+    assert_eq!(seen, written, "newest first, each once, only acme's");
 }

@@ -238,7 +238,12 @@ impl TestApp {
 
     /// GETs `path` as `tenant`'s viewer, expecting 200 and JSON.
     pub async fn json(&self, tenant: &str, path: &str) -> serde_json::Value {
-        let response = self.viewer_get(tenant, path).send().await.expect("request");
+        self.json_as(tenant, &format!("pk_demo_{tenant}_viewer"), path).await
+    }
+
+    /// GETs `path` as `tenant` with `key`, expecting 200 and JSON.
+    pub async fn json_as(&self, tenant: &str, key: &str, path: &str) -> serde_json::Value {
+        let response = self.get_as(tenant, key, path).send().await.expect("request");
         let status = response.status();
         let body = response.text().await.expect("body");
         assert_eq!(status, 200, "GET {path} as {tenant}: {body}");
