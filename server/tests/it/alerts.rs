@@ -365,7 +365,7 @@ async fn the_history_pages_newest_first_by_cursor() {
         written.push(acme.id.to_hex());
         app.store.alerts().insert_one(&acme).await.unwrap();
         if index % 30 == 0 {
-            app.store.alerts().insert_one(&episode("globex", index)).await.unwrap();
+            app.store.alerts().insert_one(episode("globex", index)).await.unwrap();
         }
     }
     written.reverse();
