@@ -91,13 +91,20 @@ pub fn build(profile: Profile) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes `<path>.gz` beside `path`; returns its size.
+/// Writes `<path>.gz` beside `path`; returns its size. Zopfli rather than
+/// zlib's best level: the files are compressed once per build and sent on
+/// every first load, and its gzip streams are some 5 % smaller (any gzip
+/// decoder reads them).
 fn gzip(path: &Path) -> anyhow::Result<u64> {
-    use std::io::Write;
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    encoder.write_all(&bytes)?;
-    let compressed = encoder.finish()?;
+    let mut compressed = Vec::new();
+    zopfli::compress(
+        zopfli::Options::default(),
+        zopfli::Format::Gzip,
+        &bytes[..],
+        &mut compressed,
+    )
+    .with_context(|| format!("compressing {}", path.display()))?;
     let mut target = path.as_os_str().to_owned();
     target.push(".gz");
     std::fs::write(&target, &compressed).with_context(|| format!("writing {}", Path::new(&target).display()))?;
