@@ -14,6 +14,7 @@ use crate::events::EventsFeed;
 use crate::live::socket::{Dispatch, LiveService};
 use crate::metrics::MetricsGrid;
 use crate::navigation::Navigation;
+use crate::platform::Platform;
 use crate::queries::Queries;
 use crate::route::Page;
 use crate::session::{self, Credentials};
@@ -26,30 +27,49 @@ use crate::time_range::TimeRangePicker;
 #[derive(Clone, Copy)]
 pub struct SessionState {
     pub credentials: Signal<Option<Credentials>>,
+    /// Whether the saved sign-in has been read: until then neither the
+    /// settings screen nor the dashboard is shown.
+    known: Signal<bool>,
+    platform: Platform,
 }
 
 impl SessionState {
-    pub fn sign_in(self, credentials: Credentials) {
-        session::save(&credentials);
+    /// Remembers `credentials` (through the platform) and signs in.
+    pub async fn sign_in(self, credentials: Credentials) -> Result<(), String> {
+        self.platform.save_credentials(&credentials).await?;
         self.credentials.set(Some(credentials));
+        Ok(())
     }
 
     pub fn sign_out(self) {
-        session::forget();
         self.credentials.set(None);
+        wasm_bindgen_futures::spawn_local(self.platform.forget_credentials());
     }
 }
 
 #[component]
 pub fn App() -> View {
-    let from_link = session::take_from_location();
-    if let Some(credentials) = &from_link {
-        session::save(credentials);
-    }
+    let platform = Platform::detect();
+    provide_context(platform);
     let state = SessionState {
-        credentials: create_signal(from_link.or_else(session::load)),
+        credentials: create_signal(None),
+        known: create_signal(false),
+        platform,
     };
     provide_context(state);
+    // A sign-in link wins over what was saved, and is saved in its place.
+    let from_link = session::take_from_location();
+    wasm_bindgen_futures::spawn_local(async move {
+        let credentials = match from_link {
+            Some(credentials) => {
+                platform.save_credentials(&credentials).await.ok();
+                Some(credentials)
+            }
+            None => platform.load_credentials().await,
+        };
+        state.credentials.set(credentials);
+        state.known.set(true);
+    });
 
     view! {
         header(class="topbar") {
@@ -65,9 +85,10 @@ pub fn App() -> View {
             })
         }
         main(class="content") {
-            (move || match state.credentials.get_clone() {
-                Some(credentials) => view! { Live(credentials=credentials) },
-                None => view! { Settings() },
+            (move || match (state.known.get(), state.credentials.get_clone()) {
+                (false, _) => view! {},
+                (true, Some(credentials)) => view! { Live(credentials=credentials) },
+                (true, None) => view! { Settings() },
             })
         }
     }
@@ -92,6 +113,7 @@ fn Live(credentials: Credentials) -> View {
     let service = Rc::new(RefCell::new(Some(LiveService::start(
         credentials,
         queries.client.clone(),
+        use_context::<Platform>(),
         reduce.clone(),
         invalidate,
     ))));

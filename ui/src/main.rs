@@ -13,6 +13,7 @@ mod format;
 mod live;
 mod metrics;
 mod navigation;
+mod platform;
 mod queries;
 mod route;
 mod session;

@@ -1,13 +1,10 @@
 //! Who the dashboard signs in as: tenant, API key and (for the desktop app or
-//! a dashboard served elsewhere) the server's address. Stored in
-//! `localStorage`; also taken from a `#tenant=..&key=..` link, whose fragment
-//! is then removed from the address bar so the key is not left on screen or
-//! in history.
+//! a dashboard served elsewhere) the server's address. Kept by the platform
+//! ([`crate::platform`]); also taken from a `#tenant=..&key=..` link, whose
+//! fragment is then removed from the address bar so the key is not left on
+//! screen or in history.
 
 use serde::{Deserialize, Serialize};
-
-/// Storage key of the saved credentials.
-const STORAGE_KEY: &str = "paypulse.credentials";
 
 /// What the dashboard needs to call the API.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,48 +76,19 @@ fn js_decode(value: &str) -> Option<String> {
     String::from_utf8(decoded).ok()
 }
 
-/// Browser storage and location. Compiled on every target so the native
-/// unit tests of this module build; only the WASM build ever calls it.
-mod browser {
-    use super::*;
-
-    fn storage() -> Option<web_sys::Storage> {
-        web_sys::window()?.local_storage().ok()?
-    }
-
-    pub fn load() -> Option<Credentials> {
-        let text = storage()?.get_item(STORAGE_KEY).ok()??;
-        serde_json::from_str(&text).ok()
-    }
-
-    pub fn save(credentials: &Credentials) {
-        if let (Some(storage), Ok(text)) = (storage(), serde_json::to_string(credentials)) {
-            storage.set_item(STORAGE_KEY, &text).ok();
-        }
-    }
-
-    pub fn forget() {
-        if let Some(storage) = storage() {
-            storage.remove_item(STORAGE_KEY).ok();
-        }
-    }
-
-    /// Credentials from the address bar's fragment, which is then removed.
-    pub fn take_from_location() -> Option<Credentials> {
-        let window = web_sys::window()?;
-        let location = window.location();
-        let credentials = from_fragment(&location.hash().ok()?)?;
-        let clean = format!("{}{}", location.pathname().ok()?, location.search().ok()?);
-        window
-            .history()
-            .ok()?
-            .replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&clean))
-            .ok();
-        Some(credentials)
-    }
+/// Credentials from the address bar's fragment, which is then removed.
+pub fn take_from_location() -> Option<Credentials> {
+    let window = web_sys::window()?;
+    let location = window.location();
+    let credentials = from_fragment(&location.hash().ok()?)?;
+    let clean = format!("{}{}", location.pathname().ok()?, location.search().ok()?);
+    window
+        .history()
+        .ok()?
+        .replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&clean))
+        .ok();
+    Some(credentials)
 }
-
-pub use browser::{forget, load, save, take_from_location};
 
 #[cfg(test)]
 mod tests {

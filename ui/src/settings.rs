@@ -12,13 +12,17 @@ pub fn Settings() -> View {
     let tenant = create_signal(String::new());
     let key = create_signal(String::new());
     let server = create_signal(String::new());
-    let problem = create_signal(None::<&'static str>);
+    let problem = create_signal(None::<String>);
 
     let submit = move |event: web_sys::SubmitEvent| {
         event.prevent_default();
         match Credentials::new(&tenant.get_clone(), &key.get_clone(), &server.get_clone()) {
-            Ok(credentials) => state.sign_in(credentials),
-            Err(message) => problem.set(Some(message)),
+            Ok(credentials) => wasm_bindgen_futures::spawn_local(async move {
+                if let Err(message) = state.sign_in(credentials).await {
+                    problem.set(Some(message));
+                }
+            }),
+            Err(message) => problem.set(Some(message.to_owned())),
         }
     };
 
@@ -38,7 +42,7 @@ pub fn Settings() -> View {
                 "Server (leave empty in the browser)"
                 input(name="server", placeholder="http://127.0.0.1:8080", autocomplete="url", bind:value=server)
             }
-            (move || problem.get().map(|message| view! { p(class="error", role="alert") { (message) } }))
+            (move || problem.get_clone().map(|message| view! { p(class="error", role="alert") { (message) } }))
             button(r#type="submit", class="primary") { "Sign in" }
         }
     }

@@ -20,6 +20,7 @@ use paypulse_shared::query::{PaymentListQuery, to_query};
 
 use super::protocol::{Position, parse, socket_url};
 use crate::api::ApiClient;
+use crate::platform::Platform;
 use crate::session::Credentials;
 use crate::store::alerts::AlertEffect;
 use crate::store::{Action, Effect};
@@ -47,6 +48,8 @@ pub struct LiveService {
 struct Inner {
     credentials: Credentials,
     client: Rc<ApiClient>,
+    /// Tells the user of alerts outside the page.
+    platform: Platform,
     dispatch: Dispatch,
     /// Called for [`Effect::InvalidateQueries`].
     invalidate: Rc<dyn Fn()>,
@@ -79,12 +82,14 @@ impl LiveService {
     pub fn start(
         credentials: Credentials,
         client: Rc<ApiClient>,
+        platform: Platform,
         dispatch: Dispatch,
         invalidate: Rc<dyn Fn()>,
     ) -> Self {
         let inner = Rc::new(Inner {
             credentials,
             client,
+            platform,
             dispatch,
             invalidate,
             connection: RefCell::new(None),
@@ -236,6 +241,7 @@ impl Inner {
                     });
                 }
                 Effect::Alerts(AlertEffect::LoadHistory) => self.load_history(),
+                Effect::Alerts(AlertEffect::Notify(alert)) => self.platform.notify(&alert),
                 Effect::Alerts(AlertEffect::DismissLater { toast, delay_ms }) => {
                     let weak = Rc::downgrade(self);
                     after(delay_ms as i32, move || {

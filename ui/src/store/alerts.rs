@@ -43,7 +43,7 @@ pub struct History {
 }
 
 /// What the shell must do for the alerts.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum AlertEffect {
     /// Fetch the firing alerts and hand them back as `ActiveAlerts`.
     LoadActive,
@@ -51,6 +51,10 @@ pub enum AlertEffect {
     LoadHistory,
     /// Close toast `toast` after `delay_ms`.
     DismissLater { toast: u64, delay_ms: u32 },
+    /// Tell the user about this transition outside the page too, where the
+    /// platform can (the desktop app's OS notification); once per alert
+    /// and state, as its toast.
+    Notify(Alert),
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -109,12 +113,13 @@ impl Alerts {
             self.next_toast += 1;
             self.toasts.push(Toast {
                 id: self.next_toast,
-                alert,
+                alert: alert.clone(),
             });
             effects.push(AlertEffect::DismissLater {
                 toast: self.next_toast,
                 delay_ms: TOAST_MS,
             });
+            effects.push(AlertEffect::Notify(alert));
         }
         effects
     }
@@ -264,10 +269,13 @@ mod tests {
         alerts.active_loaded(vec![alert("old", 0, AlertState::Firing)]);
         assert_eq!(
             alerts.receive(alert("a1", 5, AlertState::Firing)),
-            [AlertEffect::DismissLater {
-                toast: 1,
-                delay_ms: TOAST_MS
-            }]
+            [
+                AlertEffect::DismissLater {
+                    toast: 1,
+                    delay_ms: TOAST_MS
+                },
+                AlertEffect::Notify(alert("a1", 5, AlertState::Firing)),
+            ]
         );
         // The same frame replayed after a reconnection (a resume whose
         // `since` was before it, or a second page open) does not toast.

@@ -416,6 +416,7 @@ mod tests {
                     toast: 1,
                     delay_ms: alerts::TOAST_MS
                 }),
+                Effect::Alerts(AlertEffect::Notify(alert("a1", 0, AlertState::Firing))),
                 Effect::Alerts(AlertEffect::LoadHistory),
             ]
         );
