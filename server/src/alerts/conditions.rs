@@ -107,6 +107,8 @@ pub async fn read(
     let over = format!("over the last {} min", rule.window_minutes);
     let volume = major(stats.volume_minor);
     let currency = &tenant.currency;
+    let money = |minor: i64| money_text(minor, scale, currency);
+    let volume_text = money(stats.volume_minor);
     Ok(match rule.kind {
         RuleKind::FailureRate => {
             let attempts = stats.count();
@@ -117,19 +119,22 @@ pub async fn read(
             };
             let threshold = rule.threshold.unwrap_or(100.0);
             let min_attempts = rule.min_attempts.unwrap_or(1);
+            let message = if attempts < min_attempts {
+                format!(
+                    "Too few payments to judge the failure rate {over}: {attempts} of the {min_attempts} needed ({} failed)",
+                    stats.failed
+                )
+            } else {
+                format!(
+                    "Failure rate {rate:.1}% {over} ({} of {attempts} payments failed; threshold {threshold}%)",
+                    stats.failed
+                )
+            };
             Reading {
                 holds: attempts >= min_attempts && rate >= threshold,
                 value: rate,
                 threshold,
-                message: format!(
-                    "Failure rate {rate:.1}% {over} ({} of {attempts} payments failed; threshold {threshold}%{})",
-                    stats.failed,
-                    if attempts < min_attempts {
-                        format!(", judged from {min_attempts} payments")
-                    } else {
-                        String::new()
-                    }
-                ),
+                message,
             }
         }
         RuleKind::VolumeAbove | RuleKind::VolumeBelow => {
@@ -145,8 +150,9 @@ pub async fn read(
                 value: volume,
                 threshold,
                 message: format!(
-                    "Volume {volume} {currency} {over}: {} {threshold} {currency}",
-                    if holds { word } else { "not" }
+                    "Volume {volume_text} {over}: {} {}",
+                    if holds { word } else { "not" },
+                    money(limit)
                 ),
             }
         }
@@ -161,25 +167,29 @@ pub async fn read(
                     value: volume,
                     threshold: 0.0,
                     message: format!(
-                        "Volume {volume} {currency} {over}; too little history to judge it (3 earlier weeks needed)"
+                        "Volume {volume_text} {over}; too little history to judge it (3 earlier weeks needed)"
                     ),
                 });
             };
-            let edge = |minor: f64| major(minor.round() as i64);
-            let (expected_low, expected_high) = (edge(band.volume_minor.low), edge(band.volume_minor.high));
+            let (low_minor, high_minor) = (
+                band.volume_minor.low.round() as i64,
+                band.volume_minor.high.round() as i64,
+            );
             Reading {
                 holds: low || high,
                 value: volume,
-                threshold: if low { expected_low } else { expected_high },
+                threshold: major(if low { low_minor } else { high_minor }),
                 message: format!(
-                    "Volume {volume} {currency} {over}, {} the {expected_low}–{expected_high} {currency} the same time of earlier weeks brought",
+                    "Volume {volume_text} {over}, {} the {}–{} the same time of earlier weeks brought",
                     if low {
                         "far below"
                     } else if high {
                         "far above"
                     } else {
                         "within"
-                    }
+                    },
+                    money(low_minor),
+                    money(high_minor)
                 ),
             }
         }
@@ -230,4 +240,44 @@ async fn past_weeks(
             Sample::from(&stats).scaled(factor)
         })
         .collect())
+}
+
+/// Money in an alert's message: whole units grouped by thousands and the
+/// currency's digits, e.g. `12,345.60 USD` (amounts are minor units here,
+/// so nothing is rounded twice).
+fn money_text(minor: i64, scale: u8, currency: &str) -> String {
+    let unit = 10_u64.pow(u32::from(scale));
+    let sign = if minor < 0 { "-" } else { "" };
+    let minor = minor.unsigned_abs();
+    let whole = (minor / unit).to_string();
+    let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
+    for (index, digit) in whole.chars().enumerate() {
+        if index > 0 && (whole.len() - index).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    if scale == 0 {
+        format!("{sign}{grouped} {currency}")
+    } else {
+        let fraction = minor % unit;
+        format!(
+            "{sign}{grouped}.{fraction:0width$} {currency}",
+            width = usize::from(scale)
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::money_text;
+
+    #[test]
+    fn money_reads_as_money() {
+        assert_eq!(money_text(282_594, 2, "USD"), "2,825.94 USD");
+        assert_eq!(money_text(1_234_567_800, 2, "INR"), "12,345,678.00 INR");
+        assert_eq!(money_text(5, 2, "EUR"), "0.05 EUR");
+        assert_eq!(money_text(-100_000, 0, "JPY"), "-100,000 JPY");
+        assert_eq!(money_text(999, 3, "KWD"), "0.999 KWD");
+    }
 }
