@@ -1,13 +1,27 @@
 //! Paypulse desktop shell: the dashboard (ui/dist) in a Tauri v2 window.
 //!
-//! The shell stays thin: the dashboard talks to the server itself (its
-//! settings screen takes the server's address and key); native notifications
-//! and save dialogs join here as plugins, never business logic.
+//! The shell stays thin: the dashboard talks to the server itself. What
+//! only a desktop can do is here, as the commands of [`commands`] (one
+//! module per feature, registered once) that the dashboard's platform layer
+//! (`ui/src/platform/desktop.rs`) calls: the remembered sign-in with the
+//! key in the OS keyring, alerts as OS notifications. No business logic.
+
+pub mod commands;
+
+use tauri::Manager;
+
+use commands::notify::Notified;
 
 /// The app's builder, separate from `run` so tests can build it with a mock
 /// runtime.
 pub fn builder() -> tauri::Builder<tauri::Wry> {
     tauri::Builder::default()
+        .setup(|app| {
+            let data = app.path().app_data_dir()?;
+            app.manage(Notified::load(data.join("notified.json")));
+            Ok(())
+        })
+        .invoke_handler(commands::handler())
 }
 
 /// Opens the main window and runs until it closes.

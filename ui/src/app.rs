@@ -16,7 +16,7 @@ use crate::metrics::MetricsGrid;
 use crate::navigation::Navigation;
 use crate::platform::Platform;
 use crate::queries::Queries;
-use crate::route::Page;
+use crate::route::{Page, Route};
 use crate::session::{self, Credentials};
 use crate::settings::Settings;
 use crate::status::ConnectionStatus;
@@ -47,6 +47,10 @@ impl SessionState {
     }
 }
 
+/// How many times alerts were asked for from outside the page.
+#[derive(Clone, Copy)]
+struct OpenedAlert(Signal<u64>);
+
 #[component]
 pub fn App() -> View {
     let platform = Platform::detect();
@@ -57,6 +61,12 @@ pub fn App() -> View {
         platform,
     };
     provide_context(state);
+    // Alerts the user asked to see from outside the page (a clicked OS
+    // notification), counted: the signed-in dashboard shows the alerts on
+    // each.
+    let opened = create_signal(0_u64);
+    platform.on_alert_opened(move |_alert| opened.update(|count| *count += 1));
+    provide_context(OpenedAlert(opened));
     // A sign-in link wins over what was saved, and is saved in its place.
     let from_link = session::take_from_location();
     wasm_bindgen_futures::spawn_local(async move {
@@ -102,6 +112,13 @@ pub fn App() -> View {
 fn Live(credentials: Credentials) -> View {
     let navigation = Navigation::start();
     provide_context(navigation);
+    let opened = use_context::<OpenedAlert>().0;
+    let before = opened.get_untracked();
+    create_effect(move || {
+        if opened.get() != before {
+            navigation.go(navigation.route.with_untracked(Route::alerts));
+        }
+    });
     let queries = Queries::new(ApiClient::new(credentials.clone()));
     provide_context(queries.clone());
     let dashboard = create_signal(Dashboard::default());

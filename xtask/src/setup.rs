@@ -90,9 +90,17 @@ fn system_packages(needs: Needs) -> anyhow::Result<()> {
         missing.extend(["chromium", "chromium-driver"]);
     }
     if needs.desktop {
-        if !succeeds(Command::new("pkg-config").args(["--exists", "webkit2gtk-4.1", "libsoup-3.0", "gtk+-3.0"])) {
+        // dbus-1: the keyring and the notifications talk D-Bus through libdbus.
+        if !succeeds(Command::new("pkg-config").args([
+            "--exists",
+            "webkit2gtk-4.1",
+            "libsoup-3.0",
+            "gtk+-3.0",
+            "dbus-1",
+        ])) {
             missing.extend([
                 "libwebkit2gtk-4.1-dev",
+                "libdbus-1-dev",
                 "libgtk-3-dev",
                 "libsoup-3.0-dev",
                 "libayatana-appindicator3-dev",
@@ -106,6 +114,11 @@ fn system_packages(needs: Needs) -> anyhow::Result<()> {
         }
         if !on_path("WebKitWebDriver") {
             missing.push("webkit2gtk-driver");
+        }
+        // The desktop test's private session bus, where it listens for the
+        // app's notifications.
+        if !on_path("dbus-daemon") {
+            missing.push("dbus-daemon");
         }
     }
     if missing.is_empty() {

@@ -1,20 +1,29 @@
 //! Desktop end-to-end test: the real Tauri app (built with the dashboard
-//! embedded) runs under a private Xvfb display, driven over WebDriver through
-//! tauri-driver and WebKitWebDriver. It opens on the settings screen, signs
-//! in to a real server, and shows the same total volume as the REST API.
+//! embedded) runs under a private Xvfb display and a private D-Bus session
+//! bus, driven over WebDriver through tauri-driver and WebKitWebDriver,
+//! with a fresh home. The sign-in is checked against a real server before
+//! it is saved, kept out of the webview's storage and still there after a
+//! restart; a failure spike made through the ingest API gives exactly one
+//! OS notification when it fires and one when it resolves, seen by a small
+//! `org.freedesktop.Notifications` server on that bus; a click on one opens
+//! the alerts.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
-use fantoccini::Locator;
+use fantoccini::{Client, Locator};
 use paypulse_shared::payment::PaymentStatus;
+use serde_json::json;
 
 use crate::common::{TestApp, payment};
+use crate::notifications::{NotificationServer, SessionBus, Shown};
 use crate::webdriver::{Driver, TempDir, Xvfb};
 
 const SCREEN_TIMEOUT: Duration = Duration::from_secs(60);
-const TEST_TIMEOUT: Duration = Duration::from_secs(150);
+const TEST_TIMEOUT: Duration = Duration::from_secs(240);
+/// The app's identifier: its folders under the XDG ones.
+const APP_ID: &str = "com.paypulse.desktop";
 
 /// A path named by an environment variable `cargo xtask test` sets.
 fn required_path(variable: &str) -> PathBuf {
@@ -25,11 +34,54 @@ fn required_path(variable: &str) -> PathBuf {
     path
 }
 
+type Step<T> = Result<T, fantoccini::error::CmdError>;
+
+/// Fills the settings form and submits it.
+async fn sign_in(window: &Client, tenant: &str, key: &str, server: &str) -> Step<()> {
+    let form = window
+        .wait()
+        .at_most(SCREEN_TIMEOUT)
+        .for_element(Locator::Css("[data-testid=settings]"))
+        .await?;
+    for (name, value) in [("tenant", tenant), ("key", key), ("server", server)] {
+        let input = form.find(Locator::Css(&format!("input[name={name}]"))).await?;
+        input.clear().await?;
+        input.send_keys(value).await?;
+    }
+    form.find(Locator::Css("button[type=submit]")).await?.click().await
+}
+
+/// Waits until the app's notifications number `count`; returns them.
+async fn notifications(server: &NotificationServer, count: usize, what: &str) -> Vec<Shown> {
+    let deadline = tokio::time::Instant::now() + SCREEN_TIMEOUT;
+    loop {
+        let shown = server.shown();
+        if shown.len() >= count {
+            return shown;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: {} notifications, not {count}: {shown:?}",
+            shown.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
 #[tokio::test]
-async fn desktop_app_signs_in_and_shows_the_api_total() {
+async fn desktop_app_checks_and_remembers_its_sign_in_and_notifies_each_alert_once() {
     let application = required_path("DESKTOP_BIN");
     let tauri_driver = required_path("TAURI_DRIVER");
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(|config| config.limits.alerts.tick = Duration::from_millis(100)).await;
     let now = Utc::now();
     app.insert(&[
         payment(
@@ -48,11 +100,29 @@ async fn desktop_app_signs_in_and_shows_the_api_total() {
         ),
     ])
     .await;
+    let rule = json!({
+        "id": "failures", "name": "Half the payments failing", "kind": "failure_rate",
+        "windowMinutes": 10, "threshold": 50, "minAttempts": 10,
+        "pendingMinutes": 0, "keepFiringMinutes": 0, "enabled": true
+    });
+    let response = app
+        .http
+        .put(app.url("/api/alerts/rules"))
+        .header("X-Tenant-Id", "globex")
+        .bearer_auth("pk_demo_globex_admin")
+        .json(&json!({ "rules": [rule] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
     let api = app.json("globex", "/api/analytics/metrics").await;
 
     let display = Xvfb::start();
-    // The app remembers its settings (WebKit's localStorage under the XDG
-    // data folder); a fresh home makes it start signed out, as on first use.
+    let bus = SessionBus::start();
+    let notification_server = NotificationServer::start(&bus);
+    // A fresh home: the app starts signed out, as on first use. The private
+    // bus has no keyring (Secret Service), so the key goes to the app's
+    // own file.
     let home = TempDir::new("paypulse-desktop-home");
     let xdg = |folder: &str| home.0.join(folder).display().to_string();
     let driver = Driver::start(
@@ -67,53 +137,157 @@ async fn desktop_app_signs_in_and_shows_the_api_total() {
         ],
         &[
             ("DISPLAY", display.display.clone()),
+            ("DBUS_SESSION_BUS_ADDRESS", bus.address.clone()),
+            ("HOME", home.0.display().to_string()),
             ("XDG_DATA_HOME", xdg("data")),
             ("XDG_CONFIG_HOME", xdg("config")),
             ("XDG_CACHE_HOME", xdg("cache")),
         ],
     );
-    let capabilities = serde_json::json!({
+    let capabilities = json!({
         "browserName": "wry",
         "tauri:options": { "application": application },
     });
-    let window = driver.session(capabilities).await;
+    let settings_folder = home.0.join("config").join(APP_ID);
+
+    // First start: a wrong key is refused with the reason, the right one is
+    // saved and shows the dashboard.
+    let window = driver.session(capabilities.clone()).await;
     // A WebDriver that stops answering must fail the test, not hang it.
-    let outcome = tokio::time::timeout(TEST_TIMEOUT, async {
-        let form = window
+    let first = tokio::time::timeout(TEST_TIMEOUT, async {
+        sign_in(&window, "globex", "pk_not_a_key", &app.url("")).await?;
+        let refusal = window
             .wait()
             .at_most(SCREEN_TIMEOUT)
-            .for_element(Locator::Css("[data-testid=settings]"))
-            .await?;
-        form.find(Locator::Css("input[name=tenant]"))
+            .for_element(Locator::Css("[data-testid=settings-error]"))
             .await?
-            .send_keys("globex")
+            .text()
             .await?;
-        form.find(Locator::Css("input[name=key]"))
-            .await?
-            .send_keys("pk_demo_globex_viewer")
-            .await?;
-        form.find(Locator::Css("input[name=server]"))
-            .await?
-            .send_keys(&app.url(""))
-            .await?;
-        form.find(Locator::Css("button[type=submit]")).await?.click().await?;
+        sign_in(&window, "globex", "pk_demo_globex_viewer", &app.url("")).await?;
         window
             .wait()
             .at_most(SCREEN_TIMEOUT)
             .for_element(Locator::Css("[data-testid=metrics-grid][data-state=ready]"))
             .await?;
         let total = window.find(Locator::Css("[data-testid=metric-total-volume]")).await?;
-        Ok::<_, fantoccini::error::CmdError>((total.attr("data-value").await?, total.text().await?))
+        let total = (total.attr("data-value").await?, total.text().await?);
+        let stored = window
+            .execute("return JSON.stringify(Object.assign({}, window.localStorage));", vec![])
+            .await?;
+        window
+            .wait()
+            .at_most(SCREEN_TIMEOUT)
+            .for_element(Locator::Css("[data-testid=connection-status][data-state=live]"))
+            .await?;
+        Step::Ok((refusal, total, stored))
     })
     .await;
-    if !matches!(outcome, Ok(Ok(_))) {
+    if !matches!(first, Ok(Ok(_))) {
         crate::webdriver::save_evidence(&window, "desktop").await;
     }
-    window.close().await.ok();
-    let (value, text) = outcome
+    let (refusal, (value, text), stored) = first
         .expect("the desktop app answers in time")
         .expect("driving the desktop app");
+    assert!(refusal.contains("does not know this API key"), "{refusal}");
     let shown: f64 = value.as_deref().expect("data-value").parse().unwrap();
     assert_eq!(Some(shown), api["totalVolume"].as_f64());
     assert_eq!(text, "$4,200.99");
+    let stored = stored.as_str().unwrap_or_default().to_owned();
+    assert!(
+        !stored.contains("pk_demo_globex_viewer"),
+        "the key is in the webview's storage: {stored}"
+    );
+    let settings = std::fs::read_to_string(settings_folder.join("settings.json")).expect("the saved settings");
+    assert!(
+        !settings.contains("pk_demo"),
+        "the key is not among the settings: {settings}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(settings_folder.join("api-key")).unwrap(),
+        "pk_demo_globex_viewer"
+    );
+    assert_eq!(mode(&settings_folder.join("api-key")), 0o600, "the key file is private");
+
+    // A failure spike: one notification when it fires, with the alert's
+    // text; calm payments: one when it resolves.
+    for index in 0..10 {
+        let body = json!({"externalId": format!("spike_{index}"), "amount": 3.0, "currency": "USD",
+            "method": "card", "status": "failed", "failureReason": "card_declined"});
+        app.create("globex", body).await;
+    }
+    let fired = notifications(&notification_server, 1, "after the firing").await;
+    let alerts = app.json("globex", "/api/alerts?state=firing").await;
+    let alert = &alerts["items"][0];
+    assert_eq!(fired[0].app_name, "Paypulse");
+    assert_eq!(fired[0].summary, "Firing: Half the payments failing");
+    assert_eq!(fired[0].body, alert["message"].as_str().unwrap());
+    assert_eq!(fired[0].actions, ["default", "Show alert"], "a click opens the alert");
+    for index in 0..20 {
+        let body = json!({"externalId": format!("calm_{index}"), "amount": 3.0, "currency": "USD",
+            "method": "card", "status": "succeeded"});
+        app.create("globex", body).await;
+    }
+    let resolved = notifications(&notification_server, 2, "after the resolution").await;
+    assert_eq!(resolved[1].summary, "Resolved: Half the payments failing");
+    let history = app.json("globex", "/api/alerts?ruleId=failures").await;
+    assert_eq!(history["items"][0]["state"], "resolved");
+    assert_eq!(resolved[1].body, history["items"][0]["message"].as_str().unwrap());
+
+    // A click on the firing notification brings the alerts forward.
+    notification_server.click(fired[0].id);
+    let clicked = tokio::time::timeout(TEST_TIMEOUT, async {
+        window
+            .wait()
+            .at_most(SCREEN_TIMEOUT)
+            .for_element(Locator::Css(&format!(
+                "[data-testid=alert-entry][data-alert-id='{}']",
+                alert["id"].as_str().unwrap()
+            )))
+            .await
+            .map(drop)
+    })
+    .await;
+    if !matches!(clicked, Ok(Ok(()))) {
+        crate::webdriver::save_evidence(&window, "desktop-click").await;
+    }
+    clicked
+        .expect("the desktop app answers in time")
+        .expect("the click shows the alerts");
+    window.close().await.ok();
+
+    // Second start, same home: signed in at once, from the saved settings,
+    // and nothing notified twice.
+    let window = driver.session(capabilities).await;
+    let second = tokio::time::timeout(TEST_TIMEOUT, async {
+        window
+            .wait()
+            .at_most(SCREEN_TIMEOUT)
+            .for_element(Locator::Css("[data-testid=metrics-grid][data-state=ready]"))
+            .await?;
+        window
+            .wait()
+            .at_most(SCREEN_TIMEOUT)
+            .for_element(Locator::Css("[data-testid=connection-status][data-state=live]"))
+            .await?;
+        window
+            .find(Locator::Css("[data-testid=current-tenant]"))
+            .await?
+            .text()
+            .await
+    })
+    .await;
+    if !matches!(second, Ok(Ok(_))) {
+        crate::webdriver::save_evidence(&window, "desktop-restart").await;
+    }
+    window.close().await.ok();
+    let tenant = second
+        .expect("the desktop app answers in time")
+        .expect("the restarted app shows the dashboard");
+    assert_eq!(tenant, "globex");
+    assert_eq!(
+        notification_server.shown().len(),
+        2,
+        "one notification on firing, one on resolution: {:?}",
+        notification_server.shown()
+    );
 }

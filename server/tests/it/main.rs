@@ -21,6 +21,7 @@ mod http_edges;
 mod ingest;
 mod key_cache;
 mod live;
+mod notifications;
 mod parameters;
 mod process;
 mod reconcile;

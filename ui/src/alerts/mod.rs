@@ -143,6 +143,14 @@ pub fn ActiveAlerts(dashboard: Signal<Dashboard>) -> View {
                     .collect();
                 View::from(views)
             })
+            (move || dashboard.with(|state| state.alerts.notifications_problem.clone()).map(|problem| {
+                let title = format!("Alerts show here only: {problem}");
+                view! {
+                    span(class="warning", data-testid="notifications-unavailable", title=title) {
+                        "OS notifications unavailable"
+                    }
+                }
+            }))
             (move || route_link(navigation.route.with(Route::alerts), "Alerts".into(), "alerts-link"))
         }
     }

@@ -241,7 +241,17 @@ impl Inner {
                     });
                 }
                 Effect::Alerts(AlertEffect::LoadHistory) => self.load_history(),
-                Effect::Alerts(AlertEffect::Notify(alert)) => self.platform.notify(&alert),
+                Effect::Alerts(AlertEffect::Notify(alert)) => {
+                    let weak = Rc::downgrade(self);
+                    let platform = self.platform;
+                    wasm_bindgen_futures::spawn_local(async move {
+                        if let Err(problem) = platform.notify(&alert).await
+                            && let Some(inner) = weak.upgrade()
+                        {
+                            inner.dispatch(Action::NotificationsUnavailable(problem));
+                        }
+                    });
+                }
                 Effect::Alerts(AlertEffect::DismissLater { toast, delay_ms }) => {
                     let weak = Rc::downgrade(self);
                     after(delay_ms as i32, move || {

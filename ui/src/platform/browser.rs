@@ -1,9 +1,8 @@
 //! The browser: the sign-in in `localStorage` (the page's origin owns it),
-//! alerts as the page's toasts only, files through the browser's downloads.
+//! files through the browser's downloads. Alerts are the page's toasts only.
 //! Compiled on every target so native unit tests build; only the WASM build
 //! calls it.
 
-use paypulse_shared::alerts::Alert;
 use wasm_bindgen::JsCast;
 
 use super::Saved;
@@ -34,9 +33,6 @@ pub fn forget_credentials() {
         storage.remove_item(STORAGE_KEY).ok();
     }
 }
-
-/// The page's toast is the browser's notification.
-pub fn notify(_alert: &Alert) {}
 
 /// An `<a download>` navigation: the browser streams the file to disk.
 pub fn save_file(url: &str, name: &str) -> Result<Saved, String> {

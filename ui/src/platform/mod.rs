@@ -11,8 +11,9 @@
 mod browser;
 mod desktop;
 
-use paypulse_shared::alerts::Alert;
+use paypulse_shared::alerts::{Alert, AlertState};
 
+use crate::alerts::state_word;
 use crate::session::Credentials;
 
 /// Where the dashboard runs.
@@ -31,6 +32,10 @@ pub enum Saved {
     Downloading,
 }
 
+fn log(error: &str) {
+    web_sys::console::error_1(&error.into());
+}
+
 impl Platform {
     /// The platform of this page, decided once.
     pub fn detect() -> Self {
@@ -44,29 +49,72 @@ impl Platform {
     /// The saved sign-in, if any.
     pub async fn load_credentials(self) -> Option<Credentials> {
         match self {
-            Platform::Browser | Platform::Desktop => browser::load_credentials(),
+            Platform::Browser => browser::load_credentials(),
+            Platform::Desktop => match desktop::load_credentials().await {
+                Ok(Some(credentials)) => Some(credentials),
+                // A sign-in saved by an earlier version in the webview's
+                // storage moves to the app's store, and leaves the webview.
+                Ok(None) => {
+                    let earlier = browser::load_credentials()?;
+                    desktop::save_credentials(&earlier).await.ok()?;
+                    browser::forget_credentials();
+                    Some(earlier)
+                }
+                Err(error) => {
+                    log(&format!("reading the saved sign-in: {error}"));
+                    None
+                }
+            },
         }
     }
 
     /// Remembers `credentials` for the next start.
     pub async fn save_credentials(self, credentials: &Credentials) -> Result<(), String> {
         match self {
-            Platform::Browser | Platform::Desktop => browser::save_credentials(credentials),
+            Platform::Browser => browser::save_credentials(credentials),
+            Platform::Desktop => desktop::save_credentials(credentials)
+                .await
+                .map_err(|error| format!("The sign-in could not be saved: {error}")),
         }
     }
 
     /// Forgets the saved sign-in.
     pub async fn forget_credentials(self) {
         match self {
-            Platform::Browser | Platform::Desktop => browser::forget_credentials(),
+            Platform::Browser => browser::forget_credentials(),
+            Platform::Desktop => {
+                if let Err(error) = desktop::forget_credentials().await {
+                    log(&format!("forgetting the sign-in: {error}"));
+                }
+            }
         }
     }
 
-    /// Tells the user about `alert` outside the page, where the platform
-    /// can (the page shows its toast either way).
-    pub fn notify(self, alert: &Alert) {
+    /// Tells the user about `alert` outside the page where the platform
+    /// can (the page shows its toast either way); why it cannot, if it
+    /// cannot.
+    pub async fn notify(self, alert: &Alert) -> Result<(), String> {
         match self {
-            Platform::Browser | Platform::Desktop => browser::notify(alert),
+            Platform::Browser => Ok(()),
+            Platform::Desktop => {
+                let state = if alert.state == AlertState::Resolved {
+                    "resolved"
+                } else {
+                    "firing"
+                };
+                let title = format!("{}: {}", state_word(alert.state), alert.rule_name);
+                desktop::notify(&alert.id, state, &title, &alert.message)
+                    .await
+                    .map(drop)
+            }
+        }
+    }
+
+    /// Calls `open` with an alert's id when the user asks, outside the
+    /// page, to see it (a clicked OS notification).
+    pub fn on_alert_opened(self, open: impl Fn(String) + 'static) {
+        if self == Platform::Desktop {
+            desktop::listen("alert-opened", open);
         }
     }
 

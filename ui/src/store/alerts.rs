@@ -71,6 +71,9 @@ pub struct Alerts {
     /// `(alert id, state)` of every toast shown, oldest first.
     notified: Vec<(String, AlertState)>,
     pub history: History,
+    /// Why alerts cannot be shown outside the page (the desktop's OS
+    /// notifications), once that has failed; the toasts still show.
+    pub notifications_problem: Option<String>,
 }
 
 impl Alerts {

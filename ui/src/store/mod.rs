@@ -110,6 +110,8 @@ pub enum Action {
     AlertHistory(Result<AlertsPage, String>),
     /// A toast was closed (by its button or its timer).
     DismissToast(u64),
+    /// The platform could not show an alert outside the page, and why.
+    NotificationsUnavailable(String),
 }
 
 /// What the shell must do after an action.
@@ -272,6 +274,10 @@ impl Dashboard {
             }
             Action::DismissToast(toast) => {
                 self.alerts.dismiss(toast);
+                Vec::new()
+            }
+            Action::NotificationsUnavailable(problem) => {
+                self.alerts.notifications_problem = Some(problem);
                 Vec::new()
             }
         }
