@@ -1612,16 +1612,7 @@ async fn a_spike_toasts_within_two_seconds_and_its_history_entry_leads_to_its_pa
         "windowMinutes": 10, "threshold": 50, "minAttempts": 10,
         "pendingMinutes": 0, "keepFiringMinutes": 0, "enabled": true
     });
-    let response = app
-        .http
-        .put(app.url("/api/alerts/rules"))
-        .header("X-Tenant-Id", "acme")
-        .bearer_auth("pk_demo_acme_admin")
-        .json(&json!({ "rules": [rule] }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    app.replace_rules("acme", json!([rule])).await;
     let page = Page::open(&app.url(SIGN_IN), "browser-alerts").await;
     page.live().await;
 

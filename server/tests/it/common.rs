@@ -275,6 +275,22 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Replaces `tenant`'s alert rules with its demo admin key, expecting
+    /// success.
+    pub async fn replace_rules(&self, tenant: &str, rules: serde_json::Value) {
+        let response = self
+            .http
+            .put(self.url("/api/alerts/rules"))
+            .header("X-Tenant-Id", tenant)
+            .bearer_auth(format!("pk_demo_{tenant}_admin"))
+            .json(&serde_json::json!({ "rules": rules }))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        assert_eq!(status, 200, "PUT rules: {}", response.text().await.unwrap_or_default());
+    }
+
     pub async fn insert(&self, payments: &[PaymentDoc]) {
         let outcome = self.store.import_payments(payments).await.expect("inserting payments");
         assert_eq!(outcome.inserted as usize, payments.len(), "test payments must be new");

@@ -38,17 +38,22 @@ type Step<T> = Result<T, fantoccini::error::CmdError>;
 
 /// Fills the settings form and submits it.
 async fn sign_in(window: &Client, tenant: &str, key: &str, server: &str) -> Step<()> {
-    let form = window
-        .wait()
-        .at_most(SCREEN_TIMEOUT)
-        .for_element(Locator::Css("[data-testid=settings]"))
-        .await?;
+    let form = shows(window, "[data-testid=settings]").await?;
     for (name, value) in [("tenant", tenant), ("key", key), ("server", server)] {
         let input = form.find(Locator::Css(&format!("input[name={name}]"))).await?;
         input.clear().await?;
         input.send_keys(value).await?;
     }
     form.find(Locator::Css("button[type=submit]")).await?.click().await
+}
+
+/// Waits for the element `css` names.
+async fn shows(window: &Client, css: &str) -> Step<fantoccini::elements::Element> {
+    window
+        .wait()
+        .at_most(SCREEN_TIMEOUT)
+        .for_element(Locator::Css(css))
+        .await
 }
 
 /// Waits until the app's notifications number `count`; returns them.
@@ -105,16 +110,7 @@ async fn desktop_app_checks_and_remembers_its_sign_in_and_notifies_each_alert_on
         "windowMinutes": 10, "threshold": 50, "minAttempts": 10,
         "pendingMinutes": 0, "keepFiringMinutes": 0, "enabled": true
     });
-    let response = app
-        .http
-        .put(app.url("/api/alerts/rules"))
-        .header("X-Tenant-Id", "globex")
-        .bearer_auth("pk_demo_globex_admin")
-        .json(&json!({ "rules": [rule] }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    app.replace_rules("globex", json!([rule])).await;
     let api = app.json("globex", "/api/analytics/metrics").await;
 
     let display = Xvfb::start();
@@ -156,29 +152,15 @@ async fn desktop_app_checks_and_remembers_its_sign_in_and_notifies_each_alert_on
     // A WebDriver that stops answering must fail the test, not hang it.
     let first = tokio::time::timeout(TEST_TIMEOUT, async {
         sign_in(&window, "globex", "pk_not_a_key", &app.url("")).await?;
-        let refusal = window
-            .wait()
-            .at_most(SCREEN_TIMEOUT)
-            .for_element(Locator::Css("[data-testid=settings-error]"))
-            .await?
-            .text()
-            .await?;
+        let refusal = shows(&window, "[data-testid=settings-error]").await?.text().await?;
         sign_in(&window, "globex", "pk_demo_globex_viewer", &app.url("")).await?;
-        window
-            .wait()
-            .at_most(SCREEN_TIMEOUT)
-            .for_element(Locator::Css("[data-testid=metrics-grid][data-state=ready]"))
-            .await?;
+        shows(&window, "[data-testid=metrics-grid][data-state=ready]").await?;
         let total = window.find(Locator::Css("[data-testid=metric-total-volume]")).await?;
         let total = (total.attr("data-value").await?, total.text().await?);
         let stored = window
             .execute("return JSON.stringify(Object.assign({}, window.localStorage));", vec![])
             .await?;
-        window
-            .wait()
-            .at_most(SCREEN_TIMEOUT)
-            .for_element(Locator::Css("[data-testid=connection-status][data-state=live]"))
-            .await?;
+        shows(&window, "[data-testid=connection-status][data-state=live]").await?;
         Step::Ok((refusal, total, stored))
     })
     .await;
@@ -235,18 +217,11 @@ async fn desktop_app_checks_and_remembers_its_sign_in_and_notifies_each_alert_on
 
     // A click on the firing notification brings the alerts forward.
     notification_server.click(fired[0].id);
-    let clicked = tokio::time::timeout(TEST_TIMEOUT, async {
-        window
-            .wait()
-            .at_most(SCREEN_TIMEOUT)
-            .for_element(Locator::Css(&format!(
-                "[data-testid=alert-entry][data-alert-id='{}']",
-                alert["id"].as_str().unwrap()
-            )))
-            .await
-            .map(drop)
-    })
-    .await;
+    let entry = format!(
+        "[data-testid=alert-entry][data-alert-id='{}']",
+        alert["id"].as_str().unwrap()
+    );
+    let clicked = tokio::time::timeout(TEST_TIMEOUT, async { shows(&window, &entry).await.map(drop) }).await;
     if !matches!(clicked, Ok(Ok(()))) {
         crate::webdriver::save_evidence(&window, "desktop-click").await;
     }
@@ -259,16 +234,8 @@ async fn desktop_app_checks_and_remembers_its_sign_in_and_notifies_each_alert_on
     // and nothing notified twice.
     let window = driver.session(capabilities).await;
     let second = tokio::time::timeout(TEST_TIMEOUT, async {
-        window
-            .wait()
-            .at_most(SCREEN_TIMEOUT)
-            .for_element(Locator::Css("[data-testid=metrics-grid][data-state=ready]"))
-            .await?;
-        window
-            .wait()
-            .at_most(SCREEN_TIMEOUT)
-            .for_element(Locator::Css("[data-testid=connection-status][data-state=live]"))
-            .await?;
+        shows(&window, "[data-testid=metrics-grid][data-state=ready]").await?;
+        shows(&window, "[data-testid=connection-status][data-state=live]").await?;
         window
             .find(Locator::Css("[data-testid=current-tenant]"))
             .await?
