@@ -10,6 +10,8 @@ fn main() {
         "save_settings",
         "forget_settings",
         "notify_alert",
+        "export_csv",
+        "cancel_export",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(commands)).expect("running tauri-build");
 }

@@ -4,18 +4,22 @@
 //! only a desktop can do is here, as the commands of [`commands`] (one
 //! module per feature, registered once) that the dashboard's platform layer
 //! (`ui/src/platform/desktop.rs`) calls: the remembered sign-in with the
-//! key in the OS keyring, alerts as OS notifications. No business logic.
+//! key in the OS keyring, alerts as OS notifications, exports through the
+//! native save dialog. No business logic.
 
 pub mod commands;
 
 use tauri::Manager;
 
+use commands::export::Cancel;
 use commands::notify::Notified;
 
 /// The app's builder, separate from `run` so tests can build it with a mock
 /// runtime.
 pub fn builder() -> tauri::Builder<tauri::Wry> {
     tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
+        .manage(Cancel::default())
         .setup(|app| {
             let data = app.path().app_data_dir()?;
             app.manage(Notified::load(data.join("notified.json")));

@@ -11,6 +11,7 @@ use crate::api::ApiClient;
 use crate::chart::TrendChart;
 use crate::drilldown::{Breadcrumbs, PaymentDetail, PaymentList};
 use crate::events::EventsFeed;
+use crate::export::ExportProgress;
 use crate::live::socket::{Dispatch, LiveService};
 use crate::metrics::MetricsGrid;
 use crate::navigation::Navigation;
@@ -67,6 +68,9 @@ pub fn App() -> View {
     let opened = create_signal(0_u64);
     platform.on_alert_opened(move |_alert| opened.update(|count| *count += 1));
     provide_context(OpenedAlert(opened));
+    let written = create_signal(0.0);
+    platform.on_export_progress(move |bytes| written.set(bytes));
+    provide_context(ExportProgress(written));
     // A sign-in link wins over what was saved, and is saved in its place.
     let from_link = session::take_from_location();
     wasm_bindgen_futures::spawn_local(async move {

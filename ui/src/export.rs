@@ -29,12 +29,20 @@ async fn export(platform: Platform, queries: &Queries, path: &str, name: &str) -
     platform.save_file(&url, name).await
 }
 
-/// The `export-csv` button: downloads what `path` names.
+/// Bytes the running export has written (the desktop reports them).
+#[derive(Clone, Copy)]
+pub struct ExportProgress(pub Signal<f64>);
+
+/// The `export-csv` button: saves what `path` names. On the desktop it
+/// shows what has been written and can cancel, and says where the file
+/// went.
 #[component(inline_props)]
 pub fn ExportButton<F: Fn() -> String + 'static>(what: &'static str, name: &'static str, path: F) -> View {
     let queries = use_context::<Queries>();
     let platform = use_context::<Platform>();
+    let progress = use_context::<ExportProgress>().0;
     let failure = create_signal(None::<String>);
+    let saved = create_signal(None::<String>);
     let busy = create_signal(false);
     let path = Rc::new(path);
     let start = move |_| {
@@ -43,25 +51,47 @@ pub fn ExportButton<F: Fn() -> String + 'static>(what: &'static str, name: &'sta
         }
         busy.set(true);
         failure.set(None);
+        saved.set(None);
+        progress.set(0.0);
         let (queries, path) = (queries.clone(), path());
         wasm_bindgen_futures::spawn_local(async move {
             let outcome = export(platform, &queries, &path, name).await;
+            // The page may have changed meanwhile (a desktop export can take
+            // minutes): then this button and its signals are gone.
+            if !busy.is_alive() {
+                return;
+            }
             busy.set(false);
-            failure.set(outcome.err());
+            match outcome {
+                Ok(Saved::Written(path)) => saved.set(Some(path)),
+                Ok(_) => {}
+                Err(message) => failure.set(Some(message)),
+            }
         });
     };
-    let title = format!("Download {what} as CSV");
+    let cancel = move |_| wasm_bindgen_futures::spawn_local(platform.cancel_export());
+    let title = format!("Save {what} as CSV");
     view! {
         button(class="secondary", data-testid="export-csv", data-busy=move || busy.get().to_string(),
                title=title, on:click=start) {
             "Export CSV"
         }
-        (move || match failure.get_clone() {
-            Some(message) => {
-                let text = format!("Export failed: {message}");
-                view! { span(class="error", role="alert", data-testid="export-error") { (text) } }
+        (move || if busy.get() && platform.exports_in_page() {
+            let written = format!("Writing… {:.1} MB", progress.get() / 1e6);
+            view! {
+                span(class="muted", data-testid="export-progress") { (written) }
+                button(class="link", data-testid="export-cancel", on:click=cancel) { "Cancel" }
             }
-            None => view! {},
+        } else {
+            view! {}
         })
+        (move || saved.get_clone().map(|path| {
+            let text = format!("Saved to {path}");
+            view! { span(class="muted", data-testid="export-saved") { (text) } }
+        }))
+        (move || failure.get_clone().map(|message| {
+            let text = format!("Export failed: {message}");
+            view! { span(class="error", role="alert", data-testid="export-error") { (text) } }
+        }))
     }
 }

@@ -120,6 +120,10 @@ fn system_packages(needs: Needs) -> anyhow::Result<()> {
         if !on_path("dbus-daemon") {
             missing.push("dbus-daemon");
         }
+        // The desktop test types into the native save dialog.
+        if !on_path("xdotool") {
+            missing.push("xdotool");
+        }
     }
     if missing.is_empty() {
         return Ok(());

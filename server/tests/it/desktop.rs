@@ -36,6 +36,83 @@ fn required_path(variable: &str) -> PathBuf {
 
 type Step<T> = Result<T, fantoccini::error::CmdError>;
 
+/// The app's surroundings: a private display, a fresh home (the app starts
+/// signed out, as on first use) and tauri-driver, on the session bus
+/// given (which has no keyring: the key goes to the app's own file).
+struct Desktop {
+    display: Xvfb,
+    home: TempDir,
+    driver: Driver,
+    application: PathBuf,
+}
+
+impl Desktop {
+    fn start(bus: &SessionBus) -> Self {
+        let application = required_path("DESKTOP_BIN");
+        let tauri_driver = required_path("TAURI_DRIVER");
+        let display = Xvfb::start();
+        let home = TempDir::new("paypulse-desktop-home");
+        let xdg = |folder: &str| home.0.join(folder).display().to_string();
+        let driver = Driver::start(
+            &tauri_driver,
+            &[
+                "--port",
+                "{port}",
+                "--native-port",
+                "{port2}",
+                "--native-driver",
+                "/usr/bin/WebKitWebDriver",
+            ],
+            &[
+                ("DISPLAY", display.display.clone()),
+                ("DBUS_SESSION_BUS_ADDRESS", bus.address.clone()),
+                ("HOME", home.0.display().to_string()),
+                ("XDG_DATA_HOME", xdg("data")),
+                ("XDG_CONFIG_HOME", xdg("config")),
+                ("XDG_CACHE_HOME", xdg("cache")),
+            ],
+        );
+        Self {
+            display,
+            home,
+            driver,
+            application,
+        }
+    }
+
+    fn capabilities(&self) -> serde_json::Value {
+        json!({
+            "browserName": "wry",
+            "tauri:options": { "application": self.application },
+        })
+    }
+
+    /// Runs `xdotool` on the app's display.
+    fn xdotool(&self, args: &[&str]) -> String {
+        let output = std::process::Command::new("xdotool")
+            .args(args)
+            .env("DISPLAY", &self.display.display)
+            .output()
+            .expect("running xdotool (`cargo xtask test` installs it)");
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+
+    /// The native save dialog, once it is open, focused for the keyboard.
+    async fn save_dialog(&self) -> String {
+        let deadline = tokio::time::Instant::now() + SCREEN_TIMEOUT;
+        loop {
+            let found = self.xdotool(&["search", "--onlyvisible", "--name", "Save"]);
+            if let Some(window) = found.lines().last() {
+                let window = window.to_owned();
+                self.xdotool(&["windowfocus", "--sync", &window]);
+                return window;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no save dialog opened");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
 /// Fills the settings form and submits it.
 async fn sign_in(window: &Client, tenant: &str, key: &str, server: &str) -> Step<()> {
     let form = shows(window, "[data-testid=settings]").await?;
@@ -84,8 +161,6 @@ fn mode(path: &Path) -> u32 {
 
 #[tokio::test]
 async fn desktop_app_checks_and_remembers_its_sign_in_and_notifies_each_alert_once() {
-    let application = required_path("DESKTOP_BIN");
-    let tauri_driver = required_path("TAURI_DRIVER");
     let app = TestApp::spawn_with(|config| config.limits.alerts.tick = Duration::from_millis(100)).await;
     let now = Utc::now();
     app.insert(&[
@@ -113,37 +188,10 @@ async fn desktop_app_checks_and_remembers_its_sign_in_and_notifies_each_alert_on
     app.replace_rules("globex", json!([rule])).await;
     let api = app.json("globex", "/api/analytics/metrics").await;
 
-    let display = Xvfb::start();
     let bus = SessionBus::start();
     let notification_server = NotificationServer::start(&bus);
-    // A fresh home: the app starts signed out, as on first use. The private
-    // bus has no keyring (Secret Service), so the key goes to the app's
-    // own file.
-    let home = TempDir::new("paypulse-desktop-home");
-    let xdg = |folder: &str| home.0.join(folder).display().to_string();
-    let driver = Driver::start(
-        &tauri_driver,
-        &[
-            "--port",
-            "{port}",
-            "--native-port",
-            "{port2}",
-            "--native-driver",
-            "/usr/bin/WebKitWebDriver",
-        ],
-        &[
-            ("DISPLAY", display.display.clone()),
-            ("DBUS_SESSION_BUS_ADDRESS", bus.address.clone()),
-            ("HOME", home.0.display().to_string()),
-            ("XDG_DATA_HOME", xdg("data")),
-            ("XDG_CONFIG_HOME", xdg("config")),
-            ("XDG_CACHE_HOME", xdg("cache")),
-        ],
-    );
-    let capabilities = json!({
-        "browserName": "wry",
-        "tauri:options": { "application": application },
-    });
+    let desktop = Desktop::start(&bus);
+    let (driver, capabilities, home) = (&desktop.driver, desktop.capabilities(), &desktop.home);
     let settings_folder = home.0.join("config").join(APP_ID);
 
     // First start: a wrong key is refused with the reason, the right one is
@@ -257,4 +305,87 @@ async fn desktop_app_checks_and_remembers_its_sign_in_and_notifies_each_alert_on
         "one notification on firing, one on resolution: {:?}",
         notification_server.shown()
     );
+}
+
+#[tokio::test]
+async fn desktop_export_streams_the_apis_csv_to_the_file_picked_in_the_save_dialog() {
+    let app = TestApp::spawn().await;
+    let now = Utc::now();
+    // Enough rows that the file is written in many chunks.
+    let payments: Vec<_> = (0..3_000)
+        .map(|index| {
+            payment(
+                "globex",
+                now - TimeDelta::minutes(1 + index % 600),
+                100 + index,
+                "card",
+                PaymentStatus::Failed,
+            )
+        })
+        .collect();
+    app.insert(&payments).await;
+    let bus = SessionBus::start();
+    let desktop = Desktop::start(&bus);
+    let target = desktop.home.0.join("failed payments.csv");
+    let window = desktop.driver.session(desktop.capabilities()).await;
+    let outcome = tokio::time::timeout(TEST_TIMEOUT, async {
+        sign_in(&window, "globex", "pk_demo_globex_viewer", &app.url("")).await?;
+        shows(&window, "[data-testid=connection-status][data-state=live]").await?;
+        shows(&window, "[data-testid=drill-failed]").await?.click().await?;
+        shows(&window, "[data-testid=payment-list][data-state=ready]").await?;
+        let query = shows(&window, "[data-testid=payment-list]")
+            .await?
+            .attr("data-query")
+            .await?
+            .unwrap_or_default();
+
+        // Cancelled in the dialog: nothing is written, nothing is reported.
+        shows(&window, "[data-testid=export-csv]").await?.click().await?;
+        desktop.save_dialog().await;
+        desktop.xdotool(&["key", "Escape"]);
+        shows(&window, "[data-testid=export-csv][data-busy=false]").await?;
+        let cancelled = window
+            .find_all(Locator::Css("[data-testid=export-saved], [data-testid=export-error]"))
+            .await?;
+
+        // Saved: the path typed into the dialog's name field.
+        shows(&window, "[data-testid=export-csv]").await?.click().await?;
+        desktop.save_dialog().await;
+        desktop.xdotool(&["key", "ctrl+a"]);
+        desktop.xdotool(&["type", "--delay", "5", &target.display().to_string()]);
+        desktop.xdotool(&["key", "Return"]);
+        let saved = shows(&window, "[data-testid=export-saved]").await?.text().await?;
+        Step::Ok((query, cancelled.len(), saved))
+    })
+    .await;
+    if !matches!(outcome, Ok(Ok(_))) {
+        crate::webdriver::save_evidence(&window, "desktop-export").await;
+    }
+    window.close().await.ok();
+    let (query, cancelled, saved) = outcome
+        .expect("the desktop app answers in time")
+        .expect("driving the desktop app");
+    assert_eq!(cancelled, 0, "a cancelled dialog reports nothing");
+    assert_eq!(saved, format!("Saved to {}", target.display()));
+    let export_query: Vec<&str> = query.split('&').filter(|pair| !pair.starts_with("limit=")).collect();
+    let api = app
+        .viewer_get(
+            "globex",
+            &format!("/api/payments/export.csv?{}", export_query.join("&")),
+        )
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let file = std::fs::read_to_string(&target).expect("the exported file");
+    assert_eq!(file.lines().count(), 3_001, "a header and every failed payment");
+    assert!(file == api, "the file is the API's CSV for {query}");
+    let left: Vec<_> = std::fs::read_dir(&desktop.home.0)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".csv") || name.ends_with(".part"))
+        .collect();
+    assert_eq!(left, ["failed payments.csv"], "only the finished file, no partial one");
 }

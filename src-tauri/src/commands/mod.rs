@@ -4,6 +4,7 @@
 //! `capabilities/default.json` grants exactly these, so a command that is
 //! not listed there cannot be called.
 
+pub mod export;
 pub mod notify;
 pub mod settings;
 
@@ -14,5 +15,7 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         settings::save_settings,
         settings::forget_settings,
         notify::notify_alert,
+        export::export_csv,
+        export::cancel_export,
     ]
 }

@@ -88,11 +88,22 @@ pub async fn notify(alert_id: &str, state: &str, title: &str, body: &str) -> Res
     Ok(invoke("notify_alert", args.into()).await?.as_bool().unwrap_or(true))
 }
 
-/// Calls `handler` with the (text) payload of each `event` the app emits,
-/// for as long as the page lives.
-pub fn listen(event: &'static str, handler: impl Fn(String) + 'static) {
+/// Streams the file at `url` to where the user picks in the native save
+/// dialog; the path written, or `None` if the user cancelled.
+pub async fn export(url: &str, name: &str) -> Result<Option<String>, String> {
+    let outcome = invoke("export_csv", object(&[("url", url), ("name", name)])).await?;
+    Ok(field(&outcome, "path"))
+}
+
+pub async fn cancel_export() {
+    invoke("cancel_export", js_sys::Object::new().into()).await.ok();
+}
+
+/// Calls `handler` with the payload of each `event` the app emits, for as
+/// long as the page lives.
+pub fn listen(event: &'static str, handler: impl Fn(JsValue) + 'static) {
     let callback = Closure::<dyn Fn(JsValue)>::new(move |event: JsValue| {
-        if let Some(payload) = field(&event, "payload") {
+        if let Ok(payload) = js_sys::Reflect::get(&event, &"payload".into()) {
             handler(payload);
         }
     });

@@ -30,6 +30,10 @@ pub enum Platform {
 pub enum Saved {
     /// Handed to the browser's downloads, which reports its own progress.
     Downloading,
+    /// Written whole to this path (the desktop's save dialog).
+    Written(String),
+    /// The user cancelled: nothing was written.
+    Cancelled,
 }
 
 fn log(error: &str) {
@@ -114,15 +118,48 @@ impl Platform {
     /// page, to see it (a clicked OS notification).
     pub fn on_alert_opened(self, open: impl Fn(String) + 'static) {
         if self == Platform::Desktop {
-            desktop::listen("alert-opened", open);
+            desktop::listen("alert-opened", move |payload| {
+                if let Some(alert) = payload.as_string() {
+                    open(alert);
+                }
+            });
         }
     }
 
     /// Saves the file at `url` (which carries its own ticket, no header) as
-    /// `name`.
+    /// `name`: a download in the browser; on the desktop, where the user
+    /// picks in the native save dialog, streamed there by the app.
     pub async fn save_file(self, url: &str, name: &str) -> Result<Saved, String> {
         match self {
-            Platform::Browser | Platform::Desktop => browser::save_file(url, name),
+            Platform::Browser => browser::save_file(url, name),
+            Platform::Desktop => Ok(match desktop::export(url, name).await? {
+                Some(path) => Saved::Written(path),
+                None => Saved::Cancelled,
+            }),
+        }
+    }
+
+    /// Whether an export can report its progress and be cancelled here
+    /// (the browser's downloads do both themselves).
+    pub fn exports_in_page(self) -> bool {
+        self == Platform::Desktop
+    }
+
+    /// Stops the export being written.
+    pub async fn cancel_export(self) {
+        if self == Platform::Desktop {
+            desktop::cancel_export().await;
+        }
+    }
+
+    /// Calls `progress` with the bytes an export has written so far.
+    pub fn on_export_progress(self, progress: impl Fn(f64) + 'static) {
+        if self == Platform::Desktop {
+            desktop::listen("export-progress", move |payload| {
+                if let Some(bytes) = payload.as_f64() {
+                    progress(bytes);
+                }
+            });
         }
     }
 }

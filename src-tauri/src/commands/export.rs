@@ -1,0 +1,174 @@
+//! CSV export through the native save dialog (SPEC §3 export, §6): the
+//! dashboard hands over the export's URL (which carries a single-use ticket,
+//! not the key) and a file name; the user picks where in the system's save
+//! dialog; the file streams from the server straight to disk, never through
+//! the webview. It is written as `<name>.part` and renamed only once the
+//! server has sent all of it, so a failed, cancelled or interrupted export
+//! never leaves a file that looks complete. Progress goes to the dashboard
+//! as `export-progress` events (bytes written); `cancel_export` stops it.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tauri::{AppHandle, Emitter, Runtime, State};
+use tauri_plugin_dialog::DialogExt;
+
+/// The event that reports an export's progress.
+pub const PROGRESS_EVENT: &str = "export-progress";
+/// Progress events at most this often.
+const PROGRESS_EVERY: Duration = Duration::from_millis(200);
+
+/// Whether the running export was asked to stop.
+#[derive(Default)]
+pub struct Cancel(AtomicBool);
+
+/// How an export ended.
+#[derive(Debug, Serialize)]
+#[serde(tag = "outcome", rename_all = "camelCase")]
+pub enum Exported {
+    /// The whole file is at `path`.
+    Saved { path: String, bytes: u64 },
+    /// The user closed the dialog, or cancelled while it was written:
+    /// nothing is left on disk.
+    Cancelled,
+}
+
+#[tauri::command]
+pub async fn export_csv<R: Runtime>(
+    app: AppHandle<R>,
+    cancel: State<'_, Cancel>,
+    url: String,
+    name: String,
+) -> Result<Exported, String> {
+    cancel.0.store(false, Ordering::SeqCst);
+    let (chosen, choice) = tauri::async_runtime::channel(1);
+    app.dialog()
+        .file()
+        .set_file_name(&name)
+        .add_filter("CSV", &["csv"])
+        .save_file(move |path| {
+            chosen.try_send(path).ok();
+        });
+    let mut choice = choice;
+    let Some(Some(path)) = choice.recv().await else {
+        return Ok(Exported::Cancelled);
+    };
+    let path = path
+        .into_path()
+        .map_err(|error| format!("that place cannot be written to: {error}"))?;
+    let part = part_of(&path);
+    let result = download(&app, &cancel, &url, &part).await;
+    match result {
+        Ok(Some(bytes)) => {
+            std::fs::rename(&part, &path).map_err(|error| {
+                std::fs::remove_file(&part).ok();
+                format!("finishing {}: {}", path.display(), describe(&error))
+            })?;
+            Ok(Exported::Saved {
+                path: path.display().to_string(),
+                bytes,
+            })
+        }
+        Ok(None) => {
+            std::fs::remove_file(&part).ok();
+            Ok(Exported::Cancelled)
+        }
+        Err(error) => {
+            std::fs::remove_file(&part).ok();
+            Err(error)
+        }
+    }
+}
+
+/// Stops the running export; its partial file is removed.
+#[tauri::command]
+pub fn cancel_export(cancel: State<'_, Cancel>) {
+    cancel.0.store(true, Ordering::SeqCst);
+}
+
+/// Where the file is written until it is complete.
+fn part_of(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_owned();
+    name.push(".part");
+    path.with_file_name(name)
+}
+
+/// A write error as the user can act on it.
+fn describe(error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::StorageFull => "the disk is full".to_owned(),
+        std::io::ErrorKind::PermissionDenied => "no permission to write there".to_owned(),
+        _ => error.to_string(),
+    }
+}
+
+/// Streams `url` into `part`; the bytes written, or `None` if cancelled.
+async fn download<R: Runtime>(
+    app: &AppHandle<R>,
+    cancel: &Cancel,
+    url: &str,
+    part: &Path,
+) -> Result<Option<u64>, String> {
+    let mut response = reqwest::get(url)
+        .await
+        .map_err(|error| format!("the server could not be reached ({error})"))?;
+    let status = response.status();
+    if !status.is_success() {
+        let body = response.text().await.unwrap_or_default();
+        let message = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|error| error["message"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| format!("the server answered {status}"));
+        return Err(message);
+    }
+    let file =
+        std::fs::File::create(part).map_err(|error| format!("creating {}: {}", part.display(), describe(&error)))?;
+    let mut file = std::io::BufWriter::new(file);
+    let mut written = 0_u64;
+    let mut reported = Instant::now();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|error| format!("the download broke off ({error})"))?
+    {
+        if cancel.0.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
+        file.write_all(&chunk)
+            .map_err(|error| format!("writing {}: {}", part.display(), describe(&error)))?;
+        written += chunk.len() as u64;
+        if reported.elapsed() >= PROGRESS_EVERY {
+            reported = Instant::now();
+            app.emit(PROGRESS_EVENT, written).ok();
+        }
+    }
+    let file = file
+        .into_inner()
+        .map_err(|error| format!("writing {}: {}", part.display(), describe(error.error())))?;
+    file.sync_all()
+        .map_err(|error| format!("writing {}: {}", part.display(), describe(&error)))?;
+    app.emit(PROGRESS_EVENT, written).ok();
+    Ok(Some(written))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_partial_file_sits_beside_the_chosen_one() {
+        assert_eq!(
+            part_of(Path::new("/home/ana/payments.csv")),
+            PathBuf::from("/home/ana/payments.csv.part")
+        );
+    }
+
+    #[test]
+    fn a_full_disk_says_so() {
+        let full = std::io::Error::from(std::io::ErrorKind::StorageFull);
+        assert_eq!(describe(&full), "the disk is full");
+    }
+}
