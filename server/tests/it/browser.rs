@@ -1288,14 +1288,7 @@ async fn exports_download_the_apis_csv_and_no_key_is_in_any_url_the_page_request
     let query = page.attribute("[data-testid=trend-chart]", "data-query").await.unwrap();
     page.click("[data-testid=export-csv]").await;
     let file = wait_download(&page, &directory, 0).await;
-    let api = app
-        .viewer_get("acme", &format!("/api/analytics/trends.csv?{query}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let api = app.text("acme", &format!("/api/analytics/trends.csv?{query}")).await;
     assert_eq!(file, api, "the chart's CSV is the API's for {query}");
 
     // A list's payments, every page of them.
@@ -1312,13 +1305,8 @@ async fn exports_download_the_apis_csv_and_no_key_is_in_any_url_the_page_request
     page.click("[data-testid=export-csv]").await;
     let file = wait_download(&page, &directory, 1).await;
     let api = app
-        .viewer_get("acme", &format!("/api/payments/export.csv?{export_query}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .text("acme", &format!("/api/payments/export.csv?{export_query}"))
+        .await;
     assert_eq!(file, api, "the list's CSV is the API's for {export_query}");
     assert!(file.contains("\"declined, \"\"do not honor\"\"\""), "{file}");
 

@@ -236,6 +236,16 @@ impl TestApp {
             .bearer_auth(key)
     }
 
+    /// GETs `path` as `tenant`'s viewer, expecting 200; the body as text
+    /// (a CSV export).
+    pub async fn text(&self, tenant: &str, path: &str) -> String {
+        let response = self.viewer_get(tenant, path).send().await.expect("request");
+        let status = response.status();
+        let body = response.text().await.expect("body");
+        assert_eq!(status, 200, "GET {path} as {tenant}: {body}");
+        body
+    }
+
     /// GETs `path` as `tenant`'s viewer, expecting 200 and JSON.
     pub async fn json(&self, tenant: &str, path: &str) -> serde_json::Value {
         self.json_as(tenant, &format!("pk_demo_{tenant}_viewer"), path).await
