@@ -42,9 +42,14 @@ impl SessionState {
         Ok(())
     }
 
+    /// Forgets the sign-in, then shows the settings screen. Not from inside
+    /// the caller: the button that asks is part of the view this replaces,
+    /// and disposing a view from its own click handler panics.
     pub fn sign_out(self) {
-        self.credentials.set(None);
-        wasm_bindgen_futures::spawn_local(self.platform.forget_credentials());
+        wasm_bindgen_futures::spawn_local(async move {
+            self.platform.forget_credentials().await;
+            self.credentials.set(None);
+        });
     }
 }
 
@@ -93,7 +98,7 @@ pub fn App() -> View {
             (move || match state.credentials.with(|credentials| credentials.as_ref().map(|c| c.tenant.clone())) {
                 Some(tenant) => view! {
                     span(class="tenant", data-testid="current-tenant") { (tenant) }
-                    button(class="link", on:click=move |_| state.sign_out()) { "Sign out" }
+                    button(class="link", data-testid="sign-out", on:click=move |_| state.sign_out()) { "Sign out" }
                 },
                 None => view! {},
             })

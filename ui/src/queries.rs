@@ -136,7 +136,13 @@ impl Queries {
     {
         let ticket = cache.update_silent(|cache| cache.subscribe(&key, now_ms()));
         self.start(cache, ticket, fetch);
-        on_cleanup(move || cache.update_silent(|cache| cache.unsubscribe(&key)));
+        // Signing out disposes the whole dashboard, this cache with it,
+        // possibly before its subscribers' cleanups run: nothing to leave then.
+        on_cleanup(move || {
+            if cache.is_alive() {
+                cache.update_silent(|cache| cache.unsubscribe(&key));
+            }
+        });
     }
 
     fn start<K, V, F>(&self, cache: Cache<K, V>, ticket: Option<Ticket<K>>, fetch: fn(Rc<ApiClient>, K) -> F)
@@ -152,6 +158,10 @@ impl Queries {
         let this = self.clone();
         wasm_bindgen_futures::spawn_local(async move {
             let result = fetch(client, ticket.key.clone()).await;
+            // The dashboard may have been closed (signed out) meanwhile.
+            if !cache.is_alive() {
+                return;
+            }
             cache.update(|cache| cache.settle(ticket, result));
             this.note_tenant();
             // Events may have come while it ran.

@@ -284,11 +284,19 @@ async fn desktop_app_checks_and_remembers_its_sign_in_and_notifies_each_alert_on
     let second = tokio::time::timeout(TEST_TIMEOUT, async {
         shows(&window, "[data-testid=metrics-grid][data-state=ready]").await?;
         shows(&window, "[data-testid=connection-status][data-state=live]").await?;
-        window
+        let tenant = window
             .find(Locator::Css("[data-testid=current-tenant]"))
             .await?
             .text()
-            .await
+            .await?;
+        // Sign out forgets the sign-in and shows the settings again.
+        window
+            .find(Locator::Css("[data-testid=sign-out]"))
+            .await?
+            .click()
+            .await?;
+        shows(&window, "[data-testid=settings]").await?;
+        Step::Ok(tenant)
     })
     .await;
     if !matches!(second, Ok(Ok(_))) {
@@ -299,6 +307,9 @@ async fn desktop_app_checks_and_remembers_its_sign_in_and_notifies_each_alert_on
         .expect("the desktop app answers in time")
         .expect("the restarted app shows the dashboard");
     assert_eq!(tenant, "globex");
+    for file in ["settings.json", "api-key"] {
+        assert!(!settings_folder.join(file).exists(), "signing out removed {file}");
+    }
     assert_eq!(
         notification_server.shown().len(),
         2,
