@@ -5,9 +5,10 @@
 //! module per feature, registered once) that the dashboard's platform layer
 //! (`ui/src/platform/desktop.rs`) calls: the remembered sign-in with the
 //! key in the OS keyring, alerts as OS notifications, exports through the
-//! native save dialog. No business logic.
+//! native save dialog; and the window's [`menu`]. No business logic.
 
 pub mod commands;
+pub mod menu;
 
 use tauri::Manager;
 
@@ -19,6 +20,8 @@ use commands::notify::Notified;
 pub fn builder() -> tauri::Builder<tauri::Wry> {
     tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
+        .menu(menu::build)
+        .on_menu_event(|app, event| menu::handle(app, &event))
         .manage(Cancel::default())
         .setup(|app| {
             let data = app.path().app_data_dir()?;

@@ -31,6 +31,9 @@ pub struct SessionState {
     /// Whether the saved sign-in has been read: until then neither the
     /// settings screen nor the dashboard is shown.
     known: Signal<bool>,
+    /// The settings screen is open over a sign-in that still holds (the
+    /// desktop's Settings… menu item); cancelling returns to it.
+    pub editing: Signal<bool>,
     platform: Platform,
 }
 
@@ -38,6 +41,7 @@ impl SessionState {
     /// Remembers `credentials` (through the platform) and signs in.
     pub async fn sign_in(self, credentials: Credentials) -> Result<(), String> {
         self.platform.save_credentials(&credentials).await?;
+        self.editing.set(false);
         self.credentials.set(Some(credentials));
         Ok(())
     }
@@ -53,6 +57,18 @@ impl SessionState {
     }
 }
 
+/// Clicks the first element `selector` finds, if any.
+fn click(selector: &str) {
+    use wasm_bindgen::JsCast;
+    let element = web_sys::window()
+        .and_then(|window| window.document())
+        .and_then(|document| document.query_selector(selector).ok().flatten())
+        .and_then(|element| element.dyn_into::<web_sys::HtmlElement>().ok());
+    if let Some(element) = element {
+        element.click();
+    }
+}
+
 /// How many times alerts were asked for from outside the page.
 #[derive(Clone, Copy)]
 struct OpenedAlert(Signal<u64>);
@@ -64,6 +80,7 @@ pub fn App() -> View {
     let state = SessionState {
         credentials: create_signal(None),
         known: create_signal(false),
+        editing: create_signal(false),
         platform,
     };
     provide_context(state);
@@ -76,6 +93,12 @@ pub fn App() -> View {
     let written = create_signal(0.0);
     platform.on_export_progress(move |bytes| written.set(bytes));
     provide_context(ExportProgress(written));
+    platform.on_menu(move |item| match item.as_str() {
+        "settings" => state.editing.set(true),
+        // The export of what is on screen, as its button would.
+        "export" => click("[data-testid=export-csv]"),
+        _ => {}
+    });
     // A sign-in link wins over what was saved, and is saved in its place.
     let from_link = session::take_from_location();
     wasm_bindgen_futures::spawn_local(async move {
@@ -104,10 +127,10 @@ pub fn App() -> View {
             })
         }
         main(class="content") {
-            (move || match (state.known.get(), state.credentials.get_clone()) {
-                (false, _) => view! {},
-                (true, Some(credentials)) => view! { Live(credentials=credentials) },
-                (true, None) => view! { Settings() },
+            (move || match (state.known.get(), state.editing.get(), state.credentials.get_clone()) {
+                (false, _, _) => view! {},
+                (true, false, Some(credentials)) => view! { Live(credentials=credentials) },
+                (true, _, _) => view! { Settings() },
             })
         }
     }

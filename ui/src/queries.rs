@@ -183,6 +183,11 @@ impl Queries {
     }
 
     fn refetch_due(&self) {
+        // A timer set before the dashboard was closed (signed out, or the
+        // settings opened over it) finds its caches gone: nothing is due.
+        if !self.metrics.is_alive() {
+            return;
+        }
         self.refetch(self.metrics, fetch_metrics);
         self.refetch(self.trends, fetch_trend);
         self.refetch(self.pages, fetch_page);

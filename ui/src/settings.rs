@@ -53,9 +53,13 @@ async fn check(credentials: &Credentials) -> Result<(), String> {
 #[component]
 pub fn Settings() -> View {
     let state = use_context::<SessionState>();
-    let tenant = create_signal(String::new());
+    // Opened over a sign-in (the desktop's Settings…): its tenant and server
+    // to start from, and the way back to it. The key is entered again.
+    let current = state.credentials.get_clone_untracked();
+    let tenant = create_signal(current.as_ref().map(|c| c.tenant.clone()).unwrap_or_default());
     let key = create_signal(String::new());
-    let server = create_signal(String::new());
+    let server = create_signal(current.as_ref().map(|c| c.server.clone()).unwrap_or_default());
+    let signed_in = current.is_some();
     let problem = create_signal(None::<String>);
     let checking = create_signal(false);
 
@@ -107,6 +111,10 @@ pub fn Settings() -> View {
             button(r#type="submit", class="primary", disabled=move || checking.get()) {
                 (move || if checking.get() { "Checking…" } else { "Sign in" })
             }
+            (signed_in.then(|| view! {
+                button(r#type="button", class="link", data-testid="settings-cancel",
+                       on:click=move |_| state.editing.set(false)) { "Keep the current sign-in" }
+            }))
         }
     }
 }

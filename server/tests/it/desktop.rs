@@ -97,6 +97,14 @@ impl Desktop {
         String::from_utf8_lossy(&output.stdout).trim().to_owned()
     }
 
+    /// Presses `keys` in the app's window (its menu's shortcuts).
+    fn press(&self, keys: &str) {
+        let found = self.xdotool(&["search", "--onlyvisible", "--name", "^Paypulse$"]);
+        let window = found.lines().last().expect("the app's window");
+        self.xdotool(&["windowfocus", "--sync", window]);
+        self.xdotool(&["key", keys]);
+    }
+
     /// The native save dialog, once it is open, focused for the keyboard.
     async fn save_dialog(&self) -> String {
         let deadline = tokio::time::Instant::now() + SCREEN_TIMEOUT;
@@ -192,6 +200,7 @@ async fn desktop_app_checks_and_remembers_its_sign_in_and_notifies_each_alert_on
     let notification_server = NotificationServer::start(&bus);
     let desktop = Desktop::start(&bus);
     let (driver, capabilities, home) = (&desktop.driver, desktop.capabilities(), &desktop.home);
+    let desktop = &desktop;
     let settings_folder = home.0.join("config").join(APP_ID);
 
     // First start: a wrong key is refused with the reason, the right one is
@@ -289,6 +298,15 @@ async fn desktop_app_checks_and_remembers_its_sign_in_and_notifies_each_alert_on
             .await?
             .text()
             .await?;
+        // Settings… (Ctrl+,) opens the settings over the sign-in, which
+        // holds until another is checked; cancelling returns to it.
+        desktop.press("ctrl+comma");
+        let prefilled = shows(&window, "[data-testid=settings] input[name=tenant]")
+            .await?
+            .prop("value")
+            .await?;
+        shows(&window, "[data-testid=settings-cancel]").await?.click().await?;
+        shows(&window, "[data-testid=metrics-grid][data-state=ready]").await?;
         // Sign out forgets the sign-in and shows the settings again.
         window
             .find(Locator::Css("[data-testid=sign-out]"))
@@ -296,16 +314,21 @@ async fn desktop_app_checks_and_remembers_its_sign_in_and_notifies_each_alert_on
             .click()
             .await?;
         shows(&window, "[data-testid=settings]").await?;
-        Step::Ok(tenant)
+        Step::Ok((tenant, prefilled))
     })
     .await;
     if !matches!(second, Ok(Ok(_))) {
         crate::webdriver::save_evidence(&window, "desktop-restart").await;
     }
     window.close().await.ok();
-    let tenant = second
+    let (tenant, prefilled) = second
         .expect("the desktop app answers in time")
         .expect("the restarted app shows the dashboard");
+    assert_eq!(
+        prefilled.as_deref(),
+        Some("globex"),
+        "the settings start from the current sign-in"
+    );
     assert_eq!(tenant, "globex");
     for file in ["settings.json", "api-key"] {
         assert!(!settings_folder.join(file).exists(), "signing out removed {file}");
@@ -359,8 +382,9 @@ async fn desktop_export_streams_the_apis_csv_to_the_file_picked_in_the_save_dial
             .find_all(Locator::Css("[data-testid=export-saved], [data-testid=export-error]"))
             .await?;
 
-        // Saved: the path typed into the dialog's name field.
-        shows(&window, "[data-testid=export-csv]").await?.click().await?;
+        // Saved, asked for with the menu's shortcut: the path typed into the
+        // dialog's name field.
+        desktop.press("ctrl+e");
         desktop.save_dialog().await;
         desktop.xdotool(&["key", "ctrl+a"]);
         desktop.xdotool(&["type", "--delay", "5", &target.display().to_string()]);

@@ -152,6 +152,18 @@ impl Platform {
         }
     }
 
+    /// Calls `choose` with the id of each menu item the dashboard handles
+    /// (`export`, `settings`): the desktop's menu and its shortcuts.
+    pub fn on_menu(self, choose: impl Fn(String) + 'static) {
+        if self == Platform::Desktop {
+            desktop::listen("menu", move |payload| {
+                if let Some(item) = payload.as_string() {
+                    choose(item);
+                }
+            });
+        }
+    }
+
     /// Calls `progress` with the bytes an export has written so far.
     pub fn on_export_progress(self, progress: impl Fn(f64) + 'static) {
         if self == Platform::Desktop {
