@@ -147,6 +147,30 @@ impl Amount {
 
     /// Integer division rounded half away from zero, in the same scale: the
     /// rounding a finance user expects of an average shown in cents.
+    /// The plain decimal (as `Display` writes it) with its whole part
+    /// grouped by thousands: `12,345.67`, `-1,000`. Exact: no float on the
+    /// way.
+    pub fn grouped(self) -> String {
+        let text = self.to_string();
+        let (sign, digits) = text.strip_prefix('-').map_or(("", text.as_str()), |rest| ("-", rest));
+        let (whole, fraction) = digits
+            .split_once('.')
+            .map_or((digits, None), |(whole, fraction)| (whole, Some(fraction)));
+        let mut grouped = String::with_capacity(text.len() + whole.len() / 3);
+        grouped.push_str(sign);
+        for (index, digit) in whole.chars().enumerate() {
+            if index > 0 && (whole.len() - index).is_multiple_of(3) {
+                grouped.push(',');
+            }
+            grouped.push(digit);
+        }
+        if let Some(fraction) = fraction {
+            grouped.push('.');
+            grouped.push_str(fraction);
+        }
+        grouped
+    }
+
     pub fn div_round(self, divisor: u64) -> Self {
         if divisor == 0 {
             return Self::from_minor(0, self.scale);
@@ -222,6 +246,14 @@ impl<'de> Deserialize<'de> for Amount {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn groups_the_whole_part_by_thousands() {
+        assert_eq!(Amount::from_minor(1_234_567, 2).grouped(), "12,345.67");
+        assert_eq!(Amount::from_minor(-100_000, 0).grouped(), "-100,000");
+        assert_eq!(Amount::from_minor(5, 2).grouped(), "0.05");
+        assert_eq!(Amount::from_minor(999, 3).grouped(), "0.999");
+    }
 
     #[test]
     fn serializes_minor_units_as_exact_decimal_numbers() {

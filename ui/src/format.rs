@@ -10,22 +10,10 @@ pub fn money(amount: Amount, code: &str) -> String {
         .to_minor_units(scale)
         .map(|minor| Amount::from_minor(minor, scale))
         .unwrap_or(amount);
-    let text = exact.to_string();
-    let (sign, digits) = text.strip_prefix('-').map_or(("", text.as_str()), |rest| ("-", rest));
-    let (whole, fraction) = digits
-        .split_once('.')
-        .map_or((digits, None), |(whole, fraction)| (whole, Some(fraction)));
-    let mut grouped = String::new();
-    for (index, digit) in whole.chars().enumerate() {
-        if index > 0 && (whole.len() - index) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(digit);
-    }
-    let number = match fraction {
-        Some(fraction) => format!("{grouped}.{fraction}"),
-        None => grouped,
-    };
+    let grouped = exact.grouped();
+    let (sign, number) = grouped
+        .strip_prefix('-')
+        .map_or(("", grouped.as_str()), |rest| ("-", rest));
     match symbol(code) {
         Some(symbol) => format!("{sign}{symbol}{number}"),
         None => format!("{sign}{code} {number}"),

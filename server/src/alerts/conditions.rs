@@ -242,30 +242,11 @@ async fn past_weeks(
         .collect())
 }
 
-/// Money in an alert's message: whole units grouped by thousands and the
-/// currency's digits, e.g. `12,345.60 USD` (amounts are minor units here,
-/// so nothing is rounded twice).
+/// Money in an alert's message: grouped by thousands with the currency's
+/// digits, e.g. `12,345.60 USD` (amounts are minor units here, so nothing
+/// is rounded twice).
 fn money_text(minor: i64, scale: u8, currency: &str) -> String {
-    let unit = 10_u64.pow(u32::from(scale));
-    let sign = if minor < 0 { "-" } else { "" };
-    let minor = minor.unsigned_abs();
-    let whole = (minor / unit).to_string();
-    let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
-    for (index, digit) in whole.chars().enumerate() {
-        if index > 0 && (whole.len() - index).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(digit);
-    }
-    if scale == 0 {
-        format!("{sign}{grouped} {currency}")
-    } else {
-        let fraction = minor % unit;
-        format!(
-            "{sign}{grouped}.{fraction:0width$} {currency}",
-            width = usize::from(scale)
-        )
-    }
+    format!("{} {currency}", Amount::from_minor(minor, scale).grouped())
 }
 
 #[cfg(test)]

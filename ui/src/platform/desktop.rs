@@ -32,6 +32,13 @@ fn object(fields: &[(&str, &str)]) -> JsValue {
     object.into()
 }
 
+/// The arguments of a command that takes one object, `name`.
+fn one(name: &str, value: &JsValue) -> JsValue {
+    let args = js_sys::Object::new();
+    js_sys::Reflect::set(&args, &name.into(), value).ok();
+    args.into()
+}
+
 fn field(object: &JsValue, name: &str) -> Option<String> {
     js_sys::Reflect::get(object, &name.into()).ok()?.as_string()
 }
@@ -65,9 +72,7 @@ pub async fn save_credentials(credentials: &Credentials) -> Result<(), String> {
         ("key", &credentials.key),
         ("server", &credentials.server),
     ]);
-    let args = js_sys::Object::new();
-    js_sys::Reflect::set(&args, &"credentials".into(), &fields).ok();
-    invoke("save_settings", args.into()).await.map(drop)
+    invoke("save_settings", one("credentials", &fields)).await.map(drop)
 }
 
 pub async fn forget_credentials() -> Result<(), String> {
@@ -83,9 +88,10 @@ pub async fn notify(alert_id: &str, state: &str, title: &str, body: &str) -> Res
         ("title", title),
         ("body", body),
     ]);
-    let args = js_sys::Object::new();
-    js_sys::Reflect::set(&args, &"notice".into(), &notice).ok();
-    Ok(invoke("notify_alert", args.into()).await?.as_bool().unwrap_or(true))
+    Ok(invoke("notify_alert", one("notice", &notice))
+        .await?
+        .as_bool()
+        .unwrap_or(true))
 }
 
 /// Streams the file at `url` to where the user picks in the native save
