@@ -105,12 +105,22 @@ impl Page {
 
     /// `attribute` of every element matching `css`, in document order.
     async fn attributes(&self, css: &str, attribute: &str) -> Vec<Option<String>> {
-        let script =
-            "return Array.from(document.querySelectorAll(arguments[0])).map(e => e.getAttribute(arguments[1]));";
+        self.attribute_rows(css, &[attribute])
+            .await
+            .into_iter()
+            .map(|mut row| row.remove(0))
+            .collect()
+    }
+
+    /// `attributes` of every element matching `css`, read in one go: one
+    /// snapshot of a list that may be growing meanwhile.
+    async fn attribute_rows(&self, css: &str, attributes: &[&str]) -> Vec<Vec<Option<String>>> {
+        let script = "return Array.from(document.querySelectorAll(arguments[0]))
+            .map(e => arguments[1].map(name => e.getAttribute(name)));";
         let value = self
-            .step(self.client.execute(script, vec![json!(css), json!(attribute)]))
+            .step(self.client.execute(script, vec![json!(css), json!(attributes)]))
             .await;
-        serde_json::from_value(value).expect("a list of attributes")
+        serde_json::from_value(value).expect("a list of attribute lists")
     }
 
     /// `attribute` of the first element matching `css`.
@@ -677,11 +687,14 @@ async fn with_the_simulator_on_every_row_is_a_stored_payment() {
     )
     .await;
     assert_eq!(page.feed("data-gaps").await, 0);
-    let ids = page.attributes("[data-testid=event-row]", "data-payment-id").await;
-    let kinds = page.attributes("[data-testid=event-row]", "data-type").await;
-    assert!(ids.len() >= 12);
-    for (id, kind) in ids.iter().zip(&kinds) {
-        let (id, kind) = (id.as_deref().unwrap(), kind.as_deref().unwrap());
+    // One snapshot: rows keep arriving, newest first, so two separate reads
+    // of ids and types could pair one row's id with another's type.
+    let rows = page
+        .attribute_rows("[data-testid=event-row]", &["data-payment-id", "data-type"])
+        .await;
+    assert!(rows.len() >= 12);
+    for row in &rows {
+        let (id, kind) = (row[0].as_deref().unwrap(), row[1].as_deref().unwrap());
         let stored = app.json("acme", &format!("/api/payments/{id}")).await;
         let status = stored["status"].as_str().unwrap();
         // A received payment may have been refunded since its row arrived.
@@ -705,7 +718,7 @@ async fn with_the_simulator_on_every_row_is_a_stored_payment() {
         .await;
     assert_eq!(page.feed("data-gaps").await, 0);
     let counted = check_metrics(&page, &app, &server.url("")).await;
-    let mut distinct = ids.clone();
+    let mut distinct: Vec<&Option<String>> = rows.iter().map(|row| &row[0]).collect();
     distinct.sort_unstable();
     distinct.dedup();
     assert!(
