@@ -5,10 +5,12 @@
 //! module per feature, registered once) that the dashboard's platform layer
 //! (`ui/src/platform/desktop.rs`) calls: the remembered sign-in with the
 //! key in the OS keyring, alerts as OS notifications, exports through the
-//! native save dialog; and the window's [`menu`]. No business logic.
+//! native save dialog; the window's [`menu`]; and the [`window`] itself,
+//! remembered and single. No business logic.
 
 pub mod commands;
 pub mod menu;
+pub mod window;
 
 use tauri::Manager;
 
@@ -19,6 +21,8 @@ use commands::notify::Notified;
 /// runtime.
 pub fn builder() -> tauri::Builder<tauri::Wry> {
     tauri::Builder::default()
+        .plugin(window::single_instance())
+        .plugin(window::remembered())
         .plugin(tauri_plugin_dialog::init())
         .menu(menu::build)
         .on_menu_event(|app, event| menu::handle(app, &event))

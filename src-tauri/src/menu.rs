@@ -29,7 +29,7 @@ pub fn handle<R: Runtime>(app: &AppHandle<R>, event: &MenuEvent) {
     match event.id().as_ref() {
         "quit" => app.exit(0),
         "full-screen" => {
-            if let Some(window) = app.get_webview_window("main") {
+            if let Some(window) = app.get_webview_window(crate::window::MAIN) {
                 let full = window.is_fullscreen().unwrap_or(false);
                 window.set_fullscreen(!full).ok();
             }

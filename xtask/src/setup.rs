@@ -1,7 +1,7 @@
 //! Installs what Paypulse needs on a fresh Debian machine, idempotently: the
 //! WASM target, system packages (browser and desktop tool chains), the
-//! embedded MongoDB-compatible server (SecantusDB, from PyPI) and wasm-opt
-//! (the npm `binaryen` package). Everything comes from the package
+//! embedded MongoDB-compatible server (SecantusDB, from PyPI), wasm-opt
+//! (the npm `binaryen` package) and the Tauri CLI (npm's `@tauri-apps/cli`). Everything comes from the package
 //! registries; nothing is downloaded from anywhere else.
 
 use std::process::Command;
@@ -17,6 +17,10 @@ pub const TAURI_DRIVER: &str = "^2";
 /// binaryen release whose wasm-opt (132) produces working builds; Debian's
 /// older binaryen yields a module that loads blank.
 pub const BINARYEN: &str = "binaryen@132.0.0";
+/// The Tauri CLI, from npm (a prebuilt binary in the registry's package:
+/// seconds to install where `cargo install tauri-cli` compiles for many
+/// minutes), the release of the `tauri` crate in Cargo.lock.
+pub const TAURI_CLI: &str = "@tauri-apps/cli@2.12.5";
 
 /// Which tool chains a command needs.
 #[derive(Clone, Copy, Debug, Default)]
@@ -44,6 +48,7 @@ pub fn ensure(needs: Needs) -> anyhow::Result<()> {
     wasm_opt()?;
     if needs.desktop {
         tauri_driver()?;
+        tauri_cli()?;
     }
     Ok(())
 }
@@ -124,6 +129,11 @@ fn system_packages(needs: Needs) -> anyhow::Result<()> {
         if !on_path("xdotool") {
             missing.push("xdotool");
         }
+        // The desktop tests picture the whole display for the README
+        // (the native save dialog is outside WebDriver's reach).
+        if !on_path("import") {
+            missing.push("imagemagick");
+        }
     }
     if missing.is_empty() {
         return Ok(());
@@ -184,19 +194,41 @@ pub fn wasm_opt_path() -> std::path::PathBuf {
 }
 
 fn wasm_opt() -> anyhow::Result<()> {
-    if wasm_opt_path().is_file() {
+    npm_tool(&wasm_opt_path(), BINARYEN)
+}
+
+/// Path of the Tauri CLI (`tauri dev`, `tauri build`).
+pub fn tauri_cli_path() -> std::path::PathBuf {
+    local_dir().join("tools/node_modules/.bin/tauri")
+}
+
+fn tauri_cli() -> anyhow::Result<()> {
+    npm_tool(&tauri_cli_path(), TAURI_CLI)
+}
+
+/// Installs an npm `package` into .paypulse/tools unless `program`, which
+/// it provides, is there already.
+fn npm_tool(program: &std::path::Path, package: &str) -> anyhow::Result<()> {
+    if program.is_file() {
         return Ok(());
     }
     if !on_path("npm") {
-        bail!("npm is needed to install wasm-opt (the npm `binaryen` package); install Node.js and npm");
+        bail!("npm is needed to install {package}; install Node.js and npm");
     }
     let tools = local_dir().join("tools");
     std::fs::create_dir_all(&tools)?;
     process::run(
         Command::new("npm")
-            .args(["install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"])
+            .args([
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+                "--save-exact",
+                "--prefix",
+            ])
             .arg(&tools)
-            .arg(BINARYEN),
+            .arg(package),
     )
 }
 

@@ -44,6 +44,8 @@ struct Desktop {
     home: TempDir,
     driver: Driver,
     application: PathBuf,
+    /// What the app runs with: the display, the bus and the fresh home.
+    environment: Vec<(&'static str, String)>,
 }
 
 impl Desktop {
@@ -53,6 +55,14 @@ impl Desktop {
         let display = Xvfb::start();
         let home = TempDir::new("paypulse-desktop-home");
         let xdg = |folder: &str| home.0.join(folder).display().to_string();
+        let environment = vec![
+            ("DISPLAY", display.display.clone()),
+            ("DBUS_SESSION_BUS_ADDRESS", bus.address.clone()),
+            ("HOME", home.0.display().to_string()),
+            ("XDG_DATA_HOME", xdg("data")),
+            ("XDG_CONFIG_HOME", xdg("config")),
+            ("XDG_CACHE_HOME", xdg("cache")),
+        ];
         let driver = Driver::start(
             &tauri_driver,
             &[
@@ -63,20 +73,14 @@ impl Desktop {
                 "--native-driver",
                 "/usr/bin/WebKitWebDriver",
             ],
-            &[
-                ("DISPLAY", display.display.clone()),
-                ("DBUS_SESSION_BUS_ADDRESS", bus.address.clone()),
-                ("HOME", home.0.display().to_string()),
-                ("XDG_DATA_HOME", xdg("data")),
-                ("XDG_CONFIG_HOME", xdg("config")),
-                ("XDG_CACHE_HOME", xdg("cache")),
-            ],
+            &environment,
         );
         Self {
             display,
             home,
             driver,
             application,
+            environment,
         }
     }
 
@@ -97,12 +101,53 @@ impl Desktop {
         String::from_utf8_lossy(&output.stdout).trim().to_owned()
     }
 
+    /// The app's visible windows (X window ids).
+    fn windows(&self) -> Vec<String> {
+        let found = self.xdotool(&["search", "--onlyvisible", "--name", "^Paypulse$"]);
+        found.lines().map(str::to_owned).collect()
+    }
+
     /// Presses `keys` in the app's window (its menu's shortcuts).
     fn press(&self, keys: &str) {
-        let found = self.xdotool(&["search", "--onlyvisible", "--name", "^Paypulse$"]);
-        let window = found.lines().last().expect("the app's window");
-        self.xdotool(&["windowfocus", "--sync", window]);
+        let window = self.windows().pop().expect("the app's window");
+        self.xdotool(&["windowfocus", "--sync", &window]);
         self.xdotool(&["key", keys]);
+    }
+
+    /// A window's place on the display: `[x, y, width, height]`.
+    fn geometry(&self, window: &str) -> [i64; 4] {
+        let shell = self.xdotool(&["getwindowgeometry", "--shell", window]);
+        let value = |name: &str| {
+            shell
+                .lines()
+                .find_map(|line| line.strip_prefix(name)?.strip_prefix('='))
+                .and_then(|value| value.parse().ok())
+                .unwrap_or_else(|| panic!("no {name} in {shell:?}"))
+        };
+        [value("X"), value("Y"), value("WIDTH"), value("HEIGHT")]
+    }
+
+    /// Launches the app once more, as a user would from the desktop,
+    /// outside WebDriver; returns how it exited.
+    async fn launch_again(&self) -> std::process::ExitStatus {
+        let mut second = tokio::process::Command::new(&self.application)
+            .envs(self.environment.iter().map(|(name, value)| (*name, value.as_str())))
+            .kill_on_drop(true)
+            .spawn()
+            .expect("launching the app a second time");
+        tokio::time::timeout(SCREEN_TIMEOUT, second.wait())
+            .await
+            .expect("a second launch hands over and exits")
+            .expect("waiting for the second launch")
+    }
+
+    /// Waits for `done` to hold, polling the display.
+    async fn until(&self, what: &str, done: impl Fn() -> bool) {
+        let deadline = tokio::time::Instant::now() + SCREEN_TIMEOUT;
+        while !done() {
+            assert!(tokio::time::Instant::now() < deadline, "{what}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// The native save dialog, once it is open, focused for the keyboard.
@@ -418,4 +463,51 @@ async fn desktop_export_streams_the_apis_csv_to_the_file_picked_in_the_save_dial
         .filter(|name| name.ends_with(".csv") || name.ends_with(".part"))
         .collect();
     assert_eq!(left, ["failed payments.csv"], "only the finished file, no partial one");
+}
+
+#[tokio::test]
+async fn desktop_app_opens_where_it_was_left_and_runs_only_once() {
+    let bus = SessionBus::start();
+    let desktop = Desktop::start(&bus);
+    let window = desktop.driver.session(desktop.capabilities()).await;
+    let first = tokio::time::timeout(TEST_TIMEOUT, shows(&window, "[data-testid=settings]")).await;
+    first
+        .expect("the desktop app answers in time")
+        .expect("the first start asks for the sign-in");
+
+    // Moved and resized, then quit with the menu's shortcut.
+    let main = desktop.windows().pop().expect("the app's window");
+    desktop.xdotool(&["windowsize", "--sync", &main, "1100", "700"]);
+    desktop.xdotool(&["windowmove", "--sync", &main, "60", "40"]);
+    let left = desktop.geometry(&main);
+    assert_eq!(left, [60, 40, 1100, 700], "the window was moved and resized");
+    desktop.press("ctrl+q");
+    desktop
+        .until("Ctrl+Q quits the app", || desktop.windows().is_empty())
+        .await;
+    window.close().await.ok();
+
+    // Started again: where and as large as it was left.
+    let window = desktop.driver.session(desktop.capabilities()).await;
+    let second = tokio::time::timeout(TEST_TIMEOUT, shows(&window, "[data-testid=settings]")).await;
+    second
+        .expect("the desktop app answers in time")
+        .expect("the second start shows the app");
+    let main = desktop.windows().pop().expect("the app's window");
+    assert_eq!(desktop.geometry(&main), left, "the window opens where it was left");
+
+    // Another launch while it runs: no second window; the first comes
+    // forward (the keyboard's focus, taken away first, returns to it).
+    let root = desktop.xdotool(&["search", "--maxdepth", "0", "--name", ""]);
+    desktop.xdotool(&["windowfocus", "--sync", &root]);
+    let focused = || desktop.xdotool(&["getwindowfocus", "-f"]);
+    assert_ne!(focused(), main, "the focus is elsewhere before the second launch");
+    let status = desktop.launch_again().await;
+    desktop
+        .until("the first window takes the focus", || focused() == main)
+        .await;
+    let windows = desktop.windows();
+    window.close().await.ok();
+    assert!(status.success(), "the second launch exits cleanly: {status}");
+    assert_eq!(windows, [main], "one window, the first one's");
 }

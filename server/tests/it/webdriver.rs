@@ -153,11 +153,41 @@ impl Xvfb {
     }
 }
 
+impl Xvfb {
+    /// Saves the whole display (native dialogs included, which WebDriver
+    /// cannot see) as target/screenshots/`name`.png.
+    pub fn save_screenshot(&self, name: &str) {
+        let path = screenshots_folder().join(format!("{name}.png"));
+        let status = Command::new("import")
+            .args(["-display", &self.display, "-window", "root"])
+            .arg(&path)
+            .stdout(Stdio::null())
+            .status()
+            .expect("running ImageMagick's import (`cargo xtask test` installs it)");
+        assert!(status.success(), "import could not capture display {}", self.display);
+    }
+}
+
 impl Drop for Xvfb {
     fn drop(&mut self) {
         self.child.kill().ok();
         self.child.wait().ok();
     }
+}
+
+/// Where the end-to-end tests leave their pictures of the running product
+/// (target/screenshots/); `cargo xtask screenshots` copies the latest into
+/// docs/screenshots/, where the README shows them.
+pub fn screenshots_folder() -> PathBuf {
+    let folder = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
+    std::fs::create_dir_all(&folder).expect("creating target/screenshots");
+    folder
+}
+
+/// Saves what the page shows as target/screenshots/`name`.png.
+pub async fn save_screenshot(client: &Client, name: &str) {
+    let png = client.screenshot().await.expect("a screenshot of the page");
+    std::fs::write(screenshots_folder().join(format!("{name}.png")), png).expect("saving the screenshot");
 }
 
 /// Saves a screenshot and the page source of a failing UI test under

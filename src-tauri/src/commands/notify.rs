@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::Deserialize;
-use tauri::{AppHandle, Emitter, Manager, Runtime, State};
+use tauri::{AppHandle, Emitter, Runtime, State};
 
 /// `(alert, state)` pairs remembered: far more than a day's transitions.
 const REMEMBERED: usize = 500;
@@ -139,11 +139,7 @@ fn show<R: Runtime>(app: AppHandle<R>, notice: Notice) -> Result<(), String> {
 
 /// Brings the main window forward and tells the dashboard to show `alert`.
 pub fn open<R: Runtime>(app: &AppHandle<R>, alert: &str) {
-    if let Some(window) = app.get_webview_window("main") {
-        window.unminimize().ok();
-        window.show().ok();
-        window.set_focus().ok();
-    }
+    crate::window::bring_forward(app);
     app.emit(OPENED_EVENT, alert).ok();
 }
 
