@@ -1,8 +1,10 @@
 //! Paypulse's project automation, in Rust behind `cargo xtask`:
 //! `run` (the product, on a fresh machine), `test` (everything CI checks),
-//! `ui` (the WASM dashboard), `setup` (the tools both need).
+//! `ui` (the WASM dashboard), `desktop` (the Tauri app: dev, .deb),
+//! `setup` (the tools they need), `bench`.
 
 mod bench;
+mod desktop;
 mod embedded_db;
 mod process;
 mod run;
@@ -37,6 +39,12 @@ enum Command {
     },
     /// Install the tools `run` and `test` need, and nothing else.
     Setup,
+    /// The desktop app: `dev` (against `cargo xtask run`'s server) or
+    /// `bundle` (the release .deb).
+    Desktop {
+        #[command(subcommand)]
+        action: desktop::Action,
+    },
     /// Run a benchmark (ingest, analytics, fanout, export, ui, detector); results in target/bench/<name>.json.
     Bench {
         name: String,
@@ -67,6 +75,7 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             ui::build(if dev { ui::Profile::Dev } else { ui::Profile::Release })
         }
         Command::Setup => setup::ensure(setup::Needs::everything()),
+        Command::Desktop { action } => desktop::desktop(action),
         Command::Bench { name, args } => bench::bench(&name, &args),
     }
 }

@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use crate::embedded_db::{EmbeddedDb, Storage};
 use crate::process::{self, cargo, free_port, on_path};
 use crate::setup::{self, Needs};
-use crate::ui;
+use crate::{desktop, ui};
 
 /// The desktop crate is always built the way `tauri build` builds it (the
 /// dashboard embedded), in tests too, so tauri is compiled once.
@@ -50,21 +50,21 @@ pub fn test() -> anyhow::Result<()> {
     let redis_url = redis_url();
     ensure_redis(&redis_url)?;
     let (_embedded, mongodb_uri) = database()?;
-    // The desktop end-to-end test drives the built app.
-    process::run(cargo().args([
-        "build",
-        "--package",
-        "paypulse-desktop",
-        "--features",
-        "custom-protocol",
-    ]))?;
+    // The desktop end-to-end tests drive the app as its package installs
+    // it: a debug build, packaged as `cargo xtask desktop bundle` packages
+    // the release one.
+    let package = desktop::bundle(desktop::Profile::Debug, false)?;
+    let installed = ui::target_root().join("desktop-package");
+    let application = desktop::unpack(&package, &installed)?;
     process::run(
         cargo()
             .args(["test", "--workspace", "--features", DESKTOP_FEATURES])
             .env("MONGODB_URI", &mongodb_uri)
             .env("REDIS_URL", &redis_url)
             .env("UI_DIST", ui::dist_dir())
-            .env("DESKTOP_BIN", ui::target_root().join("debug/paypulse-desktop"))
+            .env("DESKTOP_DEB", &package)
+            .env("DESKTOP_INSTALLED", &installed)
+            .env("DESKTOP_BIN", &application)
             .env("TAURI_DRIVER", setup::tauri_driver_path()),
     )?;
     eprintln!("\nall checks passed in {:.0} s", started.elapsed().as_secs_f64());

@@ -330,6 +330,7 @@ async fn desktop_app_checks_and_remembers_its_sign_in_and_notifies_each_alert_on
     clicked
         .expect("the desktop app answers in time")
         .expect("the click shows the alerts");
+    crate::webdriver::save_screenshot(&window, "desktop-alert-opened").await;
     window.close().await.ok();
 
     // Second start, same home: signed in at once, from the saved settings,
@@ -410,6 +411,9 @@ async fn desktop_export_streams_the_apis_csv_to_the_file_picked_in_the_save_dial
     let outcome = tokio::time::timeout(TEST_TIMEOUT, async {
         sign_in(&window, "globex", "pk_demo_globex_viewer", &app.url("")).await?;
         shows(&window, "[data-testid=connection-status][data-state=live]").await?;
+        shows(&window, "[data-testid=metrics-grid][data-state=ready]").await?;
+        shows(&window, "[data-testid=trend-chart][data-fresh=true]").await?;
+        crate::webdriver::save_screenshot(&window, "desktop-dashboard").await;
         shows(&window, "[data-testid=drill-failed]").await?.click().await?;
         shows(&window, "[data-testid=payment-list][data-state=ready]").await?;
         let query = shows(&window, "[data-testid=payment-list]")
@@ -431,6 +435,7 @@ async fn desktop_export_streams_the_apis_csv_to_the_file_picked_in_the_save_dial
         // dialog's name field.
         desktop.press("ctrl+e");
         desktop.save_dialog().await;
+        desktop.display.save_screenshot("desktop-save-dialog");
         desktop.xdotool(&["key", "ctrl+a"]);
         desktop.xdotool(&["type", "--delay", "5", &target.display().to_string()]);
         desktop.xdotool(&["key", "Return"]);
@@ -510,4 +515,52 @@ async fn desktop_app_opens_where_it_was_left_and_runs_only_once() {
     window.close().await.ok();
     assert!(status.success(), "the second launch exits cleanly: {status}");
     assert_eq!(windows, [main], "one window, the first one's");
+}
+
+#[test]
+fn desktop_package_installs_the_app_with_its_menu_entry_and_icon() {
+    let package = required_path("DESKTOP_DEB");
+    let installed = required_path("DESKTOP_INSTALLED");
+    let field = |name: &str| {
+        let output = std::process::Command::new("dpkg-deb")
+            .arg("--field")
+            .arg(&package)
+            .arg(name)
+            .output()
+            .expect("running dpkg-deb");
+        assert!(output.status.success(), "dpkg-deb --field {name}: {output:?}");
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    };
+    assert_eq!(field("Package"), "paypulse");
+    let depends = field("Depends");
+    for library in ["libwebkit2gtk-4.1-0", "libgtk-3-0", "libdbus-1-3"] {
+        assert!(depends.contains(library), "the package depends on {library}: {depends}");
+    }
+    let binary = installed.join("usr/bin/paypulse-desktop");
+    assert_eq!(mode(&binary) & 0o111, 0o111, "the app is executable by everyone");
+    assert_eq!(
+        required_path("DESKTOP_BIN"),
+        binary,
+        "the desktop tests drive the app the package installs"
+    );
+    let entry = std::fs::read_to_string(installed.join("usr/share/applications/Paypulse.desktop"))
+        .expect("the package's menu entry");
+    for line in [
+        "Name=Paypulse",
+        "Exec=paypulse-desktop",
+        "Icon=paypulse-desktop",
+        "Type=Application",
+    ] {
+        assert!(entry.lines().any(|entry_line| entry_line == line), "{line} in {entry}");
+    }
+    let icons = installed.join("usr/share/icons/hicolor");
+    let icon = std::fs::read_dir(&icons)
+        .expect("the package's icons")
+        .map(|size| size.unwrap().path().join("apps/paypulse-desktop.png"))
+        .find(|icon| icon.is_file());
+    assert!(
+        icon.is_some(),
+        "an icon named as the entry says under {}",
+        icons.display()
+    );
 }
