@@ -14,7 +14,7 @@ pub mod window;
 
 use tauri::Manager;
 
-use commands::export::Cancel;
+use commands::export::Exports;
 use commands::notify::Notified;
 
 /// The app's builder, separate from `run` so tests can build it with a mock
@@ -26,7 +26,7 @@ pub fn builder() -> tauri::Builder<tauri::Wry> {
         .plugin(tauri_plugin_dialog::init())
         .menu(menu::build)
         .on_menu_event(|app, event| menu::handle(app, &event))
-        .manage(Cancel::default())
+        .manage(Exports::default())
         .setup(|app| {
             let data = app.path().app_data_dir()?;
             app.manage(Notified::load(data.join("notified.json")));

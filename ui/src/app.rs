@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use sycamore::prelude::*;
 
-use crate::alerts::{ActiveAlerts, AlertsPage, Toasts};
+use crate::alerts::{self, ActiveAlerts, AlertsPage, Toasts};
 use crate::api::ApiClient;
 use crate::chart::TrendChart;
 use crate::drilldown::{Breadcrumbs, PaymentDetail, PaymentList};
@@ -69,10 +69,6 @@ fn click(selector: &str) {
     }
 }
 
-/// How many times alerts were asked for from outside the page.
-#[derive(Clone, Copy)]
-struct OpenedAlert(Signal<u64>);
-
 #[component]
 pub fn App() -> View {
     let platform = Platform::detect();
@@ -87,9 +83,15 @@ pub fn App() -> View {
     // Alerts the user asked to see from outside the page (a clicked OS
     // notification), counted: the signed-in dashboard shows the alerts on
     // each.
-    let opened = create_signal(0_u64);
-    platform.on_alert_opened(move |_alert| opened.update(|count| *count += 1));
-    provide_context(OpenedAlert(opened));
+    let opened = alerts::Opened {
+        asks: create_signal(0),
+        alert: create_signal(None),
+    };
+    platform.on_alert_opened(move |alert| {
+        opened.alert.set(Some(alert));
+        opened.asks.update(|count| *count += 1);
+    });
+    provide_context(opened);
     let written = create_signal(0.0);
     platform.on_export_progress(move |bytes| written.set(bytes));
     provide_context(ExportProgress(written));
@@ -144,7 +146,7 @@ pub fn App() -> View {
 fn Live(credentials: Credentials) -> View {
     let navigation = Navigation::start();
     provide_context(navigation);
-    let opened = use_context::<OpenedAlert>().0;
+    let opened = use_context::<alerts::Opened>().asks;
     let before = opened.get_untracked();
     create_effect(move || {
         if opened.get() != before {

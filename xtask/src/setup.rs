@@ -134,6 +134,11 @@ fn system_packages(needs: Needs) -> anyhow::Result<()> {
         if !on_path("import") {
             missing.push("imagemagick");
         }
+        // A real notification daemon, which draws the app's notifications
+        // on the test's display (and answers `dunstctl history`).
+        if !on_path("dunst") {
+            missing.push("dunst");
+        }
     }
     if missing.is_empty() {
         return Ok(());

@@ -154,12 +154,15 @@ impl Xvfb {
 }
 
 impl Xvfb {
-    /// Saves the whole display (native dialogs included, which WebDriver
-    /// cannot see) as target/screenshots/`name`.png.
-    pub fn save_screenshot(&self, name: &str) {
+    /// Saves the display's `[x, y, width, height]` (native dialogs and
+    /// notifications included, which WebDriver cannot see) as
+    /// target/screenshots/`name`.png.
+    pub fn save_screenshot(&self, name: &str, [x, y, width, height]: [i64; 4]) {
         let path = screenshots_folder().join(format!("{name}.png"));
         let status = Command::new("import")
-            .args(["-display", &self.display, "-window", "root"])
+            .args(["-display", &self.display, "-window", "root", "-crop"])
+            .arg(format!("{width}x{height}+{x}+{y}"))
+            .arg("+repage")
             .arg(&path)
             .stdout(Stdio::null())
             .status()

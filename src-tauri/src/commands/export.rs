@@ -9,11 +9,12 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tauri::{AppHandle, Emitter, Runtime, State};
+use tauri::{AppHandle, Emitter, Manager, Runtime, State};
 use tauri_plugin_dialog::DialogExt;
 
 /// The event that reports an export's progress.
@@ -21,9 +22,25 @@ pub const PROGRESS_EVENT: &str = "export-progress";
 /// Progress events at most this often.
 const PROGRESS_EVERY: Duration = Duration::from_millis(200);
 
-/// Whether the running export was asked to stop.
+/// The exports' shared state: whether the running one was asked to stop,
+/// and the folder the last one went to, where the next dialog opens.
 #[derive(Default)]
-pub struct Cancel(AtomicBool);
+pub struct Exports {
+    cancel: AtomicBool,
+    folder: Mutex<Option<PathBuf>>,
+}
+
+impl Exports {
+    /// The last export's folder, else Downloads, else home.
+    fn start_folder<R: Runtime>(&self, app: &AppHandle<R>) -> Option<PathBuf> {
+        let last = self.folder.lock().ok().and_then(|folder| folder.clone());
+        let path = app.path();
+        [last, path.download_dir().ok(), path.home_dir().ok()]
+            .into_iter()
+            .flatten()
+            .find(|folder| folder.is_dir())
+    }
+}
 
 /// How an export ended.
 #[derive(Debug, Serialize)]
@@ -39,19 +56,19 @@ pub enum Exported {
 #[tauri::command]
 pub async fn export_csv<R: Runtime>(
     app: AppHandle<R>,
-    cancel: State<'_, Cancel>,
+    exports: State<'_, Exports>,
     url: String,
     name: String,
 ) -> Result<Exported, String> {
-    cancel.0.store(false, Ordering::SeqCst);
+    exports.cancel.store(false, Ordering::SeqCst);
     let (chosen, choice) = tauri::async_runtime::channel(1);
-    app.dialog()
-        .file()
-        .set_file_name(&name)
-        .add_filter("CSV", &["csv"])
-        .save_file(move |path| {
-            chosen.try_send(path).ok();
-        });
+    let mut dialog = app.dialog().file().set_file_name(&name);
+    if let Some(folder) = exports.start_folder(&app) {
+        dialog = dialog.set_directory(folder);
+    }
+    dialog.add_filter("CSV", &["csv"]).save_file(move |path| {
+        chosen.try_send(path).ok();
+    });
     let mut choice = choice;
     let Some(Some(path)) = choice.recv().await else {
         return Ok(Exported::Cancelled);
@@ -59,8 +76,11 @@ pub async fn export_csv<R: Runtime>(
     let path = path
         .into_path()
         .map_err(|error| format!("that place cannot be written to: {error}"))?;
+    if let (Some(folder), Ok(mut last)) = (path.parent(), exports.folder.lock()) {
+        *last = Some(folder.to_owned());
+    }
     let part = part_of(&path);
-    let result = download(&app, &cancel, &url, &part).await;
+    let result = download(&app, &exports.cancel, &url, &part).await;
     match result {
         Ok(Some(bytes)) => {
             std::fs::rename(&part, &path).map_err(|error| {
@@ -85,8 +105,8 @@ pub async fn export_csv<R: Runtime>(
 
 /// Stops the running export; its partial file is removed.
 #[tauri::command]
-pub fn cancel_export(cancel: State<'_, Cancel>) {
-    cancel.0.store(true, Ordering::SeqCst);
+pub fn cancel_export(exports: State<'_, Exports>) {
+    exports.cancel.store(true, Ordering::SeqCst);
 }
 
 /// Where the file is written until it is complete.
@@ -108,7 +128,7 @@ fn describe(error: &std::io::Error) -> String {
 /// Streams `url` into `part`; the bytes written, or `None` if cancelled.
 async fn download<R: Runtime>(
     app: &AppHandle<R>,
-    cancel: &Cancel,
+    cancel: &AtomicBool,
     url: &str,
     part: &Path,
 ) -> Result<Option<u64>, String> {
@@ -134,7 +154,7 @@ async fn download<R: Runtime>(
         .await
         .map_err(|error| format!("the download broke off ({error})"))?
     {
-        if cancel.0.load(Ordering::SeqCst) {
+        if cancel.load(Ordering::SeqCst) {
             return Ok(None);
         }
         file.write_all(&chunk)

@@ -29,6 +29,15 @@ use crate::zone;
 use editor::{RuleForm, kind_label, kind_of};
 use wasm_bindgen::JsCast;
 
+/// The alert the user asked to see from outside the page (a clicked OS
+/// notification): each ask counts, so the dashboard can go to the alerts
+/// again, and the history marks that alert (`data-opened`).
+#[derive(Clone, Copy)]
+pub struct Opened {
+    pub asks: Signal<u64>,
+    pub alert: Signal<Option<String>>,
+}
+
 /// A state in words: colour never carries it alone.
 pub fn state_word(state: AlertState) -> &'static str {
     match state {
@@ -178,7 +187,9 @@ fn AlertHistory(dashboard: Signal<Dashboard>) -> View {
     let queries = use_context::<Queries>();
     let navigation = use_context::<Navigation>();
     let history = create_selector(move || dashboard.with(|state| state.alerts.history.clone()));
+    let opened = use_context::<Opened>().alert;
     let rows = move || {
+        let opened = opened.get_clone();
         let (zone, currency) = tenant_of(&queries);
         let route = navigation.route.get_clone();
         let when = |at: Option<DateTime<Utc>>| {
@@ -206,14 +217,15 @@ fn AlertHistory(dashboard: Signal<Dashboard>) -> View {
                 let link = route_link(payments_of(&route, &alert), "Payments".into(), "alert-payments");
                 let silenced = if alert.silenced { " · silenced" } else { "" };
                 let silenced_attribute = if alert.silenced { "true" } else { "false" };
+                let is_opened = opened.as_deref() == Some(alert.id.as_str());
                 let (class, badge, word) = (
-                    format!("alert-entry {state}"),
+                    format!("alert-entry {state}{}", if is_opened { " opened" } else { "" }),
                     format!("badge {state}"),
                     state_word(alert.state),
                 );
                 let (id, rule_id, rule_name, message) = (alert.id, alert.rule_id, alert.rule_name, alert.message);
                 view! {
-                    tr(class=class, data-testid="alert-entry", data-alert-id=id,
+                    tr(class=class, data-testid="alert-entry", data-alert-id=id, data-opened=is_opened.to_string(),
                        data-rule-id=rule_id, data-state=state, data-silenced=silenced_attribute) {
                         td { strong { (rule_name) } br() span(class="muted") { (message) } }
                         td { span(class=badge) { (word) } (silenced) }
