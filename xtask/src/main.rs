@@ -1,13 +1,14 @@
 //! Paypulse's project automation, in Rust behind `cargo xtask`:
 //! `run` (the product, on a fresh machine), `test` (everything CI checks),
 //! `ui` (the WASM dashboard), `desktop` (the Tauri app: dev, .deb),
-//! `setup` (the tools they need), `bench`.
+//! `setup` (the tools they need), `screenshots` (the README's), `bench`.
 
 mod bench;
 mod desktop;
 mod embedded_db;
 mod process;
 mod run;
+mod screenshots;
 mod setup;
 mod test;
 mod ui;
@@ -45,6 +46,9 @@ enum Command {
         #[command(subcommand)]
         action: desktop::Action,
     },
+    /// Copy the end-to-end tests' screenshots (target/screenshots/) into
+    /// docs/screenshots/, where the README shows them.
+    Screenshots,
     /// Run a benchmark (ingest, analytics, fanout, export, ui, detector); results in target/bench/<name>.json.
     Bench {
         name: String,
@@ -76,6 +80,7 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         }
         Command::Setup => setup::ensure(setup::Needs::everything()),
         Command::Desktop { action } => desktop::desktop(action),
+        Command::Screenshots => screenshots::copy(),
         Command::Bench { name, args } => bench::bench(&name, &args),
     }
 }
