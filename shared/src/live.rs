@@ -30,8 +30,29 @@ pub enum LiveFrame {
     Event(Box<PaymentEvent>),
     /// An alert that fired or was resolved (`{"type":"alert","alert":…}`).
     Alert(Box<AlertFrame>),
+    /// Sent every `everyMs` whatever the traffic (`{"type":"heartbeat",
+    /// "everyMs":15000}`), beside the WebSocket pings a browser's script
+    /// never sees: a client that hears nothing for two of them knows the
+    /// connection is dead (a computer that slept, a network that changed)
+    /// even when no close ever reaches it.
+    Heartbeat(Heartbeat),
     /// A frame of a type this build does not know (a newer server); skipped.
     Unknown(String),
+}
+
+/// How often the server's heartbeats come.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Heartbeat {
+    pub every_ms: u64,
+}
+
+#[derive(Serialize)]
+struct HeartbeatText {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(flatten)]
+    heartbeat: Heartbeat,
 }
 
 /// An alert transition in the feed: numbered and replayed like payment
@@ -110,6 +131,7 @@ impl LiveFrame {
 const HELLO: &str = "hello";
 const RESYNC_REQUIRED: &str = "resync_required";
 const ALERT: &str = "alert";
+const HEARTBEAT: &str = "heartbeat";
 
 impl Serialize for LiveFrame {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -129,6 +151,11 @@ impl Serialize for LiveFrame {
                 kind: ALERT,
                 alert: &frame.alert,
                 seq: frame.seq,
+            }
+            .serialize(serializer),
+            Self::Heartbeat(heartbeat) => HeartbeatText {
+                kind: HEARTBEAT,
+                heartbeat: *heartbeat,
             }
             .serialize(serializer),
             Self::Unknown(kind) => Control {
@@ -157,6 +184,9 @@ impl<'de> Deserialize<'de> for LiveFrame {
             RESYNC_REQUIRED => Ok(Self::ResyncRequired(position()?)),
             ALERT => serde_json::from_value(value)
                 .map(|frame| Self::Alert(Box::new(frame)))
+                .map_err(D::Error::custom),
+            HEARTBEAT => serde_json::from_value(value)
+                .map(Self::Heartbeat)
                 .map_err(D::Error::custom),
             _ if serde_json::from_value::<EventType>(serde_json::Value::String(kind.clone())).is_ok() => {
                 serde_json::from_value(value)
@@ -225,6 +255,15 @@ mod tests {
         assert_eq!(
             serde_json::to_value(&hello).unwrap(),
             serde_json::json!({"type": "hello", "epoch": "e1", "seq": 41})
+        );
+        let heartbeat = LiveFrame::Heartbeat(Heartbeat { every_ms: 15_000 });
+        assert_eq!(
+            serde_json::to_value(&heartbeat).unwrap(),
+            serde_json::json!({"type": "heartbeat", "everyMs": 15000})
+        );
+        assert_eq!(
+            serde_json::from_str::<LiveFrame>(r#"{"type":"heartbeat","everyMs":15000}"#).unwrap(),
+            heartbeat
         );
         let resync = LiveFrame::ResyncRequired(position);
         let text = serde_json::to_string(&resync).unwrap();

@@ -6,7 +6,8 @@
 //! usual `{code, message}` before the upgrade. Then the server sends a
 //! `hello` (`epoch`, `seq`), the missed events or a `resync_required` when the
 //! client asked to resume with `since` (and `epoch`), and live events that
-//! pass its filters. Pings go out every 15 s; a client that does not answer
+//! pass its filters. Pings go out every 15 s, each with a `heartbeat` text
+//! frame (the client's script sees no pings); a client that does not answer
 //! within the next interval is closed with 4001. A client that falls more than
 //! [`hub::WATCHER_QUEUE`] events behind, or whose socket does not take a
 //! frame within 10 s, is closed with 4008: memory stays bounded. Those
@@ -27,7 +28,7 @@ use axum::routing::get;
 use futures::{SinkExt, StreamExt};
 use paypulse_shared::filter::PaymentFilter;
 use paypulse_shared::live::FeedItem;
-use paypulse_shared::live::{CloseCode, FeedPosition, LiveFrame};
+use paypulse_shared::live::{CloseCode, FeedPosition, Heartbeat, LiveFrame};
 use paypulse_shared::query::LiveQuery;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
@@ -275,6 +276,12 @@ impl Watcher {
                 }
             }
         }
+        let beat = Utf8Bytes::from(
+            serde_json::to_string(&LiveFrame::Heartbeat(Heartbeat {
+                every_ms: self.limits.heartbeat.as_millis() as u64,
+            }))
+            .unwrap_or_default(),
+        );
         let mut heartbeat = tokio::time::interval(self.limits.heartbeat);
         // A tick this task was too busy to take must not fire at once after
         // the last one: the client gets a whole interval for each pong.
@@ -313,7 +320,11 @@ impl Watcher {
                         return Ended::Closed(Disconnect::HeartbeatTimeout);
                     }
                     awaiting_pong = true;
-                    if let Err(ended) = self.send(sink, Message::Ping(Default::default())).await {
+                    // The ping is for the server (the pong proves the client
+                    // alive); the text frame for the client's script, which
+                    // sees no pings, to know the connection is.
+                    let beat = [Message::Ping(Default::default()), Message::Text(beat.clone())];
+                    if let Err(ended) = self.send_all(sink, beat.into_iter()).await {
                         return ended;
                     }
                 }

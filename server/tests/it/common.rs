@@ -434,7 +434,13 @@ where
             .expect("the connection stays open")
             .expect("a valid frame");
         match message {
-            Message::Text(text) => return serde_json::from_str(&text).expect("JSON text frames"),
+            Message::Text(text) => {
+                let frame: serde_json::Value = serde_json::from_str(&text).expect("JSON text frames");
+                // Heartbeats are the connection's, not the feed's.
+                if frame["type"] != "heartbeat" {
+                    return frame;
+                }
+            }
             Message::Ping(_) | Message::Pong(_) => {}
             other => panic!("unexpected frame {other:?}"),
         }

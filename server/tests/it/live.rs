@@ -379,8 +379,9 @@ async fn a_frame_not_taken_within_the_send_limit_closes_with_4008() {
     assert!(reason.contains("waited"), "{reason}");
 }
 
-/// Pings go out every heartbeat; a client that does not answer one by the
-/// next is closed with 4001, while one that answers stays connected.
+/// Pings go out every heartbeat, each with a `heartbeat` text frame; a
+/// client that does not answer one by the next is closed with 4001, while
+/// one that answers stays connected.
 #[tokio::test]
 async fn a_client_that_withholds_pongs_is_closed_with_4001() {
     // Long enough that a busy machine never delays a pong by a whole one.
@@ -392,12 +393,18 @@ async fn a_client_that_withholds_pongs_is_closed_with_4001() {
     let mut answering = open_socket(&app.watch_url("acme", "")).await;
     assert_eq!(next_json(&mut answering).await["type"], "hello");
     let answering = tokio::spawn(async move {
-        let mut pings = 0;
+        let (mut pings, mut beats) = (0, 0);
         let until = tokio::time::Instant::now() + heartbeat * 6;
         loop {
             match tokio::time::timeout_at(until, answering.next()).await {
-                Err(_) => return (pings, answering),
+                Err(_) => return (pings, beats, answering),
                 Ok(Some(Ok(Message::Ping(_)))) => pings += 1,
+                // What a script, which sees no pings, keeps time by.
+                Ok(Some(Ok(Message::Text(text)))) => {
+                    let frame: Value = serde_json::from_str(&text).unwrap();
+                    assert_eq!(frame, serde_json::json!({"type": "heartbeat", "everyMs": 1000}));
+                    beats += 1;
+                }
                 Ok(other) => panic!("an answering client got {other:?}"),
             }
         }
@@ -412,8 +419,9 @@ async fn a_client_that_withholds_pongs_is_closed_with_4001() {
     let (code, reason) = close_frame(&mut silent).await.expect("a close frame");
     assert_eq!((code, reason.as_str()), (4001, "heartbeat timeout"));
 
-    let (pings, mut answering) = answering.await.unwrap();
+    let (pings, beats, mut answering) = answering.await.unwrap();
     assert!(pings >= 4, "{pings} pings in six heartbeats");
+    assert_eq!(beats, pings, "a heartbeat frame with every ping");
     assert_eq!(hub.disconnects(Disconnect::HeartbeatTimeout), 1, "only the silent one");
     app.create("acme", payment("after_pings", 1.0, "card", "succeeded"))
         .await;

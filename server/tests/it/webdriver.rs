@@ -60,6 +60,25 @@ impl Driver {
         self.port
     }
 
+    /// Stops the driver and everything it started (the app or browser
+    /// included), as a computer going to sleep stops every process.
+    pub fn freeze(&self) {
+        self.signal_group("-STOP");
+    }
+
+    /// Lets them run again, as a computer waking up.
+    pub fn thaw(&self) {
+        self.signal_group("-CONT");
+    }
+
+    fn signal_group(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, "--", &format!("-{}", self.child.id())])
+            .status()
+            .expect("running kill");
+        assert!(status.success(), "kill {signal} reached the driver's processes");
+    }
+
     /// A session with `capabilities`, retried while the driver starts up.
     pub async fn session(&self, capabilities: serde_json::Value) -> Client {
         let capabilities = capabilities.as_object().expect("capabilities are an object").clone();
@@ -84,11 +103,13 @@ impl Driver {
 impl Drop for Driver {
     fn drop(&mut self) {
         // The whole group: the driver, the native driver it started, and the
-        // browser or app they launched.
-        Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.child.id())])
-            .status()
-            .ok();
+        // browser or app they launched (woken first if frozen, so it dies).
+        for signal in ["-KILL", "-CONT"] {
+            Command::new("kill")
+                .args([signal, "--", &format!("-{}", self.child.id())])
+                .status()
+                .ok();
+        }
         self.child.wait().ok();
     }
 }

@@ -1,7 +1,7 @@
 //! What `/ws/payments` sends (docs/ARCHITECTURE.md, "Live feed"): a `hello`
 //! naming the feed's epoch and latest `seq`, payment events with their
-//! `seq`, and `resync_required` when missed events can no longer be
-//! replayed; and how the socket's address is built, with `since` and `epoch`
+//! `seq`, `resync_required` when missed events can no longer be replayed
+//! and a `heartbeat` every so often; and how the socket's address is built, with `since` and `epoch`
 //! when resuming.
 
 pub use paypulse_shared::live::FeedPosition as Position;
@@ -32,6 +32,7 @@ pub fn parse(text: &str) -> Option<LiveFrame> {
         "hello" => LiveFrame::Hello(serde_json::from_str(text).ok()?),
         "resync_required" => LiveFrame::ResyncRequired(serde_json::from_str(text).ok()?),
         "alert" => LiveFrame::Alert(Box::new(serde_json::from_str(text).ok()?)),
+        "heartbeat" => LiveFrame::Heartbeat(serde_json::from_str(text).ok()?),
         "payment_received" | "payment_failed" | "payment_refunded" => {
             LiveFrame::Event(Box::new(serde_json::from_str(text).ok()?))
         }

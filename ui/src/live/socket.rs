@@ -1,6 +1,8 @@
 //! The socket service: keeps one `/ws/payments` connection open for the
 //! signed-in tenant, hands its frames to the store, and reconnects when the
-//! store says so (after the backoff delay, resuming after the last event).
+//! store says so (after the backoff delay, resuming after the last event),
+//! or when the server's heartbeats stop (a connection that died without a
+//! close: the computer slept, the network changed).
 //!
 //! Events are handed over in batches, at most one per animation frame, so a
 //! firehose costs one store update and one render per frame, not one per
@@ -28,6 +30,14 @@ use crate::store::{Action, Effect};
 /// When animation frames do not come (a hidden tab), events still reach the
 /// store this often.
 const FLUSH_FALLBACK_MS: i32 = 250;
+
+/// Silence after which a connection is taken for dead before its first
+/// heartbeat says how often they come: two of the server's default 15 s and
+/// a margin.
+const FIRST_SILENCE_MS: u32 = 45_000;
+/// After a heartbeat: dead when the next two have not come, with this much
+/// slack for a busy page.
+const SILENCE_SLACK_MS: u32 = 2_000;
 
 /// Payments the feed opens with.
 const FEED_PRELOAD: u32 = 50;
@@ -60,6 +70,9 @@ struct Inner {
     /// A history request is running; another was asked for meanwhile.
     history_busy: Cell<bool>,
     history_again: Cell<bool>,
+    /// Counts the watchdog's arming: a timer armed before the latest one
+    /// (or before the connection closed) does nothing.
+    watchdog: Cell<u32>,
 }
 
 /// A socket and the handlers it calls, dropped together.
@@ -98,6 +111,7 @@ impl LiveService {
             stopped: Cell::new(false),
             history_busy: Cell::new(false),
             history_again: Cell::new(false),
+            watchdog: Cell::new(0),
         });
         Inner::open(&inner, None);
         Self { inner }
@@ -172,6 +186,29 @@ impl Inner {
             _on_message: on_message,
             _on_close: on_close,
         });
+        this.watch(FIRST_SILENCE_MS);
+    }
+
+    /// Takes the connection for dead if nothing re-arms this within
+    /// `silence_ms`. A computer that slept, or a network that changed,
+    /// leaves a socket that looks open and never closes: only the missing
+    /// heartbeats tell, and then the feed resumes on a new one.
+    fn watch(self: &Rc<Self>, silence_ms: u32) {
+        let armed = self.watchdog.get().wrapping_add(1);
+        self.watchdog.set(armed);
+        let weak = Rc::downgrade(self);
+        after(silence_ms.min(i32::MAX as u32) as i32, move || {
+            let Some(inner) = weak.upgrade() else {
+                return;
+            };
+            if inner.watchdog.get() != armed || inner.connection.borrow_mut().take().is_none() {
+                return;
+            }
+            inner.closed(
+                0,
+                "the server went quiet (the computer slept or the network changed)".to_owned(),
+            );
+        });
     }
 
     fn receive(self: Rc<Self>, text: &str) {
@@ -193,6 +230,10 @@ impl Inner {
                 self.flush();
                 self.dispatch(Action::ResyncRequired(position));
             }
+            Some(LiveFrame::Heartbeat(heartbeat)) => {
+                let every_ms = u32::try_from(heartbeat.every_ms).unwrap_or(u32::MAX / 4);
+                self.watch(every_ms.saturating_mul(2).saturating_add(SILENCE_SLACK_MS));
+            }
             // A newer server may add frame types: skipped, never fatal.
             Some(LiveFrame::Unknown(_)) | None => {
                 web_sys::console::warn_1(&format!("ignoring an unknown live frame: {text}").into())
@@ -204,6 +245,8 @@ impl Inner {
         if self.stopped.get() {
             return;
         }
+        // Disarmed: the next connection arms its own.
+        self.watchdog.set(self.watchdog.get().wrapping_add(1));
         self.flush();
         self.dispatch(Action::Closed {
             code,
