@@ -24,34 +24,11 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use chrono::{TimeDelta, Utc};
 use futures::TryStreamExt;
-use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{Document, doc};
-use paypulse_server::store::documents::{PaymentDoc, to_bson};
-use paypulse_shared::payment::PaymentStatus;
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use paypulse_server::store::documents::PaymentDoc;
 use serde_json::json;
 
-/// Days the payments are spread over.
-const DAYS: i64 = 90;
-const BATCH: usize = 2_000;
-
-/// Resident set size of process `pid` in MiB, from /proc.
-fn rss_mib(pid: u32) -> anyhow::Result<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status
-        .lines()
-        .find(|line| line.starts_with("VmRSS:"))
-        .ok_or_else(|| anyhow::anyhow!("no VmRSS for {pid}"))?;
-    let kib: f64 = line
-        .split_whitespace()
-        .nth(1)
-        .ok_or_else(|| anyhow::anyhow!("malformed VmRSS"))?
-        .parse()?;
-    Ok(kib / 1024.0)
-}
 
 /// The server binary on `database`, killed when dropped.
 struct Server {
@@ -99,63 +76,6 @@ impl Drop for Server {
     }
 }
 
-/// Writes `count` payments of `acme` over the last [`DAYS`] days.
-async fn load(state: &paypulse_server::state::AppState, count: usize) -> anyhow::Result<()> {
-    let mut rng = StdRng::seed_from_u64(11);
-    let now = Utc::now();
-    let methods = ["card", "paypal", "bank_transfer", "apple_pay"];
-    let payments = state.store.database().collection::<PaymentDoc>("payments");
-    let started = Instant::now();
-    let mut written = 0;
-    while written < count {
-        let batch: Vec<PaymentDoc> = (0..BATCH.min(count - written))
-            .map(|_| {
-                let at = now - TimeDelta::milliseconds(rng.random_range(1..DAYS * 86_400_000));
-                let failed = rng.random_range(0..20) == 0;
-                PaymentDoc {
-                    id: ObjectId::new(),
-                    tenant_id: "acme".into(),
-                    external_id: format!("exp_{}", ObjectId::new().to_hex()),
-                    amount_minor: rng.random_range(100..500_000),
-                    currency: "USD".into(),
-                    method: methods[rng.random_range(0..methods.len())].into(),
-                    status: if failed {
-                        PaymentStatus::Failed
-                    } else {
-                        PaymentStatus::Succeeded
-                    },
-                    failure_reason: failed.then(|| "card_declined".into()),
-                    refunded_at: None,
-                    created_at: to_bson(at),
-                    updated_at: to_bson(at),
-                }
-            })
-            .collect();
-        written += batch.len();
-        // SecantusDB now and then answers a large insert with an internal
-        // error; a retry of the same documents (unordered, so those already
-        // in are skipped as duplicates) completes it.
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match payments.insert_many(&batch).ordered(false).await {
-                Ok(_) => break,
-                Err(error) if attempt < 5 => {
-                    if matches!(*error.kind, mongodb::error::ErrorKind::InsertMany(_)) {
-                        // Duplicates of a half-finished earlier attempt.
-                        break;
-                    }
-                    eprintln!("insert failed ({error}); retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-                Err(error) => return Err(error.into()),
-            }
-        }
-    }
-    eprintln!("{count} payments written in {:.0} s", started.elapsed().as_secs_f64());
-    Ok(())
-}
-
 struct Export {
     first_byte_ms: f64,
     seconds: f64,
@@ -168,12 +88,12 @@ struct Export {
 /// One export read to the end, with the server's memory sampled meanwhile.
 async fn export(http: &reqwest::Client, server: &Server) -> anyhow::Result<Export> {
     let pid = server.child.id();
-    let before_mib = rss_mib(pid)?;
+    let before_mib = common::rss_mib(pid)?;
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let sampler = tokio::spawn(async move {
         let mut peak: f64 = 0.0;
         loop {
-            if let Ok(rss) = rss_mib(pid) {
+            if let Ok(rss) = common::rss_mib(pid) {
                 peak = peak.max(rss);
             }
             tokio::select! {
@@ -238,7 +158,7 @@ async fn main() -> anyhow::Result<()> {
     let database = format!("bench_export_{:x}", rand::random::<u32>());
     let state = paypulse_server::connect(common::config(&uri, &database)).await?;
     common::seed_acme(&state, 0, 0.0, 1).await?;
-    load(&state, count).await?;
+    common::load_payments(&state, count).await?;
     let stored = state
         .store
         .database()

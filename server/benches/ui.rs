@@ -34,12 +34,9 @@ mod webdriver;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use chrono::Utc;
 use fantoccini::Client;
 use paypulse_server::state::AppState;
 use paypulse_shared::live::FeedItem;
-use paypulse_shared::money::Amount;
-use paypulse_shared::payment::{EventType, Payment, PaymentEvent, PaymentStatus};
 use serde_json::{Value, json};
 
 /// The page's probes, installed once it is populated. `held` and `counted`
@@ -121,34 +118,6 @@ function check() {
 }
 check();
 "#;
-
-fn event(index: u64) -> PaymentEvent {
-    let now = Utc::now();
-    let (event_type, status) = match index % 20 {
-        0 => (EventType::PaymentFailed, PaymentStatus::Failed),
-        1 => (EventType::PaymentRefunded, PaymentStatus::Refunded),
-        _ => (EventType::PaymentReceived, PaymentStatus::Succeeded),
-    };
-    let methods = ["card", "paypal", "bank_transfer", "apple_pay", "google_pay"];
-    PaymentEvent {
-        event_type,
-        payment: Payment {
-            id: format!("bench-{index}"),
-            tenant_id: "acme".into(),
-            external_id: format!("bench-{index}"),
-            amount: Amount::from_minor(1_000 + (index as i64 * 7_919) % 90_000, 2),
-            currency: "USD".into(),
-            method: methods[index as usize % methods.len()].into(),
-            status,
-            failure_reason: (status == PaymentStatus::Failed).then(|| "card_declined".into()),
-            refunded_at: None,
-            created_at: now,
-            updated_at: now,
-        },
-        timestamp: now,
-        seq: None,
-    }
-}
 
 async fn js(client: &Client, script: &str) -> anyhow::Result<Value> {
     Ok(client.execute(script, Vec::new()).await?)
@@ -239,7 +208,7 @@ async fn firehose(state: &AppState, client: &Client, rate: u64, seconds: u64) ->
         ticker.tick().await;
         let due = (started.elapsed().as_secs_f64() * rate as f64) as u64;
         if due > published {
-            let events: Vec<FeedItem> = (published..due).map(|index| FeedItem::Payment(event(index))).collect();
+            let events: Vec<FeedItem> = (published..due).map(|index| FeedItem::Payment(common::live_event(index))).collect();
             let at = epoch_ms();
             published_at.extend(std::iter::repeat_n(at, (due - published) as usize));
             published = due;

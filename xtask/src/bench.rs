@@ -47,6 +47,12 @@ pub const BENCHMARKS: &[(&str, &str)] = &[
          heap, and for every event the time until the store holds it and the feed counts it (and the old in-view latency)",
     ),
     (
+        "desktop",
+        "the desktop app (optimised build, under Xvfb) vs the browser build in headless Chromium: cold start to a populated \
+         dashboard (medians of 5 alternating rounds), PSS/RSS of all their processes over 10 minutes of 200 events/s side by \
+         side, and a 1,000,000-row export to disk through the save dialog vs a download: rows/s and peak memory growth",
+    ),
+    (
         "detector",
         "anomaly detection quality on ten synthetic 8-week hourly series with injected failure spikes, volume drops and \
          surges in the last 2 weeks: precision and recall per kind of the seasonal detector, its rolling fallback and the \
@@ -79,12 +85,26 @@ pub fn bench(name: &str, extra: &[String]) -> anyhow::Result<()> {
                 .args(extra),
         );
     }
+    let desktop = name == "desktop";
     setup::ensure(Needs {
-        browser: name == "ui",
-        ..Needs::default()
+        browser: name == "ui" || desktop,
+        desktop,
     })?;
-    if name == "ui" {
+    if name == "ui" || desktop {
         crate::ui::build(crate::ui::Profile::Release)?;
+    }
+    if desktop {
+        // The app as optimised as the server it is measured against (the
+        // bench profile: release without LTO), the dashboard embedded.
+        process::run(cargo().args([
+            "build",
+            "--package",
+            "paypulse-desktop",
+            "--features",
+            "custom-protocol",
+            "--profile",
+            "bench",
+        ]))?;
     }
     let redis = !extra.iter().any(|arg| arg == "--no-redis");
     let redis_url = redis_url();
@@ -98,6 +118,11 @@ pub fn bench(name: &str, extra: &[String]) -> anyhow::Result<()> {
         .args(extra.iter().filter(|arg| *arg != "--no-redis"))
         .env("MONGODB_URI", mongodb_uri)
         .env_remove("REDIS_URL");
+    if desktop {
+        command
+            .env("DESKTOP_BIN", crate::ui::target_root().join("release/paypulse-desktop"))
+            .env("TAURI_DRIVER", setup::tauri_driver_path());
+    }
     if redis {
         command.env("REDIS_URL", &redis_url);
     }

@@ -7,6 +7,15 @@
 
 use std::net::Ipv4Addr;
 use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use chrono::{TimeDelta, Utc};
+use mongodb::bson::oid::ObjectId;
+use paypulse_server::store::documents::{PaymentDoc, to_bson};
+use paypulse_shared::money::Amount;
+use paypulse_shared::payment::{EventType, Payment, PaymentEvent, PaymentStatus};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 use paypulse_server::config::{Config, DatabaseConfig};
 use paypulse_server::seed::{self, SeedArgs};
@@ -97,7 +106,7 @@ pub fn write_result(name: &str, result: &serde_json::Value) -> anyhow::Result<()
 }
 
 /// Milliseconds in `duration`, as benchmarks report them.
-pub fn millis(duration: std::time::Duration) -> f64 {
+pub fn millis(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1_000.0
 }
 
@@ -207,4 +216,111 @@ pub fn database_pids(uri: &str) -> Vec<String> {
 /// CPU seconds the processes `pids` have used in all.
 pub fn cpu_of(pids: &[String]) -> f64 {
     pids.iter().filter_map(|pid| cpu_seconds(pid)).sum()
+}
+
+/// Days [`load_payments`] spreads payments over.
+const LOAD_DAYS: i64 = 90;
+const LOAD_BATCH: usize = 2_000;
+
+/// Writes `count` payments of `acme` over the last [`LOAD_DAYS`] days
+/// straight into the collection (what an export reads; no rollups).
+pub async fn load_payments(state: &AppState, count: usize) -> anyhow::Result<()> {
+    let mut rng = StdRng::seed_from_u64(11);
+    let now = Utc::now();
+    let methods = ["card", "paypal", "bank_transfer", "apple_pay"];
+    let payments = state.store.database().collection::<PaymentDoc>("payments");
+    let started = Instant::now();
+    let mut written = 0;
+    while written < count {
+        let batch: Vec<PaymentDoc> = (0..LOAD_BATCH.min(count - written))
+            .map(|_| {
+                let at = now - TimeDelta::milliseconds(rng.random_range(1..LOAD_DAYS * 86_400_000));
+                let failed = rng.random_range(0..20) == 0;
+                PaymentDoc {
+                    id: ObjectId::new(),
+                    tenant_id: "acme".into(),
+                    external_id: format!("exp_{}", ObjectId::new().to_hex()),
+                    amount_minor: rng.random_range(100..500_000),
+                    currency: "USD".into(),
+                    method: methods[rng.random_range(0..methods.len())].into(),
+                    status: if failed {
+                        PaymentStatus::Failed
+                    } else {
+                        PaymentStatus::Succeeded
+                    },
+                    failure_reason: failed.then(|| "card_declined".into()),
+                    refunded_at: None,
+                    created_at: to_bson(at),
+                    updated_at: to_bson(at),
+                }
+            })
+            .collect();
+        written += batch.len();
+        // SecantusDB now and then answers a large insert with an internal
+        // error; a retry of the same documents (unordered, so those already
+        // in are skipped as duplicates) completes it.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match payments.insert_many(&batch).ordered(false).await {
+                Ok(_) => break,
+                Err(error) if attempt < 5 => {
+                    if matches!(*error.kind, mongodb::error::ErrorKind::InsertMany(_)) {
+                        // Duplicates of a half-finished earlier attempt.
+                        break;
+                    }
+                    eprintln!("insert failed ({error}); retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+    eprintln!("{count} payments written in {:.0} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// The `index`th of a stream of live events of `acme`: mostly received,
+/// one in 20 failed, one in 20 refunded, over five methods.
+pub fn live_event(index: u64) -> PaymentEvent {
+    let now = Utc::now();
+    let (event_type, status) = match index % 20 {
+        0 => (EventType::PaymentFailed, PaymentStatus::Failed),
+        1 => (EventType::PaymentRefunded, PaymentStatus::Refunded),
+        _ => (EventType::PaymentReceived, PaymentStatus::Succeeded),
+    };
+    let methods = ["card", "paypal", "bank_transfer", "apple_pay", "google_pay"];
+    PaymentEvent {
+        event_type,
+        payment: Payment {
+            id: format!("bench-{index}"),
+            tenant_id: "acme".into(),
+            external_id: format!("bench-{index}"),
+            amount: Amount::from_minor(1_000 + (index as i64 * 7_919) % 90_000, 2),
+            currency: "USD".into(),
+            method: methods[index as usize % methods.len()].into(),
+            status,
+            failure_reason: (status == PaymentStatus::Failed).then(|| "card_declined".into()),
+            refunded_at: None,
+            created_at: now,
+            updated_at: now,
+        },
+        timestamp: now,
+        seq: None,
+    }
+}
+
+/// Resident set size of process `pid` in MiB, from /proc.
+pub fn rss_mib(pid: u32) -> anyhow::Result<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find(|line| line.starts_with("VmRSS:"))
+        .ok_or_else(|| anyhow::anyhow!("no VmRSS for {pid}"))?;
+    let kib: f64 = line
+        .split_whitespace()
+        .nth(1)
+        .ok_or_else(|| anyhow::anyhow!("malformed VmRSS"))?
+        .parse()?;
+    Ok(kib / 1024.0)
 }

@@ -60,6 +60,21 @@ impl Driver {
         self.port
     }
 
+    /// The driver's process id, which is also its process group's.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits until the driver accepts connections, so that what is timed
+    /// after it is the session's start, not the driver's.
+    pub async fn ready(&self) {
+        let deadline = Instant::now() + SESSION_TIMEOUT;
+        while tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).await.is_err() {
+            assert!(Instant::now() < deadline, "the driver never listened on {}", self.port);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Stops the driver and everything it started (the app or browser
     /// included), as a computer going to sleep stops every process.
     pub fn freeze(&self) {
