@@ -42,20 +42,6 @@ use paypulse_shared::live::FeedItem;
 use serde_json::{Value, json};
 use webdriver::{Driver, TempDir, Xvfb};
 
-/// Waits (in the page) for a populated dashboard; answers ms since the
-/// page's navigation began.
-const POPULATED: &str = r#"
-const done = arguments[arguments.length - 1];
-function check() {
-  const ready = document.querySelector('[data-testid=metrics-grid][data-state=ready]')
-    && document.querySelector('[data-testid=trend-point]')
-    && document.querySelector('[data-testid=connection-status][data-state=live]');
-  if (!ready) return requestAnimationFrame(check);
-  done(performance.now());
-}
-check();
-"#;
-
 /// What a page or an export may take.
 const STEP_TIMEOUT: Duration = Duration::from_secs(600);
 /// The drivers, which are not the product.
@@ -144,27 +130,8 @@ impl Bench {
                 let settings = json!({"tenant": "acme", "server": self.base, "keyIn": "file"});
                 std::fs::write(folder.join("settings.json"), settings.to_string())?;
                 std::fs::write(folder.join("api-key"), "pk_demo_acme_viewer")?;
-                let xdg = |folder: &str| home.0.join(folder).display().to_string();
-                let environment = vec![
-                    ("DISPLAY", self.display.display.clone()),
-                    ("DBUS_SESSION_BUS_ADDRESS", self.bus.address.clone()),
-                    ("HOME", home.0.display().to_string()),
-                    ("XDG_DATA_HOME", xdg("data")),
-                    ("XDG_CONFIG_HOME", xdg("config")),
-                    ("XDG_CACHE_HOME", xdg("cache")),
-                ];
-                let driver = Driver::start(
-                    &self.tauri_driver,
-                    &[
-                        "--port",
-                        "{port}",
-                        "--native-port",
-                        "{port2}",
-                        "--native-driver",
-                        "/usr/bin/WebKitWebDriver",
-                    ],
-                    &environment,
-                );
+                let environment = webdriver::desktop_environment(&self.display.display, &self.bus.address, &home.0);
+                let driver = Driver::start(&self.tauri_driver, &webdriver::TAURI_DRIVER_ARGS, &environment);
                 let capabilities = json!({
                     "browserName": "wry",
                     "tauri:options": { "application": self.application },
@@ -189,10 +156,9 @@ impl Bench {
                 .goto(&format!("{}/#tenant=acme&key=pk_demo_acme_viewer", self.base))
                 .await?;
         }
-        let page_ms = tokio::time::timeout(STEP_TIMEOUT, client.execute_async(POPULATED, Vec::new()))
-            .await??
-            .as_f64()
-            .unwrap_or(f64::NAN);
+        let populated =
+            tokio::time::timeout(STEP_TIMEOUT, client.execute_async(common::POPULATED, Vec::new())).await??;
+        let page_ms = populated["at"].as_f64().unwrap_or(f64::NAN);
         let wall_ms = common::millis(started.elapsed());
         if side == Side::Browser {
             // Headless Chromium saves downloads only when told where.
@@ -249,7 +215,10 @@ impl Running {
     /// PSS and RSS in MiB, summed over [`Self::processes`].
     fn memory(&self) -> (f64, f64) {
         self.processes().into_iter().fold((0.0, 0.0), |(pss, rss), pid| {
-            (pss + pss_mib(pid).unwrap_or(0.0), rss + common::rss_mib(pid).unwrap_or(0.0))
+            (
+                pss + pss_mib(pid).unwrap_or(0.0),
+                rss + common::rss_mib(pid).unwrap_or(0.0),
+            )
         })
     }
 
@@ -400,8 +369,12 @@ async fn live_feed(state: &AppState, sides: &[Running], rate: u64, minutes: u64)
         samples.push(sample(minute));
     }
     let growth = |side: Side, key: &str| {
-        let first = samples.first().map_or(0.0, |row| row[side.name()][key].as_f64().unwrap_or(0.0));
-        let last = samples.last().map_or(0.0, |row| row[side.name()][key].as_f64().unwrap_or(0.0));
+        let first = samples
+            .first()
+            .map_or(0.0, |row| row[side.name()][key].as_f64().unwrap_or(0.0));
+        let last = samples
+            .last()
+            .map_or(0.0, |row| row[side.name()][key].as_f64().unwrap_or(0.0));
         json!({ "start": first, "end": last, "growth": last - first })
     };
     json!({
@@ -458,7 +431,11 @@ async fn main() -> anyhow::Result<()> {
             running.close().await;
         }
     }
-    let ratios: Vec<f64> = wall[0].iter().zip(&wall[1]).map(|(desktop, browser)| desktop / browser).collect();
+    let ratios: Vec<f64> = wall[0]
+        .iter()
+        .zip(&wall[1])
+        .map(|(desktop, browser)| desktop / browser)
+        .collect();
     let cold_start = json!({
         "what": "from the session's request (the app or browser starting, signed in) to metrics, chart points and a live connection on screen",
         "desktop_ms": summary(&wall[0]),
@@ -513,7 +490,11 @@ async fn main() -> anyhow::Result<()> {
             running.close().await;
         }
     }
-    let export_ratios: Vec<f64> = export[0].iter().zip(&export[1]).map(|(desktop, browser)| desktop / browser).collect();
+    let export_ratios: Vec<f64> = export[0]
+        .iter()
+        .zip(&export[1])
+        .map(|(desktop, browser)| desktop / browser)
+        .collect();
     let export = json!({
         "payments": payments,
         "what": "the list of every payment exported to a file (the app: save dialog then its stream to disk; the browser: its download), from the confirming key or click to the finished file",

@@ -29,7 +29,6 @@ use mongodb::bson::{Document, doc};
 use paypulse_server::store::documents::PaymentDoc;
 use serde_json::json;
 
-
 /// The server binary on `database`, killed when dropped.
 struct Server {
     child: Child,

@@ -103,22 +103,6 @@ window.gc();
 return { jsHeap: performance.memory.usedJSHeapSize, wasm: window.paypulseWasmMemory.buffer.byteLength };
 "#;
 
-/// Waits (in the page) for a populated dashboard; answers ms since navigation
-/// and what each resource transferred.
-const POPULATED: &str = r#"
-const done = arguments[arguments.length - 1];
-function check() {
-  const ready = document.querySelector('[data-testid=metrics-grid][data-state=ready]')
-    && document.querySelector('[data-testid=trend-point]')
-    && document.querySelector('[data-testid=connection-status][data-state=live]');
-  if (!ready) return requestAnimationFrame(check);
-  const at = performance.now();
-  const entries = performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'));
-  done({ at, resources: entries.map(e => ({ name: e.name, encoded: e.encodedBodySize, decoded: e.decodedBodySize })) });
-}
-check();
-"#;
-
 async fn js(client: &Client, script: &str) -> anyhow::Result<Value> {
     Ok(client.execute(script, Vec::new()).await?)
 }
@@ -208,7 +192,9 @@ async fn firehose(state: &AppState, client: &Client, rate: u64, seconds: u64) ->
         ticker.tick().await;
         let due = (started.elapsed().as_secs_f64() * rate as f64) as u64;
         if due > published {
-            let events: Vec<FeedItem> = (published..due).map(|index| FeedItem::Payment(common::live_event(index))).collect();
+            let events: Vec<FeedItem> = (published..due)
+                .map(|index| FeedItem::Payment(common::live_event(index)))
+                .collect();
             let at = epoch_ms();
             published_at.extend(std::iter::repeat_n(at, (due - published) as usize));
             published = due;
@@ -309,7 +295,7 @@ async fn main() -> anyhow::Result<()> {
     client
         .goto(&format!("{base}/#tenant=acme&key=pk_demo_acme_viewer"))
         .await?;
-    let populated = client.execute_async(POPULATED, Vec::new()).await?;
+    let populated = client.execute_async(common::POPULATED, Vec::new()).await?;
     let resources = populated["resources"].as_array().cloned().unwrap_or_default();
     let transferred: f64 = resources.iter().filter_map(|entry| entry["encoded"].as_f64()).sum();
     let loaded: Vec<Value> = resources

@@ -324,3 +324,19 @@ pub fn rss_mib(pid: u32) -> anyhow::Result<f64> {
         .parse()?;
     Ok(kib / 1024.0)
 }
+
+/// Waits (in the page) for a populated dashboard; answers ms since navigation
+/// and what each resource transferred.
+pub const POPULATED: &str = r#"
+const done = arguments[arguments.length - 1];
+function check() {
+  const ready = document.querySelector('[data-testid=metrics-grid][data-state=ready]')
+    && document.querySelector('[data-testid=trend-point]')
+    && document.querySelector('[data-testid=connection-status][data-state=live]');
+  if (!ready) return requestAnimationFrame(check);
+  const at = performance.now();
+  const entries = performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'));
+  done({ at, resources: entries.map(e => ({ name: e.name, encoded: e.encodedBodySize, decoded: e.decodedBodySize })) });
+}
+check();
+"#;

@@ -54,27 +54,8 @@ impl Desktop {
         let tauri_driver = required_path("TAURI_DRIVER");
         let display = Xvfb::start();
         let home = TempDir::new("paypulse-desktop-home");
-        let xdg = |folder: &str| home.0.join(folder).display().to_string();
-        let environment = vec![
-            ("DISPLAY", display.display.clone()),
-            ("DBUS_SESSION_BUS_ADDRESS", bus.address.clone()),
-            ("HOME", home.0.display().to_string()),
-            ("XDG_DATA_HOME", xdg("data")),
-            ("XDG_CONFIG_HOME", xdg("config")),
-            ("XDG_CACHE_HOME", xdg("cache")),
-        ];
-        let driver = Driver::start(
-            &tauri_driver,
-            &[
-                "--port",
-                "{port}",
-                "--native-port",
-                "{port2}",
-                "--native-driver",
-                "/usr/bin/WebKitWebDriver",
-            ],
-            &environment,
-        );
+        let environment = crate::webdriver::desktop_environment(&display.display, &bus.address, &home.0);
+        let driver = Driver::start(&tauri_driver, &crate::webdriver::TAURI_DRIVER_ARGS, &environment);
         Self {
             display,
             home,

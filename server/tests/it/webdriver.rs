@@ -69,7 +69,10 @@ impl Driver {
     /// after it is the session's start, not the driver's.
     pub async fn ready(&self) {
         let deadline = Instant::now() + SESSION_TIMEOUT;
-        while tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).await.is_err() {
+        while tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, self.port))
+            .await
+            .is_err()
+        {
             assert!(Instant::now() < deadline, "the driver never listened on {}", self.port);
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -88,7 +91,7 @@ impl Driver {
 
     fn signal_group(&self, signal: &str) {
         let status = Command::new("kill")
-            .args([signal, "--", &format!("-{}", self.child.id())])
+            .args([signal, "--", &format!("-{}", self.pid())])
             .status()
             .expect("running kill");
         assert!(status.success(), "kill {signal} reached the driver's processes");
@@ -97,13 +100,15 @@ impl Driver {
     /// A session with `capabilities`, retried while the driver starts up.
     pub async fn session(&self, capabilities: serde_json::Value) -> Client {
         let capabilities = capabilities.as_object().expect("capabilities are an object").clone();
+        self.ready().await;
         let deadline = Instant::now() + SESSION_TIMEOUT;
         loop {
             let mut builder = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
             builder.capabilities(capabilities.clone());
             match builder.connect(&format!("http://127.0.0.1:{}", self.port)).await {
                 Ok(client) => return client,
-                // Connection refused while the driver starts: poll again.
+                // Refused or dropped while the driver starts, or while it
+                // ends its previous session: ask again.
                 Err(fantoccini::error::NewSessionError::Failed(_) | fantoccini::error::NewSessionError::FailedC(_))
                     if Instant::now() < deadline =>
                 {
@@ -127,6 +132,31 @@ impl Drop for Driver {
         }
         self.child.wait().ok();
     }
+}
+
+/// tauri-driver's arguments, with WebKitWebDriver as its native driver.
+pub const TAURI_DRIVER_ARGS: [&str; 6] = [
+    "--port",
+    "{port}",
+    "--native-port",
+    "{port2}",
+    "--native-driver",
+    "/usr/bin/WebKitWebDriver",
+];
+
+/// What the desktop app runs with: `display`, the session bus at `bus`, and
+/// `home` as its home with its XDG folders inside (a fresh home: the app
+/// starts as on first use).
+pub fn desktop_environment(display: &str, bus: &str, home: &Path) -> Vec<(&'static str, String)> {
+    let xdg = |folder: &str| home.join(folder).display().to_string();
+    vec![
+        ("DISPLAY", display.to_owned()),
+        ("DBUS_SESSION_BUS_ADDRESS", bus.to_owned()),
+        ("HOME", home.display().to_string()),
+        ("XDG_DATA_HOME", xdg("data")),
+        ("XDG_CONFIG_HOME", xdg("config")),
+        ("XDG_CACHE_HOME", xdg("cache")),
+    ]
 }
 
 /// Headless Chromium capabilities with a fresh profile in `profile`.
