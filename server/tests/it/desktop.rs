@@ -732,3 +732,68 @@ async fn desktop_app_resumes_its_live_feed_after_sleeping_through_a_network_chan
     assert_eq!(gaps.as_deref(), Some("0"), "every event once, in order");
     assert_eq!(resyncs.as_deref(), Some("0"), "resumed, not reloaded");
 }
+
+#[tokio::test]
+async fn desktop_export_cancelled_while_the_server_stalls_stops_at_once_and_leaves_nothing() {
+    let app = TestApp::spawn().await;
+    let now = Utc::now();
+    let payments: Vec<_> = (0..200)
+        .map(|index| {
+            payment(
+                "globex",
+                now - TimeDelta::minutes(index),
+                1_000 + index,
+                "card",
+                PaymentStatus::Succeeded,
+            )
+        })
+        .collect();
+    app.insert(&payments).await;
+    let network = crate::stall_proxy::StallProxy::start(app.address).await;
+    let server = format!("http://{}", network.address);
+    let bus = SessionBus::start();
+    let desktop = Desktop::start(&bus);
+    let target = desktop.home.0.join("stalled.csv");
+    let window = desktop.driver.session(desktop.capabilities()).await;
+    let outcome = tokio::time::timeout(TEST_TIMEOUT, async {
+        sign_in(&window, "globex", "pk_demo_globex_viewer", &server).await?;
+        shows(&window, "[data-testid=connection-status][data-state=live]").await?;
+        shows(&window, "[data-testid=export-csv]").await?.click().await?;
+        desktop.save_dialog().await;
+        // The server stops answering before the export's first byte.
+        network.pause();
+        desktop.xdotool(&["key", "ctrl+a"]);
+        desktop.xdotool(&["type", "--delay", "5", &target.display().to_string()]);
+        desktop.xdotool(&["key", "Return"]);
+        shows(&window, "[data-testid=export-cancel]").await?.click().await?;
+        // At once, not after the stall timeout (60 s).
+        let stopped = window
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css("[data-testid=export-csv][data-busy=false]"))
+            .await
+            .map(drop);
+        let reported = window
+            .find_all(Locator::Css("[data-testid=export-saved], [data-testid=export-error]"))
+            .await?
+            .len();
+        Step::Ok((stopped, reported))
+    })
+    .await;
+    network.resume();
+    if !matches!(outcome, Ok(Ok((Ok(()), _)))) {
+        crate::webdriver::save_evidence(&window, "desktop-export-stall").await;
+    }
+    window.close().await.ok();
+    let (stopped, reported) = outcome
+        .expect("the desktop app answers in time")
+        .expect("driving the desktop app");
+    stopped.expect("Cancel stops a stalled export within seconds");
+    assert_eq!(reported, 0, "a cancelled export reports nothing");
+    let left: Vec<_> = std::fs::read_dir(&desktop.home.0)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("stalled"))
+        .collect();
+    assert!(left.is_empty(), "nothing written: {left:?}");
+}

@@ -10,24 +10,37 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, Runtime, State};
 use tauri_plugin_dialog::DialogExt;
+use tokio::sync::watch;
 
 /// The event that reports an export's progress.
 pub const PROGRESS_EVENT: &str = "export-progress";
 /// Progress events at most this often.
 const PROGRESS_EVERY: Duration = Duration::from_millis(200);
+/// A server that sends nothing for this long has stopped: the export fails
+/// (and its partial file goes) instead of waiting for ever.
+const STALL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The exports' shared state: whether the running one was asked to stop,
 /// and the folder the last one went to, where the next dialog opens.
-#[derive(Default)]
 pub struct Exports {
-    cancel: AtomicBool,
+    /// Watched while waiting for the server, so a cancel takes effect at
+    /// once even while no byte arrives.
+    cancel: watch::Sender<bool>,
     folder: Mutex<Option<PathBuf>>,
+}
+
+impl Default for Exports {
+    fn default() -> Self {
+        Self {
+            cancel: watch::Sender::new(false),
+            folder: Mutex::default(),
+        }
+    }
 }
 
 impl Exports {
@@ -60,7 +73,7 @@ pub async fn export_csv<R: Runtime>(
     url: String,
     name: String,
 ) -> Result<Exported, String> {
-    exports.cancel.store(false, Ordering::SeqCst);
+    exports.cancel.send_replace(false);
     let (chosen, choice) = tauri::async_runtime::channel(1);
     let mut dialog = app.dialog().file().set_file_name(&name);
     if let Some(folder) = exports.start_folder(&app) {
@@ -106,7 +119,7 @@ pub async fn export_csv<R: Runtime>(
 /// Stops the running export; its partial file is removed.
 #[tauri::command]
 pub fn cancel_export(exports: State<'_, Exports>) {
-    exports.cancel.store(true, Ordering::SeqCst);
+    exports.cancel.send_replace(true);
 }
 
 /// Where the file is written until it is complete.
@@ -128,13 +141,21 @@ fn describe(error: &std::io::Error) -> String {
 /// Streams `url` into `part`; the bytes written, or `None` if cancelled.
 async fn download<R: Runtime>(
     app: &AppHandle<R>,
-    cancel: &AtomicBool,
+    cancel: &watch::Sender<bool>,
     url: &str,
     part: &Path,
 ) -> Result<Option<u64>, String> {
-    let mut response = reqwest::get(url)
-        .await
-        .map_err(|error| format!("the server could not be reached ({error})"))?;
+    let mut cancelled = cancel.subscribe();
+    let client = reqwest::Client::builder()
+        .read_timeout(STALL_TIMEOUT)
+        .build()
+        .map_err(|error| error.to_string())?;
+    let mut response = tokio::select! {
+        response = client.get(url).send() => {
+            response.map_err(|error| format!("the server could not be reached ({error})"))?
+        }
+        _ = cancelled.wait_for(|cancel| *cancel) => return Ok(None),
+    };
     let status = response.status();
     if !status.is_success() {
         let body = response.text().await.unwrap_or_default();
@@ -149,14 +170,14 @@ async fn download<R: Runtime>(
     let mut file = std::io::BufWriter::new(file);
     let mut written = 0_u64;
     let mut reported = Instant::now();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|error| format!("the download broke off ({error})"))?
-    {
-        if cancel.load(Ordering::SeqCst) {
-            return Ok(None);
-        }
+    loop {
+        let chunk = tokio::select! {
+            chunk = response.chunk() => chunk.map_err(|error| format!("the download broke off ({error})"))?,
+            _ = cancelled.wait_for(|cancel| *cancel) => return Ok(None),
+        };
+        let Some(chunk) = chunk else {
+            break;
+        };
         file.write_all(&chunk)
             .map_err(|error| format!("writing {}: {}", part.display(), describe(&error)))?;
         written += chunk.len() as u64;
