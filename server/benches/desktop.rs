@@ -38,7 +38,6 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{Client, Locator};
 use paypulse_server::state::AppState;
-use paypulse_shared::live::FeedItem;
 use serde_json::{Value, json};
 use webdriver::{Driver, TempDir, Xvfb};
 
@@ -357,14 +356,7 @@ async fn live_feed(state: &AppState, sides: &[Running], rate: u64, minutes: u64)
     for minute in 1..=minutes {
         while started.elapsed() < Duration::from_secs(60 * minute) {
             ticker.tick().await;
-            let due = (started.elapsed().as_secs_f64() * rate as f64) as u64;
-            if due > published {
-                let events: Vec<FeedItem> = (published..due)
-                    .map(|index| FeedItem::Payment(common::live_event(index)))
-                    .collect();
-                published = due;
-                state.live.publish("acme", events).await;
-            }
+            common::publish_due(state, started, rate, &mut published).await;
         }
         samples.push(sample(minute));
     }

@@ -36,7 +36,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use fantoccini::Client;
 use paypulse_server::state::AppState;
-use paypulse_shared::live::FeedItem;
 use serde_json::{Value, json};
 
 /// The page's probes, installed once it is populated. `held` and `counted`
@@ -190,16 +189,9 @@ async fn firehose(state: &AppState, client: &Client, rate: u64, seconds: u64) ->
     let mut ticker = tokio::time::interval(Duration::from_millis(10));
     while started.elapsed() < Duration::from_secs(seconds) {
         ticker.tick().await;
-        let due = (started.elapsed().as_secs_f64() * rate as f64) as u64;
-        if due > published {
-            let events: Vec<FeedItem> = (published..due)
-                .map(|index| FeedItem::Payment(common::live_event(index)))
-                .collect();
-            let at = epoch_ms();
-            published_at.extend(std::iter::repeat_n(at, (due - published) as usize));
-            published = due;
-            state.live.publish("acme", events).await;
-        }
+        let at = epoch_ms();
+        let count = common::publish_due(state, started, rate, &mut published).await;
+        published_at.extend(std::iter::repeat_n(at, count as usize));
         if started.elapsed() >= next_drain {
             next_drain += Duration::from_secs(10);
             gathered.drain(client).await?;

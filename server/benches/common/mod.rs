@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use chrono::{TimeDelta, Utc};
 use mongodb::bson::oid::ObjectId;
 use paypulse_server::store::documents::{PaymentDoc, to_bson};
+use paypulse_shared::live::FeedItem;
 use paypulse_shared::money::Amount;
 use paypulse_shared::payment::{EventType, Payment, PaymentEvent, PaymentStatus};
 use rand::rngs::StdRng;
@@ -340,3 +341,19 @@ function check() {
 }
 check();
 "#;
+
+/// Publishes [`live_event`]s to `acme`'s feed at `rate` a second since
+/// `started`: each call publishes those due by now and answers how many.
+pub async fn publish_due(state: &AppState, started: Instant, rate: u64, published: &mut u64) -> u64 {
+    let due = (started.elapsed().as_secs_f64() * rate as f64) as u64;
+    if due <= *published {
+        return 0;
+    }
+    let events: Vec<FeedItem> = (*published..due)
+        .map(|index| FeedItem::Payment(live_event(index)))
+        .collect();
+    let count = due - *published;
+    *published = due;
+    state.live.publish("acme", events).await;
+    count
+}
