@@ -162,7 +162,7 @@ impl Subject {
     fn url(&self) -> String {
         match self {
             Subject::Paypulse { address, .. } => {
-                format!("ws://{address}/ws/payments?tenant=acme&key=pk_demo_acme_viewer")
+                format!("ws://{address}/ws/payments?tenant=acme&key=pk_demo_acme_viewer&control=true")
             }
             Subject::Minimal { address, .. } => format!("ws://{address}/"),
         }

@@ -571,6 +571,11 @@ pub struct LiveQuery {
     pub since: Option<u64>,
     /// The epoch that `seq` belongs to: an optional extra check.
     pub epoch: Option<String>,
+    /// The client reads the frames beyond SPEC §3's one `PaymentEvent` per
+    /// frame: `hello`, `heartbeat` and `alert` (the dashboard does). Without
+    /// it a client gets payment events only, and `resync_required` when it
+    /// resumes, as SPEC §3 promises.
+    pub control: bool,
     /// `types`, `methods` and `minAmount`.
     pub filter: PaymentFilter,
 }
@@ -582,6 +587,7 @@ impl QueryParams for LiveQuery {
         "ticket",
         "since",
         "epoch",
+        "control",
         "types",
         "methods",
         "minAmount",
@@ -601,6 +607,10 @@ impl QueryParams for LiveQuery {
             ticket: reader.text("ticket"),
             since,
             epoch: reader.text("epoch"),
+            control: reader
+                .parse::<bool>("control")
+                .map_err(|_| QueryError::new("control", "must be true or false"))?
+                .unwrap_or(false),
             filter: PaymentFilter {
                 types: reader.list("types", known_type)?,
                 methods: reader.list("methods", known_method)?,
@@ -616,6 +626,7 @@ impl QueryParams for LiveQuery {
         writer.put("ticket", self.ticket.as_deref());
         writer.put("since", self.since);
         writer.put("epoch", self.epoch.as_deref());
+        writer.put("control", self.control.then_some(true));
         writer.list("types", &self.filter.types, |event_type| {
             serde_json::to_value(event_type)
                 .ok()
@@ -681,6 +692,7 @@ mod tests {
         assert_eq!(export, "sort=-amount&tz=Asia%2FKolkata&ticket=t");
         round_trip(LiveQuery {
             since: Some(42),
+            control: true,
             filter: PaymentFilter {
                 types: [EventType::PaymentFailed].into(),
                 ..Default::default()
@@ -695,6 +707,8 @@ mod tests {
         });
         assert_eq!(alerts, "state=firing&ruleId=failure-rate&cursor=c&limit=10");
         assert_eq!(from_query::<AlertsQuery>("state=open").unwrap_err().parameter, "state");
+        assert_eq!(from_query::<LiveQuery>("control=yes").unwrap_err().parameter, "control");
+        assert!(!from_query::<LiveQuery>("").unwrap().control);
     }
 
     #[test]

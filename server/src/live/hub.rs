@@ -71,12 +71,14 @@ pub struct LiveEvent {
 
 impl LiveEvent {
     /// Whether a watcher with `filter` gets this item: payment events that
-    /// match it, and every alert (the filters are about payments; a
-    /// dashboard showing only failures still wants to know one fired).
-    pub fn passes(&self, filter: &PaymentFilter) -> bool {
+    /// match it, and every alert when it reads `control` frames (the
+    /// filters are about payments; a dashboard showing only failures still
+    /// wants to know one fired, while a client that asked for nothing but
+    /// SPEC §3's payment events gets only those).
+    pub fn passes(&self, filter: &PaymentFilter, control: bool) -> bool {
         match &self.item {
             FeedItem::Payment(event) => filter.matches(event),
-            FeedItem::Alert(_) => true,
+            FeedItem::Alert(_) => control,
         }
     }
 }

@@ -3,12 +3,14 @@
 //! Authentication is the REST one (key and tenant from the `Authorization`
 //! and `X-Tenant-Id` headers, or from the `key` and `tenant` query parameters
 //! browsers must use); bad credentials or parameters are refused with the
-//! usual `{code, message}` before the upgrade. Then the server sends a
-//! `hello` (`epoch`, `seq`), the missed events or a `resync_required` when the
-//! client asked to resume with `since` (and `epoch`), and live events that
-//! pass its filters. Pings go out every 15 s, each with a `heartbeat` text
-//! frame (the client's script sees no pings); a client that does not answer
-//! within the next interval is closed with 4001. A client that falls more than
+//! usual `{code, message}` before the upgrade. Then the server sends the
+//! missed events or a `resync_required` when the client asked to resume with
+//! `since` (and `epoch`), and live events that pass its filters: one
+//! `PaymentEvent` per text frame, as SPEC §3 says. A client that asks with
+//! `control=true` (the dashboard) also gets a `hello` (`epoch`, `seq`) first,
+//! the tenant's alerts, and a `heartbeat` text frame with each ping (its
+//! script sees no pings). Pings go out every 15 s; a client that does not
+//! answer within the next interval is closed with 4001. A client that falls more than
 //! [`hub::WATCHER_QUEUE`] events behind, or whose socket does not take a
 //! frame within 10 s, is closed with 4008: memory stays bounded. Those
 //! figures are [`LiveLimits`]' defaults; tests shorten them.
@@ -152,24 +154,41 @@ async fn connect(
     .require(Role::Viewer)?
     .tenant;
     params::check_amounts(&query.filter, tenant.scale())?;
-    let since = query.since;
     let upgrade = upgrade.map_err(|rejection| ApiError::new(ErrorCode::WebsocketRequired, rejection.to_string()))?;
-    let filter = query.filter;
     let subscription = state
         .live
-        .subscribe(&tenant.id, since.map(|since| (since, query.epoch.as_deref())))
+        .subscribe(&tenant.id, query.since.map(|since| (since, query.epoch.as_deref())))
         .await;
-    let resumed = since.is_some();
+    let asked = Asked {
+        resumed: query.since.is_some(),
+        control: query.control,
+        filter: query.filter,
+    };
     let watcher = Watcher {
         hub: Arc::clone(&state.live.hub),
         limits: state.live.limits,
     };
     Ok(upgrade
         .max_message_size(64 * 1024)
-        .on_upgrade(move |socket| watcher.watch(socket, subscription, filter, resumed)))
+        .on_upgrade(move |socket| watcher.watch(socket, subscription, asked)))
 }
 
 type Sink = futures::stream::SplitSink<WebSocket, Message>;
+
+/// What one client asked of the feed.
+struct Asked {
+    /// It gave `since`: it gets the missed events or `resync_required`.
+    resumed: bool,
+    /// It reads `hello`, `heartbeat` and `alert` frames.
+    control: bool,
+    filter: PaymentFilter,
+}
+
+impl Asked {
+    fn wants(&self, event: &LiveEvent) -> bool {
+        event.passes(&self.filter, self.control)
+    }
+}
 
 /// One connected client's side of the feed.
 struct Watcher {
@@ -222,9 +241,9 @@ impl Watcher {
 
     /// Serves the feed to one client until it leaves or breaks a limit, then
     /// closes with the code that says why.
-    async fn watch(self, socket: WebSocket, subscription: Subscription, filter: PaymentFilter, resumed: bool) {
+    async fn watch(self, socket: WebSocket, subscription: Subscription, asked: Asked) {
         let (mut sink, stream) = socket.split();
-        let (code, reason) = match self.serve(&mut sink, stream, subscription, filter, resumed).await {
+        let (code, reason) = match self.serve(&mut sink, stream, subscription, asked).await {
             Ended::ByClient => return,
             Ended::FeedRestarted => (CloseCode::FeedRestarted, "feed restarted"),
             Ended::Closed(cause) => {
@@ -252,16 +271,17 @@ impl Watcher {
         sink: &mut Sink,
         mut stream: futures::stream::SplitStream<WebSocket>,
         mut subscription: Subscription,
-        filter: PaymentFilter,
-        resumed: bool,
+        asked: Asked,
     ) -> Ended {
-        if let Err(ended) = self.send(sink, control(LiveFrame::Hello, &subscription)).await {
+        if asked.control
+            && let Err(ended) = self.send(sink, control(LiveFrame::Hello, &subscription)).await
+        {
             return ended;
         }
-        if resumed {
+        if asked.resumed {
             match subscription.backlog.take() {
                 Some(backlog) => {
-                    let missed: Vec<&Arc<LiveEvent>> = backlog.iter().filter(|event| event.passes(&filter)).collect();
+                    let missed: Vec<&Arc<LiveEvent>> = backlog.iter().filter(|event| asked.wants(event)).collect();
                     for chunk in missed.chunks(MAX_BURST) {
                         let frames = chunk.iter().map(|event| Message::Text(event.text.clone()));
                         if let Err(ended) = self.send_all(sink, frames).await {
@@ -306,7 +326,7 @@ impl Watcher {
                         }
                         let frames = burst
                             .iter()
-                            .filter(|event| event.passes(&filter))
+                            .filter(|event| asked.wants(event))
                             .map(|event| Message::Text(event.text.clone()));
                         if let Err(ended) = self.send_all(sink, frames).await {
                             return ended;
@@ -323,8 +343,9 @@ impl Watcher {
                     // The ping is for the server (the pong proves the client
                     // alive); the text frame for the client's script, which
                     // sees no pings, to know the connection is.
-                    let beat = [Message::Ping(Default::default()), Message::Text(beat.clone())];
-                    if let Err(ended) = self.send_all(sink, beat.into_iter()).await {
+                    let ping = Message::Ping(Default::default());
+                    let text = asked.control.then(|| Message::Text(beat.clone()));
+                    if let Err(ended) = self.send_all(sink, std::iter::once(ping).chain(text)).await {
                         return ended;
                     }
                 }

@@ -204,6 +204,9 @@ async fn a_failure_spike_fires_once_keeps_firing_through_a_dip_and_resolves_once
     .await;
     set_rules(&app, json!([failure_rule(1, 2)])).await;
     let mut watcher = alert_watcher(&app.watch_url("acme", "")).await;
+    // A client that asks for no control frames (SPEC §3's one
+    // `PaymentEvent` per frame) gets no alert frame.
+    let mut strict = open_socket(&app.spec_watch_url("acme", "&types=payment_refunded")).await;
     let base = app.address.to_string();
     let limit = Duration::from_secs(10);
 
@@ -251,6 +254,13 @@ async fn a_failure_spike_fires_once_keeps_firing_through_a_dip_and_resolves_once
     assert_eq!(resolved.id, firing.id);
     assert_eq!(resolved.fired_at, firing.fired_at);
     assert!(resolved.resolved_at.is_some() && resolved.notifies());
+
+    // The feed is in order: the refund is the strict client's first frame.
+    let paid = app.create("acme", card_payment("after", 1.0)).await;
+    let refunded = app.refund("acme", paid["id"].as_str().unwrap()).await;
+    assert_eq!(refunded.status(), 200);
+    let first = next_json(&mut strict).await;
+    assert_eq!(first["type"], "payment_refunded", "{first}");
 
     let all = history(&app, "").await;
     assert_eq!(all.len(), 1, "one episode: {all:?}");

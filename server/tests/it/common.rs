@@ -215,9 +215,15 @@ impl TestApp {
         format!("http://{}{path}", self.address)
     }
 
-    /// The live feed of `tenant` as its demo viewer, with `extra` query
-    /// parameters (`&since=3&epoch=...`).
+    /// The live feed of `tenant` as its demo viewer reading control frames
+    /// (`hello`, `heartbeat`, `alert`) as the dashboard does, with `extra`
+    /// query parameters (`&since=3&epoch=...`).
     pub fn watch_url(&self, tenant: &str, extra: &str) -> String {
+        self.spec_watch_url(tenant, &format!("&control=true{extra}"))
+    }
+
+    /// The live feed as a client that knows only SPEC §3 asks for it.
+    pub fn spec_watch_url(&self, tenant: &str, extra: &str) -> String {
         format!(
             "ws://{}/ws/payments?tenant={tenant}&key=pk_demo_{tenant}_viewer{extra}",
             self.address

@@ -91,7 +91,7 @@ async fn request_logs_name_the_path_but_never_the_query_string() {
         .unwrap();
     let unknown = keys::generate_key("acme");
     let marker = "querymarker7d1c";
-    let watch = format!("ws://{}/ws/payments?tenant=acme&key={key}", server.base);
+    let watch = format!("ws://{}/ws/payments?tenant=acme&key={key}&control=true", server.base);
     let mut socket = open_socket(&watch).await;
     assert_eq!(next_json(&mut socket).await["type"], "hello");
     drop(socket);

@@ -217,6 +217,70 @@ async fn another_epoch_or_an_unknown_seq_asks_for_a_resync() {
     assert_eq!(next_json(&mut fresh).await["type"], "payment_received");
 }
 
+/// The next text frame of `socket`, parsed; pings on the way are read
+/// (which is what makes the client answer them).
+async fn next_text(socket: &mut Socket) -> Value {
+    loop {
+        match next_frame(socket).await {
+            Message::Text(text) => return serde_json::from_str(&text).expect("JSON text frames"),
+            Message::Ping(_) => {}
+            other => panic!("a SPEC client got {other:?}"),
+        }
+    }
+}
+
+/// Reads `count` pings, answering them, and fails on any text frame.
+async fn only_pings(socket: &mut Socket, count: usize) {
+    for _ in 0..count {
+        match next_frame(socket).await {
+            Message::Ping(_) => {}
+            other => panic!("a SPEC client got {other:?} where only a ping was due"),
+        }
+    }
+}
+
+async fn next_frame(socket: &mut Socket) -> Message {
+    tokio::time::timeout(Duration::from_secs(15), socket.next())
+        .await
+        .expect("a frame in time")
+        .expect("the connection stays open")
+        .expect("a valid frame")
+}
+
+/// A client that follows SPEC §3 to the letter asks for nothing more, and
+/// gets one `PaymentEvent` per text frame: no `hello`, no `heartbeat` text
+/// beside the pings it answers (and it stays connected through them), and
+/// on resuming the missed events or `resync_required`, nothing else. (That
+/// it gets no `alert` frame is in alerts.rs, where alerts fire.)
+#[tokio::test]
+async fn a_client_that_knows_only_the_spec_gets_only_payment_events() {
+    let heartbeat = Duration::from_millis(300);
+    let app = TestApp::spawn_with(|config| config.limits.live.heartbeat = heartbeat).await;
+    let mut strict = open_socket(&app.spec_watch_url("acme", "")).await;
+    // Where a dashboard would get `hello` and a `heartbeat` with each ping.
+    only_pings(&mut strict, 3).await;
+    let created = app.create("acme", payment("strict_1", 2.5, "card", "succeeded")).await;
+    let event = next_text(&mut strict).await;
+    assert_eq!(event["type"], "payment_received", "the first text frame: {event}");
+    assert_eq!(event["payment"], created);
+    let seq = event["seq"].as_u64().unwrap();
+    // Answered pings keep it connected past what one unanswered one allows.
+    only_pings(&mut strict, 3).await;
+    app.create("acme", payment("strict_2", 1.0, "paypal", "failed")).await;
+    assert_eq!(next_text(&mut strict).await["seq"], seq + 1);
+
+    // Resuming: the missed events, from the first one after `since`.
+    let mut resumed = open_socket(&app.spec_watch_url("acme", &format!("&since={}", seq - 1))).await;
+    assert_eq!(next_text(&mut resumed).await["seq"], seq);
+    assert_eq!(next_text(&mut resumed).await["seq"], seq + 1);
+    // Or `resync_required`, SPEC's one control message, then the feed.
+    let mut stale = open_socket(&app.spec_watch_url("acme", &format!("&since={seq}&epoch=another"))).await;
+    let resync = next_text(&mut stale).await;
+    assert_eq!(resync["type"], "resync_required", "{resync}");
+    app.create("acme", payment("strict_3", 4.0, "card", "succeeded")).await;
+    assert_eq!(next_text(&mut stale).await["seq"], seq + 2);
+}
+
 /// While 250 payments are ingested at a steady pace, a client's TCP
 /// connection is cut at random moments; each time it reconnects with the
 /// last `seq` it saw, and only that (`?since=`, as SPEC §3 says, no epoch).

@@ -106,8 +106,12 @@ impl ServerProcess {
             .status()
     }
 
+    /// The live feed as the dashboard reads it (with control frames).
     pub fn watch_url(&self) -> String {
-        format!("ws://{}/ws/payments?tenant=acme&key=pk_demo_acme_viewer", self.base)
+        format!(
+            "ws://{}/ws/payments?tenant=acme&key=pk_demo_acme_viewer&control=true",
+            self.base
+        )
     }
 
     pub fn url(&self, path: &str) -> String {

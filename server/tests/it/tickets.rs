@@ -46,7 +46,7 @@ async fn a_ticket_opens_the_live_feed_once() {
         left > chrono::TimeDelta::seconds(50) && left <= chrono::TimeDelta::seconds(60),
         "{left}"
     );
-    let mut socket = open_socket(&ws_url(&app, &format!("ticket={token}"))).await;
+    let mut socket = open_socket(&ws_url(&app, &format!("ticket={token}&control=true"))).await;
     assert_eq!(next_json(&mut socket).await["type"], "hello");
     app.create("acme", card_payment("by_ticket", 2.5)).await;
     let event = next_json(&mut socket).await;

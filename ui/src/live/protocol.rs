@@ -1,8 +1,9 @@
-//! What `/ws/payments` sends (docs/ARCHITECTURE.md, "Live feed"): a `hello`
+//! What `/ws/payments` sends (docs/ARCHITECTURE.md, "Live feed") to a
+//! client that asks for control frames, as the dashboard does: a `hello`
 //! naming the feed's epoch and latest `seq`, payment events with their
-//! `seq`, `resync_required` when missed events can no longer be replayed
-//! and a `heartbeat` every so often; and how the socket's address is built, with `since` and `epoch`
-//! when resuming.
+//! `seq`, alerts, `resync_required` when missed events can no longer be
+//! replayed and a `heartbeat` every so often; and how the socket's address
+//! is built, with `since` and `epoch` when resuming.
 
 pub use paypulse_shared::live::FeedPosition as Position;
 use paypulse_shared::live::LiveFrame;
@@ -59,6 +60,8 @@ pub fn socket_url(credentials: &Credentials, origin: &str, ticket: &str, resume:
         ticket: Some(ticket.to_owned()),
         since: resume.map(|position| position.seq),
         epoch: resume.map(|position| position.epoch.clone()),
+        // The dashboard reads hello, heartbeat and alert frames.
+        control: true,
         ..LiveQuery::default()
     };
     format!("{base}/ws/payments?{}", to_query(&query))
@@ -133,7 +136,7 @@ mod tests {
         let local = Credentials::new("acme", "pk demo", "").unwrap();
         assert_eq!(
             socket_url(&local, "http://127.0.0.1:8080", "t1", None),
-            "ws://127.0.0.1:8080/ws/payments?ticket=t1",
+            "ws://127.0.0.1:8080/ws/payments?ticket=t1&control=true",
             "the ticket stands for tenant and key"
         );
         let remote = Credentials::new("acme", "k", "https://pay.example").unwrap();
@@ -143,7 +146,7 @@ mod tests {
         };
         assert_eq!(
             socket_url(&remote, "http://ignored", "t+2", Some(&resume)),
-            "wss://pay.example/ws/payments?ticket=t%2B2&since=9&epoch=a%2Bb"
+            "wss://pay.example/ws/payments?ticket=t%2B2&since=9&epoch=a%2Bb&control=true"
         );
     }
 }
