@@ -139,6 +139,21 @@ fn system_packages(needs: Needs) -> anyhow::Result<()> {
         if !on_path("dunst") {
             missing.push("dunst");
         }
+        // An OS keyring (the Secret Service) for the desktop test of the
+        // key's storage, and an outside client to read it.
+        if !on_path("gnome-keyring-daemon") {
+            missing.push("gnome-keyring");
+        }
+        if !on_path("secret-tool") {
+            missing.push("libsecret-tools");
+        }
+        // Full screen is a window manager's to grant; xprop tells when it runs.
+        if !on_path("openbox") {
+            missing.push("openbox");
+        }
+        if !on_path("xprop") {
+            missing.push("x11-utils");
+        }
     }
     if missing.is_empty() {
         return Ok(());

@@ -20,6 +20,7 @@ mod health;
 mod http_edges;
 mod ingest;
 mod key_cache;
+mod keyring;
 mod live;
 mod notifications;
 mod parameters;

@@ -16,19 +16,43 @@ use dbus::blocking::LocalConnection;
 use dbus::channel::{Channel, MatchingReceiver};
 use dbus::message::{MatchRule, MessageType};
 
+use crate::webdriver::TempDir;
+
 const NAME: &str = "org.freedesktop.Notifications";
 const PATH: &str = "/org/freedesktop/Notifications";
+
+/// The session bus's configuration without the system's service folders:
+/// nothing on the bus starts by activation (a notification daemon, a
+/// keyring), only what a test starts itself.
+const BUS_CONFIG: &str = r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:tmpdir=/tmp</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"#;
 
 /// A `dbus-daemon` of our own, stopped on drop.
 pub struct SessionBus {
     daemon: Child,
     pub address: String,
+    _config: TempDir,
 }
 
 impl SessionBus {
     pub fn start() -> Self {
+        let config = TempDir::new("paypulse-bus");
+        let file = config.0.join("session.conf");
+        std::fs::write(&file, BUS_CONFIG).expect("writing the bus configuration");
         let mut daemon = Command::new("dbus-daemon")
-            .args(["--session", "--nofork", "--print-address=1"])
+            .arg(format!("--config-file={}", file.display()))
+            .args(["--nofork", "--print-address=1"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -39,7 +63,11 @@ impl SessionBus {
             .expect("reading the bus address");
         let address = address.trim().to_owned();
         assert!(!address.is_empty(), "dbus-daemon printed no address");
-        Self { daemon, address }
+        Self {
+            daemon,
+            address,
+            _config: config,
+        }
     }
 }
 

@@ -1,0 +1,113 @@
+//! A real notification daemon drawing the app's notifications over a
+//! dashboard with history, as the README pictures it.
+
+use super::*;
+
+/// A real notification daemon (dunst) on the app's display and bus, stopped
+/// on drop: it draws the app's notifications where a screenshot sees them.
+struct NotificationDaemon(std::process::Child);
+
+impl NotificationDaemon {
+    fn start(desktop: &Desktop) -> Self {
+        let child = std::process::Command::new("dunst")
+            .envs(desktop.environment.iter().map(|(name, value)| (*name, value.as_str())))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("starting dunst (`cargo xtask test` installs it)");
+        Self(child)
+    }
+}
+
+impl Drop for NotificationDaemon {
+    fn drop(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
+}
+
+#[tokio::test]
+async fn desktop_app_with_history_and_a_real_notification_daemon_as_the_readme_shows_it() {
+    let app = TestApp::spawn_with(|config| config.limits.alerts.tick = Duration::from_millis(100)).await;
+    let history = paypulse_server::seed::SeedArgs {
+        database: paypulse_server::config::DatabaseConfig {
+            mongodb_uri: crate::common::mongodb_uri(),
+            mongodb_db: "unused".into(),
+        },
+        tenants: vec!["acme".into()],
+        days: 8,
+        rate: 60.0,
+        demo_keys: true,
+        random_seed: 11,
+    };
+    paypulse_server::seed::seed(&app.store, &history)
+        .await
+        .expect("seeding acme");
+    let rule = json!({
+        "id": "failures", "name": "Half the payments failing", "kind": "failure_rate",
+        "windowMinutes": 10, "threshold": 50, "minAttempts": 10,
+        "pendingMinutes": 0, "keepFiringMinutes": 0, "enabled": true
+    });
+    app.replace_rules("acme", json!([rule])).await;
+
+    let bus = SessionBus::start();
+    let desktop = Desktop::start(&bus);
+    let _daemon = NotificationDaemon::start(&desktop);
+    let window = desktop.driver.session(desktop.capabilities()).await;
+    let shown = tokio::time::timeout(TEST_TIMEOUT, async {
+        sign_in(&window, "acme", "pk_demo_acme_viewer", &app.url("")).await?;
+        shows(&window, "[data-testid=connection-status][data-state=live]").await?;
+        shows(&window, "[data-testid=metrics-grid][data-state=ready]").await?;
+        shows(&window, "[data-testid=trend-chart][data-fresh=true]").await?;
+        let count = window
+            .find(Locator::Css("[data-testid=metric-count]"))
+            .await?
+            .attr("data-value")
+            .await?;
+        Step::Ok(count)
+    })
+    .await;
+    if !matches!(shown, Ok(Ok(_))) {
+        crate::webdriver::save_evidence(&window, "desktop-history").await;
+    }
+    let count = shown
+        .expect("the desktop app answers in time")
+        .expect("the dashboard shows acme's history");
+    crate::webdriver::save_screenshot(&window, "desktop-dashboard").await;
+    let api = app.json("acme", "/api/analytics/metrics").await;
+    assert_eq!(
+        count.as_deref().map(str::parse::<f64>),
+        Some(Ok(api["count"].as_f64().unwrap()))
+    );
+
+    // A failure spike: the daemon draws the app's notification.
+    for index in 0..30 {
+        let body = json!({"externalId": format!("spike_{index}"), "amount": 3.0, "currency": "USD",
+            "method": "card", "status": "failed", "failureReason": "card_declined"});
+        app.create("acme", body).await;
+    }
+    let drawn = || {
+        !desktop
+            .xdotool(&["search", "--onlyvisible", "--class", "Dunst"])
+            .is_empty()
+    };
+    desktop.until("the daemon draws a notification", drawn).await;
+    desktop.picture("desktop-notification");
+    let dunstctl = |args: &[&str]| {
+        let output = std::process::Command::new("dunstctl")
+            .args(args)
+            .envs(desktop.environment.iter().map(|(name, value)| (*name, value.as_str())))
+            .output()
+            .expect("running dunstctl");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    // Closed, the notification goes to the daemon's history, which says
+    // what it was.
+    dunstctl(&["close-all"]);
+    let kept = dunstctl(&["history"]);
+    window.close().await.ok();
+    assert!(
+        kept.contains("Firing: Half the payments failing"),
+        "the daemon showed the firing alert: {kept}"
+    );
+}
