@@ -13,7 +13,7 @@ async fn desktop_export_streams_the_apis_csv_to_the_file_picked_in_the_save_dial
     let desktop = Desktop::start(&bus);
     let target = desktop.home.0.join("failed payments.csv");
     let window = desktop.driver.session(desktop.capabilities()).await;
-    let outcome = tokio::time::timeout(TEST_TIMEOUT, async {
+    let (query, cancelled, saved) = drive(&window, "desktop-export", "driving the desktop app", async {
         sign_in(&window, "globex", "pk_demo_globex_viewer", &app.url("")).await?;
         shows(&window, "[data-testid=connection-status][data-state=live]").await?;
         shows(&window, "[data-testid=drill-failed]").await?.click().await?;
@@ -45,13 +45,7 @@ async fn desktop_export_streams_the_apis_csv_to_the_file_picked_in_the_save_dial
         Step::Ok((query, cancelled.len(), saved))
     })
     .await;
-    if !matches!(outcome, Ok(Ok(_))) {
-        crate::webdriver::save_evidence(&window, "desktop-export").await;
-    }
     window.close().await.ok();
-    let (query, cancelled, saved) = outcome
-        .expect("the desktop app answers in time")
-        .expect("driving the desktop app");
     assert_eq!(cancelled, 0, "a cancelled dialog reports nothing");
     assert_eq!(saved, format!("Saved to {}", target.display()));
     let export_query: Vec<&str> = query.split('&').filter(|pair| !pair.starts_with("limit=")).collect();
@@ -93,7 +87,7 @@ async fn desktop_export_cancelled_while_the_server_stalls_stops_at_once_and_leav
     let desktop = Desktop::start(&bus);
     let target = desktop.home.0.join("stalled.csv");
     let window = desktop.driver.session(desktop.capabilities()).await;
-    let outcome = tokio::time::timeout(TEST_TIMEOUT, async {
+    let (stopped, reported) = drive(&window, "desktop-export-stall", "driving the desktop app", async {
         sign_in(&window, "globex", "pk_demo_globex_viewer", &server).await?;
         shows(&window, "[data-testid=connection-status][data-state=live]").await?;
         shows(&window, "[data-testid=export-csv]").await?.click().await?;
@@ -119,13 +113,7 @@ async fn desktop_export_cancelled_while_the_server_stalls_stops_at_once_and_leav
     })
     .await;
     network.resume();
-    if !matches!(outcome, Ok(Ok((Ok(()), _)))) {
-        crate::webdriver::save_evidence(&window, "desktop-export-stall").await;
-    }
     window.close().await.ok();
-    let (stopped, reported) = outcome
-        .expect("the desktop app answers in time")
-        .expect("driving the desktop app");
     stopped.expect("Cancel stops a stalled export within seconds");
     assert_eq!(reported, 0, "a cancelled export reports nothing");
     assert_eq!(
@@ -217,7 +205,7 @@ async fn desktop_export_to_a_full_disk_says_so_and_leaves_nothing() {
     let disk = SmallDisk::mount(desktop.home.0.join("small disk"), "64k");
     let target = disk.0.join("failed.csv");
     let window = desktop.driver.session(desktop.capabilities()).await;
-    let outcome = tokio::time::timeout(TEST_TIMEOUT, async {
+    let (error, saved) = drive(&window, "desktop-export-full", "driving the desktop app", async {
         export_failed_payments(&desktop, &window, &app.url(""), &target).await?;
         let error = shows(&window, "[data-testid=export-error]").await?.text().await?;
         shows(&window, "[data-testid=export-csv][data-busy=false]").await?;
@@ -225,13 +213,7 @@ async fn desktop_export_to_a_full_disk_says_so_and_leaves_nothing() {
         Step::Ok((error, saved.len()))
     })
     .await;
-    if !matches!(outcome, Ok(Ok(_))) {
-        crate::webdriver::save_evidence(&window, "desktop-export-full").await;
-    }
     window.close().await.ok();
-    let (error, saved) = outcome
-        .expect("the desktop app answers in time")
-        .expect("driving the desktop app");
     assert_eq!(saved, 0, "nothing is reported saved");
     assert!(
         error.starts_with("Export failed: ") && error.ends_with("the disk is full"),
@@ -255,7 +237,7 @@ async fn desktop_export_cancelled_while_writing_removes_its_partial_file() {
     let target = desktop.home.0.join("halfway.csv");
     let part = desktop.home.0.join("halfway.csv.part");
     let window = desktop.driver.session(desktop.capabilities()).await;
-    let outcome = tokio::time::timeout(TEST_TIMEOUT, async {
+    let (written, stopped, reported) = drive(&window, "desktop-export-halfway", "driving the desktop app", async {
         export_failed_payments(&desktop, &window, &format!("http://{}", network.address), &target).await?;
         // Some of it is on disk; the rest is held back, so the export is
         // caught in the middle whatever the machine's speed.
@@ -281,13 +263,7 @@ async fn desktop_export_cancelled_while_writing_removes_its_partial_file() {
     })
     .await;
     network.resume();
-    if !matches!(outcome, Ok(Ok((_, Ok(()), _)))) {
-        crate::webdriver::save_evidence(&window, "desktop-export-halfway").await;
-    }
     window.close().await.ok();
-    let (written, stopped, reported) = outcome
-        .expect("the desktop app answers in time")
-        .expect("driving the desktop app");
     assert!(written > 0, "cancelled after part of the file was written");
     stopped.expect("Cancel stops the export within seconds");
     assert_eq!(reported, 0, "a cancelled export reports nothing");

@@ -18,7 +18,7 @@ async fn desktop_app_resumes_its_live_feed_after_sleeping_through_a_network_chan
     let bus = SessionBus::start();
     let desktop = Desktop::start(&bus);
     let window = desktop.driver.session(desktop.capabilities()).await;
-    let awake = tokio::time::timeout(TEST_TIMEOUT, async {
+    drive(&window, "desktop-sleep", "live events reach the app", async {
         sign_in(&window, "acme", "pk_demo_acme_viewer", &server).await?;
         shows(&window, "[data-testid=connection-status][data-state=live]").await?;
         for index in 0..2 {
@@ -28,12 +28,6 @@ async fn desktop_app_resumes_its_live_feed_after_sleeping_through_a_network_chan
         feed_reads(&window, "data-rows", "2").await
     })
     .await;
-    if !matches!(awake, Ok(Ok(()))) {
-        crate::webdriver::save_evidence(&window, "desktop-sleep").await;
-    }
-    awake
-        .expect("the desktop app answers in time")
-        .expect("live events reach the app");
 
     // The computer sleeps; it wakes on another network, where its socket
     // is silent for good and no close ever reaches it.
@@ -50,27 +44,26 @@ async fn desktop_app_resumes_its_live_feed_after_sleeping_through_a_network_chan
     .await;
     desktop.driver.thaw();
 
-    let resumed = tokio::time::timeout(TEST_TIMEOUT, async {
-        feed_reads(&window, "data-rows", "5").await?;
-        shows(&window, "[data-testid=connection-status][data-state=live]").await?;
-        let gaps = shows(&window, "[data-testid=events-feed]")
-            .await?
-            .attr("data-gaps")
-            .await?;
-        let resyncs = shows(&window, "[data-testid=connection-status]")
-            .await?
-            .attr("data-resyncs")
-            .await?;
-        Step::Ok((gaps, resyncs))
-    })
+    let (gaps, resyncs) = drive(
+        &window,
+        "desktop-wake",
+        "the woken app resumes its feed with what it missed",
+        async {
+            feed_reads(&window, "data-rows", "5").await?;
+            shows(&window, "[data-testid=connection-status][data-state=live]").await?;
+            let gaps = shows(&window, "[data-testid=events-feed]")
+                .await?
+                .attr("data-gaps")
+                .await?;
+            let resyncs = shows(&window, "[data-testid=connection-status]")
+                .await?
+                .attr("data-resyncs")
+                .await?;
+            Step::Ok((gaps, resyncs))
+        },
+    )
     .await;
-    if !matches!(resumed, Ok(Ok(_))) {
-        crate::webdriver::save_evidence(&window, "desktop-wake").await;
-    }
     window.close().await.ok();
-    let (gaps, resyncs) = resumed
-        .expect("the desktop app answers in time")
-        .expect("the woken app resumes its feed with what it missed");
     assert_eq!(gaps.as_deref(), Some("0"), "every event once, in order");
     assert_eq!(resyncs.as_deref(), Some("0"), "resumed, not reloaded");
 }

@@ -1,12 +1,8 @@
-//! Desktop end-to-end tests: the real Tauri app (built with the dashboard
-//! embedded) runs under a private Xvfb display and a private D-Bus session
-//! bus, driven over WebDriver through tauri-driver and WebKitWebDriver,
-//! with a fresh home. The sign-in is checked against a real server before
-//! it is saved, kept out of the webview's storage and still there after a
-//! restart; a failure spike made through the ingest API gives exactly one
-//! OS notification when it fires and one when it resolves, seen by a small
-//! `org.freedesktop.Notifications` server on that bus; a click on one opens
-//! the alerts.
+//! Desktop end-to-end tests: the real Tauri app (the binary its `.deb`
+//! installs, the dashboard embedded) runs under a private Xvfb display and
+//! a private D-Bus session bus, driven over WebDriver through tauri-driver
+//! and WebKitWebDriver, with a fresh home each time; against a real test
+//! server.
 //!
 //! This module is the harness (the app's surroundings, and the steps the
 //! tests share); the tests are cut by feature below it.
@@ -48,7 +44,8 @@ type Step<T> = Result<T, fantoccini::error::CmdError>;
 
 /// The app's surroundings: a private display, a fresh home (the app starts
 /// signed out, as on first use) and tauri-driver, on the session bus
-/// given (which has no keyring: the key goes to the app's own file).
+/// given (which has no keyring unless a test starts one: the key then goes
+/// to the app's own file).
 struct Desktop {
     display: Xvfb,
     home: TempDir,
@@ -173,6 +170,19 @@ async fn sign_in(window: &Client, tenant: &str, key: &str, server: &str) -> Step
         input.send_keys(value).await?;
     }
     form.find(Locator::Css("button[type=submit]")).await?.click().await
+}
+
+/// Runs `steps` against the app within [`TEST_TIMEOUT`] (a WebDriver that
+/// stops answering fails the test instead of hanging it); when they fail,
+/// saves the page's evidence as `name` and fails the test with `what`.
+async fn drive<T>(window: &Client, name: &str, what: &str, steps: impl Future<Output = Step<T>>) -> T {
+    let failure = match tokio::time::timeout(TEST_TIMEOUT, steps).await {
+        Ok(Ok(value)) => return value,
+        Ok(Err(error)) => error.to_string(),
+        Err(_) => format!("the desktop app did not answer within {TEST_TIMEOUT:?}"),
+    };
+    crate::webdriver::save_evidence(window, name).await;
+    panic!("{what}: {failure}");
 }
 
 /// Waits for the element `css` names.

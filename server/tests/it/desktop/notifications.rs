@@ -54,25 +54,24 @@ async fn desktop_app_with_history_and_a_real_notification_daemon_as_the_readme_s
     let desktop = Desktop::start(&bus);
     let _daemon = NotificationDaemon::start(&desktop);
     let window = desktop.driver.session(desktop.capabilities()).await;
-    let shown = tokio::time::timeout(TEST_TIMEOUT, async {
-        sign_in(&window, "acme", "pk_demo_acme_viewer", &app.url("")).await?;
-        shows(&window, "[data-testid=connection-status][data-state=live]").await?;
-        shows(&window, "[data-testid=metrics-grid][data-state=ready]").await?;
-        shows(&window, "[data-testid=trend-chart][data-fresh=true]").await?;
-        let count = window
-            .find(Locator::Css("[data-testid=metric-count]"))
-            .await?
-            .attr("data-value")
-            .await?;
-        Step::Ok(count)
-    })
+    let count = drive(
+        &window,
+        "desktop-history",
+        "the dashboard shows acme's history",
+        async {
+            sign_in(&window, "acme", "pk_demo_acme_viewer", &app.url("")).await?;
+            shows(&window, "[data-testid=connection-status][data-state=live]").await?;
+            shows(&window, "[data-testid=metrics-grid][data-state=ready]").await?;
+            shows(&window, "[data-testid=trend-chart][data-fresh=true]").await?;
+            let count = window
+                .find(Locator::Css("[data-testid=metric-count]"))
+                .await?
+                .attr("data-value")
+                .await?;
+            Step::Ok(count)
+        },
+    )
     .await;
-    if !matches!(shown, Ok(Ok(_))) {
-        crate::webdriver::save_evidence(&window, "desktop-history").await;
-    }
-    let count = shown
-        .expect("the desktop app answers in time")
-        .expect("the dashboard shows acme's history");
     crate::webdriver::save_screenshot(&window, "desktop-dashboard").await;
     let api = app.json("acme", "/api/analytics/metrics").await;
     assert_eq!(

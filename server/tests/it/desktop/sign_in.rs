@@ -44,8 +44,7 @@ async fn desktop_app_checks_and_remembers_its_sign_in_and_notifies_each_alert_on
     // First start: a wrong key is refused with the reason, the right one is
     // saved and shows the dashboard.
     let window = driver.session(capabilities.clone()).await;
-    // A WebDriver that stops answering must fail the test, not hang it.
-    let first = tokio::time::timeout(TEST_TIMEOUT, async {
+    let (refusal, (value, text), stored) = drive(&window, "desktop", "driving the desktop app", async {
         sign_in(&window, "globex", "pk_not_a_key", &app.url("")).await?;
         let refusal = shows(&window, "[data-testid=settings-error]").await?.text().await?;
         sign_in(&window, "globex", "pk_demo_globex_viewer", &app.url("")).await?;
@@ -59,12 +58,6 @@ async fn desktop_app_checks_and_remembers_its_sign_in_and_notifies_each_alert_on
         Step::Ok((refusal, total, stored))
     })
     .await;
-    if !matches!(first, Ok(Ok(_))) {
-        crate::webdriver::save_evidence(&window, "desktop").await;
-    }
-    let (refusal, (value, text), stored) = first
-        .expect("the desktop app answers in time")
-        .expect("driving the desktop app");
     assert!(refusal.contains("does not know this API key"), "{refusal}");
     let shown: f64 = value.as_deref().expect("data-value").parse().unwrap();
     assert_eq!(Some(shown), api["totalVolume"].as_f64());
@@ -117,53 +110,49 @@ async fn desktop_app_checks_and_remembers_its_sign_in_and_notifies_each_alert_on
         "[data-testid=alert-entry][data-alert-id='{}'][data-opened=true]",
         alert["id"].as_str().unwrap()
     );
-    let clicked = tokio::time::timeout(TEST_TIMEOUT, async { shows(&window, &entry).await.map(drop) }).await;
-    if !matches!(clicked, Ok(Ok(()))) {
-        crate::webdriver::save_evidence(&window, "desktop-click").await;
-    }
-    clicked
-        .expect("the desktop app answers in time")
-        .expect("the click shows the alerts");
+    drive(&window, "desktop-click", "the click shows the alerts", async {
+        shows(&window, &entry).await.map(drop)
+    })
+    .await;
     crate::webdriver::save_screenshot(&window, "desktop-alert-opened").await;
     window.close().await.ok();
 
     // Second start, same home: signed in at once, from the saved settings,
     // and nothing notified twice.
     let window = driver.session(capabilities).await;
-    let second = tokio::time::timeout(TEST_TIMEOUT, async {
-        shows(&window, "[data-testid=metrics-grid][data-state=ready]").await?;
-        shows(&window, "[data-testid=connection-status][data-state=live]").await?;
-        let tenant = window
-            .find(Locator::Css("[data-testid=current-tenant]"))
-            .await?
-            .text()
-            .await?;
-        // Settings… (Ctrl+,) opens the settings over the sign-in, which
-        // holds until another is checked; cancelling returns to it.
-        desktop.press("ctrl+comma");
-        let prefilled = shows(&window, "[data-testid=settings] input[name=tenant]")
-            .await?
-            .prop("value")
-            .await?;
-        shows(&window, "[data-testid=settings-cancel]").await?.click().await?;
-        shows(&window, "[data-testid=metrics-grid][data-state=ready]").await?;
-        // Sign out forgets the sign-in and shows the settings again.
-        window
-            .find(Locator::Css("[data-testid=sign-out]"))
-            .await?
-            .click()
-            .await?;
-        shows(&window, "[data-testid=settings]").await?;
-        Step::Ok((tenant, prefilled))
-    })
+    let (tenant, prefilled) = drive(
+        &window,
+        "desktop-restart",
+        "the restarted app shows the dashboard",
+        async {
+            shows(&window, "[data-testid=metrics-grid][data-state=ready]").await?;
+            shows(&window, "[data-testid=connection-status][data-state=live]").await?;
+            let tenant = window
+                .find(Locator::Css("[data-testid=current-tenant]"))
+                .await?
+                .text()
+                .await?;
+            // Settings… (Ctrl+,) opens the settings over the sign-in, which
+            // holds until another is checked; cancelling returns to it.
+            desktop.press("ctrl+comma");
+            let prefilled = shows(&window, "[data-testid=settings] input[name=tenant]")
+                .await?
+                .prop("value")
+                .await?;
+            shows(&window, "[data-testid=settings-cancel]").await?.click().await?;
+            shows(&window, "[data-testid=metrics-grid][data-state=ready]").await?;
+            // Sign out forgets the sign-in and shows the settings again.
+            window
+                .find(Locator::Css("[data-testid=sign-out]"))
+                .await?
+                .click()
+                .await?;
+            shows(&window, "[data-testid=settings]").await?;
+            Step::Ok((tenant, prefilled))
+        },
+    )
     .await;
-    if !matches!(second, Ok(Ok(_))) {
-        crate::webdriver::save_evidence(&window, "desktop-restart").await;
-    }
     window.close().await.ok();
-    let (tenant, prefilled) = second
-        .expect("the desktop app answers in time")
-        .expect("the restarted app shows the dashboard");
     assert_eq!(
         prefilled.as_deref(),
         Some("globex"),
@@ -221,20 +210,14 @@ async fn desktop_app_keeps_its_key_in_the_os_keyring_where_there_is_one() {
     let key = "pk_demo_globex_viewer";
 
     let window = desktop.driver.session(desktop.capabilities()).await;
-    let first = tokio::time::timeout(TEST_TIMEOUT, async {
+    drive(&window, "desktop-keyring", "signing in with the keyring there", async {
         sign_in(&window, "globex", key, &app.url("")).await?;
         shows(&window, "[data-testid=metrics-grid][data-state=ready]")
             .await
             .map(drop)
     })
     .await;
-    if !matches!(first, Ok(Ok(()))) {
-        crate::webdriver::save_evidence(&window, "desktop-keyring").await;
-    }
     window.close().await.ok();
-    first
-        .expect("the desktop app answers in time")
-        .expect("signing in with the keyring there");
     assert_eq!(
         keyring.lookup(&entry).as_deref(),
         Some(key),
@@ -254,19 +237,18 @@ async fn desktop_app_keeps_its_key_in_the_os_keyring_where_there_is_one() {
 
     // Restarted: signed in with the key from the keyring; then signed out.
     let window = desktop.driver.session(desktop.capabilities()).await;
-    let second = tokio::time::timeout(TEST_TIMEOUT, async {
-        shows(&window, "[data-testid=metrics-grid][data-state=ready]").await?;
-        shows(&window, "[data-testid=sign-out]").await?.click().await?;
-        shows(&window, "[data-testid=settings]").await.map(drop)
-    })
+    drive(
+        &window,
+        "desktop-keyring-restart",
+        "the restarted app signs in from the keyring, then out",
+        async {
+            shows(&window, "[data-testid=metrics-grid][data-state=ready]").await?;
+            shows(&window, "[data-testid=sign-out]").await?.click().await?;
+            shows(&window, "[data-testid=settings]").await.map(drop)
+        },
+    )
     .await;
-    if !matches!(second, Ok(Ok(()))) {
-        crate::webdriver::save_evidence(&window, "desktop-keyring-restart").await;
-    }
     window.close().await.ok();
-    second
-        .expect("the desktop app answers in time")
-        .expect("the restarted app signs in from the keyring, then out");
     assert_eq!(
         keyring.lookup(&entry),
         None,

@@ -7,10 +7,13 @@ async fn desktop_app_opens_where_it_was_left_and_runs_only_once() {
     let bus = SessionBus::start();
     let desktop = Desktop::start(&bus);
     let window = desktop.driver.session(desktop.capabilities()).await;
-    let first = tokio::time::timeout(TEST_TIMEOUT, shows(&window, "[data-testid=settings]")).await;
-    first
-        .expect("the desktop app answers in time")
-        .expect("the first start asks for the sign-in");
+    drive(
+        &window,
+        "desktop-window",
+        "the first start asks for the sign-in",
+        shows(&window, "[data-testid=settings]"),
+    )
+    .await;
 
     // Moved and resized, then quit with the menu's shortcut.
     let main = desktop.windows().pop().expect("the app's window");
@@ -26,10 +29,13 @@ async fn desktop_app_opens_where_it_was_left_and_runs_only_once() {
 
     // Started again: where and as large as it was left.
     let window = desktop.driver.session(desktop.capabilities()).await;
-    let second = tokio::time::timeout(TEST_TIMEOUT, shows(&window, "[data-testid=settings]")).await;
-    second
-        .expect("the desktop app answers in time")
-        .expect("the second start shows the app");
+    drive(
+        &window,
+        "desktop-window",
+        "the second start shows the app",
+        shows(&window, "[data-testid=settings]"),
+    )
+    .await;
     let main = desktop.windows().pop().expect("the app's window");
     assert_eq!(desktop.geometry(&main), left, "the window opens where it was left");
 
@@ -94,10 +100,13 @@ async fn desktop_full_screen_fills_the_display_and_f11_leaves_it() {
     let desktop = Desktop::start(&bus);
     let _manager = WindowManager::start(&desktop);
     let window = desktop.driver.session(desktop.capabilities()).await;
-    let started = tokio::time::timeout(TEST_TIMEOUT, shows(&window, "[data-testid=settings]")).await;
-    started
-        .expect("the desktop app answers in time")
-        .expect("the app shows its sign-in");
+    drive(
+        &window,
+        "desktop-window",
+        "the app shows its sign-in",
+        shows(&window, "[data-testid=settings]"),
+    )
+    .await;
     let main = desktop.windows().pop().expect("the app's window");
     let before = desktop.geometry(&main);
     assert_ne!(before[2..], [1280, 1024], "the window starts smaller than the display");
