@@ -17,7 +17,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use paypulse_server::ingest::{CreatePayment, submit};
+use axum::extract::FromRef;
+use paypulse_server::ingest::{CreatePayment, Ingestion};
 use paypulse_server::seed::{self, SeedArgs};
 use paypulse_server::state::AppState;
 use paypulse_server::store::documents::TenantDoc;
@@ -74,8 +75,8 @@ async fn load(state: &AppState, tenants: &[TenantDoc], rate: f64, length: Durati
                 failure_reason: failed.then(|| "card_declined".into()),
                 created_at: None,
             };
-            let state = state.clone();
-            tasks.spawn(async move { submit(&state, &tenant, body).await.is_ok() });
+            let ingestion = Ingestion::from_ref(state);
+            tasks.spawn(async move { ingestion.submit(&tenant, body).await.is_ok() });
             sent += 1;
         }
     }

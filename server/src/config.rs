@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use clap::Args;
 
+use crate::access::key_cache;
 use crate::clock::Clock;
 use crate::live::LiveLimits;
-use crate::tenancy::key_cache;
 use crate::writer::WriterLimits;
 
 /// Everything `serve` needs to know.
@@ -76,7 +76,7 @@ impl Default for Limits {
             writer: WriterLimits::default(),
             alerts: crate::alerts::AlertLimits::default(),
             key_cache_ttl: key_cache::TTL,
-            ticket_ttl: crate::tenancy::tickets::TTL,
+            ticket_ttl: crate::access::tickets::TTL,
         }
     }
 }

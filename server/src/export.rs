@@ -10,13 +10,12 @@
 
 use std::convert::Infallible;
 
-use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
-use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::{Extension, Router};
 use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use futures::{StreamExt, stream};
@@ -24,13 +23,15 @@ use paypulse_shared::Amount;
 use paypulse_shared::query::{ExportQuery, TrendsExportQuery};
 use paypulse_shared::wire::TrendData;
 
+use crate::access::{UrlCredentials, Viewer};
 use crate::analytics::{TrendWindow, trend_points};
+use crate::clock::Clock;
 use crate::error::{ApiError, ApiResult};
 use crate::params::Params;
 use crate::payments::SliceBounds;
 use crate::state::AppState;
-use crate::store::documents::{PaymentDoc, Role};
-use crate::tenancy;
+use crate::store::Store;
+use crate::store::documents::PaymentDoc;
 
 /// Rows written per body chunk.
 const CHUNK_ROWS: usize = 500;
@@ -56,30 +57,23 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/payments/export.csv", get(payments))
         .route("/analytics/trends.csv", get(trends))
+        .route_layer(Extension(UrlCredentials))
 }
 
 async fn payments(
-    State(state): State<AppState>,
-    parts: Parts,
+    State(store): State<Store>,
+    State(clock): State<Clock>,
     Params(query): Params<ExportQuery>,
+    Viewer(caller): Viewer,
 ) -> ApiResult<Response> {
-    let tenant = tenancy::url_caller(&state, &parts, None, None, query.ticket.as_deref())
-        .await?
-        .require(Role::Viewer)?
-        .tenant;
+    let tenant = caller.tenant;
     let tz = zone(query.tz.as_deref(), tenant.tz())?;
-    let bounds = SliceBounds::resolve(
-        &query.range,
-        query.hour,
-        &query.filter,
-        &tenant,
-        state.config.clock.now(),
-    )?;
+    let bounds = SliceBounds::resolve(&query.range, query.hour, &query.filter, &tenant, clock.now())?;
     let payments = if bounds.is_empty() {
         stream::empty().boxed()
     } else {
         let slice = bounds.slice(&query.filter, tenant.scale());
-        state.store.stream_payments(&tenant.id, slice, query.sort).await?
+        store.stream_payments(&tenant.id, slice, query.sort).await?
     };
     let tenant_id = tenant.id.clone();
     let rows = payments.ready_chunks(CHUNK_ROWS).map(move |chunk| {
@@ -106,17 +100,15 @@ async fn payments(
 }
 
 async fn trends(
-    State(state): State<AppState>,
-    parts: Parts,
+    State(store): State<Store>,
+    State(clock): State<Clock>,
     Params(query): Params<TrendsExportQuery>,
+    Viewer(caller): Viewer,
 ) -> ApiResult<Response> {
-    let tenant = tenancy::url_caller(&state, &parts, None, None, query.ticket.as_deref())
-        .await?
-        .require(Role::Viewer)?
-        .tenant;
+    let tenant = caller.tenant;
     let tz = zone(query.tz.as_deref(), tenant.tz())?;
-    let window = TrendWindow::of(&query.trend, state.config.clock.window_end(), tenant.tz())?;
-    let points = trend_points(&state.store, &tenant, &window).await?;
+    let window = TrendWindow::of(&query.trend, clock.window_end(), tenant.tz())?;
+    let points = trend_points(&store, &tenant, &window).await?;
     let mut writer = csv::Writer::from_writer(header(&TREND_COLUMNS).to_vec());
     for point in &points {
         writer.write_record(trend_row(point, tz)).map_err(anyhow::Error::from)?;

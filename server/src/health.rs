@@ -9,7 +9,8 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
+use crate::state::{AppState, Redis};
+use crate::store::Store;
 
 /// How long a dependency may take to answer a readiness probe.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -24,8 +25,8 @@ async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    match tokio::time::timeout(PROBE_TIMEOUT, state.store.ping()).await {
+async fn readyz(State(store): State<Store>, State(Redis(redis)): State<Redis>) -> ApiResult<Json<Value>> {
+    match tokio::time::timeout(PROBE_TIMEOUT, store.ping()).await {
         Ok(Ok(())) => {}
         Ok(Err(error)) => {
             return Err(ApiError::Unavailable(format!("mongodb is not reachable: {error}")));
@@ -34,7 +35,7 @@ async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
             return Err(ApiError::Unavailable("mongodb did not answer within 2 s".into()));
         }
     }
-    let redis = match state.redis.clone() {
+    let redis = match redis {
         None => "disabled",
         Some(mut connection) => {
             let command = redis::cmd("PING");

@@ -6,6 +6,7 @@
 //! listener until `shutdown` resolves, which is how `main` and the
 //! integration tests both run it.
 
+pub mod access;
 pub mod alerts;
 pub mod analytics;
 pub mod clock;
@@ -22,7 +23,6 @@ pub mod seed;
 pub mod simulate;
 pub mod state;
 pub mod store;
-pub mod tenancy;
 pub mod web;
 pub mod writer;
 
@@ -47,7 +47,7 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(analytics::router())
         .merge(payments::router())
-        .merge(tenancy::router())
+        .merge(access::router())
         .merge(export::router())
         .merge(alerts::router())
         .fallback(|| async { ApiError::not_found("no such API endpoint") })
@@ -77,7 +77,7 @@ fn cors() -> CorsLayer {
         .allow_headers([
             axum::http::header::AUTHORIZATION,
             axum::http::header::CONTENT_TYPE,
-            HeaderName::from_static(tenancy::TENANT_HEADER),
+            HeaderName::from_static(access::TENANT_HEADER),
         ])
 }
 
@@ -113,8 +113,8 @@ pub async fn connect(config: Config) -> anyhow::Result<AppState> {
         Some(manager) => analytics::cache::AnalyticsCache::redis(manager.clone(), &config.redis_prefix),
     };
     let tickets = match &redis {
-        None => tenancy::tickets::Tickets::local(limits.ticket_ttl),
-        Some(manager) => tenancy::tickets::Tickets::redis(manager.clone(), &config.redis_prefix, limits.ticket_ttl),
+        None => access::tickets::Tickets::local(limits.ticket_ttl),
+        Some(manager) => access::tickets::Tickets::redis(manager.clone(), &config.redis_prefix, limits.ticket_ttl),
     };
     let evaluator = alerts::Evaluator::default();
     let pipeline = writer::pipeline::Pipeline::default()
@@ -123,16 +123,23 @@ pub async fn connect(config: Config) -> anyhow::Result<AppState> {
         .then(Arc::new(evaluator.clone()));
     let writer = writer::Writer::start(store.clone(), pipeline, limits.writer);
     evaluator.start(store.clone(), writer.clone(), config.clock, limits.alerts);
+    let access = access::Access::new(
+        store.clone(),
+        access::key_cache::KeyCache::new(limits.key_cache_ttl),
+        tickets,
+        config.base_domain.as_deref(),
+        config.clock,
+    );
     Ok(AppState {
+        clock: config.clock,
         config: Arc::new(config),
         store,
-        redis,
+        redis: state::Redis(redis),
         writer,
         evaluator,
         live,
         cache,
-        keys: tenancy::key_cache::KeyCache::new(limits.key_cache_ttl),
-        tickets: Arc::new(tickets),
+        access,
     })
 }
 

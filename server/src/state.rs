@@ -1,22 +1,32 @@
 //! The state every handler shares: one cheap-to-clone handle per backend.
+//! Each is a sub-state (`FromRef`): a handler takes only the parts it uses
+//! (`State<Store>`, `State<Writer>`, …), and the access layer its own
+//! ([`Access`]), so features do not reach into each other through here.
 
 use std::sync::Arc;
 
+use axum::extract::FromRef;
+
+use crate::access::Access;
 use crate::analytics::cache::AnalyticsCache;
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::live::Live;
 use crate::store::Store;
-use crate::tenancy::key_cache::KeyCache;
-use crate::tenancy::tickets::Tickets;
 use crate::writer::Writer;
 
-/// Handed to handlers with `State`; clones share everything.
+/// Redis, when configured; the manager reconnects by itself.
 #[derive(Clone)]
+pub struct Redis(pub Option<redis::aio::ConnectionManager>);
+
+/// Handed to the router; clones share everything.
+#[derive(Clone, FromRef)]
 pub struct AppState {
     pub config: Arc<Config>,
+    /// Where "now" comes from (the configuration's).
+    pub clock: Clock,
     pub store: Store,
-    /// Redis, when configured; the manager reconnects by itself.
-    pub redis: Option<redis::aio::ConnectionManager>,
+    pub redis: Redis,
     /// The one route of every write to the store (`crate::writer`).
     pub writer: Writer,
     /// Runs the tenants' alert rules (its statistics, for benchmarks).
@@ -25,8 +35,6 @@ pub struct AppState {
     pub live: Live,
     /// Cached analytics answers, invalidated by every write.
     pub cache: AnalyticsCache,
-    /// Recent API-key lookups.
-    pub keys: KeyCache,
-    /// Single-use credentials for URLs (`POST /api/tickets`).
-    pub tickets: Arc<Tickets>,
+    /// Credentials into callers: keys, tickets.
+    pub access: Access,
 }

@@ -16,12 +16,14 @@ use paypulse_shared::alerts::{AlertRules, AlertsPage, rules};
 use paypulse_shared::error::ErrorCode;
 use paypulse_shared::query::{AlertsQuery, DEFAULT_LIMIT};
 
+use crate::access::{Admin, Viewer};
 use crate::error::{ApiError, ApiResult};
 use crate::params::{JsonBody, Params};
 use crate::state::AppState;
+use crate::store::Store;
 use crate::store::alerts::AlertFilter;
 use crate::store::documents::Role;
-use crate::tenancy::Caller;
+use crate::writer::Writer;
 
 pub use evaluator::{AlertLimits, Evaluator};
 
@@ -33,14 +35,10 @@ pub fn router() -> Router<AppState> {
 
 /// `GET /api/alerts/rules`: the tenant's rules (its defaults until an admin
 /// changes them), and whether the caller may change them.
-async fn get_rules(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<AlertRules>> {
+async fn get_rules(State(store): State<Store>, Viewer(caller): Viewer) -> ApiResult<Json<AlertRules>> {
     let editable = caller.role.grants(Role::Admin);
-    let tenant = caller.require(Role::Viewer)?.tenant;
-    let rules = state
-        .store
-        .alert_rules(&tenant.id)
-        .await?
-        .unwrap_or_else(rules::defaults);
+    let tenant = caller.tenant;
+    let rules = store.alert_rules(&tenant.id).await?.unwrap_or_else(rules::defaults);
     Ok(Json(AlertRules {
         rules,
         editable: Some(editable),
@@ -50,11 +48,11 @@ async fn get_rules(State(state): State<AppState>, caller: Caller) -> ApiResult<J
 /// `PUT /api/alerts/rules` (admin): replaces every rule after validation;
 /// a wrong field is a 400 `invalid_rule` that names it.
 async fn put_rules(
-    State(state): State<AppState>,
-    caller: Caller,
+    State(writer): State<Writer>,
+    Admin(caller): Admin,
     body: Result<JsonBody<AlertRules>, ApiError>,
 ) -> ApiResult<Json<AlertRules>> {
-    let tenant = caller.require(Role::Admin)?.tenant;
+    let tenant = caller.tenant;
     let JsonBody(body) = body.map_err(|error| match error {
         // The body's shape (a wrong type, an unknown kind) names the field too.
         ApiError::Client {
@@ -65,7 +63,7 @@ async fn put_rules(
     })?;
     let rules = rules::validate(body.rules, tenant.scale())
         .map_err(|error| ApiError::new(ErrorCode::InvalidRule, error.to_string()))?;
-    state.writer.replace_alert_rules(&tenant.id, rules.clone()).await?;
+    writer.replace_alert_rules(&tenant.id, rules.clone()).await?;
     Ok(Json(AlertRules {
         rules,
         editable: Some(true),
@@ -74,11 +72,11 @@ async fn put_rules(
 
 /// `GET /api/alerts`: the tenant's episodes, newest first.
 async fn history(
-    State(state): State<AppState>,
-    caller: Caller,
+    State(store): State<Store>,
+    Viewer(caller): Viewer,
     Params(query): Params<AlertsQuery>,
 ) -> ApiResult<Json<AlertsPage>> {
-    let tenant = caller.require(Role::Viewer)?.tenant;
+    let tenant = caller.tenant;
     let after = query
         .cursor
         .as_deref()
@@ -92,7 +90,7 @@ async fn history(
         rule_id: query.rule_id,
     };
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    let (alerts, next) = state.store.list_alerts(&tenant.id, &filter, after, limit).await?;
+    let (alerts, next) = store.list_alerts(&tenant.id, &filter, after, limit).await?;
     Ok(Json(AlertsPage {
         items: alerts.iter().map(|alert| alert.to_wire()).collect(),
         next_cursor: next.map(|id| id.to_hex()),

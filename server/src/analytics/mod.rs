@@ -10,7 +10,7 @@ pub mod cache;
 pub mod seasons;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -24,13 +24,15 @@ use paypulse_shared::range::TimeRange;
 use paypulse_shared::trends::build_trend_with_history;
 use paypulse_shared::wire::{Bucket, PaymentMetrics, Period, TrendData};
 
+use crate::access::Viewer;
+use crate::clock::Clock;
 use crate::error::{ApiError, ApiResult};
 use crate::params::{self, Params};
 use crate::state::AppState;
 use crate::store::Store;
-use crate::store::documents::{Role, TenantDoc};
+use crate::store::documents::TenantDoc;
 use crate::store::rollups::Level;
-use crate::tenancy::Caller;
+use cache::AnalyticsCache;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -38,21 +40,40 @@ pub fn router() -> Router<AppState> {
         .route("/analytics/trends", get(trends))
 }
 
+/// What the analytics answers come from: the store's rollups, through the
+/// cache, up to the clock's now.
+#[derive(Clone)]
+struct Sources {
+    store: Store,
+    cache: AnalyticsCache,
+    clock: Clock,
+}
+
+impl FromRef<AppState> for Sources {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            store: state.store.clone(),
+            cache: state.cache.clone(),
+            clock: state.clock,
+        }
+    }
+}
+
 async fn metrics(
-    State(state): State<AppState>,
-    caller: Caller,
+    State(sources): State<Sources>,
+    Viewer(caller): Viewer,
     Params(query): Params<MetricsQuery>,
 ) -> ApiResult<Response> {
-    let tenant = caller.require(Role::Viewer)?.tenant;
-    let now = state.config.clock.window_end();
+    let tenant = caller.tenant;
+    let now = sources.clock.window_end();
     let (from, to) = params::range(&query.range, now, tenant.tz(), TimeDelta::hours(24))?;
-    let body = metrics_body(&state, &tenant, from, to).await?;
+    let body = metrics_body(&sources, &tenant, from, to).await?;
     let Some(Compare::Previous) = query.compare else {
         return Ok(json_response(body));
     };
     // Each range is computed and cached on its own; the previous one lies
     // wholly in the past, so it stays cached until a late payment lands in it.
-    let previous = metrics_body(&state, &tenant, from - (to - from), from).await?;
+    let previous = metrics_body(&sources, &tenant, from - (to - from), from).await?;
     let read = |body: &str| serde_json::from_str::<PaymentMetrics>(body).map_err(anyhow::Error::from);
     let mut metrics = read(&body)?;
     metrics.previous = Some(Box::new(read(&previous)?));
@@ -63,17 +84,17 @@ async fn metrics(
 
 /// The metrics of `[from, to)` as JSON, from the cache or computed.
 async fn metrics_body(
-    state: &AppState,
+    sources: &Sources,
     tenant: &TenantDoc,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> ApiResult<String> {
     let key = format!("metrics:{}:{}", from.timestamp_millis(), to.timestamp_millis());
-    state
+    sources
         .cache
         .get_or_compute(&tenant.id, &key, || async {
             // Hours at most: metrics count payments per hour of day.
-            let cells = state
+            let cells = sources
                 .store
                 .cells(&tenant.id, tenant.tz(), from, to, Level::Hour)
                 .await?;
@@ -89,12 +110,12 @@ fn json_response(body: String) -> Response {
 }
 
 async fn trends(
-    State(state): State<AppState>,
-    caller: Caller,
+    State(sources): State<Sources>,
+    Viewer(caller): Viewer,
     Params(query): Params<TrendsQuery>,
 ) -> ApiResult<Response> {
-    let tenant = caller.require(Role::Viewer)?.tenant;
-    let now = state.config.clock.window_end();
+    let tenant = caller.tenant;
+    let now = sources.clock.window_end();
     let window = TrendWindow::of(&query, now, tenant.tz())?;
     let key = format!(
         "trends:{}:{}:{}",
@@ -102,10 +123,10 @@ async fn trends(
         window.from.timestamp_millis(),
         window.to.timestamp_millis()
     );
-    let body = state
+    let body = sources
         .cache
         .get_or_compute(&tenant.id, &key, || async {
-            let points = trend_points(&state.store, &tenant, &window).await?;
+            let points = trend_points(&sources.store, &tenant, &window).await?;
             Ok(serde_json::to_string(&points).map_err(anyhow::Error::from)?)
         })
         .await?;

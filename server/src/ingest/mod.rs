@@ -6,43 +6,62 @@
 mod validate;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{FromRef, Path, State};
 use axum::http::header::LOCATION;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use mongodb::bson::oid::ObjectId;
 
+use crate::access::Ingest;
+use crate::clock::Clock;
 use crate::error::{ApiError, ApiResult};
 use crate::params::JsonBody;
 use crate::state::AppState;
-use crate::store::documents::{Role, TenantDoc};
+use crate::store::documents::TenantDoc;
 use crate::store::writes::{CreateOutcome, RefundOutcome};
-use crate::tenancy::Caller;
+use crate::writer::Writer;
 use paypulse_shared::error::ErrorCode;
 
 pub use validate::CreatePayment;
 
-/// The ingest path every new payment takes, from the API or the simulator:
-/// validation for `tenant`, then the group-commit writer.
-pub async fn submit(state: &AppState, tenant: &TenantDoc, body: CreatePayment) -> ApiResult<CreateOutcome> {
-    let payment = validate::validate(tenant, body, state.config.clock.now())?;
-    state.writer.create(payment).await
+/// The ingest path every payment and refund takes, from the API or the
+/// simulator: validation, then the group-commit writer.
+#[derive(Clone)]
+pub struct Ingestion {
+    writer: Writer,
+    clock: Clock,
 }
 
-/// The refund path, from the API or the simulator.
-pub async fn refund_by_id(state: &AppState, tenant_id: &str, id: ObjectId) -> ApiResult<RefundOutcome> {
-    state.writer.refund(tenant_id, id, state.config.clock.now()).await
+impl FromRef<AppState> for Ingestion {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            writer: state.writer.clone(),
+            clock: state.clock,
+        }
+    }
+}
+
+impl Ingestion {
+    /// Validates `body` for `tenant` and writes it.
+    pub async fn submit(&self, tenant: &TenantDoc, body: CreatePayment) -> ApiResult<CreateOutcome> {
+        let payment = validate::validate(tenant, body, self.clock.now())?;
+        self.writer.create(payment).await
+    }
+
+    /// Refunds payment `id` of `tenant_id`.
+    pub async fn refund(&self, tenant_id: &str, id: ObjectId) -> ApiResult<RefundOutcome> {
+        self.writer.refund(tenant_id, id, self.clock.now()).await
+    }
 }
 
 /// `POST /api/payments`: 201 with the new payment, 200 with the original on a
 /// replay, 409 when the `externalId` belongs to a different payment.
 pub async fn create(
-    State(state): State<AppState>,
-    caller: Caller,
+    State(ingestion): State<Ingestion>,
+    Ingest(caller): Ingest,
     JsonBody(body): JsonBody<CreatePayment>,
 ) -> ApiResult<Response> {
-    let tenant = caller.require(Role::Ingest)?.tenant;
-    match submit(&state, &tenant, body).await? {
+    match ingestion.submit(&caller.tenant, body).await? {
         CreateOutcome::Created(document) => {
             let location = HeaderValue::from_str(&format!("/api/payments/{}", document.id.to_hex()))
                 .map_err(|error| ApiError::Internal(error.into()))?;
@@ -61,11 +80,14 @@ pub async fn create(
 }
 
 /// `POST /api/payments/{id}/refund`: refunds a succeeded payment in full.
-pub async fn refund(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
-    let tenant = caller.require(Role::Ingest)?.tenant;
+pub async fn refund(
+    State(ingestion): State<Ingestion>,
+    Ingest(caller): Ingest,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let object_id = ObjectId::parse_str(&id)
         .map_err(|_| ApiError::invalid_parameter(format!("payment id must be 24 hexadecimal digits, got '{id}'")))?;
-    match refund_by_id(&state, &tenant.id, object_id).await? {
+    match ingestion.refund(&caller.tenant.id, object_id).await? {
         RefundOutcome::Refunded(document) => Ok((StatusCode::OK, Json(document.to_wire())).into_response()),
         RefundOutcome::NotFound => Err(ApiError::not_found(format!("no payment '{id}'"))),
         RefundOutcome::AlreadyRefunded(_) => Err(ApiError::new(

@@ -20,13 +20,12 @@ pub mod hub;
 
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::http::request::Parts;
 use axum::response::Response;
 use axum::routing::get;
+use axum::{Extension, Router};
 use futures::{SinkExt, StreamExt};
 use paypulse_shared::filter::PaymentFilter;
 use paypulse_shared::live::FeedItem;
@@ -34,12 +33,11 @@ use paypulse_shared::live::{CloseCode, FeedPosition, Heartbeat, LiveFrame};
 use paypulse_shared::query::LiveQuery;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
+use crate::access::{UrlCredentials, Viewer};
 use crate::error::ApiError;
 use crate::params::{self, Params};
 use crate::state::AppState;
 use crate::store::Store;
-use crate::store::documents::Role;
-use crate::tenancy;
 use bus::RedisBus;
 use hub::{Disconnect, LiveEvent, LiveHub, Subscription};
 use paypulse_shared::error::ErrorCode;
@@ -134,29 +132,21 @@ impl Live {
 }
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/ws/payments", get(connect))
+    Router::new()
+        .route("/ws/payments", get(connect))
+        .route_layer(Extension(UrlCredentials))
 }
 
 async fn connect(
-    State(state): State<AppState>,
-    parts: Parts,
+    State(live): State<Live>,
     Params(query): Params<LiveQuery>,
+    Viewer(caller): Viewer,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let tenant = tenancy::url_caller(
-        &state,
-        &parts,
-        query.tenant.as_deref(),
-        query.key.as_deref(),
-        query.ticket.as_deref(),
-    )
-    .await?
-    .require(Role::Viewer)?
-    .tenant;
+    let tenant = caller.tenant;
     params::check_amounts(&query.filter, tenant.scale())?;
     let upgrade = upgrade.map_err(|rejection| ApiError::new(ErrorCode::WebsocketRequired, rejection.to_string()))?;
-    let subscription = state
-        .live
+    let subscription = live
         .subscribe(&tenant.id, query.since.map(|since| (since, query.epoch.as_deref())))
         .await;
     let asked = Asked {
@@ -165,8 +155,8 @@ async fn connect(
         filter: query.filter,
     };
     let watcher = Watcher {
-        hub: Arc::clone(&state.live.hub),
-        limits: state.live.limits,
+        hub: Arc::clone(&live.hub),
+        limits: live.limits,
     };
     Ok(upgrade
         .max_message_size(64 * 1024)

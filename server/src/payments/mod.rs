@@ -16,12 +16,14 @@ use paypulse_shared::query::{DEFAULT_LIMIT, PaymentListQuery};
 use paypulse_shared::range::{TimePoint, TimeRange};
 use paypulse_shared::wire::PaymentsPage;
 
+use crate::access::Viewer;
+use crate::clock::Clock;
 use crate::error::{ApiError, ApiResult};
 use crate::params::{self, Params};
 use crate::state::AppState;
-use crate::store::documents::{Role, TenantDoc};
+use crate::store::Store;
+use crate::store::documents::TenantDoc;
 use crate::store::payments::Slice;
-use crate::tenancy::Caller;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -31,18 +33,13 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
+    State(store): State<Store>,
+    State(clock): State<Clock>,
+    Viewer(caller): Viewer,
     Params(query): Params<PaymentListQuery>,
 ) -> ApiResult<Json<PaymentsPage>> {
-    let tenant = caller.require(Role::Viewer)?.tenant;
-    let bounds = SliceBounds::resolve(
-        &query.range,
-        query.hour,
-        &query.filter,
-        &tenant,
-        state.config.clock.now(),
-    )?;
+    let tenant = caller.tenant;
+    let bounds = SliceBounds::resolve(&query.range, query.hour, &query.filter, &tenant, clock.now())?;
     if bounds.is_empty() {
         return Ok(Json(PaymentsPage {
             items: Vec::new(),
@@ -56,10 +53,7 @@ async fn list(
         .map(|text| cursor::decode(text, query.sort))
         .transpose()?;
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    let (documents, next) = state
-        .store
-        .list_payments(&tenant.id, slice, query.sort, after, limit)
-        .await?;
+    let (documents, next) = store.list_payments(&tenant.id, slice, query.sort, after, limit).await?;
     Ok(Json(PaymentsPage {
         items: documents.iter().map(|document| document.to_wire()).collect(),
         next_cursor: next.map(cursor::encode),
@@ -119,13 +113,13 @@ impl SliceBounds {
     }
 }
 
-async fn one(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Payment>> {
-    let tenant = caller.require(Role::Viewer)?.tenant;
+async fn one(State(store): State<Store>, Viewer(caller): Viewer, Path(id): Path<String>) -> ApiResult<Json<Payment>> {
+    let tenant = caller.tenant;
     let object_id = ObjectId::parse_str(&id)
         .map_err(|_| ApiError::invalid_parameter(format!("payment id must be 24 hexadecimal digits, got '{id}'")))?;
     // Another tenant's payment is "not found", not "forbidden": its existence
     // is not ours to reveal.
-    let document = state.store.find_payment(&tenant.id, object_id).await?;
+    let document = store.find_payment(&tenant.id, object_id).await?;
     let document = document.ok_or_else(|| ApiError::not_found(format!("no payment '{id}'")))?;
     Ok(Json(document.to_wire()))
 }

@@ -12,10 +12,10 @@ use chrono::{TimeDelta, Utc};
 use clap::Args;
 use mongodb::bson::DateTime as BsonDateTime;
 
+use crate::access::keys;
 use crate::config::DatabaseConfig;
 use crate::store::Store;
 use crate::store::documents::{Role, TenantDoc};
-use crate::tenancy::keys;
 
 pub use generator::day_of_payments;
 

@@ -8,6 +8,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use axum::extract::FromRef;
 use mongodb::bson::oid::ObjectId;
 use paypulse_shared::Amount;
 use paypulse_shared::payment::PaymentStatus;
@@ -16,7 +17,7 @@ use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Exp, LogNormal};
 use tokio::task::JoinSet;
 
-use crate::ingest::CreatePayment;
+use crate::ingest::{CreatePayment, Ingestion};
 use crate::seed::generator::{AMOUNT_SIGMA, FAILURE_REASONS, REFUND_RATE, SPIKE_FACTOR, hourly_rate, pick_method};
 use crate::seed::profiles;
 use crate::state::AppState;
@@ -107,12 +108,12 @@ pub async fn start(state: AppState, rate_per_second: f64) -> anyhow::Result<Join
     let mut streams = JoinSet::new();
     for tenant in tenants {
         tracing::info!(tenant = %tenant.id, rate_per_second, "simulating live payments");
-        streams.spawn(simulate_tenant(state.clone(), tenant, rate_per_second));
+        streams.spawn(simulate_tenant(Ingestion::from_ref(&state), tenant, rate_per_second));
     }
     Ok(streams)
 }
 
-async fn simulate_tenant(state: AppState, tenant: TenantDoc, rate_per_second: f64) {
+async fn simulate_tenant(ingestion: Ingestion, tenant: TenantDoc, rate_per_second: f64) {
     let profile = profiles::profile(&tenant.id);
     let mut rng = StdRng::from_os_rng();
     let amounts = LogNormal::new(profile.median_minor.ln(), AMOUNT_SIGMA).expect("valid log-normal");
@@ -155,7 +156,7 @@ async fn simulate_tenant(state: AppState, tenant: TenantDoc, rate_per_second: f6
             failure_reason: failed.then(|| FAILURE_REASONS[rng.random_range(0..FAILURE_REASONS.len())].to_owned()),
             created_at: None,
         };
-        match crate::ingest::submit(&state, &tenant, body).await {
+        match ingestion.submit(&tenant, body).await {
             Ok(CreateOutcome::Created(payment)) if payment.status == PaymentStatus::Succeeded => {
                 if recent.len() == RECENT_PAYMENTS {
                     recent.pop_front();
@@ -168,7 +169,7 @@ async fn simulate_tenant(state: AppState, tenant: TenantDoc, rate_per_second: f6
         if !recent.is_empty() && rng.random_bool(REFUND_RATE) {
             let index = rng.random_range(0..recent.len());
             if let Some(id) = recent.remove(index)
-                && let Err(error) = crate::ingest::refund_by_id(&state, &tenant.id, id).await
+                && let Err(error) = ingestion.refund(&tenant.id, id).await
             {
                 tracing::warn!(tenant = %tenant.id, %error, "simulated refund failed");
             }

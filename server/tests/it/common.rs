@@ -192,7 +192,8 @@ impl TestApp {
             failure_reason: None,
             created_at: None,
         };
-        match paypulse_server::ingest::submit(&self.state, &tenant, body).await {
+        let ingestion = <paypulse_server::ingest::Ingestion as axum::extract::FromRef<_>>::from_ref(&self.state);
+        match ingestion.submit(&tenant, body).await {
             Ok(paypulse_server::store::writes::CreateOutcome::Created(payment)) => payment,
             other => panic!("writing {external_id} behind the queue: {other:?}"),
         }

@@ -3,8 +3,8 @@
 //! headers the API reads; never credentials), and request logs that name
 //! the path but never the query string, where WebSocket keys travel.
 
+use paypulse_server::access::keys;
 use paypulse_server::store::documents::Role;
-use paypulse_server::tenancy::keys;
 use reqwest::Method;
 
 use crate::common::{TestApp, next_json, open_socket};

@@ -6,8 +6,8 @@
 
 use std::time::{Duration, Instant};
 
+use paypulse_server::access::keys;
 use paypulse_server::store::documents::Role;
-use paypulse_server::tenancy::keys;
 
 use crate::common::{TestApp, assert_error};
 

@@ -1,0 +1,233 @@
+//! Access (SPEC §4): the one layer that turns a request's credential into a
+//! caller. A handler names the role it needs by its extractor ([`Viewer`],
+//! [`Ingest`], [`Admin`]); nothing else reads a credential, looks a key up
+//! or redeems a ticket. Where the credential is read is
+//! [`credentials`]; keys are checked against the tenant's stored hashes
+//! (through [`key_cache`]); tickets (`POST /api/tickets`) stand for a key on
+//! the two URLs a browser cannot give a header, the live socket and a
+//! download.
+
+pub mod credentials;
+pub mod key_cache;
+pub mod keys;
+pub mod tickets;
+
+use std::sync::Arc;
+
+use axum::extract::{FromRef, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::routing::post;
+use axum::{Json, Router};
+use paypulse_shared::wire::Ticket;
+
+use crate::clock::Clock;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::Store;
+use crate::store::documents::{Role, TenantDoc};
+use credentials::{Credential, Presented};
+use key_cache::KeyCache;
+use paypulse_shared::error::ErrorCode;
+use tickets::{Grant, IssueError, Tickets};
+
+pub use credentials::{TENANT_HEADER, UrlCredentials};
+
+/// What the access layer needs, and nothing else of the server: a
+/// sub-state of [`AppState`].
+#[derive(Clone)]
+pub struct Access {
+    store: Store,
+    keys: KeyCache,
+    tickets: Arc<Tickets>,
+    /// Tenants are the first label of hosts under it, when set.
+    base_domain: Option<Arc<str>>,
+    clock: Clock,
+}
+
+/// An authenticated caller: its tenant and the role of the key it used.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub tenant: Arc<TenantDoc>,
+    pub role: Role,
+}
+
+impl Caller {
+    /// Refuses with 403 unless the key's role grants `role`'s rights.
+    fn require(self, role: Role) -> Result<Self, ApiError> {
+        if self.role.grants(role) {
+            Ok(self)
+        } else {
+            Err(ApiError::new(
+                ErrorCode::InsufficientRole,
+                format!(
+                    "this endpoint needs a {} key; the key sent is a {} key",
+                    role.as_str(),
+                    self.role.as_str()
+                ),
+            ))
+        }
+    }
+}
+
+impl<S> FromRequestParts<S> for Caller
+where
+    Access: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let access = Access::from_ref(state);
+        let presented = Presented::read(parts, access.base_domain.as_deref())?;
+        access.caller(presented).await
+    }
+}
+
+/// Extractors for a caller whose key grants a role: 401 without a valid
+/// credential, 403 for another tenant's or a lesser key.
+macro_rules! role_extractor {
+    ($(#[$doc:meta])* $name:ident, $role:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug)]
+        pub struct $name(pub Caller);
+
+        impl<S> FromRequestParts<S> for $name
+        where
+            Access: FromRef<S>,
+            S: Send + Sync,
+        {
+            type Rejection = ApiError;
+
+            async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+                Caller::from_request_parts(parts, state).await?.require($role).map(Self)
+            }
+        }
+    };
+}
+
+role_extractor!(
+    /// A caller that may read the tenant's data and watch its live feed.
+    Viewer,
+    Role::Viewer
+);
+role_extractor!(
+    /// A caller that may write payments.
+    Ingest,
+    Role::Ingest
+);
+role_extractor!(
+    /// A caller that may change the tenant's settings (alert rules).
+    Admin,
+    Role::Admin
+);
+
+impl Access {
+    pub fn new(store: Store, keys: KeyCache, tickets: Tickets, base_domain: Option<&str>, clock: Clock) -> Self {
+        Self {
+            store,
+            keys,
+            tickets: Arc::new(tickets),
+            base_domain: base_domain.map(Arc::from),
+            clock,
+        }
+    }
+
+    /// The caller `presented` proves.
+    async fn caller(&self, presented: Presented) -> Result<Caller, ApiError> {
+        match presented.credential {
+            Credential::Key(key) => self.authenticate(presented.tenant, &key).await,
+            Credential::Ticket(ticket) => self.redeem_ticket(presented.tenant, &ticket).await,
+        }
+    }
+
+    /// Checks that `key` is valid and belongs to the `requested` tenant: 401
+    /// for an unknown key, 400 when no tenant is named, 403 for another
+    /// tenant's key.
+    async fn authenticate(&self, requested: Option<String>, key: &str) -> Result<Caller, ApiError> {
+        let hash = keys::hash_key(key);
+        let tenant = match self.keys.get(&hash) {
+            Some(known) => Some(known),
+            None => {
+                let found = self.store.tenant_by_key_hash(&hash).await?.map(Arc::new);
+                if let Some(tenant) = &found {
+                    self.keys.put(&hash, Arc::clone(tenant));
+                }
+                found
+            }
+        };
+        let Some(tenant) = tenant else {
+            return Err(ApiError::new(ErrorCode::InvalidCredentials, "the API key is not valid"));
+        };
+        let Some(requested) = requested else {
+            return Err(ApiError::invalid_parameter(
+                "no tenant given: send the X-Tenant-Id header or use the tenant's subdomain",
+            ));
+        };
+        if tenant.id != requested {
+            return Err(ApiError::new(
+                ErrorCode::TenantMismatch,
+                format!("the API key does not belong to tenant '{requested}'"),
+            ));
+        }
+        let role = tenant
+            .api_keys
+            .iter()
+            .find(|stored| stored.hash == hash)
+            .map(|stored| stored.role);
+        let role = role.ok_or_else(|| ApiError::new(ErrorCode::InvalidCredentials, "the API key is not valid"))?;
+        Ok(Caller { tenant, role })
+    }
+
+    /// The caller a ticket was issued to; 401 when it is unknown, expired
+    /// or used, 403 when the request names another tenant.
+    async fn redeem_ticket(&self, requested: Option<String>, ticket: &str) -> Result<Caller, ApiError> {
+        let grant = self
+            .tickets
+            .redeem(ticket)
+            .await
+            .map_err(|error| ApiError::Internal(anyhow::Error::new(error).context("redeeming a ticket")))?
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::InvalidCredentials,
+                    "the ticket is not valid: tickets expire after a minute and are good for one use; ask POST /api/tickets for a new one",
+                )
+            })?;
+        if requested.as_ref().is_some_and(|requested| *requested != grant.tenant) {
+            return Err(ApiError::new(
+                ErrorCode::TenantMismatch,
+                format!(
+                    "the ticket does not belong to tenant '{}'",
+                    requested.unwrap_or_default()
+                ),
+            ));
+        }
+        let tenant = self
+            .store
+            .tenant(&grant.tenant)
+            .await?
+            .ok_or_else(|| ApiError::new(ErrorCode::InvalidCredentials, "the ticket's tenant no longer exists"))?;
+        Ok(Caller {
+            tenant: Arc::new(tenant),
+            role: grant.role,
+        })
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/tickets", post(issue_ticket))
+}
+
+/// `POST /api/tickets`: a ticket bound to the caller's tenant and role.
+async fn issue_ticket(State(access): State<Access>, caller: Caller) -> Result<Json<Ticket>, ApiError> {
+    let grant = Grant {
+        tenant: caller.tenant.id.clone(),
+        role: caller.role,
+    };
+    let expires_at =
+        access.clock.now() + chrono::TimeDelta::from_std(access.tickets.ttl()).unwrap_or(chrono::TimeDelta::MAX);
+    let ticket = access.tickets.issue(grant).await.map_err(|error| match error {
+        IssueError::Full => ApiError::Unavailable(error.to_string()),
+        IssueError::Redis(error) => ApiError::Internal(anyhow::Error::new(error).context("issuing a ticket")),
+    })?;
+    Ok(Json(Ticket { ticket, expires_at }))
+}
