@@ -123,9 +123,15 @@ pub async fn connect(config: Config) -> anyhow::Result<AppState> {
         .then(Arc::new(evaluator.clone()));
     let writer = writer::Writer::start(store.clone(), pipeline, limits.writer);
     evaluator.start(store.clone(), writer.clone(), config.clock, limits.alerts);
+    let keys = match &redis {
+        None => access::key_cache::KeyCache::local(limits.key_cache_ttl),
+        Some(manager) => {
+            access::key_cache::KeyCache::redis(manager.clone(), &config.redis_prefix, limits.key_cache_ttl)
+        }
+    };
     let access = access::Access::new(
         store.clone(),
-        access::key_cache::KeyCache::new(limits.key_cache_ttl),
+        keys,
         tickets,
         config.base_domain.as_deref(),
         config.clock,

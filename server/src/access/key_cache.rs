@@ -1,65 +1,109 @@
-//! A short-lived, bounded, in-process cache of API keys found in MongoDB.
+//! API keys found in MongoDB, remembered by each instance (bounded, and
+//! trusted for a TTL at most: the tenant document they carry may change).
 //! Without it every request costs a MongoDB query before any work starts,
-//! and under load those queries queue in front of the writes. The price is
-//! that a revoked or changed key keeps working for up to the cache's TTL (30 s
-//! by default) on each instance. Unknown keys are not remembered: a key
-//! created a moment after someone tried it works at once.
+//! and under load those queries queue in front of the writes.
+//!
+//! Invalidation is by generation, as the analytics cache's: revoking a key
+//! bumps the keys' generation (in Redis, for every instance, or in this
+//! process without Redis), and an entry remembered under an older one is not
+//! trusted, so a revoked key stops working everywhere at once rather than
+//! after the TTL. The generation is read before MongoDB is, so a lookup that
+//! races a revocation is remembered under the old generation. When Redis
+//! does not answer, the cache steps aside: every lookup goes to MongoDB.
+//! Unknown keys are never remembered: a key created a moment after someone
+//! tried it works at once.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
 
 use crate::store::documents::TenantDoc;
 
 /// How long a lookup is trusted by default.
 pub const TTL: Duration = Duration::from_secs(30);
-/// Most keys remembered; beyond that the cache starts over.
-const CAPACITY: usize = 10_000;
+/// Most keys remembered.
+const CAPACITY: u64 = 10_000;
 
-/// When a key was found, and the tenant owning it.
-type Entry = (Instant, Arc<TenantDoc>);
-
-/// Hash of a key → its entry.
+/// Where the keys' generation is kept.
 #[derive(Clone)]
-pub struct KeyCache {
-    ttl: Duration,
-    entries: Arc<Mutex<HashMap<String, Entry>>>,
+enum Generation {
+    Local(Arc<AtomicU64>),
+    Redis { connection: ConnectionManager, key: String },
 }
 
-impl Default for KeyCache {
-    fn default() -> Self {
-        Self::new(TTL)
-    }
+/// Hash of a key → the tenant owning it, and the generation it was found in.
+#[derive(Clone)]
+pub struct KeyCache {
+    entries: moka::sync::Cache<String, (u64, Arc<TenantDoc>)>,
+    generation: Generation,
 }
 
 impl KeyCache {
-    /// A cache that trusts a lookup for `ttl`.
-    pub fn new(ttl: Duration) -> Self {
+    /// A cache of this process alone, trusting a lookup for `ttl` at most.
+    pub fn local(ttl: Duration) -> Self {
+        Self::with(ttl, Generation::Local(Arc::default()))
+    }
+
+    /// A cache whose invalidations reach every instance sharing `prefix`
+    /// of Redis.
+    pub fn redis(connection: ConnectionManager, prefix: &str, ttl: Duration) -> Self {
+        let key = format!("{prefix}:keys:gen");
+        Self::with(ttl, Generation::Redis { connection, key })
+    }
+
+    fn with(ttl: Duration, generation: Generation) -> Self {
         Self {
-            ttl,
-            entries: Arc::default(),
+            entries: moka::sync::Cache::builder()
+                .max_capacity(CAPACITY)
+                .time_to_live(ttl)
+                .build(),
+            generation,
         }
     }
 
-    /// The tenant that owned the key of `hash` less than the TTL ago.
-    pub fn get(&self, hash: &str) -> Option<Arc<TenantDoc>> {
-        let entries = self.entries.lock().expect("key cache lock");
-        entries
-            .get(hash)
-            .filter(|(stored, _)| stored.elapsed() < self.ttl)
-            .map(|(_, tenant)| Arc::clone(tenant))
-    }
-
-    /// Remembers that the key of `hash` belongs to `tenant`.
-    pub fn put(&self, hash: &str, tenant: Arc<TenantDoc>) {
-        let mut entries = self.entries.lock().expect("key cache lock");
-        if entries.len() >= CAPACITY {
-            entries.retain(|_, (stored, _)| stored.elapsed() < self.ttl);
-            if entries.len() >= CAPACITY {
-                entries.clear();
+    /// The keys' current generation; `None` when it cannot be read (the
+    /// cache is then not to be used).
+    pub async fn generation(&self) -> Option<u64> {
+        match &self.generation {
+            Generation::Local(generation) => Some(generation.load(Ordering::SeqCst)),
+            Generation::Redis { connection, key } => {
+                let read: redis::RedisResult<Option<u64>> = connection.clone().get(key).await;
+                match read {
+                    Ok(generation) => Some(generation.unwrap_or(0)),
+                    Err(error) => {
+                        tracing::warn!(%error, "key cache: generation unreadable, looking keys up in mongodb");
+                        None
+                    }
+                }
             }
         }
-        entries.insert(hash.to_owned(), (Instant::now(), tenant));
+    }
+
+    /// The tenant that owned the key of `hash` in `generation`.
+    pub fn get(&self, hash: &str, generation: u64) -> Option<Arc<TenantDoc>> {
+        self.entries
+            .get(hash)
+            .filter(|(found_in, _)| *found_in == generation)
+            .map(|(_, tenant)| tenant)
+    }
+
+    /// Remembers that the key of `hash` belonged to `tenant` in `generation`.
+    pub fn put(&self, hash: &str, generation: u64, tenant: Arc<TenantDoc>) {
+        self.entries.insert(hash.to_owned(), (generation, tenant));
+    }
+
+    /// Makes every remembered key untrusted, on every instance.
+    pub async fn invalidate(&self) -> redis::RedisResult<()> {
+        match &self.generation {
+            Generation::Local(generation) => {
+                generation.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            }
+            Generation::Redis { connection, key } => connection.clone().incr(key, 1).await,
+        }
     }
 }
 
@@ -81,19 +125,36 @@ mod tests {
         })
     }
 
-    #[test]
-    fn remembers_found_keys_for_its_ttl_and_stays_bounded() {
-        let cache = KeyCache::default();
-        assert!(cache.get("a").is_none());
-        cache.put("a", tenant());
-        assert_eq!(cache.get("a").map(|tenant| tenant.id.clone()).as_deref(), Some("acme"));
-        for index in 0..(CAPACITY + 5) {
-            cache.put(&index.to_string(), tenant());
-        }
-        assert!(cache.entries.lock().unwrap().len() <= CAPACITY);
+    #[tokio::test]
+    async fn remembers_found_keys_until_invalidated_and_stays_bounded() {
+        let cache = KeyCache::local(TTL);
+        let generation = cache.generation().await.unwrap();
+        assert!(cache.get("a", generation).is_none());
+        cache.put("a", generation, tenant());
+        assert_eq!(
+            cache.get("a", generation).map(|tenant| tenant.id.clone()).as_deref(),
+            Some("acme")
+        );
+        cache.invalidate().await.unwrap();
+        let next = cache.generation().await.unwrap();
+        assert_ne!(next, generation);
+        assert!(cache.get("a", next).is_none(), "an invalidated entry is not trusted");
 
-        let expired = KeyCache::new(Duration::ZERO);
-        expired.put("a", tenant());
-        assert!(expired.get("a").is_none(), "a lookup older than the TTL is not trusted");
+        for index in 0..(CAPACITY + 500) {
+            cache.put(&index.to_string(), next, tenant());
+        }
+        cache.entries.run_pending_tasks();
+        assert!(cache.entries.entry_count() <= CAPACITY);
+    }
+
+    #[tokio::test]
+    async fn trusts_a_lookup_for_its_ttl_at_most() {
+        let cache = KeyCache::local(Duration::from_millis(1));
+        cache.put("a", 0, tenant());
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(
+            cache.get("a", 0).is_none(),
+            "a lookup older than the TTL is not trusted"
+        );
     }
 }

@@ -132,6 +132,20 @@ impl Access {
         }
     }
 
+    /// Revokes the key `key_id` of `tenant_id`: from then on it works on no
+    /// instance. Whether the tenant had it.
+    pub async fn revoke_key(&self, tenant_id: &str, key_id: &str) -> Result<bool, ApiError> {
+        let revoked = self.store.revoke_api_key(tenant_id, key_id).await?;
+        if let Err(error) = self.keys.invalidate().await {
+            // The key is gone from MongoDB, but an instance may still trust
+            // it until its cache's TTL: the caller must know.
+            return Err(ApiError::Internal(anyhow::Error::new(error).context(
+                "the key is revoked, but other instances may accept it until their key cache expires (30 s)",
+            )));
+        }
+        Ok(revoked)
+    }
+
     /// The caller `presented` proves.
     async fn caller(&self, presented: Presented) -> Result<Caller, ApiError> {
         match presented.credential {
@@ -145,12 +159,13 @@ impl Access {
     /// tenant's key.
     async fn authenticate(&self, requested: Option<String>, key: &str) -> Result<Caller, ApiError> {
         let hash = keys::hash_key(key);
-        let tenant = match self.keys.get(&hash) {
+        let generation = self.keys.generation().await;
+        let tenant = match generation.and_then(|generation| self.keys.get(&hash, generation)) {
             Some(known) => Some(known),
             None => {
                 let found = self.store.tenant_by_key_hash(&hash).await?.map(Arc::new);
-                if let Some(tenant) = &found {
-                    self.keys.put(&hash, Arc::clone(tenant));
+                if let (Some(tenant), Some(generation)) = (&found, generation) {
+                    self.keys.put(&hash, generation, Arc::clone(tenant));
                 }
                 found
             }
