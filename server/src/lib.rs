@@ -87,7 +87,18 @@ pub async fn connect(config: Config) -> anyhow::Result<AppState> {
         None => None,
         Some(url) => {
             let client = redis::Client::open(url.as_str()).context("parsing REDIS_URL")?;
-            let manager = client.get_connection_manager().await.context("connecting to redis")?;
+            // Commands on the request path (cache generations, tickets)
+            // fail fast while Redis is away instead of waiting through the
+            // manager's default six reconnect attempts (about 10 s per
+            // request); the manager keeps reconnecting in the background.
+            let config = redis::aio::ConnectionManagerConfig::new()
+                .set_number_of_retries(1)
+                .set_connection_timeout(Some(std::time::Duration::from_millis(500)))
+                .set_response_timeout(Some(std::time::Duration::from_secs(2)));
+            let manager = client
+                .get_connection_manager_with_config(config)
+                .await
+                .context("connecting to redis")?;
             Some((client, manager))
         }
     };

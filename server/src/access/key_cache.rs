@@ -9,13 +9,15 @@
 //! trusted, so a revoked key stops working everywhere at once rather than
 //! after the TTL. The generation is read before MongoDB is, so a lookup that
 //! races a revocation is remembered under the old generation. When Redis
-//! does not answer, the cache steps aside: every lookup goes to MongoDB.
+//! does not answer, the cache steps aside: every lookup goes to MongoDB,
+//! and Redis is asked again a second later, so an unreachable Redis costs
+//! one request its timeout, not every request.
 //! Unknown keys are never remembered: a key created a moment after someone
 //! tried it works at once.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
@@ -26,12 +28,19 @@ use crate::store::documents::TenantDoc;
 pub const TTL: Duration = Duration::from_secs(30);
 /// Most keys remembered.
 const CAPACITY: u64 = 10_000;
+/// How long the cache stays aside after Redis failed to answer.
+const ASIDE_AFTER_FAILURE: Duration = Duration::from_secs(1);
 
 /// Where the keys' generation is kept.
 #[derive(Clone)]
 enum Generation {
     Local(Arc<AtomicU64>),
-    Redis { connection: ConnectionManager, key: String },
+    Redis {
+        connection: ConnectionManager,
+        key: String,
+        /// When a read last failed.
+        failed: Arc<Mutex<Option<Instant>>>,
+    },
 }
 
 /// Hash of a key → the tenant owning it, and the generation it was found in.
@@ -51,7 +60,14 @@ impl KeyCache {
     /// of Redis.
     pub fn redis(connection: ConnectionManager, prefix: &str, ttl: Duration) -> Self {
         let key = format!("{prefix}:keys:gen");
-        Self::with(ttl, Generation::Redis { connection, key })
+        Self::with(
+            ttl,
+            Generation::Redis {
+                connection,
+                key,
+                failed: Arc::default(),
+            },
+        )
     }
 
     fn with(ttl: Duration, generation: Generation) -> Self {
@@ -69,12 +85,24 @@ impl KeyCache {
     pub async fn generation(&self) -> Option<u64> {
         match &self.generation {
             Generation::Local(generation) => Some(generation.load(Ordering::SeqCst)),
-            Generation::Redis { connection, key } => {
+            Generation::Redis {
+                connection,
+                key,
+                failed,
+            } => {
+                let recently = failed
+                    .lock()
+                    .expect("key cache lock")
+                    .is_some_and(|at| at.elapsed() < ASIDE_AFTER_FAILURE);
+                if recently {
+                    return None;
+                }
                 let read: redis::RedisResult<Option<u64>> = connection.clone().get(key).await;
                 match read {
                     Ok(generation) => Some(generation.unwrap_or(0)),
                     Err(error) => {
                         tracing::warn!(%error, "key cache: generation unreadable, looking keys up in mongodb");
+                        *failed.lock().expect("key cache lock") = Some(Instant::now());
                         None
                     }
                 }
@@ -102,7 +130,7 @@ impl KeyCache {
                 generation.fetch_add(1, Ordering::SeqCst);
                 Ok(())
             }
-            Generation::Redis { connection, key } => connection.clone().incr(key, 1).await,
+            Generation::Redis { connection, key, .. } => connection.clone().incr(key, 1).await,
         }
     }
 }
