@@ -38,9 +38,7 @@ async fn desktop_export_streams_the_apis_csv_to_the_file_picked_in_the_save_dial
         desktop.press("ctrl+e");
         desktop.save_dialog().await;
         desktop.picture("desktop-save-dialog");
-        desktop.xdotool(&["key", "ctrl+a"]);
-        desktop.xdotool(&["type", "--delay", "5", &target.display().to_string()]);
-        desktop.xdotool(&["key", "Return"]);
+        desktop.save_as(&target).await;
         let saved = shows(&window, "[data-testid=export-saved]").await?.text().await?;
         Step::Ok((query, cancelled.len(), saved))
     })
@@ -94,22 +92,9 @@ async fn desktop_export_cancelled_while_the_server_stalls_stops_at_once_and_leav
         desktop.save_dialog().await;
         // The server stops answering before the export's first byte.
         network.pause();
-        desktop.xdotool(&["key", "ctrl+a"]);
-        desktop.xdotool(&["type", "--delay", "5", &target.display().to_string()]);
-        desktop.xdotool(&["key", "Return"]);
-        shows(&window, "[data-testid=export-cancel]").await?.click().await?;
+        desktop.save_as(&target).await;
         // At once, not after the stall timeout (60 s).
-        let stopped = window
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::Css("[data-testid=export-csv][data-busy=false]"))
-            .await
-            .map(drop);
-        let reported = window
-            .find_all(Locator::Css("[data-testid=export-saved], [data-testid=export-error]"))
-            .await?
-            .len();
-        Step::Ok((stopped, reported))
+        cancel_export(&window).await
     })
     .await;
     network.resume();
@@ -160,11 +145,25 @@ async fn export_failed_payments(desktop: &Desktop, window: &Client, server: &str
     shows(window, "[data-testid=drill-failed]").await?.click().await?;
     shows(window, "[data-testid=payment-list][data-state=ready]").await?;
     shows(window, "[data-testid=export-csv]").await?.click().await?;
-    desktop.save_dialog().await;
-    desktop.xdotool(&["key", "ctrl+a"]);
-    desktop.xdotool(&["type", "--delay", "5", &target.display().to_string()]);
-    desktop.xdotool(&["key", "Return"]);
+    desktop.save_as(target).await;
     Ok(())
+}
+
+/// Presses the running export's Cancel; whether the button was free again
+/// within 10 s, and how many outcomes (saved, failed) the page reported.
+async fn cancel_export(window: &Client) -> Step<(Step<()>, usize)> {
+    shows(window, "[data-testid=export-cancel]").await?.click().await?;
+    let stopped = window
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("[data-testid=export-csv][data-busy=false]"))
+        .await
+        .map(drop);
+    let reported = window
+        .find_all(Locator::Css("[data-testid=export-saved], [data-testid=export-error]"))
+        .await?
+        .len();
+    Ok((stopped, reported))
 }
 
 /// A filesystem of its own, tiny (tmpfs), mounted in the test's home and
@@ -248,17 +247,7 @@ async fn desktop_export_cancelled_while_writing_removes_its_partial_file() {
             .await;
         network.pause();
         let written = part.metadata().map(|written| written.len()).unwrap_or_default();
-        shows(&window, "[data-testid=export-cancel]").await?.click().await?;
-        let stopped = window
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::Css("[data-testid=export-csv][data-busy=false]"))
-            .await
-            .map(drop);
-        let reported = window
-            .find_all(Locator::Css("[data-testid=export-saved], [data-testid=export-error]"))
-            .await?
-            .len();
+        let (stopped, reported) = cancel_export(&window).await?;
         Step::Ok((written, stopped, reported))
     })
     .await;

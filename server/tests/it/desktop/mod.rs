@@ -145,6 +145,14 @@ impl Desktop {
         }
     }
 
+    /// Types `target` into the open save dialog's name field and saves.
+    async fn save_as(&self, target: &Path) {
+        self.save_dialog().await;
+        self.xdotool(&["key", "ctrl+a"]);
+        self.xdotool(&["type", "--delay", "5", &target.display().to_string()]);
+        self.xdotool(&["key", "Return"]);
+    }
+
     /// The native save dialog, once it is open, focused for the keyboard.
     async fn save_dialog(&self) -> String {
         let deadline = tokio::time::Instant::now() + SCREEN_TIMEOUT;
@@ -158,6 +166,29 @@ impl Desktop {
             assert!(tokio::time::Instant::now() < deadline, "no save dialog opened");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+}
+
+/// A program the test runs beside the app (a window manager, a notification
+/// daemon), on its display, bus and home; stopped on drop.
+struct Companion(std::process::Child);
+
+impl Companion {
+    fn start(desktop: &Desktop, program: &str) -> Self {
+        let child = std::process::Command::new(program)
+            .envs(desktop.environment.iter().map(|(name, value)| (*name, value.as_str())))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| panic!("starting {program} (`cargo xtask test` installs it): {error}"));
+        Self(child)
+    }
+}
+
+impl Drop for Companion {
+    fn drop(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
     }
 }
 

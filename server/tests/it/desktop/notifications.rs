@@ -3,29 +3,6 @@
 
 use super::*;
 
-/// A real notification daemon (dunst) on the app's display and bus, stopped
-/// on drop: it draws the app's notifications where a screenshot sees them.
-struct NotificationDaemon(std::process::Child);
-
-impl NotificationDaemon {
-    fn start(desktop: &Desktop) -> Self {
-        let child = std::process::Command::new("dunst")
-            .envs(desktop.environment.iter().map(|(name, value)| (*name, value.as_str())))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("starting dunst (`cargo xtask test` installs it)");
-        Self(child)
-    }
-}
-
-impl Drop for NotificationDaemon {
-    fn drop(&mut self) {
-        self.0.kill().ok();
-        self.0.wait().ok();
-    }
-}
-
 #[tokio::test]
 async fn desktop_app_with_history_and_a_real_notification_daemon_as_the_readme_shows_it() {
     let app = TestApp::spawn_with(|config| config.limits.alerts.tick = Duration::from_millis(100)).await;
@@ -52,7 +29,9 @@ async fn desktop_app_with_history_and_a_real_notification_daemon_as_the_readme_s
 
     let bus = SessionBus::start();
     let desktop = Desktop::start(&bus);
-    let _daemon = NotificationDaemon::start(&desktop);
+    // A real notification daemon on the app's display and bus: it draws the
+    // app's notifications where a screenshot sees them.
+    let _daemon = Companion::start(&desktop, "dunst");
     let window = desktop.driver.session(desktop.capabilities()).await;
     let count = drive(
         &window,

@@ -55,40 +55,23 @@ async fn desktop_app_opens_where_it_was_left_and_runs_only_once() {
     assert_eq!(windows, [main], "one window, the first one's");
 }
 
-/// A window manager (Openbox) on the app's display, stopped on drop: full
-/// screen is the window manager's to grant.
-struct WindowManager(std::process::Child);
-
-impl WindowManager {
-    fn start(desktop: &Desktop) -> Self {
-        let child = std::process::Command::new("openbox")
-            .envs(desktop.environment.iter().map(|(name, value)| (*name, value.as_str())))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("starting openbox (`cargo xtask test` installs it)");
-        let manager = Self(child);
-        // Running once it names itself on the root window (EWMH).
-        let deadline = std::time::Instant::now() + SCREEN_TIMEOUT;
-        loop {
-            let root = std::process::Command::new("xprop")
-                .args(["-root", "_NET_SUPPORTING_WM_CHECK"])
-                .env("DISPLAY", &desktop.display.display)
-                .output()
-                .expect("running xprop (`cargo xtask test` installs it)");
-            if String::from_utf8_lossy(&root.stdout).contains("window id") {
-                return manager;
-            }
-            assert!(std::time::Instant::now() < deadline, "openbox never took the display");
-            std::thread::sleep(Duration::from_millis(50));
+/// Starts a window manager (Openbox) on the app's display and waits until
+/// it runs: full screen is the window manager's to grant.
+fn window_manager(desktop: &Desktop) -> Companion {
+    let manager = Companion::start(desktop, "openbox");
+    // Running once it names itself on the root window (EWMH).
+    let deadline = std::time::Instant::now() + SCREEN_TIMEOUT;
+    loop {
+        let root = std::process::Command::new("xprop")
+            .args(["-root", "_NET_SUPPORTING_WM_CHECK"])
+            .env("DISPLAY", &desktop.display.display)
+            .output()
+            .expect("running xprop (`cargo xtask test` installs it)");
+        if String::from_utf8_lossy(&root.stdout).contains("window id") {
+            return manager;
         }
-    }
-}
-
-impl Drop for WindowManager {
-    fn drop(&mut self) {
-        self.0.kill().ok();
-        self.0.wait().ok();
+        assert!(std::time::Instant::now() < deadline, "openbox never took the display");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -98,7 +81,7 @@ impl Drop for WindowManager {
 async fn desktop_full_screen_fills_the_display_and_f11_leaves_it() {
     let bus = SessionBus::start();
     let desktop = Desktop::start(&bus);
-    let _manager = WindowManager::start(&desktop);
+    let _manager = window_manager(&desktop);
     let window = desktop.driver.session(desktop.capabilities()).await;
     drive(
         &window,
