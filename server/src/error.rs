@@ -42,6 +42,16 @@ impl ApiError {
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::NotFound, message)
     }
+
+    /// An error several requests share (one computation's, handed to all
+    /// that waited on it): each gets its own copy.
+    pub fn from_shared(error: std::sync::Arc<Self>) -> Self {
+        std::sync::Arc::try_unwrap(error).unwrap_or_else(|shared| match &*shared {
+            Self::Client { code, message } => Self::new(*code, message.clone()),
+            Self::Unavailable(message) => Self::Unavailable(message.clone()),
+            Self::Internal(error) => Self::Internal(anyhow::anyhow!("{error:#}")),
+        })
+    }
 }
 
 impl From<QueryError> for ApiError {
@@ -57,6 +67,7 @@ impl From<mongodb::error::Error> for ApiError {
     fn from(error: mongodb::error::Error) -> Self {
         use mongodb::error::{ErrorKind, TRANSIENT_TRANSACTION_ERROR};
         let transient = error.contains_label(TRANSIENT_TRANSACTION_ERROR)
+            || crate::store::transaction::is_contended(&error)
             || matches!(*error.kind, ErrorKind::ServerSelection { .. });
         if transient {
             tracing::warn!(%error, "mongodb unavailable or contended");

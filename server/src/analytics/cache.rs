@@ -1,47 +1,50 @@
 //! The analytics cache: rendered JSON of metrics and trend responses, per
-//! tenant, in Redis when configured (shared by every instance) or in this
-//! process otherwise.
+//! tenant, in Redis when configured (shared by every instance) and in this
+//! process (bounded by size, with moka).
 //!
 //! Invalidation is by generation, not by TTL: every committed write bumps the
 //! tenant's generation (before the writer answers), and cache keys include it,
 //! so a read right after a write never finds an answer computed before it.
 //! Stale generations simply expire. Concurrent misses for one key in this
-//! process wait for a single computation (stampede protection); across
-//! instances at most one computation per instance runs. When Redis fails, the
-//! cache steps aside and answers are computed directly.
+//! process wait for a single computation (moka's, which hands the work to
+//! another waiter when the request computing it is cancelled, so nothing is
+//! left behind); across instances at most one computation per instance
+//! runs. When Redis fails, the cache steps aside and answers are computed
+//! directly.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 
 /// How long a cached answer lives at most.
 const TTL: Duration = Duration::from_secs(60);
-/// Most answers the in-process cache holds.
-const LOCAL_CAPACITY: usize = 10_000;
+/// Most bytes of answers this process holds.
+const LOCAL_BYTES: u64 = 64 * 1024 * 1024;
 
+/// Where the generations (and the shared answers) are kept.
 enum Backend {
     Redis {
         connection: ConnectionManager,
         prefix: String,
     },
-    Local {
-        generations: Mutex<HashMap<String, u64>>,
-        entries: Mutex<HashMap<String, (Instant, String)>>,
-    },
+    /// Per tenant: as many entries as tenants.
+    Local { generations: Mutex<HashMap<String, u64>> },
 }
 
 /// Cached analytics answers; clones share everything.
 #[derive(Clone)]
 pub struct AnalyticsCache {
     backend: Arc<Backend>,
-    in_flight: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    /// Answers by `tenant:generation:query`, the key naming the generation
+    /// so an entry is never served after a write.
+    answers: moka::future::Cache<String, Arc<str>>,
     computations: Arc<AtomicU64>,
 }
 
@@ -56,14 +59,17 @@ impl AnalyticsCache {
     pub fn local() -> Self {
         Self::with(Backend::Local {
             generations: Mutex::default(),
-            entries: Mutex::default(),
         })
     }
 
     fn with(backend: Backend) -> Self {
         Self {
             backend: Arc::new(backend),
-            in_flight: Arc::default(),
+            answers: moka::future::Cache::builder()
+                .max_capacity(LOCAL_BYTES)
+                .weigher(|key: &String, body: &Arc<str>| u32::try_from(key.len() + body.len()).unwrap_or(u32::MAX))
+                .time_to_live(TTL)
+                .build(),
             computations: Arc::default(),
         }
     }
@@ -84,7 +90,7 @@ impl AnalyticsCache {
                     tracing::warn!(%error, tenant, "analytics cache: invalidation failed");
                 }
             }
-            Backend::Local { generations, .. } => {
+            Backend::Local { generations } => {
                 *generations
                     .lock()
                     .expect("cache lock")
@@ -105,28 +111,20 @@ impl AnalyticsCache {
             return compute().await;
         };
         let key = self.key(tenant, generation, query);
-        if let Some(hit) = self.get(&key).await {
-            return Ok(hit);
-        }
-        let gate = Arc::clone(
-            self.in_flight
-                .lock()
-                .expect("cache lock")
-                .entry(key.clone())
-                .or_default(),
-        );
-        let _turn = gate.lock().await;
-        // Whoever held the gate before us may have filled the cache.
-        if let Some(hit) = self.get(&key).await {
-            return Ok(hit);
-        }
-        self.computations.fetch_add(1, Ordering::Relaxed);
-        let answer = compute().await;
-        if let Ok(body) = &answer {
-            self.put(&key, body).await;
-        }
-        self.in_flight.lock().expect("cache lock").remove(&key);
-        answer
+        let answer = self
+            .answers
+            .try_get_with_by_ref(&key, async {
+                if let Some(shared) = self.shared(&key).await {
+                    return Ok(Arc::from(shared));
+                }
+                self.computations.fetch_add(1, Ordering::Relaxed);
+                let body = compute().await?;
+                self.share(&key, &body).await;
+                Ok::<_, ApiError>(Arc::from(body))
+            })
+            .await
+            .map_err(ApiError::from_shared)?;
+        Ok(answer.to_string())
     }
 
     fn key(&self, tenant: &str, generation: u64, query: &str) -> String {
@@ -150,7 +148,7 @@ impl AnalyticsCache {
                     }
                 }
             }
-            Backend::Local { generations, .. } => Some(
+            Backend::Local { generations } => Some(
                 generations
                     .lock()
                     .expect("cache lock")
@@ -161,37 +159,20 @@ impl AnalyticsCache {
         }
     }
 
-    async fn get(&self, key: &str) -> Option<String> {
+    /// The answer another instance stored under `key`.
+    async fn shared(&self, key: &str) -> Option<String> {
         match &*self.backend {
             Backend::Redis { connection, .. } => connection.clone().get(key).await.ok().flatten(),
-            Backend::Local { entries, .. } => {
-                let entries = entries.lock().expect("cache lock");
-                entries
-                    .get(key)
-                    .filter(|(stored, _)| stored.elapsed() < TTL)
-                    .map(|(_, body)| body.clone())
-            }
+            Backend::Local { .. } => None,
         }
     }
 
-    async fn put(&self, key: &str, body: &str) {
-        match &*self.backend {
-            Backend::Redis { connection, .. } => {
-                let stored: redis::RedisResult<()> = connection.clone().set_ex(key, body, TTL.as_secs()).await;
-                if let Err(error) = stored {
-                    tracing::warn!(%error, "analytics cache: storing failed");
-                }
-            }
-            Backend::Local { entries, .. } => {
-                let mut entries = entries.lock().expect("cache lock");
-                if entries.len() >= LOCAL_CAPACITY {
-                    entries.retain(|_, (stored, _)| stored.elapsed() < TTL);
-                }
-                if entries.len() >= LOCAL_CAPACITY {
-                    // Still full of fresh answers: start over rather than grow.
-                    entries.clear();
-                }
-                entries.insert(key.to_owned(), (Instant::now(), body.to_owned()));
+    /// Stores `body` under `key` for the other instances.
+    async fn share(&self, key: &str, body: &str) {
+        if let Backend::Redis { connection, .. } = &*self.backend {
+            let stored: redis::RedisResult<()> = connection.clone().set_ex(key, body, TTL.as_secs()).await;
+            if let Err(error) = stored {
+                tracing::warn!(%error, "analytics cache: storing failed");
             }
         }
     }
@@ -247,5 +228,33 @@ mod tests {
             1,
             "one computation for twenty concurrent misses"
         );
+    }
+
+    #[tokio::test]
+    async fn a_computation_cancelled_midway_leaves_nothing_behind() {
+        let cache = AnalyticsCache::local();
+        let (started, started_here) = tokio::sync::oneshot::channel();
+        let stuck = {
+            let cache = cache.clone();
+            tokio::spawn(async move {
+                cache
+                    .get_or_compute("acme", "q", || async move {
+                        started.send(()).ok();
+                        std::future::pending::<ApiResult<String>>().await
+                    })
+                    .await
+            })
+        };
+        started_here.await.unwrap();
+        // The request computing it goes away (its client hung up).
+        stuck.abort();
+        assert!(stuck.await.unwrap_err().is_cancelled());
+        let next = tokio::time::timeout(
+            Duration::from_secs(5),
+            cache.get_or_compute("acme", "q", || async { Ok("5".to_owned()) }),
+        )
+        .await
+        .expect("the next request computes at once, waiting on nothing left behind");
+        assert_eq!(next.unwrap(), "5");
     }
 }

@@ -10,7 +10,7 @@
 //! of instances, and survives the instance that began it.
 
 use chrono::{DateTime, Utc};
-use futures::TryStreamExt;
+use futures::{FutureExt, TryStreamExt};
 use mongodb::ClientSession;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{self, DateTime as BsonDateTime, Document, doc};
@@ -167,34 +167,33 @@ impl Store {
     /// Makes `transition` unless another instance moved the rule first
     /// (then `false`, nothing written). Only the writer calls this.
     pub async fn apply_transition(&self, transition: &Transition) -> mongodb::error::Result<Written<bool>> {
-        let mut session = self.database().client().start_session().await?;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            session.start_transaction().await?;
-            let result = self.transition_in(&mut session, transition).await;
-            if let Ok(Step::Lost) = result {
-                session.abort_transaction().await.ok();
-                return Ok(Written {
-                    outcome: false,
-                    events: Vec::new(),
-                });
-            }
-            if let Some(step) = self.finish(&mut session, result, attempt).await? {
-                let Step::Made(alert) = step else {
-                    unreachable!("a lost step was returned above");
-                };
-                let events = alert
-                    .map(|alert| DomainEvent::AlertChanged {
-                        tenant: transition.tenant_id.clone(),
-                        alert: Box::new(alert.to_wire()),
-                        change: transition.change,
-                    })
-                    .into_iter()
-                    .collect();
-                return Ok(Written { outcome: true, events });
-            }
-        }
+        // A lost step wrote nothing: the first instance's insert refused
+        // (the transaction aborted), or no state at the expected version (an
+        // empty commit).
+        let step = match self
+            .in_transaction((self, transition), |session, (store, transition)| {
+                store.transition_in(session, transition).boxed()
+            })
+            .await
+        {
+            Err(error) if super::writes::is_duplicate_key(&error) => Step::Lost,
+            step => step?,
+        };
+        let Step::Made(alert) = step else {
+            return Ok(Written {
+                outcome: false,
+                events: Vec::new(),
+            });
+        };
+        let events = alert
+            .map(|alert| DomainEvent::AlertChanged {
+                tenant: transition.tenant_id.clone(),
+                alert: Box::new(alert.to_wire()),
+                change: transition.change,
+            })
+            .into_iter()
+            .collect();
+        Ok(Written { outcome: true, events })
     }
 
     async fn transition_in(
@@ -223,11 +222,10 @@ impl Store {
                 alert_id: next_alert,
                 version: 1,
             };
-            match self.alert_states().insert_one(&state).session(&mut *session).await {
-                Ok(_) => {}
-                Err(error) if super::writes::is_duplicate_key(&error) => return Ok(Step::Lost),
-                Err(error) => return Err(error),
-            }
+            // Another instance inserted it first: a duplicate key, which
+            // aborts the transaction and is returned as it is (the caller
+            // reads it as a lost step).
+            self.alert_states().insert_one(&state).session(&mut *session).await?;
         } else {
             let mut set = doc! { "phase": phase };
             let mut update = Document::new();

@@ -14,6 +14,7 @@ pub mod rollups;
 pub mod scan;
 pub mod schema;
 pub mod tenants;
+pub mod transaction;
 pub mod writes;
 
 use anyhow::Context;
@@ -114,7 +115,7 @@ impl Store {
     }
 
     /// How many transaction attempts this process has retried since it
-    /// started (each transaction gets at most `writes::TRANSACTION_ATTEMPTS`).
+    /// started (each transaction gets at most `transaction::TRANSACTION_ATTEMPTS`).
     pub fn transaction_retries(&self) -> u64 {
         self.retries.load(std::sync::atomic::Ordering::Relaxed)
     }

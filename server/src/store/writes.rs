@@ -5,25 +5,18 @@
 //! stays the last line of defence between server instances.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::Ordering;
 
 use chrono::{DateTime, Utc};
-use futures::TryStreamExt;
+use futures::{FutureExt, TryStreamExt};
 use mongodb::ClientSession;
 use mongodb::bson::doc;
 use mongodb::bson::oid::ObjectId;
-use mongodb::error::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
 use paypulse_shared::payment::PaymentStatus;
 
 use super::Store;
 use super::documents::{PaymentDoc, to_bson, to_chrono};
 use super::events::DomainEvent;
 use super::rollups::Changes;
-
-/// Attempts of one transaction before its error is returned.
-pub const TRANSACTION_ATTEMPTS: usize = 12;
-/// The longest pause between two attempts.
-const MAX_BACKOFF: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// A validated payment to create.
 #[derive(Clone, Debug, PartialEq)]
@@ -131,34 +124,28 @@ impl Store {
         &self,
         requests: &[NewPayment],
     ) -> mongodb::error::Result<Written<Vec<CreateOutcome>>> {
-        let mut session = self.database().client().start_session().await?;
-        let mut attempt = 0;
-        let mut look_up = false;
-        loop {
-            attempt += 1;
-            session.start_transaction().await?;
-            let result = self.create_in(&mut session, requests, look_up).await;
-            if !look_up && result.as_ref().is_err_and(is_duplicate_key) {
-                session.abort_transaction().await.ok();
-                look_up = true;
-                continue;
-            }
-            if let Some(outcomes) = self.finish(&mut session, result, attempt).await? {
-                let created: Vec<PaymentDoc> = outcomes
-                    .iter()
-                    .filter_map(|outcome| match outcome {
-                        CreateOutcome::Created(document) => Some(document.clone()),
-                        _ => None,
-                    })
-                    .collect();
-                self.edges().record_created(&created);
-                let events = created.into_iter().map(DomainEvent::PaymentCreated).collect();
-                return Ok(Written {
-                    outcome: outcomes,
-                    events,
-                });
-            }
-        }
+        let create = |look_up| {
+            self.in_transaction(requests, move |session, requests| {
+                self.create_in(session, requests, look_up).boxed()
+            })
+        };
+        let outcomes = match create(false).await {
+            Err(error) if is_duplicate_key(&error) => create(true).await?,
+            written => written?,
+        };
+        let created: Vec<PaymentDoc> = outcomes
+            .iter()
+            .filter_map(|outcome| match outcome {
+                CreateOutcome::Created(document) => Some(document.clone()),
+                _ => None,
+            })
+            .collect();
+        self.edges().record_created(&created);
+        let events = created.into_iter().map(DomainEvent::PaymentCreated).collect();
+        Ok(Written {
+            outcome: outcomes,
+            events,
+        })
     }
 
     async fn create_in(
@@ -217,16 +204,9 @@ impl Store {
         let mut outcome = ImportOutcome::default();
         for batch in documents.chunks(IMPORT_BATCH) {
             let _turn = self.import_turn().await;
-            let mut session = self.database().client().start_session().await?;
-            let mut attempt = 0;
-            let inserted = loop {
-                attempt += 1;
-                session.start_transaction().await?;
-                let result = self.import_in(&mut session, batch).await;
-                if let Some(inserted) = self.finish(&mut session, result, attempt).await? {
-                    break inserted;
-                }
-            };
+            let inserted = self
+                .in_transaction(batch, |session, batch| self.import_in(session, batch).boxed())
+                .await?;
             outcome.inserted += inserted;
             outcome.duplicates += batch.len() as u64 - inserted;
         }
@@ -308,22 +288,18 @@ impl Store {
         now: DateTime<Utc>,
     ) -> mongodb::error::Result<Written<RefundOutcome>> {
         let tz = self.timezone(tenant_id).await?;
-        let mut session = self.database().client().start_session().await?;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            session.start_transaction().await?;
-            let result = self.refund_in(&mut session, tenant_id, tz, id, now).await;
-            if let Some(outcome) = self.finish(&mut session, result, attempt).await? {
-                let mut events = Vec::new();
-                if let RefundOutcome::Refunded(payment) = &outcome {
-                    self.edges()
-                        .record_refund(tenant_id, to_chrono(payment.created_at), payment.id);
-                    events.push(DomainEvent::PaymentRefunded(payment.clone()));
-                }
-                return Ok(Written { outcome, events });
-            }
+        let outcome = self
+            .in_transaction((self, tenant_id), |session, (store, tenant_id)| {
+                store.refund_in(session, tenant_id, tz, id, now).boxed()
+            })
+            .await?;
+        let mut events = Vec::new();
+        if let RefundOutcome::Refunded(payment) = &outcome {
+            self.edges()
+                .record_refund(tenant_id, to_chrono(payment.created_at), payment.id);
+            events.push(DomainEvent::PaymentRefunded(payment.clone()));
         }
+        Ok(Written { outcome, events })
     }
 
     async fn refund_in(
@@ -367,16 +343,6 @@ impl Store {
     }
 }
 
-/// Waits before attempt `attempt + 1` of a transaction that met a write
-/// conflict: exponential with full jitter, so transactions contending for
-/// one hot rollup document (every write of the current hour meets there) do
-/// not collide again in lockstep.
-async fn back_off(attempt: usize) {
-    let ceiling = std::time::Duration::from_millis(2 << attempt.min(10)).min(MAX_BACKOFF);
-    let pause = ceiling.mul_f64(rand::random::<f64>());
-    tokio::time::sleep(pause).await;
-}
-
 /// Whether a write failed on a unique index (code 11000): for payments, an
 /// `externalId` stored before.
 pub(super) fn is_duplicate_key(error: &mongodb::error::Error) -> bool {
@@ -390,48 +356,5 @@ pub(super) fn is_duplicate_key(error: &mongodb::error::Error) -> bool {
             .is_some_and(|errors| errors.iter().any(|failure| failure.code == DUPLICATE_KEY)),
         ErrorKind::Command(failure) => failure.code == DUPLICATE_KEY,
         _ => false,
-    }
-}
-
-impl Store {
-    /// Ends the transaction of attempt number `attempt` after its work produced
-    /// `result`: commits and returns the value, or aborts and returns `None` when
-    /// the whole transaction should be tried again (a transient error such as a
-    /// write conflict with another instance), as the MongoDB drivers specify. A
-    /// commit whose result is unknown is retried as a commit.
-    pub(super) async fn finish<T>(
-        &self,
-        session: &mut ClientSession,
-        result: mongodb::error::Result<T>,
-        attempt: usize,
-    ) -> mongodb::error::Result<Option<T>> {
-        let value = match result {
-            Ok(value) => value,
-            Err(error) => {
-                session.abort_transaction().await.ok();
-                return if error.contains_label(TRANSIENT_TRANSACTION_ERROR) && attempt < TRANSACTION_ATTEMPTS {
-                    self.retries.fetch_add(1, Ordering::Relaxed);
-                    back_off(attempt).await;
-                    Ok(None)
-                } else {
-                    Err(error)
-                };
-            }
-        };
-        let mut commits = 0;
-        loop {
-            commits += 1;
-            match session.commit_transaction().await {
-                Ok(()) => return Ok(Some(value)),
-                Err(error)
-                    if error.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) && commits < TRANSACTION_ATTEMPTS => {}
-                Err(error) if error.contains_label(TRANSIENT_TRANSACTION_ERROR) && attempt < TRANSACTION_ATTEMPTS => {
-                    self.retries.fetch_add(1, Ordering::Relaxed);
-                    back_off(attempt).await;
-                    return Ok(None);
-                }
-                Err(error) => return Err(error),
-            }
-        }
     }
 }

@@ -10,7 +10,7 @@ use chrono::{TimeDelta, Utc};
 use mongodb::bson::doc;
 use paypulse_server::store::names;
 use paypulse_server::store::rollups::{CellKey, Level};
-use paypulse_server::store::writes::TRANSACTION_ATTEMPTS;
+use paypulse_server::store::transaction::TRANSACTION_ATTEMPTS;
 use paypulse_server::writer::WriterLimits;
 use paypulse_shared::time::format_utc;
 use serde_json::json;
