@@ -45,6 +45,10 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// The same `externalId` was sent before with other fields (409).
     IdempotencyConflict,
+    /// The tenant's last admin key cannot be revoked (409).
+    LastAdminKey,
+    /// A limit of the tenant's is reached, e.g. its number of API keys (422).
+    LimitReached,
     /// The payment was refunded before (409).
     AlreadyRefunded,
     /// Only succeeded payments can be refunded (409).
@@ -79,13 +83,14 @@ impl ErrorCode {
             Self::TenantMismatch | Self::InsufficientRole => 403,
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
-            Self::IdempotencyConflict | Self::AlreadyRefunded | Self::NotRefundable => 409,
+            Self::IdempotencyConflict | Self::AlreadyRefunded | Self::NotRefundable | Self::LastAdminKey => 409,
             Self::PayloadTooLarge => 413,
             Self::CurrencyMismatch
             | Self::UnknownMethod
             | Self::MethodNotEnabled
             | Self::UnexpectedFailureReason
-            | Self::CreatedAtInFuture => 422,
+            | Self::CreatedAtInFuture
+            | Self::LimitReached => 422,
             Self::UnsupportedMediaType => 415,
             Self::WebsocketRequired => 426,
             Self::Internal | Self::Unknown => 500,
@@ -108,6 +113,8 @@ impl ErrorCode {
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::IdempotencyConflict => "idempotency_conflict",
+            Self::LastAdminKey => "last_admin_key",
+            Self::LimitReached => "limit_reached",
             Self::AlreadyRefunded => "already_refunded",
             Self::NotRefundable => "not_refundable",
             Self::CurrencyMismatch => "currency_mismatch",

@@ -7,6 +7,7 @@
 //! the two URLs a browser cannot give a header, the live socket and a
 //! download.
 
+pub mod api_keys;
 pub mod credentials;
 pub mod key_cache;
 pub mod keys;
@@ -25,6 +26,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::Store;
 use crate::store::documents::{Role, TenantDoc};
+use crate::store::tenants::RevokeKey;
 use credentials::{Credential, Presented};
 use key_cache::KeyCache;
 use paypulse_shared::error::ErrorCode;
@@ -132,10 +134,13 @@ impl Access {
         }
     }
 
-    /// Revokes the key `key_id` of `tenant_id`: from then on it works on no
-    /// instance. Whether the tenant had it.
-    pub async fn revoke_key(&self, tenant_id: &str, key_id: &str) -> Result<bool, ApiError> {
+    /// Revokes the key `key_id` of `tenant_id` (unless it is the tenant's
+    /// last admin key): from then on it works on no instance.
+    pub async fn revoke_key(&self, tenant_id: &str, key_id: &str) -> Result<RevokeKey, ApiError> {
         let revoked = self.store.revoke_api_key(tenant_id, key_id).await?;
+        if revoked != RevokeKey::Revoked {
+            return Ok(revoked);
+        }
         if let Err(error) = self.keys.invalidate().await {
             // The key is gone from MongoDB, but an instance may still trust
             // it until its cache's TTL: the caller must know.
@@ -229,7 +234,9 @@ impl Access {
 }
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/tickets", post(issue_ticket))
+    Router::new()
+        .route("/tickets", post(issue_ticket))
+        .merge(api_keys::router())
 }
 
 /// `POST /api/tickets`: a ticket bound to the caller's tenant and role.

@@ -9,7 +9,25 @@ use mongodb::bson::{self, doc};
 use paypulse_shared::catalogue::METHODS;
 
 use super::Store;
-use super::documents::{ApiKeyDoc, MethodDoc, TenantDoc};
+use super::documents::{ApiKeyDoc, MethodDoc, Role, TenantDoc};
+
+/// What became of a new key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AddKey {
+    Added,
+    /// The tenant holds the most keys it may.
+    Full,
+}
+
+/// What became of a revocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RevokeKey {
+    Revoked,
+    /// The tenant has no such key.
+    NotFound,
+    /// It is the tenant's last admin key: kept.
+    LastAdmin,
+}
 
 impl Store {
     /// The tenant that owns the key with this hash.
@@ -85,18 +103,54 @@ impl Store {
         Ok(())
     }
 
-    /// Removes the key `key_id` from the tenant's keys; whether it was there.
-    /// Each instance trusts a key it found for its key cache's TTL, so a
-    /// revoked key stops working everywhere within that delay.
-    pub async fn revoke_api_key(&self, tenant_id: &str, key_id: &str) -> mongodb::error::Result<bool> {
+    /// Adds `key` to the tenant's keys while it holds fewer than `max`: one
+    /// atomic update, however many instances add keys at once.
+    pub async fn add_api_key(&self, tenant_id: &str, key: &ApiKeyDoc, max: usize) -> mongodb::error::Result<AddKey> {
+        let full = format!("apiKeys.{}", max.saturating_sub(1));
         let result = self
             .tenants()
             .update_one(
-                doc! { "_id": tenant_id, "apiKeys.id": key_id },
-                doc! { "$pull": { "apiKeys": { "id": key_id } } },
+                doc! { "_id": tenant_id, full: { "$exists": false } },
+                doc! { "$push": { "apiKeys": bson::to_bson(key)? } },
             )
             .await?;
-        Ok(result.modified_count == 1)
+        Ok(if result.modified_count == 1 {
+            AddKey::Added
+        } else {
+            AddKey::Full
+        })
+    }
+
+    /// Removes the key `key_id` from the tenant's keys, unless it is the
+    /// tenant's last admin key: one atomic update. Only the access layer
+    /// calls this (`Access::revoke_key`), which also invalidates every
+    /// instance's key cache.
+    pub async fn revoke_api_key(&self, tenant_id: &str, key_id: &str) -> mongodb::error::Result<RevokeKey> {
+        let admin = Role::Admin.as_str();
+        let removable = doc! {
+            "_id": tenant_id,
+            "$or": [
+                { "apiKeys": { "$elemMatch": { "id": key_id, "role": { "$ne": admin } } } },
+                { "apiKeys.id": key_id, "apiKeys": { "$elemMatch": { "role": admin, "id": { "$ne": key_id } } } },
+            ],
+        };
+        let result = self
+            .tenants()
+            .update_one(removable, doc! { "$pull": { "apiKeys": { "id": key_id } } })
+            .await?;
+        if result.modified_count == 1 {
+            return Ok(RevokeKey::Revoked);
+        }
+        let held = self
+            .tenants()
+            .find_one(doc! { "_id": tenant_id, "apiKeys.id": key_id })
+            .await?
+            .is_some();
+        Ok(if held {
+            RevokeKey::LastAdmin
+        } else {
+            RevokeKey::NotFound
+        })
     }
 
     /// Writes the payment-method catalogue.

@@ -6,6 +6,7 @@
 
 use paypulse_server::access::keys;
 use paypulse_server::store::documents::Role;
+use paypulse_server::store::tenants::RevokeKey;
 
 use crate::common::{TestApp, assert_error};
 
@@ -28,7 +29,10 @@ async fn a_revoked_key_stops_working_on_every_instance_at_once() {
     assert_eq!(status_with(&second, &key).await, 200);
     assert_eq!(status_with(&second, &key).await, 200);
 
-    assert!(first.state.access.revoke_key("acme", &stored.id).await.unwrap());
+    assert_eq!(
+        first.state.access.revoke_key("acme", &stored.id).await.unwrap(),
+        RevokeKey::Revoked
+    );
     for app in [&first, &second, &first, &second] {
         assert_error(
             app.get_as("acme", &key, PATH).send().await.unwrap(),
@@ -40,8 +44,9 @@ async fn a_revoked_key_stops_working_on_every_instance_at_once() {
     }
     // The other keys of the tenant are untouched.
     assert_eq!(status_with(&second, "pk_demo_acme_viewer").await, 200);
-    assert!(
-        !first.state.access.revoke_key("acme", &stored.id).await.unwrap(),
+    assert_eq!(
+        first.state.access.revoke_key("acme", &stored.id).await.unwrap(),
+        RevokeKey::NotFound,
         "a key is revoked once"
     );
 }

@@ -6,6 +6,7 @@
 mod access;
 mod alerts;
 mod analytics_anomalies;
+mod api_keys;
 mod browser;
 mod cache_races;
 mod caching;
