@@ -46,6 +46,17 @@ pub struct Config {
     /// `paypulse.local`); unset means tenants come only from `X-Tenant-Id`.
     #[arg(long, env = "BASE_DOMAIN")]
     pub base_domain: Option<String>,
+    /// Origins whose pages may call the API from elsewhere (CORS),
+    /// comma-separated. The default lets the desktop app's webview in
+    /// (`tauri://localhost` on Linux and macOS, `http://tauri.localhost` on
+    /// Windows); the dashboard this server serves is same-origin.
+    #[arg(
+        long,
+        env = "CORS_ORIGINS",
+        value_delimiter = ',',
+        default_value = "tauri://localhost,http://tauri.localhost"
+    )]
+    pub cors_origins: Vec<String>,
     /// The bounds and timings the server promises; production's unless a
     /// test shortens them.
     #[arg(skip)]

@@ -13,6 +13,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod export;
+pub mod headers;
 pub mod health;
 pub mod ingest;
 pub mod live;
@@ -31,9 +32,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
-use axum::http::{HeaderName, Method};
 use tokio::net::TcpListener;
-use tower_http::cors::{Any, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
@@ -53,13 +52,17 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::not_found("no such API endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(ErrorCode::MethodNotAllowed, "this endpoint does not accept that method")
-        });
+        })
+        .layer(axum::middleware::map_response(headers::no_store));
+    let cors =
+        headers::cors(&state.config.cors_origins, access::TENANT_HEADER).expect("CORS_ORIGINS checked by connect");
     Router::new()
         .nest("/api", api)
         .merge(health::router())
         .merge(live::router())
         .merge(web::router(&state.config.ui_dist))
-        .layer(cors())
+        .layer(cors)
+        .layer(axum::middleware::map_response(headers::secure))
         // Spans name the path only: query strings can carry a WebSocket key.
         .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
@@ -67,22 +70,10 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The desktop app's webview and other dashboards call the API from another
-/// origin. Credentials are bearer keys, never cookies, so any origin may call
-/// and a page of another site still cannot act without a key.
-fn cors() -> CorsLayer {
-    CorsLayer::new()
-        .allow_origin(Any)
-        .allow_methods([Method::GET, Method::POST])
-        .allow_headers([
-            axum::http::header::AUTHORIZATION,
-            axum::http::header::CONTENT_TYPE,
-            HeaderName::from_static(access::TENANT_HEADER),
-        ])
-}
-
 /// Connects to the backends named by `config`.
 pub async fn connect(config: Config) -> anyhow::Result<AppState> {
+    // A malformed origin stops the start, with its name.
+    drop(headers::cors(&config.cors_origins, access::TENANT_HEADER)?);
     let redis = match &config.redis_url {
         None => None,
         Some(url) => {

@@ -59,6 +59,7 @@ pub fn config(uri: &str, database: &str) -> Config {
         simulate: false,
         simulate_rate: 1.0,
         base_domain: None,
+        cors_origins: vec!["tauri://localhost".to_owned(), "http://tauri.localhost".to_owned()],
         limits: Default::default(),
         clock: Default::default(),
     }

@@ -58,6 +58,7 @@ pub fn test_config(database: &str) -> Config {
         simulate: false,
         simulate_rate: 1.0,
         base_domain: Some("paypulse.local".to_owned()),
+        cors_origins: vec!["tauri://localhost".to_owned(), "http://tauri.localhost".to_owned()],
         limits: Default::default(),
         clock: Default::default(),
     }

@@ -1,7 +1,9 @@
 //! What every HTTP exchange promises beside its body: CORS as configured
-//! (any origin may call with a bearer key; only GET and POST and the three
-//! headers the API reads; never credentials), and request logs that name
-//! the path but never the query string, where WebSocket keys travel.
+//! (the allow-listed origins may call with a bearer key, others get no
+//! grant; the API's methods and the three headers it reads; never
+//! credentials), security headers on every answer and a strict policy on
+//! the dashboard, and request logs that name the path but never the query
+//! string, where WebSocket keys travel.
 
 use paypulse_server::access::keys;
 use paypulse_server::store::documents::Role;
@@ -27,35 +29,41 @@ fn list(response: &reqwest::Response, name: &str) -> Vec<String> {
     items
 }
 
-#[tokio::test]
-async fn cors_lets_any_origin_call_with_a_key_and_nothing_more() {
-    let app = TestApp::spawn().await;
-    let origin = "https://finance.example.com";
-    let preflight = app
-        .http
+async fn preflight(app: &TestApp, origin: &str, method: &str) -> reqwest::Response {
+    app.http
         .request(Method::OPTIONS, app.url("/api/payments"))
         .header("Origin", origin)
-        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Method", method)
         .header(
             "Access-Control-Request-Headers",
             "authorization, content-type, x-tenant-id",
         )
         .send()
         .await
-        .unwrap();
-    assert!(preflight.status().is_success(), "{}", preflight.status());
-    assert_eq!(header(&preflight, "access-control-allow-origin"), Some("*"));
-    assert_eq!(list(&preflight, "access-control-allow-methods"), ["get", "post"]);
+        .unwrap()
+}
+
+#[tokio::test]
+async fn cors_lets_the_configured_origins_call_with_a_key_and_nothing_more() {
+    let app = TestApp::spawn().await;
+    // The desktop app's webview, on the default allow-list.
+    let origin = "tauri://localhost";
+    let allowed = preflight(&app, origin, "DELETE").await;
+    assert!(allowed.status().is_success(), "{}", allowed.status());
+    assert_eq!(header(&allowed, "access-control-allow-origin"), Some(origin));
     assert_eq!(
-        list(&preflight, "access-control-allow-headers"),
+        list(&allowed, "access-control-allow-methods"),
+        ["delete", "get", "post", "put"]
+    );
+    assert_eq!(
+        list(&allowed, "access-control-allow-headers"),
         ["authorization", "content-type", "x-tenant-id"]
     );
     assert_eq!(
-        header(&preflight, "access-control-allow-credentials"),
+        header(&allowed, "access-control-allow-credentials"),
         None,
         "keys are bearer tokens, never cookies"
     );
-
     let read = app
         .viewer_get("acme", "/api/analytics/metrics")
         .header("Origin", origin)
@@ -63,7 +71,7 @@ async fn cors_lets_any_origin_call_with_a_key_and_nothing_more() {
         .await
         .unwrap();
     assert_eq!(read.status(), 200);
-    assert_eq!(header(&read, "access-control-allow-origin"), Some("*"));
+    assert_eq!(header(&read, "access-control-allow-origin"), Some(origin));
     // A refusal is readable by the calling page too, so it can say why.
     let refused = app
         .get_as("acme", "pk_wrong", "/api/analytics/metrics")
@@ -72,7 +80,64 @@ async fn cors_lets_any_origin_call_with_a_key_and_nothing_more() {
         .await
         .unwrap();
     assert_eq!(refused.status(), 401);
-    assert_eq!(header(&refused, "access-control-allow-origin"), Some("*"));
+    assert_eq!(header(&refused, "access-control-allow-origin"), Some(origin));
+
+    // Any other site's page gets no grant: its browser keeps the answer
+    // from it.
+    let elsewhere = "https://finance.example.com";
+    let denied = preflight(&app, elsewhere, "POST").await;
+    assert_eq!(header(&denied, "access-control-allow-origin"), None);
+    let read = app
+        .viewer_get("acme", "/api/analytics/metrics")
+        .header("Origin", elsewhere)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&read, "access-control-allow-origin"), None);
+}
+
+#[tokio::test]
+async fn every_answer_carries_the_security_headers_and_the_dashboard_a_strict_policy() {
+    let app = TestApp::spawn().await;
+    let answers = [
+        app.viewer_get("acme", "/api/analytics/metrics").send().await.unwrap(),
+        app.get_as("acme", "pk_wrong", "/api/payments").send().await.unwrap(),
+        app.http.get(app.url("/healthz")).send().await.unwrap(),
+        app.http.get(app.url("/")).send().await.unwrap(),
+    ];
+    for answer in &answers {
+        let url = answer.url().path();
+        assert_eq!(header(answer, "x-content-type-options"), Some("nosniff"), "{url}");
+        assert_eq!(header(answer, "referrer-policy"), Some("no-referrer"), "{url}");
+        assert_eq!(header(answer, "x-frame-options"), Some("DENY"), "{url}");
+        assert_eq!(
+            header(answer, "cross-origin-opener-policy"),
+            Some("same-origin"),
+            "{url}"
+        );
+    }
+    for api in &answers[..2] {
+        assert_eq!(
+            header(api, "cache-control"),
+            Some("no-store"),
+            "payment data is never cached"
+        );
+    }
+    let page = &answers[3];
+    assert_eq!(page.status(), 200);
+    let policy = header(page, "content-security-policy").expect("the dashboard's policy");
+    for directive in [
+        "default-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+        "style-src 'self'",
+    ] {
+        assert!(policy.contains(directive), "{directive} in {policy}");
+    }
+    // The page's one inline script is allowed by its hash, no other way.
+    assert!(!policy.contains("script-src 'self' 'unsafe-inline'"), "{policy}");
+    assert_eq!(policy.matches("'sha256-").count(), 1, "{policy}");
 }
 
 #[tokio::test]
