@@ -92,7 +92,7 @@ impl IntoResponse for ApiError {
         };
         let status = StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = Json(ErrorBody { code, message });
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
             // Safe to retry: say when.
             return (status, [(RETRY_AFTER, "1")], body).into_response();
         }

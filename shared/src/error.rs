@@ -27,6 +27,9 @@ pub enum ErrorCode {
     /// An alert rule of `PUT /api/alerts/rules` is wrong; the message names
     /// the field, e.g. `rules[2].windowMinutes` (400).
     InvalidRule,
+    /// Too many requests or connections for now; `Retry-After` says when to
+    /// try again (429).
+    RateLimited,
     /// The body is not JSON (415).
     UnsupportedMediaType,
     /// The body is larger than the server accepts (413).
@@ -63,6 +66,8 @@ pub enum ErrorCode {
     UnexpectedFailureReason,
     /// The payment is dated in the future (422).
     CreatedAtInFuture,
+    /// `createdAt` is older than ingest takes (422): history is imported.
+    CreatedAtTooOld,
     /// A plain request reached the WebSocket endpoint (426).
     WebsocketRequired,
     /// A dependency is unreachable; retry after `Retry-After` (503).
@@ -90,10 +95,12 @@ impl ErrorCode {
             | Self::MethodNotEnabled
             | Self::UnexpectedFailureReason
             | Self::CreatedAtInFuture
+            | Self::CreatedAtTooOld
             | Self::LimitReached => 422,
             Self::UnsupportedMediaType => 415,
             Self::WebsocketRequired => 426,
             Self::Internal | Self::Unknown => 500,
+            Self::RateLimited => 429,
             Self::Unavailable => 503,
         }
     }
@@ -122,7 +129,9 @@ impl ErrorCode {
             Self::MethodNotEnabled => "method_not_enabled",
             Self::UnexpectedFailureReason => "unexpected_failure_reason",
             Self::CreatedAtInFuture => "created_at_in_future",
+            Self::CreatedAtTooOld => "created_at_too_old",
             Self::WebsocketRequired => "websocket_required",
+            Self::RateLimited => "rate_limited",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
             Self::Unknown => "unknown",

@@ -16,6 +16,10 @@ use paypulse_shared::error::ErrorCode;
 
 /// How far ahead of our clock a sender's `createdAt` may be (clock skew).
 const MAX_CLOCK_SKEW: TimeDelta = TimeDelta::minutes(5);
+/// The oldest `createdAt` the live API takes: a card network's longest settlement
+/// cycle with a margin. Older history is imported (`seed`,
+/// `Store::import_payments`), not sent as if it were happening now.
+const MAX_AGE: TimeDelta = TimeDelta::days(35);
 /// Longest `externalId` and `failureReason` accepted.
 const MAX_ID_LENGTH: usize = 255;
 const MAX_REASON_LENGTH: usize = 500;
@@ -123,6 +127,17 @@ pub fn validate(tenant: &TenantDoc, body: CreatePayment, now: DateTime<Utc>) -> 
         return Err(unprocessable(
             ErrorCode::CreatedAtInFuture,
             format!("'createdAt' {at} is in the future"),
+        ));
+    }
+    if let Some(at) = created_at
+        && at < now - MAX_AGE
+    {
+        return Err(unprocessable(
+            ErrorCode::CreatedAtTooOld,
+            format!(
+                "'createdAt' {at} is more than {} days old: the live API takes recent payments; load history with `paypulse-server seed` or an import",
+                MAX_AGE.num_days()
+            ),
         ));
     }
     let created_at_given = created_at.is_some();

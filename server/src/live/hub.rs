@@ -28,6 +28,9 @@ pub const HISTORY_AGE: Duration = Duration::from_secs(5 * 60);
 pub const HISTORY_CAP: usize = 50_000;
 /// Events a watcher may fall behind before it is cut off as a slow consumer.
 pub const WATCHER_QUEUE: usize = 1_024;
+/// Most watchers one tenant may have on one instance: a leaked key cannot
+/// open sockets until the process runs out of memory or descriptors.
+pub const MAX_WATCHERS: usize = 5_000;
 
 /// What a feed's history keeps: every event of the last `age`, and at least
 /// the last `events` events however old, but never more than `cap`. The
@@ -151,11 +154,17 @@ pub struct Subscription {
     pub receiver: broadcast::Receiver<Arc<LiveEvent>>,
 }
 
+/// A tenant already has this many watchers in this process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Full(pub usize);
+
 /// Every tenant's feed in this process.
 pub struct LiveHub {
     feeds: Mutex<HashMap<String, Feed>>,
     window: ReplayWindow,
     watcher_queue: usize,
+    /// Most watchers of one tenant in this process.
+    max_watchers: usize,
     /// Watchers this process closed, by [`Disconnect`] cause: what an
     /// operator watches, and how tests see which limit a connection met.
     disconnects: [AtomicU64; 3],
@@ -193,16 +202,17 @@ fn epoch_base(epoch: &str) -> u64 {
 
 impl Default for LiveHub {
     fn default() -> Self {
-        Self::new(ReplayWindow::default(), WATCHER_QUEUE)
+        Self::new(ReplayWindow::default(), WATCHER_QUEUE, MAX_WATCHERS)
     }
 }
 
 impl LiveHub {
-    pub fn new(window: ReplayWindow, watcher_queue: usize) -> Self {
+    pub fn new(window: ReplayWindow, watcher_queue: usize, max_watchers: usize) -> Self {
         Self {
             feeds: Mutex::new(HashMap::new()),
             window,
             watcher_queue,
+            max_watchers,
             disconnects: Default::default(),
         }
     }
@@ -291,9 +301,14 @@ impl LiveHub {
 
     /// Joins `tenant`'s feed, resuming after `since` if given (of `epoch`,
     /// when the client names it: an optional extra check).
-    pub fn subscribe(&self, tenant: &str, resume: Option<(u64, Option<&str>)>) -> Subscription {
+    pub fn subscribe(&self, tenant: &str, resume: Option<(u64, Option<&str>)>) -> Result<Subscription, Full> {
         let mut feeds = self.feeds.lock().expect("live hub lock");
         let feed = self.feed(&mut feeds, tenant);
+        // Each watcher holds one receiver of the tenant's channel, dropped
+        // when it ends: the count is exact, under the same lock.
+        if feed.sender.receiver_count() >= self.max_watchers {
+            return Err(Full(self.max_watchers));
+        }
         // Subscribing under the lock that publish holds: every event after
         // the backlog's last one arrives on the receiver, none twice.
         let receiver = feed.sender.subscribe();
@@ -304,12 +319,12 @@ impl LiveHub {
             let oldest = feed.history.front().map_or(feed.latest_seq + 1, |event| event.seq);
             (since + 1 >= oldest).then(|| feed.history.iter().filter(|event| event.seq > since).cloned().collect())
         });
-        Subscription {
+        Ok(Subscription {
             epoch: feed.epoch.clone(),
             latest_seq: feed.latest_seq,
             backlog,
             receiver,
-        }
+        })
     }
 }
 
@@ -342,6 +357,21 @@ mod tests {
         })
     }
 
+    fn join(hub: &LiveHub, tenant: &str, resume: Option<(u64, Option<&str>)>) -> Subscription {
+        hub.subscribe(tenant, resume).expect("room for a watcher")
+    }
+
+    #[test]
+    fn a_tenant_has_at_most_its_watchers_and_a_leaving_one_makes_room() {
+        let hub = LiveHub::new(ReplayWindow::default(), WATCHER_QUEUE, 2);
+        let first = join(&hub, "acme", None);
+        let _second = join(&hub, "acme", None);
+        assert_eq!(hub.subscribe("acme", None).err(), Some(Full(2)));
+        assert!(hub.subscribe("globex", None).is_ok(), "each tenant has its own");
+        drop(first);
+        assert!(hub.subscribe("acme", None).is_ok(), "a watcher that left makes room");
+    }
+
     /// The `seq` before the first event of `tenant`'s current epoch.
     fn base(hub: &LiveHub, tenant: &str) -> u64 {
         hub.epoch(tenant).parse().unwrap()
@@ -353,7 +383,7 @@ mod tests {
         hub.publish("acme", [event(1), event(2)]);
         hub.publish("globex", [event(3)]);
         let base = base(&hub, "acme");
-        let acme = hub.subscribe("acme", Some((base, Some(&hub.epoch("acme")))));
+        let acme = join(&hub, "acme", Some((base, Some(&hub.epoch("acme")))));
         let backlog = acme.backlog.unwrap();
         assert_eq!(
             backlog.iter().map(|event| event.seq).collect::<Vec<_>>(),
@@ -361,7 +391,7 @@ mod tests {
         );
         assert!(backlog[1].text.as_str().contains(&format!("\"seq\":{}", base + 2)));
         let globex = epoch_base(&hub.epoch("globex"));
-        assert_eq!(hub.subscribe("globex", None).latest_seq, globex + 1);
+        assert_eq!(join(&hub, "globex", None).latest_seq, globex + 1);
     }
 
     #[test]
@@ -370,24 +400,24 @@ mod tests {
         hub.publish("acme", (0..5).map(event));
         let base = base(&hub, "acme");
         let epoch = hub.epoch("acme");
-        let resumed = hub.subscribe("acme", Some((base + 3, Some(&epoch)))).backlog.unwrap();
+        let resumed = join(&hub, "acme", Some((base + 3, Some(&epoch)))).backlog.unwrap();
         assert_eq!(
             resumed.iter().map(|event| event.seq).collect::<Vec<_>>(),
             [base + 4, base + 5]
         );
         assert!(
-            hub.subscribe("acme", Some((base + 5, Some(&epoch))))
+            join(&hub, "acme", Some((base + 5, Some(&epoch))))
                 .backlog
                 .unwrap()
                 .is_empty()
         );
         assert!(
-            hub.subscribe("acme", Some((base + 2, Some("another-epoch"))))
+            join(&hub, "acme", Some((base + 2, Some("another-epoch"))))
                 .backlog
                 .is_none()
         );
         assert!(
-            hub.subscribe("acme", Some((base + 9, Some(&epoch)))).backlog.is_none(),
+            join(&hub, "acme", Some((base + 9, Some(&epoch)))).backlog.is_none(),
             "a seq from the future"
         );
     }
@@ -397,17 +427,17 @@ mod tests {
         let hub = LiveHub::default();
         hub.publish("acme", (0..5).map(event));
         let base = base(&hub, "acme");
-        let resumed = hub.subscribe("acme", Some((base + 3, None))).backlog.unwrap();
+        let resumed = join(&hub, "acme", Some((base + 3, None))).backlog.unwrap();
         assert_eq!(resumed.len(), 2, "no epoch needed");
         assert!(
-            hub.subscribe("acme", Some((base - 1, None))).backlog.is_none(),
+            join(&hub, "acme", Some((base - 1, None))).backlog.is_none(),
             "below the base: an earlier epoch's seq"
         );
-        assert!(hub.subscribe("acme", Some((3, None))).backlog.is_none());
+        assert!(join(&hub, "acme", Some((3, None))).backlog.is_none());
         // Redis's epochs carry their base the same way.
         hub.deliver("acme", "2000", 2001, event(1), Duration::ZERO);
-        assert_eq!(hub.subscribe("acme", Some((2000, None))).backlog.unwrap().len(), 1);
-        assert!(hub.subscribe("acme", Some((base + 5, None))).backlog.is_none());
+        assert_eq!(join(&hub, "acme", Some((2000, None))).backlog.unwrap().len(), 1);
+        assert!(join(&hub, "acme", Some((base + 5, None))).backlog.is_none());
     }
 
     #[test]
@@ -416,16 +446,16 @@ mod tests {
         hub.deliver("acme", "e1", 7, event(1), Duration::ZERO);
         hub.deliver("acme", "e1", 8, event(2), Duration::ZERO);
         hub.deliver("acme", "e1", 8, event(2), Duration::ZERO);
-        let backlog = hub.subscribe("acme", Some((7, Some("e1")))).backlog.unwrap();
+        let backlog = join(&hub, "acme", Some((7, Some("e1")))).backlog.unwrap();
         assert_eq!(
             backlog.iter().map(|event| event.seq).collect::<Vec<_>>(),
             [8],
             "duplicates are ignored"
         );
-        let mut watcher = hub.subscribe("acme", None).receiver;
+        let mut watcher = join(&hub, "acme", None).receiver;
         hub.deliver("acme", "e1", 10, event(3), Duration::ZERO);
         assert!(
-            hub.subscribe("acme", Some((8, Some("e1")))).backlog.is_none(),
+            join(&hub, "acme", Some((8, Some("e1")))).backlog.is_none(),
             "a gap cannot be resumed across"
         );
         assert_eq!(watcher.try_recv().unwrap().seq, 10);
@@ -435,7 +465,7 @@ mod tests {
             matches!(watcher.try_recv(), Err(broadcast::error::TryRecvError::Closed)),
             "a new epoch closes watchers"
         );
-        assert_eq!(hub.subscribe("acme", Some((0, Some("e2")))).backlog.unwrap().len(), 1);
+        assert_eq!(join(&hub, "acme", Some((0, Some("e2")))).backlog.unwrap().len(), 1);
     }
 
     #[test]
@@ -445,26 +475,26 @@ mod tests {
             age: Duration::from_secs(60),
             cap: 10,
         };
-        let hub = LiveHub::new(window, WATCHER_QUEUE);
+        let hub = LiveHub::new(window, WATCHER_QUEUE, MAX_WATCHERS);
         let old = Duration::from_secs(61);
         for seq in 1..=5 {
             hub.deliver("acme", "e1", seq, event(1), old);
         }
         // Of events older than the window's age, only the newest three stay.
-        assert!(hub.subscribe("acme", Some((1, Some("e1")))).backlog.is_none());
-        assert_eq!(hub.subscribe("acme", Some((2, Some("e1")))).backlog.unwrap().len(), 3);
+        assert!(join(&hub, "acme", Some((1, Some("e1")))).backlog.is_none());
+        assert_eq!(join(&hub, "acme", Some((2, Some("e1")))).backlog.unwrap().len(), 3);
         // Young events all stay, up to the cap, and push the old ones out.
         for seq in 6..=12 {
             hub.deliver("acme", "e1", seq, event(1), Duration::ZERO);
         }
-        assert_eq!(hub.subscribe("acme", Some((5, Some("e1")))).backlog.unwrap().len(), 7);
-        assert!(hub.subscribe("acme", Some((4, Some("e1")))).backlog.is_none());
+        assert_eq!(join(&hub, "acme", Some((5, Some("e1")))).backlog.unwrap().len(), 7);
+        assert!(join(&hub, "acme", Some((4, Some("e1")))).backlog.is_none());
         for seq in 13..=20 {
             hub.deliver("acme", "e1", seq, event(1), Duration::ZERO);
         }
-        assert_eq!(hub.subscribe("acme", Some((10, Some("e1")))).backlog.unwrap().len(), 10);
+        assert_eq!(join(&hub, "acme", Some((10, Some("e1")))).backlog.unwrap().len(), 10);
         assert!(
-            hub.subscribe("acme", Some((9, Some("e1")))).backlog.is_none(),
+            join(&hub, "acme", Some((9, Some("e1")))).backlog.is_none(),
             "at most the cap"
         );
     }
@@ -473,7 +503,7 @@ mod tests {
     fn history_is_bounded() {
         let hub = LiveHub::default();
         hub.publish("acme", (0..(HISTORY_CAP as i64 + 10)).map(event));
-        let subscription = hub.subscribe("acme", Some((base(&hub, "acme"), None)));
+        let subscription = join(&hub, "acme", Some((base(&hub, "acme"), None)));
         assert!(subscription.backlog.is_none(), "the first events left the history");
         let feeds = hub.feeds.lock().unwrap();
         assert_eq!(feeds["acme"].history.len(), HISTORY_CAP);

@@ -58,6 +58,9 @@ pub struct LiveLimits {
     pub watcher_queue: usize,
     /// What each tenant's history keeps for clients that resume.
     pub replay: hub::ReplayWindow,
+    /// Most watchers of one tenant on this instance; more are refused with
+    /// 429 before the upgrade.
+    pub max_watchers: usize,
 }
 
 impl Default for LiveLimits {
@@ -67,6 +70,7 @@ impl Default for LiveLimits {
             send_timeout: Duration::from_secs(10),
             watcher_queue: hub::WATCHER_QUEUE,
             replay: hub::ReplayWindow::default(),
+            max_watchers: hub::MAX_WATCHERS,
         }
     }
 }
@@ -84,7 +88,7 @@ impl Live {
     /// A feed for this process alone.
     pub fn local(limits: LiveLimits) -> Self {
         Self {
-            hub: Arc::new(LiveHub::new(limits.replay, limits.watcher_queue)),
+            hub: Arc::new(LiveHub::new(limits.replay, limits.watcher_queue, limits.max_watchers)),
             bus: None,
             limits,
         }
@@ -93,7 +97,7 @@ impl Live {
     /// A feed shared through Redis: reads what the streams hold, then keeps
     /// reading them in the background.
     pub async fn shared(bus: RedisBus, store: Store, limits: LiveLimits) -> anyhow::Result<Self> {
-        let hub = Arc::new(LiveHub::new(limits.replay, limits.watcher_queue));
+        let hub = Arc::new(LiveHub::new(limits.replay, limits.watcher_queue, limits.max_watchers));
         let bus = Arc::new(bus);
         let positions = bus.catch_up(&hub, &store).await?;
         tokio::spawn(Arc::clone(&bus).consume(Arc::clone(&hub), store, positions));
@@ -106,14 +110,19 @@ impl Live {
 
     /// Joins `tenant`'s feed (see [`LiveHub::subscribe`]), on the shared
     /// epoch when the feed goes through Redis.
-    pub async fn subscribe(&self, tenant: &str, resume: Option<(u64, Option<&str>)>) -> Subscription {
+    pub async fn subscribe(&self, tenant: &str, resume: Option<(u64, Option<&str>)>) -> Result<Subscription, ApiError> {
         if let Some(bus) = &self.bus {
             match bus.ensure_epoch(tenant).await {
                 Ok(epoch) => self.hub.align_epoch(tenant, &epoch),
                 Err(error) => tracing::warn!(%error, tenant, "live bus: reading the epoch"),
             }
         }
-        self.hub.subscribe(tenant, resume)
+        self.hub.subscribe(tenant, resume).map_err(|hub::Full(most)| {
+            ApiError::new(
+                ErrorCode::RateLimited,
+                format!("tenant '{tenant}' has {most} live connections to this server, the most it may; close one or retry later"),
+            )
+        })
     }
 
     /// Announces `events` of `tenant`, in order, after they were committed.
@@ -148,7 +157,7 @@ async fn connect(
     let upgrade = upgrade.map_err(|rejection| ApiError::new(ErrorCode::WebsocketRequired, rejection.to_string()))?;
     let subscription = live
         .subscribe(&tenant.id, query.since.map(|since| (since, query.epoch.as_deref())))
-        .await;
+        .await?;
     let asked = Asked {
         resumed: query.since.is_some(),
         control: query.control,

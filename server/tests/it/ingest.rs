@@ -402,3 +402,34 @@ async fn a_random_concurrent_mix_is_counted_exactly_once() {
         refund_statuses.iter().filter(|status| **status == 200).count()
     );
 }
+
+/// The live API takes payments dated up to 35 days back (a card network's
+/// longest settlement cycle with a margin): older is refused with what to
+/// do instead, and counts nowhere. A payment dated 1970-01-01 used to be
+/// accepted and counted.
+#[tokio::test]
+async fn created_at_may_be_35_days_old_and_not_a_millisecond_more() {
+    let now = chrono::DateTime::from_timestamp_millis(chrono::Utc::now().timestamp_millis()).unwrap();
+    let app = TestApp::spawn_with(|config| config.clock = Clock::Fixed(now)).await;
+    let dated = |external_id: &str, at: chrono::DateTime<chrono::Utc>| {
+        let mut body = card_payment(external_id, 1.0);
+        body["createdAt"] = json!(format_utc(&at));
+        body
+    };
+    let limit = chrono::TimeDelta::days(35);
+    let oldest = app.create("acme", dated("oldest", now - limit)).await;
+    assert_eq!(oldest["createdAt"], json!(format_utc(&(now - limit))));
+    let epoch = chrono::DateTime::from_timestamp_millis(0).unwrap();
+    for (external_id, at) in [
+        ("older", now - limit - chrono::TimeDelta::milliseconds(1)),
+        ("epoch", epoch),
+    ] {
+        let refused = app
+            .ingest_post("acme", "/api/payments", &dated(external_id, at))
+            .send()
+            .await
+            .unwrap();
+        assert_error(refused, 422, "created_at_too_old", "35 days").await;
+    }
+    assert_eq!(count(&app, "acme").await, 1, "only the payment at the limit");
+}

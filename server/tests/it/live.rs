@@ -185,6 +185,49 @@ async fn bad_requests_are_refused_before_the_upgrade() {
     assert!(refused.is_err(), "the WebSocket handshake itself is refused");
 }
 
+/// A tenant has at most `max_watchers` live connections on an instance:
+/// one more is refused before the upgrade (429, `Retry-After`, in words),
+/// another tenant is not affected, and a connection that closes makes room.
+#[tokio::test]
+async fn a_tenant_has_a_bounded_number_of_live_connections() {
+    let app = TestApp::spawn_with(|config| config.limits.live.max_watchers = 2).await;
+    let mut first = open_socket(&app.watch_url("acme", "")).await;
+    let mut second = open_socket(&app.watch_url("acme", "")).await;
+    for socket in [&mut first, &mut second] {
+        assert_eq!(next_json(socket).await["type"], "hello", "joined the feed");
+    }
+    let refused = connect_async(app.watch_url("acme", "")).await;
+    let Err(tokio_tungstenite::tungstenite::Error::Http(response)) = refused else {
+        panic!("a third connection is refused before the upgrade: {refused:?}");
+    };
+    assert_eq!(response.status().as_u16(), 429);
+    assert_eq!(
+        response
+            .headers()
+            .get("retry-after")
+            .map(|value| value.to_str().unwrap()),
+        Some("1")
+    );
+    let body: Value = serde_json::from_slice(response.body().as_deref().unwrap_or_default()).unwrap();
+    assert_eq!(body["code"], "rate_limited");
+    assert!(
+        body["message"].as_str().unwrap().contains("2 live connections"),
+        "{body}"
+    );
+    let mut globex = open_socket(&app.watch_url("globex", "")).await;
+    assert_eq!(
+        next_json(&mut globex).await["type"],
+        "hello",
+        "another tenant has its own"
+    );
+
+    first.close(None).await.unwrap();
+    eventually("a closed connection makes room", Duration::from_secs(10), || async {
+        connect_async(app.watch_url("acme", "")).await.is_ok()
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn another_epoch_or_an_unknown_seq_asks_for_a_resync() {
     let app = TestApp::spawn().await;
