@@ -78,6 +78,8 @@ pub struct Limits {
     pub key_cache_ttl: Duration,
     /// How long a ticket (`POST /api/tickets`) is good for.
     pub ticket_ttl: Duration,
+    /// Requests a second per API key.
+    pub rates: crate::access::rate::RateLimits,
 }
 
 impl Default for Limits {
@@ -88,6 +90,7 @@ impl Default for Limits {
             alerts: crate::alerts::AlertLimits::default(),
             key_cache_ttl: key_cache::TTL,
             ticket_ttl: crate::access::tickets::TTL,
+            rates: crate::access::rate::RateLimits::default(),
         }
     }
 }

@@ -14,8 +14,6 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Extension, Router};
 use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use futures::{StreamExt, stream};
@@ -23,15 +21,16 @@ use paypulse_shared::Amount;
 use paypulse_shared::query::{ExportQuery, TrendsExportQuery};
 use paypulse_shared::wire::TrendData;
 
-use crate::access::{UrlCredentials, Viewer};
+use crate::access::Viewer;
 use crate::analytics::{TrendWindow, trend_points};
 use crate::clock::Clock;
 use crate::error::{ApiError, ApiResult};
 use crate::params::Params;
 use crate::payments::SliceBounds;
-use crate::state::AppState;
+use crate::routes::{Needs, Route};
 use crate::store::Store;
 use crate::store::documents::PaymentDoc;
+use crate::store::documents::Role;
 
 /// Rows written per body chunk.
 const CHUNK_ROWS: usize = 500;
@@ -53,11 +52,11 @@ pub const PAYMENT_COLUMNS: [&str; 10] = [
 /// The trend export's columns.
 pub const TREND_COLUMNS: [&str; 5] = ["timestamp", "amount", "count", "successRate", "anomaly"];
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/payments/export.csv", get(payments))
-        .route("/analytics/trends.csv", get(trends))
-        .route_layer(Extension(UrlCredentials))
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::get("/payments/export.csv", Needs::KeyOrUrl(Role::Viewer), payments),
+        Route::get("/analytics/trends.csv", Needs::KeyOrUrl(Role::Viewer), trends),
+    ]
 }
 
 async fn payments(

@@ -3,22 +3,23 @@
 
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
-use crate::state::{AppState, Redis};
+use crate::routes::{Needs, Route};
+use crate::state::Redis;
 use crate::store::Store;
 
 /// How long a dependency may take to answer a readiness probe.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::get("/healthz", Needs::Nothing, healthz),
+        Route::get("/readyz", Needs::Nothing, readyz),
+    ]
 }
 
 async fn healthz() -> Json<Value> {

@@ -20,6 +20,7 @@ pub mod live;
 pub mod params;
 pub mod payments;
 pub mod reconcile;
+pub mod routes;
 pub mod seed;
 pub mod simulate;
 pub mod state;
@@ -43,12 +44,7 @@ use paypulse_shared::error::ErrorCode;
 
 /// Every route of the server.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .merge(analytics::router())
-        .merge(payments::router())
-        .merge(access::router())
-        .merge(export::router())
-        .merge(alerts::router())
+    let api = routes::api_router()
         .fallback(|| async { ApiError::not_found("no such API endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(ErrorCode::MethodNotAllowed, "this endpoint does not accept that method")
@@ -58,8 +54,7 @@ pub fn router(state: AppState) -> Router {
         headers::cors(&state.config.cors_origins, access::TENANT_HEADER).expect("CORS_ORIGINS checked by connect");
     Router::new()
         .nest("/api", api)
-        .merge(health::router())
-        .merge(live::router())
+        .merge(routes::root_router())
         .merge(web::router(&state.config.ui_dist))
         .layer(cors)
         .layer(axum::middleware::map_response(headers::secure))
@@ -135,6 +130,7 @@ pub async fn connect(config: Config) -> anyhow::Result<AppState> {
         store.clone(),
         keys,
         tickets,
+        limits.rates,
         config.base_domain.as_deref(),
         config.clock,
     );

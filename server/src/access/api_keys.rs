@@ -5,19 +5,18 @@
 //! admin key cannot be revoked, so a tenant never locks itself out of its
 //! own key management.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::http::header::LOCATION;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{Access, Admin, keys};
 use crate::error::{ApiError, ApiResult};
 use crate::params::JsonBody;
-use crate::state::AppState;
+use crate::routes::{Needs, Route};
 use crate::store::documents::{ApiKeyDoc, Role, to_chrono};
 use crate::store::tenants::{AddKey, RevokeKey};
 use paypulse_shared::error::ErrorCode;
@@ -28,10 +27,12 @@ pub const MAX_KEYS: usize = 100;
 /// Longest label, in characters.
 const MAX_LABEL: usize = 100;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/keys", get(list).post(create))
-        .route("/keys/{id}", delete(revoke))
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::get("/keys", Needs::Key(Role::Admin), list),
+        Route::post("/keys", Needs::Key(Role::Admin), create),
+        Route::delete("/keys/{id}", Needs::Key(Role::Admin), revoke),
+    ]
 }
 
 /// A key as lists show it: never its secret.

@@ -11,19 +11,19 @@ pub mod api_keys;
 pub mod credentials;
 pub mod key_cache;
 pub mod keys;
+pub mod rate;
 pub mod tickets;
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::routing::post;
-use axum::{Json, Router};
 use paypulse_shared::wire::Ticket;
 
 use crate::clock::Clock;
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::routes::{Needs, Route};
 use crate::store::Store;
 use crate::store::documents::{Role, TenantDoc};
 use crate::store::tenants::RevokeKey;
@@ -41,6 +41,7 @@ pub struct Access {
     store: Store,
     keys: KeyCache,
     tickets: Arc<Tickets>,
+    limiter: rate::Limiter,
     /// Tenants are the first label of hosts under it, when set.
     base_domain: Option<Arc<str>>,
     clock: Clock,
@@ -124,11 +125,19 @@ role_extractor!(
 );
 
 impl Access {
-    pub fn new(store: Store, keys: KeyCache, tickets: Tickets, base_domain: Option<&str>, clock: Clock) -> Self {
+    pub fn new(
+        store: Store,
+        keys: KeyCache,
+        tickets: Tickets,
+        rates: rate::RateLimits,
+        base_domain: Option<&str>,
+        clock: Clock,
+    ) -> Self {
         Self {
             store,
             keys,
             tickets: Arc::new(tickets),
+            limiter: rate::Limiter::new(rates),
             base_domain: base_domain.map(Arc::from),
             clock,
         }
@@ -189,12 +198,18 @@ impl Access {
                 format!("the API key does not belong to tenant '{requested}'"),
             ));
         }
-        let role = tenant
-            .api_keys
-            .iter()
-            .find(|stored| stored.hash == hash)
-            .map(|stored| stored.role);
-        let role = role.ok_or_else(|| ApiError::new(ErrorCode::InvalidCredentials, "the API key is not valid"))?;
+        let stored = tenant.api_keys.iter().find(|stored| stored.hash == hash);
+        let stored = stored.ok_or_else(|| ApiError::new(ErrorCode::InvalidCredentials, "the API key is not valid"))?;
+        if !self.limiter.admit(&stored.id, stored.role) {
+            return Err(ApiError::new(
+                ErrorCode::RateLimited,
+                format!(
+                    "API key {} is over its request rate on this server; slow down and retry after the Retry-After delay",
+                    stored.id
+                ),
+            ));
+        }
+        let role = stored.role;
         Ok(Caller { tenant, role })
     }
 
@@ -233,10 +248,10 @@ impl Access {
     }
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/tickets", post(issue_ticket))
-        .merge(api_keys::router())
+pub fn routes() -> Vec<Route> {
+    let mut routes = vec![Route::post("/tickets", Needs::AnyKey, issue_ticket)];
+    routes.extend(api_keys::routes());
+    routes
 }
 
 /// `POST /api/tickets`: a ticket bound to the caller's tenant and role.

@@ -8,9 +8,8 @@
 pub mod conditions;
 pub mod evaluator;
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use mongodb::bson::oid::ObjectId;
 use paypulse_shared::alerts::{AlertRules, AlertsPage, rules};
 use paypulse_shared::error::ErrorCode;
@@ -19,7 +18,7 @@ use paypulse_shared::query::{AlertsQuery, DEFAULT_LIMIT};
 use crate::access::{Admin, Viewer};
 use crate::error::{ApiError, ApiResult};
 use crate::params::{JsonBody, Params};
-use crate::state::AppState;
+use crate::routes::{Needs, Route};
 use crate::store::Store;
 use crate::store::alerts::AlertFilter;
 use crate::store::documents::Role;
@@ -27,10 +26,12 @@ use crate::writer::Writer;
 
 pub use evaluator::{AlertLimits, Evaluator};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/alerts/rules", get(get_rules).put(put_rules))
-        .route("/alerts", get(history))
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::get("/alerts/rules", Needs::Key(Role::Viewer), get_rules),
+        Route::put("/alerts/rules", Needs::Key(Role::Admin), put_rules),
+        Route::get("/alerts", Needs::Key(Role::Viewer), history),
+    ]
 }
 
 /// `GET /api/alerts/rules`: the tenant's rules (its defaults until an admin

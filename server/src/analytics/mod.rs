@@ -9,11 +9,9 @@
 pub mod cache;
 pub mod seasons;
 
-use axum::Router;
 use axum::extract::{FromRef, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use paypulse_shared::anomaly::seasons::covered_shares;
@@ -28,16 +26,19 @@ use crate::access::Viewer;
 use crate::clock::Clock;
 use crate::error::{ApiError, ApiResult};
 use crate::params::{self, Params};
+use crate::routes::{Needs, Route};
 use crate::state::AppState;
 use crate::store::Store;
+use crate::store::documents::Role;
 use crate::store::documents::TenantDoc;
 use crate::store::rollups::Level;
 use cache::AnalyticsCache;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/analytics/metrics", get(metrics))
-        .route("/analytics/trends", get(trends))
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::get("/analytics/metrics", Needs::Key(Role::Viewer), metrics),
+        Route::get("/analytics/trends", Needs::Key(Role::Viewer), trends),
+    ]
 }
 
 /// What the analytics answers come from: the store's rollups, through the

@@ -16,7 +16,9 @@ use crate::access::Ingest;
 use crate::clock::Clock;
 use crate::error::{ApiError, ApiResult};
 use crate::params::JsonBody;
+use crate::routes::{Needs, Route};
 use crate::state::AppState;
+use crate::store::documents::Role;
 use crate::store::documents::TenantDoc;
 use crate::store::writes::{CreateOutcome, RefundOutcome};
 use crate::writer::Writer;
@@ -52,6 +54,13 @@ impl Ingestion {
     pub async fn refund(&self, tenant_id: &str, id: ObjectId) -> ApiResult<RefundOutcome> {
         self.writer.refund(tenant_id, id, self.clock.now()).await
     }
+}
+
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::post("/payments", Needs::Key(Role::Ingest), create),
+        Route::post("/payments/{id}/refund", Needs::Key(Role::Ingest), refund),
+    ]
 }
 
 /// `POST /api/payments`: 201 with the new payment, 200 with the original on a

@@ -24,8 +24,6 @@ use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
-use axum::routing::get;
-use axum::{Extension, Router};
 use futures::{SinkExt, StreamExt};
 use paypulse_shared::filter::PaymentFilter;
 use paypulse_shared::live::FeedItem;
@@ -33,11 +31,12 @@ use paypulse_shared::live::{CloseCode, FeedPosition, Heartbeat, LiveFrame};
 use paypulse_shared::query::LiveQuery;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
-use crate::access::{UrlCredentials, Viewer};
+use crate::access::Viewer;
 use crate::error::ApiError;
 use crate::params::{self, Params};
-use crate::state::AppState;
+use crate::routes::{Needs, Route};
 use crate::store::Store;
+use crate::store::documents::Role;
 use bus::RedisBus;
 use hub::{Disconnect, LiveEvent, LiveHub, Subscription};
 use paypulse_shared::error::ErrorCode;
@@ -140,10 +139,8 @@ impl Live {
     }
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/ws/payments", get(connect))
-        .route_layer(Extension(UrlCredentials))
+pub fn routes() -> Vec<Route> {
+    vec![Route::get("/ws/payments", Needs::KeyOrUrl(Role::Viewer), connect)]
 }
 
 async fn connect(

@@ -4,9 +4,8 @@
 
 mod cursor;
 
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use mongodb::bson::oid::ObjectId;
 use paypulse_shared::buckets;
@@ -20,16 +19,17 @@ use crate::access::Viewer;
 use crate::clock::Clock;
 use crate::error::{ApiError, ApiResult};
 use crate::params::{self, Params};
-use crate::state::AppState;
+use crate::routes::{Needs, Route};
 use crate::store::Store;
+use crate::store::documents::Role;
 use crate::store::documents::TenantDoc;
 use crate::store::payments::Slice;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/payments", get(list).post(crate::ingest::create))
-        .route("/payments/{id}", get(one))
-        .route("/payments/{id}/refund", post(crate::ingest::refund))
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::get("/payments", Needs::Key(Role::Viewer), list),
+        Route::get("/payments/{id}", Needs::Key(Role::Viewer), one),
+    ]
 }
 
 async fn list(

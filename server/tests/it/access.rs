@@ -174,3 +174,41 @@ async fn no_tenant_sees_another_tenants_payments() {
         .sum();
     assert_eq!(counted, 1);
 }
+
+/// Each key may make so many requests a second on an instance: past its
+/// burst it is answered 429 with `Retry-After`, in words naming the key (its
+/// id, never the key); another key is not affected, and after the wait the
+/// key works again.
+#[tokio::test]
+async fn a_key_over_its_rate_is_told_to_wait_and_other_keys_are_not() {
+    use paypulse_server::access::rate::Rate;
+    let app = TestApp::spawn_with(|config| config.limits.rates.reads = Rate::of(1, 3)).await;
+    let metrics = |key: &'static str| app.get_as("acme", key, "/api/analytics/metrics").send();
+    for _ in 0..3 {
+        assert_eq!(metrics("pk_demo_acme_viewer").await.unwrap().status(), 200);
+    }
+    let refused = metrics("pk_demo_acme_viewer").await.unwrap();
+    assert_eq!(
+        refused
+            .headers()
+            .get("retry-after")
+            .map(|value| value.to_str().unwrap()),
+        Some("1")
+    );
+    let body = refused.text().await.unwrap();
+    assert!(!body.contains("pk_demo"), "the key itself is never echoed: {body}");
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["code"], "rate_limited", "{body}");
+    assert!(body["message"].as_str().unwrap().contains("key_"), "{body}");
+    assert_eq!(
+        metrics("pk_demo_acme_admin").await.unwrap().status(),
+        200,
+        "another key"
+    );
+    crate::common::eventually(
+        "the key is back within its rate",
+        std::time::Duration::from_secs(5),
+        || async { metrics("pk_demo_acme_viewer").await.unwrap().status() == 200 },
+    )
+    .await;
+}

@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use chrono::{TimeDelta, Utc};
 use paypulse_shared::time::format_utc;
 
+use paypulse_server::access::rate::RateLimits;
+
 use crate::common::{TestApp, card_payment};
 
 /// Payments written (and every fourth one refunded) during a race.
@@ -110,13 +112,20 @@ async fn race(instances: Vec<Arc<TestApp>>) {
 
 #[tokio::test]
 async fn reads_racing_writes_on_two_instances_never_miss_an_acknowledged_write() {
-    let first = Arc::new(TestApp::spawn().await);
+    // Many readers played with one key: no per-key rate limit.
+    let first = Arc::new(TestApp::spawn_with(|config| config.limits.rates = RateLimits::lifted()).await);
     let second = Arc::new(TestApp::spawn_sharing(&first).await);
     race(vec![first, second]).await;
 }
 
 #[tokio::test]
 async fn reads_racing_writes_on_one_instance_without_redis_never_miss_one() {
-    let app = Arc::new(TestApp::spawn_with(|config| config.redis_url = None).await);
+    let app = Arc::new(
+        TestApp::spawn_with(|config| {
+            config.redis_url = None;
+            config.limits.rates = RateLimits::lifted();
+        })
+        .await,
+    );
     race(vec![app]).await;
 }

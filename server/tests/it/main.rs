@@ -19,7 +19,9 @@ mod export;
 mod fanout;
 mod health;
 mod http_edges;
+
 mod ingest;
+mod isolation;
 mod key_cache;
 mod keyring;
 mod live;
