@@ -141,7 +141,7 @@ async fn every_answer_carries_the_security_headers_and_the_dashboard_a_strict_po
 }
 
 #[tokio::test]
-async fn request_logs_name_the_path_but_never_the_query_string() {
+async fn logs_name_paths_and_key_ids_but_never_a_key_a_ticket_or_a_query_string() {
     let app = TestApp::spawn().await;
     let folder = TempDir::new("paypulse-request-log");
     let log = folder.0.join("server.log");
@@ -176,14 +176,57 @@ async fn request_logs_name_the_path_but_never_the_query_string() {
         .await
         .unwrap();
     assert_eq!(rest.status(), 400);
+    // A key made through the API, and a ticket used in a download's URL.
+    let created: serde_json::Value = app
+        .http
+        .post(server.url("/api/keys"))
+        .header("X-Tenant-Id", "acme")
+        .bearer_auth("pk_demo_acme_admin")
+        .json(&serde_json::json!({ "label": "logged", "role": "viewer" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let made = created["key"].as_str().unwrap().to_owned();
+    let made_id = created["id"].as_str().unwrap().to_owned();
+    let ticket: serde_json::Value = app
+        .http
+        .post(server.url("/api/tickets"))
+        .header("X-Tenant-Id", "acme")
+        .bearer_auth(&made)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ticket = ticket["ticket"].as_str().unwrap().to_owned();
+    let download = app
+        .http
+        .get(server.url(&format!("/api/payments/export.csv?ticket={ticket}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(download.status(), 200);
     drop(server);
 
     let text = std::fs::read_to_string(&log).unwrap();
-    for path in ["/ws/payments", "/api/analytics/metrics"] {
+    for path in [
+        "/ws/payments",
+        "/api/analytics/metrics",
+        "/api/keys",
+        "/api/payments/export.csv",
+    ] {
         assert!(text.contains(path), "the log names the path {path}");
     }
-    for secret in [key.as_str(), unknown.as_str(), marker] {
-        assert!(!text.contains(secret), "the log holds a query string ({secret})");
+    assert!(text.contains(&made_id), "a key is logged by its id");
+    for secret in [key.as_str(), unknown.as_str(), marker, made.as_str(), ticket.as_str()] {
+        assert!(
+            !text.contains(secret),
+            "the log holds a secret or a query string ({secret})"
+        );
     }
     assert!(!text.contains("tenant=acme"), "the log holds a query string");
 }
