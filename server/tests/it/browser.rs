@@ -1210,17 +1210,35 @@ fn downloaded(directory: &Path) -> Vec<std::path::PathBuf> {
         .unwrap_or_default()
 }
 
-/// Waits for a new finished download in `directory` and returns its text.
+/// Whether Chromium is still writing a download into `directory` (it
+/// reserves the final name with an empty file while the bytes go to a
+/// `.crdownload` beside it).
+fn downloading(directory: &Path) -> bool {
+    std::fs::read_dir(directory).is_ok_and(|entries| {
+        entries.filter_map(Result::ok).any(|entry| {
+            entry
+                .path()
+                .extension()
+                .is_some_and(|extension| extension == "crdownload")
+        })
+    })
+}
+
+/// Waits for a new finished download in `directory` and returns its text
+/// (a CSV always has its header, so a finished one is never empty).
 async fn wait_download(page: &Page, directory: &Path, before: usize) -> String {
     let deadline = Instant::now() + PAGE_TIMEOUT;
     loop {
         let files = downloaded(directory);
-        if files.len() > before {
+        if files.len() > before && !downloading(directory) {
             let newest = files
                 .iter()
                 .max_by_key(|path| std::fs::metadata(path).and_then(|meta| meta.modified()).ok())
                 .unwrap();
-            return std::fs::read_to_string(newest).unwrap();
+            let text = std::fs::read_to_string(newest).unwrap();
+            if !text.is_empty() {
+                return text;
+            }
         }
         if Instant::now() > deadline {
             crate::webdriver::save_evidence(&page.client, page.name).await;
