@@ -17,7 +17,6 @@ mod desktop;
 mod drilldown;
 mod export;
 mod fanout;
-mod faults;
 mod health;
 mod http_edges;
 

@@ -117,13 +117,6 @@ impl ServerProcess {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.base)
     }
-
-    /// Kills the process with SIGKILL, as a crash or an OOM kill would, and
-    /// reaps it.
-    pub fn kill(&mut self) {
-        self.child.kill().expect("killing paypulse-server");
-        self.child.wait().ok();
-    }
 }
 
 impl Drop for ServerProcess {

@@ -18,7 +18,7 @@ use paypulse_shared::wire::Bucket;
 use crate::common::{TestApp, mongodb_uri, payment};
 
 /// Runs the real `paypulse-server reconcile` against the test's database.
-pub fn reconcile(app: &TestApp, repair: bool) -> (bool, String) {
+fn reconcile(app: &TestApp, repair: bool) -> (bool, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_paypulse-server"));
     command
         .arg("reconcile")
