@@ -105,16 +105,29 @@ impl Driver {
         loop {
             let mut builder = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
             builder.capabilities(capabilities.clone());
-            match builder.connect(&format!("http://127.0.0.1:{}", self.port)).await {
-                Ok(client) => return client,
+            // One attempt may never be answered: WebKitWebDriver waits for
+            // good for an app that went away before it connected (seen
+            // now and then on a loaded machine). Such an attempt is
+            // abandoned and made again, within the same deadline.
+            let attempt = tokio::time::timeout(
+                SESSION_TIMEOUT / 3,
+                builder.connect(&format!("http://127.0.0.1:{}", self.port)),
+            )
+            .await;
+            match attempt {
+                Ok(Ok(client)) => return client,
                 // Refused or dropped while the driver starts, or while it
-                // ends its previous session: ask again.
-                Err(fantoccini::error::NewSessionError::Failed(_) | fantoccini::error::NewSessionError::FailedC(_))
+                // ends its previous session, or not answered: ask again.
+                Ok(Err(
+                    fantoccini::error::NewSessionError::Failed(_) | fantoccini::error::NewSessionError::FailedC(_),
+                ))
+                | Err(_)
                     if Instant::now() < deadline =>
                 {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
-                Err(error) => panic!("no WebDriver session on port {}: {error}", self.port),
+                Ok(Err(error)) => panic!("no WebDriver session on port {}: {error}", self.port),
+                Err(_) => panic!("no WebDriver session on port {} within {SESSION_TIMEOUT:?}", self.port),
             }
         }
     }
