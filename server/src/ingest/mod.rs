@@ -3,7 +3,9 @@
 //! `ingest` key. Requests are validated here, then written by the writer
 //! (`crate::writer`) together with their rollups.
 
-mod validate;
+/// Validation of a `POST /api/payments` body; public for the fuzz targets
+/// (`fuzz/`), which call it as the handler does.
+pub mod validate;
 
 use axum::Json;
 use axum::extract::{FromRef, Path, State};

@@ -47,6 +47,8 @@ fn unprocessable(code: ErrorCode, message: impl Into<String>) -> ApiError {
     ApiError::new(code, message)
 }
 
+/// The payment `body` asks `tenant` to write at `now`, or the 400 or 422
+/// that says what is wrong with it.
 pub fn validate(tenant: &TenantDoc, body: CreatePayment, now: DateTime<Utc>) -> Result<NewPayment, ApiError> {
     let external_id = body.external_id.trim().to_owned();
     if external_id.is_empty() || external_id.len() > MAX_ID_LENGTH || external_id.chars().any(char::is_control) {
