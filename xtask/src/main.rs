@@ -1,11 +1,13 @@
 //! Paypulse's project automation, in Rust behind `cargo xtask`:
 //! `run` (the product, on a fresh machine), `test` (everything CI checks),
 //! `ui` (the WASM dashboard), `desktop` (the Tauri app: dev, .deb),
-//! `setup` (the tools they need), `screenshots` (the README's), `bench`.
+//! `setup` (the tools they need), `screenshots` (the README's), `bench`,
+//! `fuzz` (the `cargo fuzz` targets, on nightly).
 
 mod bench;
 mod desktop;
 mod embedded_db;
+mod fuzz;
 mod process;
 mod run;
 mod screenshots;
@@ -56,6 +58,14 @@ enum Command {
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// Run the `cargo fuzz` targets (query, ingest, export_row, live), or
+    /// one, each for `--seconds`, on the nightly toolchain; figures in
+    /// target/bench/fuzz-<target>.json.
+    Fuzz {
+        target: Option<String>,
+        #[arg(long, default_value_t = 600)]
+        seconds: u64,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -82,5 +92,6 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Desktop { action } => desktop::desktop(action),
         Command::Screenshots => screenshots::copy(),
         Command::Bench { name, args } => bench::bench(&name, &args),
+        Command::Fuzz { target, seconds } => fuzz::fuzz(target.as_deref(), seconds),
     }
 }
