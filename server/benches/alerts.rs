@@ -119,7 +119,14 @@ async fn main() -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     for name in &names {
-        state.writer.replace_alert_rules(name, rules()).await?;
+        let audit = paypulse_server::store::audit::AuditDoc::new(
+            name,
+            "bench",
+            paypulse_server::store::audit::AuditAction::AlertRulesReplaced,
+            "the benchmark's rules".to_owned(),
+            chrono::Utc::now(),
+        );
+        state.writer.replace_alert_rules(name, rules(), audit).await?;
     }
     let tenants = store.all_tenants().await?;
     anyhow::ensure!(tenants.len() == TENANTS, "{} tenants", tenants.len());

@@ -65,10 +65,10 @@ impl From<mongodb::error::Error> for ApiError {
     /// or a database that cannot be reached, is a 503: nothing was written
     /// and the same request can be sent again. Anything else is a 500.
     fn from(error: mongodb::error::Error) -> Self {
-        use mongodb::error::{ErrorKind, TRANSIENT_TRANSACTION_ERROR};
+        use mongodb::error::TRANSIENT_TRANSACTION_ERROR;
         let transient = error.contains_label(TRANSIENT_TRANSACTION_ERROR)
             || crate::store::transaction::is_contended(&error)
-            || matches!(*error.kind, ErrorKind::ServerSelection { .. });
+            || crate::store::is_unreachable(&error);
         if transient {
             tracing::warn!(%error, "mongodb unavailable or contended");
             return Self::Unavailable("the database is busy or unreachable; retry shortly".into());

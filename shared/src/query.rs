@@ -438,6 +438,29 @@ impl QueryParams for AlertsQuery {
     }
 }
 
+/// `GET /api/audit`: a tenant's audit trail, newest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+}
+
+impl QueryParams for AuditQuery {
+    const NAMES: &'static [&'static str] = &["cursor", "limit"];
+
+    fn read(reader: &mut Reader) -> Result<Self, QueryError> {
+        Ok(Self {
+            cursor: reader.text("cursor"),
+            limit: read_limit(reader)?,
+        })
+    }
+
+    fn write(&self, writer: &mut Writer) {
+        writer.put("cursor", self.cursor.as_deref());
+        writer.put("limit", self.limit);
+    }
+}
+
 impl QueryParams for PaymentListQuery {
     const NAMES: &'static [&'static str] = &[
         "from",

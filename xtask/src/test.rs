@@ -64,6 +64,8 @@ pub fn test() -> anyhow::Result<()> {
             .env("MONGODB_URI", &mongodb_uri)
             .env("REDIS_URL", &redis_url)
             .env("UI_DIST", ui::dist_dir())
+            // The fault tests start MongoDB-compatible servers of their own.
+            .env("SECANTUS_PYTHON", setup::venv_python())
             .env("DESKTOP_DEB", &package)
             .env("DESKTOP_INSTALLED", &installed)
             .env("DESKTOP_BIN", &application)

@@ -17,6 +17,7 @@ use super::{Access, Admin, keys};
 use crate::error::{ApiError, ApiResult};
 use crate::params::JsonBody;
 use crate::routes::{Needs, Route};
+use crate::store::audit::{AuditAction, AuditDoc};
 use crate::store::documents::{ApiKeyDoc, Role, to_chrono};
 use crate::store::tenants::{AddKey, RevokeKey};
 use paypulse_shared::error::ErrorCode;
@@ -100,7 +101,19 @@ async fn create(
     }
     let key = keys::generate_key(&caller.tenant.id);
     let stored = keys::stored_key(&key, body.role, label);
-    match access.store.add_api_key(&caller.tenant.id, &stored, MAX_KEYS).await? {
+    let subject = format!("{} ({})", stored.id, stored.role.as_str());
+    let audit = AuditDoc::new(
+        &caller.tenant.id,
+        caller.actor(),
+        AuditAction::KeyCreated,
+        subject,
+        access.clock.now(),
+    );
+    match access
+        .store
+        .add_api_key(&caller.tenant.id, &stored, MAX_KEYS, &audit)
+        .await?
+    {
         AddKey::Added => {}
         AddKey::Full => {
             return Err(ApiError::new(
@@ -121,7 +134,7 @@ async fn create(
 /// `DELETE /api/keys/{id}`: 204; 404 for a key the tenant does not have;
 /// 409 for its last admin key.
 async fn revoke(State(access): State<Access>, Admin(caller): Admin, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    match access.revoke_key(&caller.tenant.id, &id).await? {
+    match access.revoke_key(&caller, &id).await? {
         RevokeKey::Revoked => {
             tracing::info!(tenant = %caller.tenant.id, key_id = %id, "api key revoked");
             Ok(StatusCode::NO_CONTENT)

@@ -14,6 +14,13 @@
 //! one request its timeout, not every request.
 //! Unknown keys are never remembered: a key created a moment after someone
 //! tried it works at once.
+//!
+//! While MongoDB cannot be reached, a key looked up in the current
+//! generation stays good past its TTL (up to [`STALE_IF_UNREACHABLE`]):
+//! nothing can revoke a key or change its tenant while the database is
+//! down, and a revocation before the outage moved the generation. So an
+//! outage leaves cached reads and live feeds working for known callers,
+//! rather than turning every request into a 503 after 30 s.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -26,6 +33,8 @@ use crate::store::documents::TenantDoc;
 
 /// How long a lookup is trusted by default.
 pub const TTL: Duration = Duration::from_secs(30);
+/// How long past its TTL a lookup is still used while MongoDB is unreachable.
+pub const STALE_IF_UNREACHABLE: Duration = Duration::from_secs(15 * 60);
 /// Most keys remembered.
 const CAPACITY: u64 = 10_000;
 /// How long the cache stays aside after Redis failed to answer.
@@ -43,10 +52,20 @@ enum Generation {
     },
 }
 
-/// Hash of a key → the tenant owning it, and the generation it was found in.
+/// A key's lookup: the tenant owning it, found in which generation, when.
+#[derive(Clone)]
+struct Entry {
+    generation: u64,
+    found: Instant,
+    tenant: Arc<TenantDoc>,
+}
+
+/// Hash of a key → its lookup.
 #[derive(Clone)]
 pub struct KeyCache {
-    entries: moka::sync::Cache<String, (u64, Arc<TenantDoc>)>,
+    entries: moka::sync::Cache<String, Entry>,
+    /// How long a lookup is trusted while MongoDB answers.
+    ttl: Duration,
     generation: Generation,
 }
 
@@ -74,8 +93,9 @@ impl KeyCache {
         Self {
             entries: moka::sync::Cache::builder()
                 .max_capacity(CAPACITY)
-                .time_to_live(ttl)
+                .time_to_live(ttl + STALE_IF_UNREACHABLE)
                 .build(),
+            ttl,
             generation,
         }
     }
@@ -110,17 +130,33 @@ impl KeyCache {
         }
     }
 
-    /// The tenant that owned the key of `hash` in `generation`.
+    /// The tenant that owned the key of `hash` in `generation`, found
+    /// within the TTL.
     pub fn get(&self, hash: &str, generation: u64) -> Option<Arc<TenantDoc>> {
+        self.lookup(hash, generation, self.ttl)
+    }
+
+    /// The same, found within the TTL plus [`STALE_IF_UNREACHABLE`]: only
+    /// for when MongoDB cannot be asked.
+    pub fn get_stale(&self, hash: &str, generation: u64) -> Option<Arc<TenantDoc>> {
+        self.lookup(hash, generation, self.ttl + STALE_IF_UNREACHABLE)
+    }
+
+    fn lookup(&self, hash: &str, generation: u64, age: Duration) -> Option<Arc<TenantDoc>> {
         self.entries
             .get(hash)
-            .filter(|(found_in, _)| *found_in == generation)
-            .map(|(_, tenant)| tenant)
+            .filter(|entry| entry.generation == generation && entry.found.elapsed() < age)
+            .map(|entry| entry.tenant)
     }
 
     /// Remembers that the key of `hash` belonged to `tenant` in `generation`.
     pub fn put(&self, hash: &str, generation: u64, tenant: Arc<TenantDoc>) {
-        self.entries.insert(hash.to_owned(), (generation, tenant));
+        let entry = Entry {
+            generation,
+            found: Instant::now(),
+            tenant,
+        };
+        self.entries.insert(hash.to_owned(), entry);
     }
 
     /// Makes every remembered key untrusted, on every instance.
@@ -183,6 +219,14 @@ mod tests {
         assert!(
             cache.get("a", 0).is_none(),
             "a lookup older than the TTL is not trusted"
+        );
+        assert!(
+            cache.get_stale("a", 0).is_some(),
+            "while MongoDB is unreachable it is still used"
+        );
+        assert!(
+            cache.get_stale("a", 1).is_none(),
+            "but never across a revocation (a new generation)"
         );
     }
 }

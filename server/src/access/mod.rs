@@ -8,6 +8,7 @@
 //! download.
 
 pub mod api_keys;
+pub mod audit_trail;
 pub mod credentials;
 pub mod key_cache;
 pub mod keys;
@@ -25,6 +26,7 @@ use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::routes::{Needs, Route};
 use crate::store::Store;
+use crate::store::audit::{AuditAction, AuditDoc};
 use crate::store::documents::{Role, TenantDoc};
 use crate::store::tenants::RevokeKey;
 use credentials::{Credential, Presented};
@@ -52,6 +54,16 @@ pub struct Access {
 pub struct Caller {
     pub tenant: Arc<TenantDoc>,
     pub role: Role,
+    /// The id of the key presented (none for a ticket): what the audit
+    /// trail and the logs name.
+    pub key_id: Option<String>,
+}
+
+impl Caller {
+    /// Who the audit trail says made a change.
+    pub fn actor(&self) -> &str {
+        self.key_id.as_deref().unwrap_or("ticket")
+    }
 }
 
 impl Caller {
@@ -143,10 +155,19 @@ impl Access {
         }
     }
 
-    /// Revokes the key `key_id` of `tenant_id` (unless it is the tenant's
-    /// last admin key): from then on it works on no instance.
-    pub async fn revoke_key(&self, tenant_id: &str, key_id: &str) -> Result<RevokeKey, ApiError> {
-        let revoked = self.store.revoke_api_key(tenant_id, key_id).await?;
+    /// Revokes the key `key_id` of the caller's tenant (unless it is the
+    /// tenant's last admin key), recording who did: from then on it works
+    /// on no instance.
+    pub async fn revoke_key(&self, by: &Caller, key_id: &str) -> Result<RevokeKey, ApiError> {
+        let tenant_id = &by.tenant.id;
+        let audit = AuditDoc::new(
+            tenant_id,
+            by.actor(),
+            AuditAction::KeyRevoked,
+            key_id.to_owned(),
+            self.clock.now(),
+        );
+        let revoked = self.store.revoke_api_key(tenant_id, key_id, &audit).await?;
         if revoked != RevokeKey::Revoked {
             return Ok(revoked);
         }
@@ -158,6 +179,19 @@ impl Access {
             )));
         }
         Ok(revoked)
+    }
+
+    /// The tenant holding the key of `hash`, from MongoDB; at once an
+    /// error while the database was just found unreachable.
+    async fn look_up(&self, hash: &str) -> mongodb::error::Result<Option<TenantDoc>> {
+        if let Some(error) = self.store.outage().current() {
+            return Err(error);
+        }
+        let found = self.store.tenant_by_key_hash(hash).await;
+        if let Err(error) = &found {
+            self.store.outage().saw(error);
+        }
+        found
     }
 
     /// The caller `presented` proves.
@@ -176,13 +210,23 @@ impl Access {
         let generation = self.keys.generation().await;
         let tenant = match generation.and_then(|generation| self.keys.get(&hash, generation)) {
             Some(known) => Some(known),
-            None => {
-                let found = self.store.tenant_by_key_hash(&hash).await?.map(Arc::new);
-                if let (Some(tenant), Some(generation)) = (&found, generation) {
-                    self.keys.put(&hash, generation, Arc::clone(tenant));
+            None => match self.look_up(&hash).await {
+                Ok(found) => {
+                    let found = found.map(Arc::new);
+                    if let (Some(tenant), Some(generation)) = (&found, generation) {
+                        self.keys.put(&hash, generation, Arc::clone(tenant));
+                    }
+                    found
                 }
-                found
-            }
+                // MongoDB is down: a key known in this generation is still
+                // good (see `key_cache`); an unknown one cannot be checked.
+                Err(error) if crate::store::is_unreachable(&error) => Some(
+                    generation
+                        .and_then(|generation| self.keys.get_stale(&hash, generation))
+                        .ok_or_else(|| ApiError::from(error))?,
+                ),
+                Err(error) => return Err(error.into()),
+            },
         };
         let Some(tenant) = tenant else {
             return Err(ApiError::new(ErrorCode::InvalidCredentials, "the API key is not valid"));
@@ -209,8 +253,8 @@ impl Access {
                 ),
             ));
         }
-        let role = stored.role;
-        Ok(Caller { tenant, role })
+        let (role, key_id) = (stored.role, Some(stored.id.clone()));
+        Ok(Caller { tenant, role, key_id })
     }
 
     /// The caller a ticket was issued to; 401 when it is unknown, expired
@@ -244,6 +288,7 @@ impl Access {
         Ok(Caller {
             tenant: Arc::new(tenant),
             role: grant.role,
+            key_id: None,
         })
     }
 }
@@ -251,6 +296,7 @@ impl Access {
 pub fn routes() -> Vec<Route> {
     let mut routes = vec![Route::post("/tickets", Needs::AnyKey, issue_ticket)];
     routes.extend(api_keys::routes());
+    routes.extend(audit_trail::routes());
     routes
 }
 

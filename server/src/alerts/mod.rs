@@ -16,11 +16,13 @@ use paypulse_shared::error::ErrorCode;
 use paypulse_shared::query::{AlertsQuery, DEFAULT_LIMIT};
 
 use crate::access::{Admin, Viewer};
+use crate::clock::Clock;
 use crate::error::{ApiError, ApiResult};
 use crate::params::{JsonBody, Params};
 use crate::routes::{Needs, Route};
 use crate::store::Store;
 use crate::store::alerts::AlertFilter;
+use crate::store::audit::{AuditAction, AuditDoc};
 use crate::store::documents::Role;
 use crate::writer::Writer;
 
@@ -50,9 +52,11 @@ async fn get_rules(State(store): State<Store>, Viewer(caller): Viewer) -> ApiRes
 /// a wrong field is a 400 `invalid_rule` that names it.
 async fn put_rules(
     State(writer): State<Writer>,
+    State(clock): State<Clock>,
     Admin(caller): Admin,
     body: Result<JsonBody<AlertRules>, ApiError>,
 ) -> ApiResult<Json<AlertRules>> {
+    let actor = caller.actor().to_owned();
     let tenant = caller.tenant;
     let JsonBody(body) = body.map_err(|error| match error {
         // The body's shape (a wrong type, an unknown kind) names the field too.
@@ -64,7 +68,15 @@ async fn put_rules(
     })?;
     let rules = rules::validate(body.rules, tenant.scale())
         .map_err(|error| ApiError::new(ErrorCode::InvalidRule, error.to_string()))?;
-    writer.replace_alert_rules(&tenant.id, rules.clone()).await?;
+    let ids: Vec<&str> = rules.iter().map(|rule| rule.id.as_str()).collect();
+    let audit = AuditDoc::new(
+        &tenant.id,
+        &actor,
+        AuditAction::AlertRulesReplaced,
+        format!("{} rules: {}", rules.len(), ids.join(", ")),
+        clock.now(),
+    );
+    writer.replace_alert_rules(&tenant.id, rules.clone(), audit).await?;
     Ok(Json(AlertRules {
         rules,
         editable: Some(true),

@@ -19,6 +19,7 @@ use paypulse_shared::alerts::{Alert, AlertRule, AlertState, RuleKind};
 use serde::{Deserialize, Serialize};
 
 use super::Store;
+use super::audit::AuditDoc;
 use super::documents::{to_bson, to_chrono};
 use super::events::DomainEvent;
 use super::names;
@@ -144,11 +145,24 @@ impl Store {
         &self,
         tenant_id: &str,
         rules: &[AlertRule],
+        audit: &AuditDoc,
     ) -> mongodb::error::Result<Written<()>> {
-        let rules = bson::to_bson(rules)?;
-        self.tenants()
-            .update_one(doc! { "_id": tenant_id }, doc! { "$set": { "alertRules": rules } })
-            .await?;
+        let update = doc! { "$set": { "alertRules": bson::to_bson(rules)? } };
+        self.in_transaction(
+            (self, tenant_id, update, audit),
+            |session, (store, tenant_id, update, audit)| {
+                async move {
+                    store
+                        .tenants()
+                        .update_one(doc! { "_id": &**tenant_id }, update.clone())
+                        .session(&mut *session)
+                        .await?;
+                    store.record(session, audit).await
+                }
+                .boxed()
+            },
+        )
+        .await?;
         Ok(Written {
             outcome: (),
             events: vec![DomainEvent::AlertRulesChanged(tenant_id.to_owned())],

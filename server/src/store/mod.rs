@@ -2,11 +2,13 @@
 //! the queries the features make. Every query takes the tenant id first.
 
 pub mod alerts;
+pub mod audit;
 pub mod documents;
 pub mod edges;
 pub mod events;
 pub mod history;
 pub mod kept_rollups;
+pub mod outage;
 pub mod payments;
 pub mod planner;
 pub mod reconcile;
@@ -23,6 +25,12 @@ use mongodb::{Client, Collection, Database};
 
 use crate::config::DatabaseConfig;
 use documents::{MethodDoc, PaymentDoc, TenantDoc};
+pub use outage::is_unreachable;
+
+/// How long an operation waits for a reachable server before it fails
+/// (503), unless the connection string says otherwise: about a replica
+/// set's election, so a failover is waited out and an outage is not.
+pub const SERVER_SELECTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Collection names, in one place.
 pub mod names {
@@ -41,6 +49,8 @@ pub mod names {
     pub const ALERTS: &str = "alerts";
     /// One document per tenant and alert rule: where its lifecycle is.
     pub const ALERT_STATES: &str = "alert_states";
+    /// One document per change to a tenant's keys or alert rules (see `audit`).
+    pub const AUDIT: &str = "audit";
     /// The first layout, one document per cell and method: rebuilt into
     /// `ROLLUPS` and dropped at start.
     pub const LEGACY_ROLLUPS: &str = "rollups";
@@ -67,6 +77,8 @@ pub struct Store {
     /// Transaction attempts this process started again after a transient
     /// error (write conflicts with other instances, mostly).
     retries: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Whether the database was found unreachable a moment ago.
+    outage: std::sync::Arc<outage::Outage>,
 }
 
 /// Cuts a list read with `limit + 1` down to one page of `limit`: whether
@@ -86,6 +98,10 @@ impl Store {
             .await
             .context("parsing MONGODB_URI")?;
         options.app_name = Some("paypulse-server".to_owned());
+        // The driver waits 30 s for a server by default: with the database
+        // down, every write would hang that long before its 503. A URI that
+        // sets `serverSelectionTimeoutMS` keeps its own.
+        options.server_selection_timeout.get_or_insert(SERVER_SELECTION_TIMEOUT);
         let client = Client::with_options(options).context("creating the mongodb client")?;
         let store = Self {
             database: client.database(&config.mongodb_db),
@@ -94,6 +110,7 @@ impl Store {
             kept: std::sync::Arc::default(),
             history: std::sync::Arc::default(),
             retries: std::sync::Arc::default(),
+            outage: std::sync::Arc::default(),
         };
         store.ping().await.context("connecting to mongodb")?;
         let created = schema::ensure(&store.database)
@@ -104,6 +121,11 @@ impl Store {
             .await
             .context("building rollups in the current layout")?;
         Ok(store)
+    }
+
+    /// Whether the database was found unreachable a moment ago.
+    pub fn outage(&self) -> &outage::Outage {
+        &self.outage
     }
 
     /// One round trip to the server.

@@ -53,6 +53,19 @@ pub async fn ensure(database: &Database) -> mongodb::error::Result<Vec<&'static 
         .collection::<Document>(names::ALERT_STATES)
         .create_indexes(vec![index("tenant", doc! { "tenantId": 1 }, false)])
         .await?;
+    // A tenant's trail newest first, and each entry gone after the
+    // retention (a TTL index: MongoDB removes them).
+    let retention = IndexOptions::builder()
+        .name("expiry".to_owned())
+        .expire_after(std::time::Duration::from_secs(super::audit::RETENTION_DAYS * 86_400))
+        .build();
+    database
+        .collection::<Document>(names::AUDIT)
+        .create_indexes(vec![
+            index("tenant_newest", doc! { "tenantId": 1, "_id": -1 }, false),
+            IndexModel::builder().keys(doc! { "at": 1 }).options(retention).build(),
+        ])
+        .await?;
     for rollups in names::ALL_ROLLUPS {
         database
             .collection::<Document>(rollups)

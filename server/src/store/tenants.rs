@@ -4,11 +4,12 @@
 use std::collections::HashMap;
 
 use chrono_tz::Tz;
-use futures::TryStreamExt;
+use futures::{FutureExt, TryStreamExt};
 use mongodb::bson::{self, doc};
 use paypulse_shared::catalogue::METHODS;
 
 use super::Store;
+use super::audit::AuditDoc;
 use super::documents::{ApiKeyDoc, MethodDoc, Role, TenantDoc};
 
 /// What became of a new key.
@@ -103,29 +104,50 @@ impl Store {
         Ok(())
     }
 
-    /// Adds `key` to the tenant's keys while it holds fewer than `max`: one
-    /// atomic update, however many instances add keys at once.
-    pub async fn add_api_key(&self, tenant_id: &str, key: &ApiKeyDoc, max: usize) -> mongodb::error::Result<AddKey> {
-        let full = format!("apiKeys.{}", max.saturating_sub(1));
-        let result = self
-            .tenants()
-            .update_one(
-                doc! { "_id": tenant_id, full: { "$exists": false } },
-                doc! { "$push": { "apiKeys": bson::to_bson(key)? } },
-            )
-            .await?;
-        Ok(if result.modified_count == 1 {
-            AddKey::Added
-        } else {
-            AddKey::Full
-        })
+    /// Adds `key` to the tenant's keys while it holds fewer than `max` (one
+    /// conditional update, however many instances add keys at once), and
+    /// records `audit` with it, in one transaction.
+    pub async fn add_api_key(
+        &self,
+        tenant_id: &str,
+        key: &ApiKeyDoc,
+        max: usize,
+        audit: &AuditDoc,
+    ) -> mongodb::error::Result<AddKey> {
+        let filter = doc! { "_id": tenant_id, format!("apiKeys.{}", max.saturating_sub(1)): { "$exists": false } };
+        let update = doc! { "$push": { "apiKeys": bson::to_bson(key)? } };
+        self.in_transaction(
+            (self, filter, update, audit),
+            |session, (store, filter, update, audit)| {
+                async move {
+                    let result = store
+                        .tenants()
+                        .update_one(filter.clone(), update.clone())
+                        .session(&mut *session)
+                        .await?;
+                    if result.modified_count == 0 {
+                        return Ok(AddKey::Full);
+                    }
+                    store.record(session, audit).await?;
+                    Ok(AddKey::Added)
+                }
+                .boxed()
+            },
+        )
+        .await
     }
 
     /// Removes the key `key_id` from the tenant's keys, unless it is the
-    /// tenant's last admin key: one atomic update. Only the access layer
-    /// calls this (`Access::revoke_key`), which also invalidates every
-    /// instance's key cache.
-    pub async fn revoke_api_key(&self, tenant_id: &str, key_id: &str) -> mongodb::error::Result<RevokeKey> {
+    /// tenant's last admin key (one conditional update), and records
+    /// `audit` with it, in one transaction. Only the access layer calls
+    /// this (`Access::revoke_key`), which also invalidates every instance's
+    /// key cache.
+    pub async fn revoke_api_key(
+        &self,
+        tenant_id: &str,
+        key_id: &str,
+        audit: &AuditDoc,
+    ) -> mongodb::error::Result<RevokeKey> {
         let admin = Role::Admin.as_str();
         let removable = doc! {
             "_id": tenant_id,
@@ -134,11 +156,28 @@ impl Store {
                 { "apiKeys.id": key_id, "apiKeys": { "$elemMatch": { "role": admin, "id": { "$ne": key_id } } } },
             ],
         };
-        let result = self
-            .tenants()
-            .update_one(removable, doc! { "$pull": { "apiKeys": { "id": key_id } } })
+        let update = doc! { "$pull": { "apiKeys": { "id": key_id } } };
+        let revoked = self
+            .in_transaction(
+                (self, removable, update, audit),
+                |session, (store, removable, update, audit)| {
+                    async move {
+                        let result = store
+                            .tenants()
+                            .update_one(removable.clone(), update.clone())
+                            .session(&mut *session)
+                            .await?;
+                        if result.modified_count == 0 {
+                            return Ok(false);
+                        }
+                        store.record(session, audit).await?;
+                        Ok(true)
+                    }
+                    .boxed()
+                },
+            )
             .await?;
-        if result.modified_count == 1 {
+        if revoked {
             return Ok(RevokeKey::Revoked);
         }
         let held = self

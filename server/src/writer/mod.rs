@@ -23,6 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::error::ApiError;
 use crate::store::Store;
 use crate::store::alerts::Transition;
+use crate::store::audit::AuditDoc;
 use crate::store::events::DomainEvent;
 use crate::store::writes::{CreateOutcome, NewPayment, RefundOutcome, Written};
 use paypulse_shared::alerts::AlertRule;
@@ -70,8 +71,13 @@ pub enum Write {
         id: ObjectId,
         at: DateTime<Utc>,
     },
-    /// An admin's new alert rules of a tenant, validated.
-    AlertRules { tenant_id: String, rules: Vec<AlertRule> },
+    /// An admin's new alert rules of a tenant, validated, and the audit
+    /// entry that records who replaced them.
+    AlertRules {
+        tenant_id: String,
+        rules: Vec<AlertRule>,
+        audit: Box<AuditDoc>,
+    },
     /// One step of a rule's lifecycle, made unless another instance made
     /// it first.
     Transition(Box<Transition>),
@@ -162,11 +168,18 @@ impl Writer {
         }
     }
 
-    /// Replaces a tenant's alert rules (validated by the caller).
-    pub async fn replace_alert_rules(&self, tenant_id: &str, rules: Vec<AlertRule>) -> Result<(), ApiError> {
+    /// Replaces a tenant's alert rules (validated by the caller), with the
+    /// audit entry `audit`.
+    pub async fn replace_alert_rules(
+        &self,
+        tenant_id: &str,
+        rules: Vec<AlertRule>,
+        audit: AuditDoc,
+    ) -> Result<(), ApiError> {
         let write = Write::AlertRules {
             tenant_id: tenant_id.to_owned(),
             rules,
+            audit: Box::new(audit),
         };
         self.submit(write).await.map(drop)
     }
@@ -204,6 +217,20 @@ async fn write_batches(
     let mut jobs = Vec::with_capacity(max_batch);
     let mut previous_batch = 0;
     while receiver.recv_many(&mut jobs, max_batch).await > 0 {
+        // The database was just found unreachable: the callers hear so at
+        // once rather than each batch waiting out the server selection
+        // (`store::outage`); the first batch after the pause asks again.
+        if let Some(error) = store.outage().current() {
+            let replies = jobs.drain(..).map(|job| (job.reply, Err(error.clone()))).collect();
+            let refused = Committed {
+                replies,
+                events: Vec::new(),
+            };
+            if committed.send(refused).await.is_err() {
+                return;
+            }
+            continue;
+        }
         // Under load (the last batch was large) a small batch is usually the
         // first few of the next wave: wait briefly for the rest rather than
         // pay a whole transaction for a handful. Idle, nothing waits.
@@ -223,6 +250,12 @@ async fn write_batches(
             .writes
             .fetch_add(jobs.len() as u64, std::sync::atomic::Ordering::Relaxed);
         let batch = write_batch(&store, std::mem::replace(&mut jobs, Vec::with_capacity(max_batch))).await;
+        if let Some(error) = batch.replies.iter().find_map(|(_, outcome)| outcome.as_ref().err())
+            && crate::store::is_unreachable(error)
+        {
+            tracing::warn!(%error, "the database is unreachable: writes are refused for a second");
+            store.outage().saw(error);
+        }
         if committed.send(batch).await.is_err() {
             return;
         }
@@ -271,11 +304,18 @@ async fn write_batch(store: &Store, jobs: Vec<Job>) -> Committed {
                 }
                 committed.replies.push((job.reply, result));
             }
-            Write::AlertRules { tenant_id, rules } => {
-                let result = store.replace_alert_rules(&tenant_id, &rules).await.map(|written| {
-                    committed.events.extend(written.events);
-                    Outcome::AlertRules
-                });
+            Write::AlertRules {
+                tenant_id,
+                rules,
+                audit,
+            } => {
+                let result = store
+                    .replace_alert_rules(&tenant_id, &rules, &audit)
+                    .await
+                    .map(|written| {
+                        committed.events.extend(written.events);
+                        Outcome::AlertRules
+                    });
                 committed.replies.push((job.reply, result));
             }
             Write::Transition(transition) => {

@@ -190,3 +190,59 @@ async fn a_tenant_holds_a_bounded_number_of_keys() {
     let listed: Value = list(&app, ADMIN).await.json().await.unwrap();
     assert_eq!(listed["items"].as_array().unwrap().len(), max);
 }
+
+/// Every change to the keys and the alert rules leaves an entry naming the
+/// admin key that made it (by id), newest first, a page at a time; the
+/// trail never holds a secret, and a change that was refused leaves none.
+#[tokio::test]
+async fn every_change_of_keys_and_rules_is_in_the_audit_trail_by_key_id() {
+    let app = TestApp::spawn().await;
+    let admin_id =
+        paypulse_server::access::keys::stored_key(ADMIN, paypulse_server::store::documents::Role::Admin, "").id;
+    let created: Value = create(&app, "Reporting", "viewer").await.json().await.unwrap();
+    let (new_id, secret) = (created["id"].as_str().unwrap(), created["key"].as_str().unwrap());
+    assert_eq!(revoke(&app, "acme", new_id, ADMIN).await.status(), 204);
+    // Refused: the last admin key. No entry.
+    assert_eq!(revoke(&app, "acme", &admin_id, ADMIN).await.status(), 409);
+    let rules: Value = app.json_as("acme", ADMIN, "/api/alerts/rules").await;
+    app.replace_rules("acme", rules["rules"].clone()).await;
+
+    let trail: Value = app.json_as("acme", ADMIN, "/api/audit").await;
+    let items = trail["items"].as_array().unwrap();
+    let actions: Vec<&str> = items.iter().map(|item| item["action"].as_str().unwrap()).collect();
+    assert_eq!(
+        actions,
+        ["alert_rules.replaced", "key.revoked", "key.created"],
+        "{trail}"
+    );
+    assert!(items.iter().all(|item| item["keyId"] == admin_id.as_str()), "{trail}");
+    assert_eq!(items[1]["subject"], new_id);
+    assert_eq!(items[2]["subject"], format!("{new_id} (viewer)"));
+    let rule_ids: Vec<&str> = rules["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|rule| rule["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        rule_ids
+            .iter()
+            .all(|id| items[0]["subject"].as_str().unwrap().contains(id)),
+        "{trail}"
+    );
+    assert!(trail["nextCursor"].is_null());
+    assert!(!trail.to_string().contains(secret) && !trail.to_string().contains(ADMIN));
+
+    // A page at a time.
+    let first: Value = app.json_as("acme", ADMIN, "/api/audit?limit=2").await;
+    assert_eq!(first["items"].as_array().unwrap().len(), 2);
+    let cursor = first["nextCursor"].as_str().unwrap();
+    let rest: Value = app
+        .json_as("acme", ADMIN, &format!("/api/audit?limit=2&cursor={cursor}"))
+        .await;
+    assert_eq!(rest["items"][0]["action"], "key.created");
+    assert!(rest["nextCursor"].is_null());
+    // Another tenant's trail is its own.
+    let globex: Value = app.json_as("globex", "pk_demo_globex_admin", "/api/audit").await;
+    assert_eq!(globex["items"], json!([]));
+}

@@ -325,6 +325,10 @@ impl Drop for TestApp {
         if !self.owns_database {
             return;
         }
+        // A database on a server of the test's own (`faults`) goes with
+        // that server; dropping it could wait on a transaction a killed
+        // process left open there.
+        let shared_server = self.state.config.database.mongodb_uri == mongodb_uri();
         let database = std::mem::take(&mut self.database);
         let prefix = self.state.config.redis_prefix.clone();
         let cleanup = std::thread::spawn(move || {
@@ -342,6 +346,9 @@ impl Drop for TestApp {
                 .build()
                 .expect("runtime");
             runtime.block_on(async {
+                if !shared_server {
+                    return;
+                }
                 if let Ok(client) = mongodb::Client::with_uri_str(mongodb_uri()).await {
                     client.database(&database).drop().await.ok();
                 }

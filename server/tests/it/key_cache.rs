@@ -24,13 +24,18 @@ async fn a_revoked_key_stops_working_on_every_instance_at_once() {
     let key = keys::generate_key("acme");
     let stored = keys::stored_key(&key, Role::Viewer, "revoked in a test");
     first.store.ensure_api_key("acme", &stored).await.unwrap();
+    let admin = paypulse_server::access::Caller {
+        tenant: std::sync::Arc::new(first.store.tenant("acme").await.unwrap().unwrap()),
+        role: Role::Admin,
+        key_id: Some("key_of_the_test".to_owned()),
+    };
     // Both instances look the key up, and remember it.
     assert_eq!(status_with(&first, &key).await, 200);
     assert_eq!(status_with(&second, &key).await, 200);
     assert_eq!(status_with(&second, &key).await, 200);
 
     assert_eq!(
-        first.state.access.revoke_key("acme", &stored.id).await.unwrap(),
+        first.state.access.revoke_key(&admin, &stored.id).await.unwrap(),
         RevokeKey::Revoked
     );
     for app in [&first, &second, &first, &second] {
@@ -45,7 +50,7 @@ async fn a_revoked_key_stops_working_on_every_instance_at_once() {
     // The other keys of the tenant are untouched.
     assert_eq!(status_with(&second, "pk_demo_acme_viewer").await, 200);
     assert_eq!(
-        first.state.access.revoke_key("acme", &stored.id).await.unwrap(),
+        first.state.access.revoke_key(&admin, &stored.id).await.unwrap(),
         RevokeKey::NotFound,
         "a key is revoked once"
     );

@@ -17,6 +17,7 @@ mod desktop;
 mod drilldown;
 mod export;
 mod fanout;
+mod faults;
 mod health;
 mod http_edges;
 

@@ -119,6 +119,15 @@ impl ServerProcess {
     }
 }
 
+impl ServerProcess {
+    /// Kills the process with SIGKILL, as a crash or an OOM kill would, and
+    /// reaps it.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("killing paypulse-server");
+        self.child.wait().ok();
+    }
+}
+
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         self.child.kill().ok();

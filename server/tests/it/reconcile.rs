@@ -15,15 +15,15 @@ use paypulse_shared::stats::cell_start;
 use paypulse_shared::time::format_utc;
 use paypulse_shared::wire::Bucket;
 
-use crate::common::{TestApp, mongodb_uri, payment};
+use crate::common::{TestApp, payment};
 
 /// Runs the real `paypulse-server reconcile` against the test's database.
-fn reconcile(app: &TestApp, repair: bool) -> (bool, String) {
+pub fn reconcile(app: &TestApp, repair: bool) -> (bool, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_paypulse-server"));
     command
         .arg("reconcile")
         .args(["--tenants", "acme"])
-        .env("MONGODB_URI", mongodb_uri())
+        .env("MONGODB_URI", &app.state.config.database.mongodb_uri)
         .env("MONGODB_DB", &app.state.config.database.mongodb_db);
     if repair {
         command.arg("--repair");
