@@ -165,9 +165,13 @@ async fn connect(
         limits: live.limits,
     };
     Ok(upgrade
-        .max_message_size(64 * 1024)
+        .max_message_size(MAX_CLIENT_MESSAGE)
         .on_upgrade(move |socket| watcher.watch(socket, subscription, asked)))
 }
+
+/// The largest message a client may send (it sends only pongs and a
+/// close): a bigger one ends the connection before it is buffered whole.
+pub const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
 
 type Sink = futures::stream::SplitSink<WebSocket, Message>;
 

@@ -534,3 +534,32 @@ async fn a_client_that_withholds_pongs_is_closed_with_4001() {
         .await;
     assert_eq!(next_json(&mut answering).await["type"], "payment_received");
 }
+
+/// A client may send at most `MAX_CLIENT_MESSAGE` bytes in one message (it
+/// has nothing to send but pongs and a close): a bigger one ends its
+/// connection, and the server serves the next client as before.
+#[tokio::test]
+async fn a_client_message_over_the_limit_ends_that_connection_only() {
+    use futures::SinkExt;
+    let app = TestApp::spawn().await;
+    let mut flooder = open_socket(&app.watch_url("acme", "")).await;
+    next_json(&mut flooder).await; // hello
+    let too_big = "x".repeat(paypulse_server::live::MAX_CLIENT_MESSAGE + 1);
+    flooder.send(Message::text(too_big)).await.unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match flooder.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the connection ends after an oversized message");
+
+    let mut next = open_socket(&app.spec_watch_url("acme", "")).await;
+    let created = app
+        .create("acme", payment("after_flood", 5.0, "card", "succeeded"))
+        .await;
+    assert_eq!(next_json(&mut next).await["payment"]["id"], created["id"]);
+}
