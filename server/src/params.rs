@@ -56,6 +56,17 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// The `cursor` of a list whose pages are cut by document id (the alerts,
+/// the audit trail): the id of the last one seen.
+pub fn id_cursor(cursor: Option<&str>) -> Result<Option<mongodb::bson::oid::ObjectId>, ApiError> {
+    cursor
+        .map(|text| {
+            mongodb::bson::oid::ObjectId::parse_str(text)
+                .map_err(|_| ApiError::invalid_parameter(format!("'cursor' is not one this API gave out: '{text}'")))
+        })
+        .transpose()
+}
+
 /// Parses the timestamp field `name`.
 pub fn timestamp(name: &str, value: &str) -> Result<DateTime<Utc>, ApiError> {
     parse_utc(value).map_err(|_| {

@@ -5,12 +5,11 @@
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use mongodb::bson::oid::ObjectId;
 use paypulse_shared::query::{AuditQuery, DEFAULT_LIMIT};
 use serde::Serialize;
 
 use super::Admin;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::params::Params;
 use crate::routes::{Needs, Route};
 use crate::store::Store;
@@ -57,14 +56,7 @@ async fn trail(
     Admin(caller): Admin,
     Params(query): Params<AuditQuery>,
 ) -> ApiResult<Json<Page>> {
-    let before = query
-        .cursor
-        .as_deref()
-        .map(|text| {
-            ObjectId::parse_str(text)
-                .map_err(|_| ApiError::invalid_parameter(format!("'cursor' is not one this API gave out: '{text}'")))
-        })
-        .transpose()?;
+    let before = crate::params::id_cursor(query.cursor.as_deref())?;
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     let mut entries = store.audit_trail(&caller.tenant.id, before, limit + 1).await?;
     let more = crate::store::split_page(&mut entries, limit);

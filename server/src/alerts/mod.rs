@@ -10,7 +10,6 @@ pub mod evaluator;
 
 use axum::Json;
 use axum::extract::State;
-use mongodb::bson::oid::ObjectId;
 use paypulse_shared::alerts::{AlertRules, AlertsPage, rules};
 use paypulse_shared::error::ErrorCode;
 use paypulse_shared::query::{AlertsQuery, DEFAULT_LIMIT};
@@ -90,14 +89,7 @@ async fn history(
     Params(query): Params<AlertsQuery>,
 ) -> ApiResult<Json<AlertsPage>> {
     let tenant = caller.tenant;
-    let after = query
-        .cursor
-        .as_deref()
-        .map(|text| {
-            ObjectId::parse_str(text)
-                .map_err(|_| ApiError::invalid_parameter(format!("'cursor' is not one this API gave out: '{text}'")))
-        })
-        .transpose()?;
+    let after = crate::params::id_cursor(query.cursor.as_deref())?;
     let filter = AlertFilter {
         state: query.state,
         rule_id: query.rule_id,
