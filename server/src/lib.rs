@@ -72,7 +72,13 @@ pub async fn connect(config: Config) -> anyhow::Result<AppState> {
     let redis = match &config.redis_url {
         None => None,
         Some(url) => {
-            let client = redis::Client::open(url.as_str()).context("parsing REDIS_URL")?;
+            // Nagle's algorithm off, as on the clients' sockets (see
+            // `launch`): a live batch's script and the stream read that
+            // follows it are small writes that must not wait for an ACK.
+            let info = redis::IntoConnectionInfo::into_connection_info(url.as_str())
+                .context("parsing REDIS_URL")?
+                .set_tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true));
+            let client = redis::Client::open(info).context("parsing REDIS_URL")?;
             // Commands on the request path (cache generations, tickets)
             // fail fast while Redis is away instead of waiting through the
             // manager's default six reconnect attempts (about 10 s per
@@ -167,6 +173,16 @@ pub async fn launch(
     } else {
         None
     };
+    // Every accepted connection without Nagle's algorithm (axum 0.8 leaves
+    // it on): a live frame is a small write, and with Nagle on, a frame sent
+    // while the one before is unacknowledged waits for that ACK, which the
+    // client's kernel may delay by up to 40 ms (docs/ARCHITECTURE.md, "Live
+    // feed").
+    let listener = axum::serve::ListenerExt::tap_io(listener, |stream: &mut tokio::net::TcpStream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "setting TCP_NODELAY on a connection");
+        }
+    });
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
