@@ -7,6 +7,8 @@
 //! because this machine is shared and noisy. `detector` is the exception: it
 //! measures the anomaly detector's quality on a synthetic series, pure
 //! arithmetic in `shared/` that needs no server, database or Redis.
+//! `fanout` also measures the seed's stack, a NestJS gateway, which this
+//! installs from npm into .paypulse/nest (see [`nest_gateway`]).
 
 use crate::process::{self, cargo};
 use crate::setup::{self, Needs};
@@ -27,8 +29,9 @@ pub const BENCHMARKS: &[(&str, &str)] = &[
     ),
     (
         "fanout",
-        "highest event rate 1,000 WebSocket clients of one tenant receive with p99 <= 100 ms: Paypulse with and without Redis \
-         vs a minimal broadcast server, medians of 5 rounds in rotating order",
+        "highest event rate 1,000 WebSocket clients of one tenant receive with p99 <= 100 ms, and p50/p99 at 50 events/s: \
+         Paypulse with and without Redis vs a tuned bare tokio server (the limit), a naive one and a NestJS gateway \
+         (@nestjs/platform-ws, the seed's stack), medians of 5 rounds in rotating order",
     ),
     (
         "export",
@@ -126,10 +129,43 @@ pub fn bench(name: &str, extra: &[String]) -> anyhow::Result<()> {
     if redis {
         command.env("REDIS_URL", &redis_url);
     }
+    if name == "fanout" {
+        command.env("FANOUT_NEST_GATEWAY", nest_gateway()?);
+    }
     // The embedded server is thrown away with everything in it when the
     // benchmark ends; dropping a million payments first takes minutes.
     if embedded.is_some() {
         command.env(THROWAWAY_DATABASE, "1");
     }
     process::run(&mut command)
+}
+
+/// The NestJS gateway the fan-out benchmark starts, with its packages: the
+/// committed package.json and package-lock.json (server/benches/fanout/nest)
+/// installed with `npm ci` into .paypulse/nest, again only when the lock
+/// changed, and the gateway's script copied beside them (Node resolves
+/// packages from the script's folder). Returns the script's path.
+fn nest_gateway() -> anyhow::Result<std::path::PathBuf> {
+    let source = process::root().join("server/benches/fanout/nest");
+    let target = process::local_dir().join("nest");
+    std::fs::create_dir_all(&target)?;
+    let lock = std::fs::read(source.join("package-lock.json"))?;
+    let installed_lock = target.join("installed-package-lock.json");
+    if std::fs::read(&installed_lock).ok().as_ref() != Some(&lock) {
+        if !process::on_path("npm") {
+            anyhow::bail!("npm is needed for the fan-out benchmark's NestJS gateway; install Node.js and npm");
+        }
+        for file in ["package.json", "package-lock.json"] {
+            std::fs::copy(source.join(file), target.join(file))?;
+        }
+        process::run(
+            std::process::Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+                .current_dir(&target),
+        )?;
+        std::fs::write(&installed_lock, &lock)?;
+    }
+    let script = target.join("gateway.mjs");
+    std::fs::copy(source.join("gateway.mjs"), &script)?;
+    Ok(script)
 }
