@@ -68,7 +68,7 @@ impl Amount {
         let (mantissa, exponent) = match trimmed.find(['e', 'E']) {
             Some(at) => {
                 let exponent: i32 = trimmed[at + 1..].parse().map_err(|_| invalid())?;
-                (&trimmed[..at], exponent)
+                (&trimmed[..at], i64::from(exponent))
             }
             None => (trimmed, 0),
         };
@@ -84,15 +84,26 @@ impl Amount {
         // Trailing zeros of the fraction carry no value; dropping them keeps
         // `12.50` acceptable for a two-decimal currency and `1.000` for any.
         let fraction = fraction.trim_end_matches('0');
-        let mut scale = i32::try_from(fraction.len()).map_err(|_| invalid())? - exponent;
+        // In i64, no exponent an i32 holds can overflow the scale.
+        let mut scale = i64::try_from(fraction.len()).map_err(|_| invalid())? - exponent;
         let mut mantissa_digits = format!("{whole}{fraction}");
+        let too_large = || AmountError::TooLarge(text.to_owned());
         if scale < 0 {
-            mantissa_digits.push_str(&"0".repeat(usize::try_from(-scale).unwrap_or(0)));
+            // The zeros a positive exponent appends are counted before they
+            // are written: `1e999999999` is too large, not a gigabyte of
+            // zeros (a query string's `minAmount` can say it).
+            let zeros = usize::try_from(-scale).map_err(|_| too_large())?;
+            let significant = mantissa_digits.trim_start_matches('0').len();
+            if significant > 0 {
+                if significant.saturating_add(zeros) > 18 {
+                    return Err(too_large());
+                }
+                mantissa_digits.push_str(&"0".repeat(zeros));
+            }
             scale = 0;
         }
-        let too_large = || AmountError::TooLarge(text.to_owned());
         let digits = mantissa_digits.trim_start_matches('0');
-        if scale > i32::from(MAX_SCALE) {
+        if scale > i64::from(MAX_SCALE) {
             return Err(AmountError::TooPrecise(text.to_owned(), MAX_SCALE));
         }
         if digits.len() > 18 {
@@ -132,7 +143,8 @@ impl Amount {
                 .minor
                 .checked_mul(factor)
                 .ok_or_else(|| AmountError::TooLarge(text()))?;
-            if minor.abs() > MAX_MINOR {
+            // `unsigned_abs`: `i64::MIN.abs()` overflows.
+            if minor.unsigned_abs() > MAX_MINOR.unsigned_abs() {
                 return Err(AmountError::TooLarge(text()));
             }
             Ok(minor)
@@ -307,6 +319,33 @@ mod tests {
         }
         assert!(matches!(
             Amount::parse("99999999999999999999"),
+            Err(AmountError::TooLarge(_))
+        ));
+    }
+
+    #[test]
+    fn huge_exponents_are_refused_without_allocating_them() {
+        // Found writing the fuzz targets: `1e-2147483648` overflowed the
+        // scale, and `1e999999999` wrote a gigabyte of zeros before finding
+        // the number too large.
+        assert!(matches!(
+            Amount::parse("1e-2147483648"),
+            Err(AmountError::TooPrecise(..))
+        ));
+        assert!(matches!(Amount::parse("1e999999999"), Err(AmountError::TooLarge(_))));
+        assert!(matches!(Amount::parse("1e2147483647"), Err(AmountError::TooLarge(_))));
+        assert!(matches!(Amount::parse("1e18"), Err(AmountError::TooLarge(_))));
+        assert_eq!(Amount::parse("1e15").unwrap(), Amount::from_minor(MAX_MINOR, 0));
+        assert_eq!(Amount::parse("0e999999999").unwrap(), Amount::from_minor(0, 0));
+        assert_eq!(Amount::parse("12.5e3").unwrap(), Amount::from_minor(12_500, 0));
+    }
+
+    #[test]
+    fn the_most_negative_minor_units_are_too_large_not_a_panic() {
+        // Found writing the fuzz targets (`export_row` feeds any `i64`):
+        // `i64::MIN.abs()` overflowed.
+        assert!(matches!(
+            Amount::from_minor(i64::MIN, 2).to_minor_units(2),
             Err(AmountError::TooLarge(_))
         ));
     }

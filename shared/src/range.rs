@@ -53,7 +53,26 @@ impl Unit {
     fn from_letter(letter: char) -> Option<Self> {
         Self::ALL.into_iter().find(|unit| unit.letter() == letter)
     }
+
+    /// The unit's length in seconds, months and years on the Gregorian
+    /// average: what bounds a shift.
+    const fn seconds(self) -> i64 {
+        match self {
+            Self::Second => 1,
+            Self::Minute => 60,
+            Self::Hour => 3_600,
+            Self::Day => 86_400,
+            Self::Week => 604_800,
+            Self::Month => 2_629_746,
+            Self::Year => 31_556_952,
+        }
+    }
 }
+
+/// The longest shift a relative expression may make, in seconds: ten
+/// thousand years fit (`now-10000y`); anything longer is a typo, and a
+/// shift of billions of minutes or hours would leave the calendar.
+const MAX_SHIFT_SECONDS: i64 = 400_000_000_000;
 
 /// `now`, moved by `amount` units (negative: into the past), then rounded
 /// down to the start of `round` in the tenant's zone.
@@ -157,14 +176,15 @@ impl FromStr for TimePoint {
             if digits.is_empty() || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
                 return Err(bad());
             }
-            // Ten thousand years in seconds fit; anything longer is a typo.
             let amount: i64 = digits
                 .parse()
                 .ok()
-                .filter(|amount| *amount <= 400_000_000_000)
+                .filter(|amount: &i64| amount.saturating_mul(unit.seconds()) <= MAX_SHIFT_SECONDS)
                 .ok_or_else(bad)?;
             (sign * amount, unit)
         };
+        // A shift of nothing is `now` whatever its unit, spelled `now`.
+        let unit = if amount == 0 { Unit::Second } else { unit };
         Ok(Self::Relative(Relative { amount, unit, round }))
     }
 }
@@ -343,6 +363,34 @@ mod tests {
         }
     }
 
+    #[test]
+    fn shifts_are_bounded_in_every_unit() {
+        // Found writing the fuzz targets: `now-400000000000m` passed the
+        // bound meant for seconds and overflowed the calendar when resolved
+        // (a panic); in months or years it silently resolved to now.
+        for text in [
+            "now-400000000000m",
+            "now+400000000000h",
+            "now-400000000000d",
+            "now-400000000000M",
+        ] {
+            assert!(text.parse::<TimePoint>().is_err(), "{text}");
+        }
+        for text in ["now-400000000000s", "now-6666666666m", "now-12675y", "now+152000M"] {
+            assert!(text.parse::<TimePoint>().is_ok(), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_shift_of_nothing_reads_back_as_written() {
+        // Found by `cargo xtask fuzz query`: `now-0h` was written back as
+        // `now`, which reads as another value.
+        for text in ["now-0h", "now+0M/d", "now-00s"] {
+            let point: TimePoint = text.parse().unwrap();
+            assert_eq!(point.to_string().parse::<TimePoint>().unwrap(), point, "{text}");
+        }
+    }
+
     #[cfg(feature = "tz")]
     mod resolving {
         use super::super::*;
@@ -376,6 +424,24 @@ mod tests {
             assert_eq!(resolve("now-1M/M", now, New_York), "2026-10-01T04:00:00Z");
             assert_eq!(resolve("now/w", now, New_York), "2026-11-23T05:00:00Z", "Monday");
             assert_eq!(resolve("now-15m", now, New_York), "2026-11-24T20:00:30Z");
+        }
+
+        #[test]
+        fn the_longest_shifts_resolve() {
+            let now = at("2026-11-24T10:00:00Z");
+            for text in [
+                "now-400000000000s",
+                "now+6666666666m",
+                "now-111111111h",
+                "now-4629629d/d",
+                "now+661375w/w",
+                "now-152000M/M",
+                "now-12675y/y",
+            ] {
+                let point: TimePoint = text.parse().unwrap();
+                let resolved = point.resolve(now, Kolkata);
+                assert!((resolved - now).num_days().abs() > 4_600_000, "{text}: {resolved}");
+            }
         }
 
         #[test]
