@@ -80,6 +80,8 @@ pub struct Limits {
     pub ticket_ttl: Duration,
     /// Requests a second per API key.
     pub rates: crate::access::rate::RateLimits,
+    /// How long an API request may take to be answered (`headers::deadline`).
+    pub request_deadline: Duration,
 }
 
 impl Default for Limits {
@@ -91,6 +93,7 @@ impl Default for Limits {
             key_cache_ttl: key_cache::TTL,
             ticket_ttl: crate::access::tickets::TTL,
             rates: crate::access::rate::RateLimits::default(),
+            request_deadline: crate::headers::REQUEST_DEADLINE,
         }
     }
 }

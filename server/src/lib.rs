@@ -49,7 +49,11 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async {
             ApiError::new(ErrorCode::MethodNotAllowed, "this endpoint does not accept that method")
         })
-        .layer(axum::middleware::map_response(headers::no_store));
+        .layer(axum::middleware::map_response(headers::no_store))
+        .layer(axum::middleware::from_fn_with_state(
+            state.config.limits.request_deadline,
+            headers::deadline,
+        ));
     let cors =
         headers::cors(&state.config.cors_origins, access::TENANT_HEADER).expect("CORS_ORIGINS checked by connect");
     Router::new()

@@ -2,11 +2,13 @@
 //! so stopping it or leaving a transaction open in it disturbs no other
 //! test: the database stopped under traffic and started again
 //! ([`database_down`]), and the server killed in the middle of ingest
-//! ([`crash`]). Redis stopped and started again is
+//! ([`crash`]); and the database that answers nothing (through a stalling
+//! proxy: [`database_hangs`]). Redis stopped and started again is
 //! `fanout::a_redis_restart_keeps_ingest_working_and_restarts_the_feed`.
 
 mod crash;
 mod database_down;
+mod database_hangs;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
