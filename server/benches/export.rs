@@ -21,59 +21,12 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
 use mongodb::bson::{Document, doc};
 use paypulse_server::store::documents::PaymentDoc;
 use serde_json::json;
-
-/// The server binary on `database`, killed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    async fn start(uri: &str, database: &str, http: &reqwest::Client) -> anyhow::Result<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let child = Command::new(env!("CARGO_BIN_EXE_paypulse-server"))
-            .arg("serve")
-            .env("HOST", "127.0.0.1")
-            .env("PORT", port.to_string())
-            .env("MONGODB_URI", uri)
-            .env("MONGODB_DB", database)
-            .env("REDIS_PREFIX", format!("paypulse-{database}"))
-            .env_remove("SIMULATE")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
-        let server = Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while http
-            .get(format!("{}/readyz", server.base))
-            .send()
-            .await
-            .map(|response| !response.status().is_success())
-            .unwrap_or(true)
-        {
-            anyhow::ensure!(Instant::now() < deadline, "the server did not become ready");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        Ok(server)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-    }
-}
 
 struct Export {
     first_byte_ms: f64,
@@ -85,8 +38,8 @@ struct Export {
 }
 
 /// One export read to the end, with the server's memory sampled meanwhile.
-async fn export(http: &reqwest::Client, server: &Server) -> anyhow::Result<Export> {
-    let pid = server.child.id();
+async fn export(http: &reqwest::Client, server: &common::ServerBinary) -> anyhow::Result<Export> {
+    let pid = server.pid();
     let before_mib = common::rss_mib(pid)?;
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let sampler = tokio::spawn(async move {
@@ -165,7 +118,7 @@ async fn main() -> anyhow::Result<()> {
         .count_documents(doc! { "tenantId": "acme" })
         .await?;
     let http = reqwest::Client::new();
-    let server = Server::start(&uri, &database, &http).await?;
+    let server = common::ServerBinary::start(&uri, &database, &http, &[]).await?;
     // Warm: the key lookup, the connection pool, the index.
     let warm = http
         .get(format!("{}/api/payments?limit=10", server.base))

@@ -56,6 +56,12 @@ pub const BENCHMARKS: &[(&str, &str)] = &[
          side, and a 1,000,000-row export to disk through the save dialog vs a download: rows/s and peak memory growth",
     ),
     (
+        "soak",
+        "the server binary for 30 minutes with its simulator on, 50 payments/s ingested over HTTP and 500 WebSocket clients: \
+         resident memory and open files at the start, the end and their peak, the memory's trend, and every client's feed \
+         checked seq by seq (lost, duplicated), every acknowledged payment stored once, reconcile clean",
+    ),
+    (
         "detector",
         "anomaly detection quality on ten synthetic 8-week hourly series with injected failure spikes, volume drops and \
          surges in the last 2 weeks: precision and recall per kind of the seasonal detector, its rolling fallback and the \

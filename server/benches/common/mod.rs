@@ -317,6 +317,71 @@ pub fn live_event(index: u64) -> PaymentEvent {
     }
 }
 
+/// The real server binary (`paypulse-server serve`) on `database`, in a
+/// process of its own so its memory and files are its own; killed when
+/// dropped. Redis when `REDIS_URL` is set, as the benchmark's own state.
+pub struct ServerBinary {
+    child: std::process::Child,
+    pub base: String,
+}
+
+impl ServerBinary {
+    /// Starts it with the environment `extra` besides the database, and
+    /// waits until it is ready.
+    pub async fn start(
+        uri: &str,
+        database: &str,
+        http: &reqwest::Client,
+        extra: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_paypulse-server"))
+            .arg("serve")
+            .env("HOST", "127.0.0.1")
+            .env("PORT", port.to_string())
+            .env("MONGODB_URI", uri)
+            .env("MONGODB_DB", database)
+            .env("REDIS_PREFIX", format!("paypulse-{database}"))
+            .env_remove("SIMULATE")
+            .envs(extra.iter().copied())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
+        let server = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while http
+            .get(format!("{}/readyz", server.base))
+            .send()
+            .await
+            .map(|response| !response.status().is_success())
+            .unwrap_or(true)
+        {
+            anyhow::ensure!(Instant::now() < deadline, "the server did not become ready");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(server)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for ServerBinary {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+/// Files process `pid` holds open (sockets included), from /proc.
+pub fn open_files(pid: u32) -> anyhow::Result<usize> {
+    Ok(std::fs::read_dir(format!("/proc/{pid}/fd"))?.count())
+}
+
 /// Resident set size of process `pid` in MiB, from /proc.
 pub fn rss_mib(pid: u32) -> anyhow::Result<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
