@@ -309,6 +309,15 @@ impl TestApp {
         assert_eq!(status, 200, "PUT rules: {}", response.text().await.unwrap_or_default());
     }
 
+    /// How many payments of `tenant` are stored.
+    pub async fn stored_count(&self, tenant: &str) -> u64 {
+        self.store
+            .payments()
+            .count_documents(mongodb::bson::doc! { "tenantId": tenant })
+            .await
+            .expect("counting payments")
+    }
+
     pub async fn insert(&self, payments: &[PaymentDoc]) {
         let outcome = self.store.import_payments(payments).await.expect("inserting payments");
         assert_eq!(outcome.inserted as usize, payments.len(), "test payments must be new");

@@ -64,12 +64,7 @@ async fn a_full_queue_makes_callers_wait_and_loses_nothing() {
     for caller in callers {
         assert_eq!(caller.await.unwrap().unwrap(), 201);
     }
-    let stored = app
-        .store
-        .payments()
-        .count_documents(doc! { "tenantId": "acme" })
-        .await
-        .unwrap();
+    let stored = app.stored_count("acme").await;
     assert_eq!(stored, CALLERS as u64 + 1);
     assert!(app.store.drift("acme").await.unwrap().is_empty());
 }

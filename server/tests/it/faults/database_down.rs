@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use futures::future::join_all;
-use mongodb::bson::doc;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::PrivateDatabase;
@@ -178,12 +177,7 @@ async fn with_mongodb_down_ingest_says_503_cached_reads_and_sockets_go_on_and_it
     let frame = strict.next_frame().await;
     assert_eq!(frame["payment"]["externalId"], "after_0", "{frame}");
 
-    let stored = app
-        .store
-        .payments()
-        .count_documents(doc! { "tenantId": "acme" })
-        .await
-        .unwrap();
+    let stored = app.stored_count("acme").await;
     assert_eq!(stored, 3 + 1 + DURING as u64 + 1, "every payment once, none lost");
     let (clean, report) = crate::reconcile::reconcile(&app, false);
     assert!(clean, "the rollups equal the raw payments: {report}");

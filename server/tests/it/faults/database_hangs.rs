@@ -8,7 +8,6 @@
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
-use mongodb::bson::doc;
 
 use crate::common::{TestApp, assert_error, card_payment};
 use crate::stall_proxy::{StallProxy, mongodb_address};
@@ -62,12 +61,7 @@ async fn with_the_database_silent_every_request_is_answered_within_the_deadline(
             again.status()
         );
     }
-    let stored = app
-        .store
-        .payments()
-        .count_documents(doc! { "tenantId": "acme" })
-        .await
-        .unwrap();
+    let stored = app.stored_count("acme").await;
     assert_eq!(stored, CALLERS as u64 + 1, "every payment once");
     assert!(app.store.drift("acme").await.unwrap().is_empty());
 }
