@@ -14,7 +14,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Offset, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use futures::{StreamExt, stream};
 use paypulse_shared::Amount;
@@ -151,8 +151,15 @@ fn csv_response(filename: &str, body: Body) -> Response {
 }
 
 /// An instant with the offset `tz` has at that instant (`-04:00`, `+00:00`).
+/// RFC 3339 offsets are whole minutes: an instant of a zone's local mean
+/// time (New York's until 1883 was -04:56:02) is written in UTC instead of
+/// an offset cut to the minute, which would name another instant.
 pub fn local_time(instant: DateTime<Utc>, tz: Tz) -> String {
-    instant.with_timezone(&tz).to_rfc3339_opts(SecondsFormat::AutoSi, false)
+    let local = instant.with_timezone(&tz);
+    if local.offset().fix().local_minus_utc() % 60 != 0 {
+        return instant.to_rfc3339_opts(SecondsFormat::AutoSi, false);
+    }
+    local.to_rfc3339_opts(SecondsFormat::AutoSi, false)
 }
 
 /// One payment as the export writes it.
@@ -211,6 +218,16 @@ mod tests {
             "2026-11-01T01:30:00-05:00",
             "the second 01:30"
         );
+    }
+
+    #[test]
+    fn an_offset_of_seconds_is_written_in_utc() {
+        // Found by `cargo xtask fuzz export_row`: New York's local mean
+        // time (-04:56:02) was written as -04:56, 2 s from the instant.
+        let instant = paypulse_shared::time::parse_utc("1850-06-01T12:00:00Z").unwrap();
+        let text = local_time(instant, New_York);
+        assert_eq!(text, "1850-06-01T12:00:00+00:00");
+        assert_eq!(DateTime::parse_from_rfc3339(&text).unwrap(), instant);
     }
 
     #[test]
