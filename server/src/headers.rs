@@ -87,28 +87,6 @@ pub fn cors(origins: &[String], tenant_header: &'static str) -> anyhow::Result<C
         ]))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_policy_names_each_inline_script_by_its_hash() {
-        let page = r#"<script src="/a.js"></script><script type="module">init();</script>"#;
-        let policy = dashboard_policy(page);
-        let policy = policy.to_str().unwrap();
-        let hash = STANDARD.encode(Sha256::digest(b"init();"));
-        assert!(policy.contains(&format!("'sha256-{hash}'")), "{policy}");
-        assert_eq!(policy.matches("sha256-").count(), 1, "scripts with src are not hashed");
-        assert!(policy.contains("frame-ancestors 'none'"));
-    }
-
-    #[test]
-    fn a_malformed_origin_is_refused_at_start() {
-        assert!(cors(&["tauri://localhost".into()], "x-tenant-id").is_ok());
-        assert!(cors(&["bad\norigin".into()], "x-tenant-id").is_err());
-    }
-}
-
 /// How long an API request may take before it is answered 503: a database
 /// that accepts connections but answers nothing would otherwise hold every
 /// request, its connection and its memory for as long as clients keep
@@ -136,5 +114,27 @@ pub async fn deadline(
             limit.as_secs_f64()
         ))
         .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_names_each_inline_script_by_its_hash() {
+        let page = r#"<script src="/a.js"></script><script type="module">init();</script>"#;
+        let policy = dashboard_policy(page);
+        let policy = policy.to_str().unwrap();
+        let hash = STANDARD.encode(Sha256::digest(b"init();"));
+        assert!(policy.contains(&format!("'sha256-{hash}'")), "{policy}");
+        assert_eq!(policy.matches("sha256-").count(), 1, "scripts with src are not hashed");
+        assert!(policy.contains("frame-ancestors 'none'"));
+    }
+
+    #[test]
+    fn a_malformed_origin_is_refused_at_start() {
+        assert!(cors(&["tauri://localhost".into()], "x-tenant-id").is_ok());
+        assert!(cors(&["bad\norigin".into()], "x-tenant-id").is_err());
     }
 }
