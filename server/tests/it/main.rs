@@ -20,6 +20,7 @@ mod fanout;
 mod faults;
 mod health;
 mod http_edges;
+mod infra;
 
 mod ingest;
 mod isolation;
