@@ -167,16 +167,31 @@ pub fn payment_row(payment: &PaymentDoc, tz: Tz) -> [String; 10] {
     let wire = payment.to_wire();
     [
         wire.id,
-        wire.external_id,
+        inert(wire.external_id),
         local_time(wire.created_at, tz),
         exact(wire.amount, &wire.currency),
         wire.currency,
         wire.method,
         wire.status.as_str().to_owned(),
-        wire.failure_reason.unwrap_or_default(),
+        wire.failure_reason.map(inert).unwrap_or_default(),
         wire.refunded_at.map(|at| local_time(at, tz)).unwrap_or_default(),
         local_time(wire.updated_at, tz),
     ]
+}
+
+/// A sender's free text (`externalId`, `failureReason`) as a cell a
+/// spreadsheet shows rather than runs: a leading `=`, `+`, `-`, `@`, tab or
+/// carriage return makes Excel, LibreOffice and Google Sheets read the cell
+/// as a formula (`=HYPERLINK(...)` sending a finance user's click anywhere),
+/// so such a cell gets a leading `'`, which spreadsheets hide (OWASP's CSV
+/// injection advice). Every other column is the server's own text or a
+/// number, and a negative amount cannot be stored, so those are left exact.
+fn inert(text: String) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text
+    }
 }
 
 /// The amount with exactly its currency's digits (`12.30`; `1500` in yen).
@@ -228,6 +243,23 @@ mod tests {
         let text = local_time(instant, New_York);
         assert_eq!(text, "1850-06-01T12:00:00+00:00");
         assert_eq!(DateTime::parse_from_rfc3339(&text).unwrap(), instant);
+    }
+
+    #[test]
+    fn a_senders_text_that_a_spreadsheet_would_run_is_made_inert() {
+        for formula in [
+            "=HYPERLINK(\"http://x\",\"y\")",
+            "+1+1",
+            "-2+3",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+        ] {
+            assert_eq!(inert(formula.to_owned()), format!("'{formula}"));
+        }
+        for plain in ["ord_1001", "a=b", "", "'quoted", "1-2"] {
+            assert_eq!(inert(plain.to_owned()), plain);
+        }
     }
 
     #[test]

@@ -137,6 +137,24 @@ async fn export_rows_equal_the_list_for_the_same_filters_and_order() {
     assert!(text.contains(",\"declined, \"\"do not honor\"\"\","), "{text}");
 }
 
+/// A sender's text that a spreadsheet would run as a formula is exported with
+/// a leading `'`, which spreadsheets show as text; the JSON API keeps it exact.
+#[tokio::test]
+async fn a_senders_formula_is_exported_as_text() {
+    let app = TestApp::spawn().await;
+    let formula = "=HYPERLINK(\"http://evil.example\",\"Refund\")";
+    let created = app
+        .create("globex", body(formula, 5.0, "card", "failed", Some("@SUM(1+1)")))
+        .await;
+    assert_eq!(created["externalId"], formula, "stored as sent");
+    let (_, text) = export(&app, "").await;
+    let (header, rows) = rows(&text);
+    assert_eq!(rows.len(), 1);
+    let field = |name: &str| &rows[0][header.iter().position(|column| column == name).unwrap()];
+    assert_eq!(field("externalId"), &format!("'{formula}"));
+    assert_eq!(field("failureReason"), "'@SUM(1+1)");
+}
+
 #[tokio::test]
 async fn an_export_refuses_what_the_list_refuses_and_bad_zones() {
     let app = TestApp::spawn().await;
