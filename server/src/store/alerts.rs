@@ -148,21 +148,8 @@ impl Store {
         audit: &AuditDoc,
     ) -> mongodb::error::Result<Written<()>> {
         let update = doc! { "$set": { "alertRules": bson::to_bson(rules)? } };
-        self.in_transaction(
-            (self, tenant_id, update, audit),
-            |session, (store, tenant_id, update, audit)| {
-                async move {
-                    store
-                        .tenants()
-                        .update_one(doc! { "_id": &**tenant_id }, update.clone())
-                        .session(&mut *session)
-                        .await?;
-                    store.record(session, audit).await
-                }
-                .boxed()
-            },
-        )
-        .await?;
+        self.audited_tenant_update(doc! { "_id": tenant_id }, update, audit)
+            .await?;
         Ok(Written {
             outcome: (),
             events: vec![DomainEvent::AlertRulesChanged(tenant_id.to_owned())],

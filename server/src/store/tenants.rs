@@ -116,25 +116,11 @@ impl Store {
     ) -> mongodb::error::Result<AddKey> {
         let filter = doc! { "_id": tenant_id, format!("apiKeys.{}", max.saturating_sub(1)): { "$exists": false } };
         let update = doc! { "$push": { "apiKeys": bson::to_bson(key)? } };
-        self.in_transaction(
-            (self, filter, update, audit),
-            |session, (store, filter, update, audit)| {
-                async move {
-                    let result = store
-                        .tenants()
-                        .update_one(filter.clone(), update.clone())
-                        .session(&mut *session)
-                        .await?;
-                    if result.modified_count == 0 {
-                        return Ok(AddKey::Full);
-                    }
-                    store.record(session, audit).await?;
-                    Ok(AddKey::Added)
-                }
-                .boxed()
-            },
-        )
-        .await
+        Ok(if self.audited_tenant_update(filter, update, audit).await? {
+            AddKey::Added
+        } else {
+            AddKey::Full
+        })
     }
 
     /// Removes the key `key_id` from the tenant's keys, unless it is the
@@ -157,26 +143,7 @@ impl Store {
             ],
         };
         let update = doc! { "$pull": { "apiKeys": { "id": key_id } } };
-        let revoked = self
-            .in_transaction(
-                (self, removable, update, audit),
-                |session, (store, removable, update, audit)| {
-                    async move {
-                        let result = store
-                            .tenants()
-                            .update_one(removable.clone(), update.clone())
-                            .session(&mut *session)
-                            .await?;
-                        if result.modified_count == 0 {
-                            return Ok(false);
-                        }
-                        store.record(session, audit).await?;
-                        Ok(true)
-                    }
-                    .boxed()
-                },
-            )
-            .await?;
+        let revoked = self.audited_tenant_update(removable, update, audit).await?;
         if revoked {
             return Ok(RevokeKey::Revoked);
         }
@@ -190,6 +157,37 @@ impl Store {
         } else {
             RevokeKey::NotFound
         })
+    }
+
+    /// Applies `update` to the tenant that `filter` matches and, if it
+    /// changed, records `audit` with it, in one transaction: a change of
+    /// keys or rules is never without its audit entry, nor an entry without
+    /// its change. `false`: nothing matched, nothing written.
+    pub(super) async fn audited_tenant_update(
+        &self,
+        filter: bson::Document,
+        update: bson::Document,
+        audit: &AuditDoc,
+    ) -> mongodb::error::Result<bool> {
+        self.in_transaction(
+            (self, filter, update, audit),
+            |session, (store, filter, update, audit)| {
+                async move {
+                    let result = store
+                        .tenants()
+                        .update_one(filter.clone(), update.clone())
+                        .session(&mut *session)
+                        .await?;
+                    if result.matched_count == 0 {
+                        return Ok(false);
+                    }
+                    store.record(session, audit).await?;
+                    Ok(true)
+                }
+                .boxed()
+            },
+        )
+        .await
     }
 
     /// Writes the payment-method catalogue.
