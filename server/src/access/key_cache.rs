@@ -174,19 +174,9 @@ impl KeyCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mongodb::bson::DateTime as BsonDateTime;
 
     fn tenant() -> Arc<TenantDoc> {
-        Arc::new(TenantDoc {
-            id: "acme".into(),
-            name: "Acme".into(),
-            timezone: "UTC".into(),
-            currency: "USD".into(),
-            methods: vec!["card".into()],
-            alert_rules: None,
-            api_keys: Vec::new(),
-            created_at: BsonDateTime::now(),
-        })
+        Arc::new(TenantDoc::sample("UTC", &["card"]))
     }
 
     #[tokio::test]

@@ -163,19 +163,9 @@ pub fn validate(tenant: &TenantDoc, body: CreatePayment, now: DateTime<Utc>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mongodb::bson::DateTime as BsonDateTime;
 
     fn tenant() -> TenantDoc {
-        TenantDoc {
-            id: "acme".into(),
-            name: "Acme".into(),
-            timezone: "UTC".into(),
-            currency: "USD".into(),
-            methods: vec!["card".into(), "paypal".into()],
-            alert_rules: None,
-            api_keys: Vec::new(),
-            created_at: BsonDateTime::now(),
-        }
+        TenantDoc::sample("UTC", &["card", "paypal"])
     }
 
     fn body(json: serde_json::Value) -> CreatePayment {

@@ -137,20 +137,10 @@ async fn one(State(store): State<Store>, Viewer(caller): Viewer, Path(id): Path<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mongodb::bson::DateTime as BsonDateTime;
     use paypulse_shared::query::from_query;
 
     fn tenant() -> TenantDoc {
-        TenantDoc {
-            id: "acme".into(),
-            name: "Acme".into(),
-            timezone: "America/New_York".into(),
-            currency: "USD".into(),
-            methods: vec!["card".into()],
-            alert_rules: None,
-            api_keys: Vec::new(),
-            created_at: BsonDateTime::now(),
-        }
+        TenantDoc::sample("America/New_York", &["card"])
     }
 
     fn bounds(query: &str) -> ApiResult<SliceBounds> {

@@ -133,6 +133,24 @@ impl TenantDoc {
     }
 }
 
+#[cfg(test)]
+impl TenantDoc {
+    /// `acme`, in USD, in `timezone`, taking `methods`, with no keys and
+    /// the default rules: the tenant the unit tests build on.
+    pub fn sample(timezone: &str, methods: &[&str]) -> Self {
+        Self {
+            id: "acme".into(),
+            name: "Acme".into(),
+            timezone: timezone.into(),
+            currency: "USD".into(),
+            methods: methods.iter().map(|&method| method.to_owned()).collect(),
+            alert_rules: None,
+            api_keys: Vec::new(),
+            created_at: BsonDateTime::now(),
+        }
+    }
+}
+
 /// A document of `methods`, the catalogue.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

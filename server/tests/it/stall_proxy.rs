@@ -150,3 +150,21 @@ pub fn mongodb_address() -> SocketAddr {
         .and_then(|mut addresses| addresses.next())
         .unwrap_or_else(|| panic!("MONGODB_URI {uri} names no single host:port"))
 }
+
+impl crate::common::TestApp {
+    /// A server whose database connections pass through a stall proxy,
+    /// `adjust`ed, that has already taken one payment of `acme` (so its
+    /// ingest key is looked up and remembered before the database stalls),
+    /// and the proxy to stall it with.
+    pub async fn behind_stall_proxy(adjust: impl FnOnce(&mut paypulse_server::config::Config)) -> (Self, StallProxy) {
+        let proxy = StallProxy::start(mongodb_address()).await;
+        let app = Self::spawn_with(|config| {
+            config.database.mongodb_uri = proxy.mongodb_uri();
+            adjust(config);
+        })
+        .await;
+        app.create("acme", crate::common::card_payment("before_the_stall", 1.0))
+            .await;
+        (app, proxy)
+    }
+}

@@ -16,7 +16,6 @@ use paypulse_shared::time::format_utc;
 use serde_json::json;
 
 use crate::common::{TestApp, assert_error, card_payment, eventually};
-use crate::stall_proxy::{StallProxy, mongodb_address};
 
 /// While the database answers nothing, 40 callers meet a queue of 8 (and a
 /// writer holding a batch of 4): the queue fills and stays at its bound,
@@ -26,14 +25,10 @@ use crate::stall_proxy::{StallProxy, mongodb_address};
 async fn a_full_queue_makes_callers_wait_and_loses_nothing() {
     const CALLERS: usize = 40;
     let limits = WriterLimits { queue: 8, batch: 4 };
-    let proxy = StallProxy::start(mongodb_address()).await;
-    let app = TestApp::spawn_with(|config| {
-        config.database.mongodb_uri = proxy.mongodb_uri();
+    let (app, proxy) = TestApp::behind_stall_proxy(|config| {
         config.limits.writer = limits;
     })
     .await;
-    // The key is looked up (and remembered) before the database stalls.
-    app.create("acme", card_payment("before_the_stall", 1.0)).await;
 
     proxy.pause();
     let callers: Vec<_> = (0..CALLERS)

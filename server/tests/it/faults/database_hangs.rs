@@ -10,21 +10,16 @@ use std::time::{Duration, Instant};
 use futures::future::join_all;
 
 use crate::common::{TestApp, assert_error, card_payment};
-use crate::stall_proxy::{StallProxy, mongodb_address};
 
 const DEADLINE: Duration = Duration::from_secs(1);
 const CALLERS: usize = 10;
 
 #[tokio::test]
 async fn with_the_database_silent_every_request_is_answered_within_the_deadline() {
-    let proxy = StallProxy::start(mongodb_address()).await;
-    let app = TestApp::spawn_with(|config| {
-        config.database.mongodb_uri = proxy.mongodb_uri();
+    let (app, proxy) = TestApp::behind_stall_proxy(|config| {
         config.limits.request_deadline = DEADLINE;
     })
     .await;
-    // The key is looked up (and remembered) before the database stalls.
-    app.create("acme", card_payment("before_the_stall", 1.0)).await;
 
     proxy.pause();
     let ids: Vec<String> = (0..CALLERS).map(|index| format!("silent_{index}")).collect();
