@@ -9,7 +9,6 @@ use chrono::{DateTime, Utc};
 use mongodb::bson::doc;
 use paypulse_shared::stats::{Cell, Stats};
 
-use super::documents::to_bson;
 use super::rollups::{CellKey, Level, method_fields};
 use super::{Store, names};
 
@@ -86,13 +85,12 @@ impl Store {
     pub async fn repair(&self, drift: &[Drift]) -> mongodb::error::Result<()> {
         for cell in drift {
             let key = &cell.key;
-            let filter = doc! { "_id": key.document_id() };
+            let filter = key.document_filter();
             if cell.expected == Stats::default() {
                 let update = doc! { "$unset": { format!("methods.{}", key.method): "" }, "$inc": { "v": 1_i64 } };
                 self.rollups(cell.level).update_one(filter, update).await?;
             } else {
                 let update = doc! {
-                    "$setOnInsert": { "tenantId": &key.tenant_id, "cell": to_bson(key.start) },
                     "$set": method_fields(&key.method, &cell.expected),
                     "$inc": { "v": 1_i64 },
                 };

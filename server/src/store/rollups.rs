@@ -95,6 +95,15 @@ impl CellKey {
     pub fn document_id(&self) -> String {
         format!("{}|{}", self.tenant_id, self.start.timestamp_millis())
     }
+
+    /// The filter that finds (or, in an upsert, creates) the document of
+    /// this cell: its id, and the tenant and start the id encodes, which an
+    /// upsert writes into a new document. The fields are there for a
+    /// sharded cluster, which routes an upsert only by a filter holding the
+    /// whole shard key (`{tenantId, cell}`, infra/k8s/README.md).
+    pub fn document_filter(&self) -> Document {
+        doc! { "_id": self.document_id(), "tenantId": &self.tenant_id, "cell": to_bson(self.start) }
+    }
 }
 
 /// What a batch of writes adds to each cell of one level.
@@ -194,13 +203,7 @@ impl Store {
                 inc.insert("v", 1_i64);
                 let key = methods[0].0;
                 self.rollups(level)
-                    .update_one(
-                        doc! { "_id": key.document_id() },
-                        doc! {
-                            "$setOnInsert": { "tenantId": &key.tenant_id, "cell": to_bson(key.start) },
-                            "$inc": inc,
-                        },
-                    )
+                    .update_one(key.document_filter(), doc! { "$inc": inc })
                     .upsert(true)
                     .session(&mut *session)
                     .await?;
