@@ -187,8 +187,27 @@ pub async fn launch(
             tracing::debug!(%error, "setting TCP_NODELAY on a connection");
         }
     });
+    // On shutdown the server stops accepting, answers what it holds, and
+    // closes every live socket with 1012 so its client resumes at once on
+    // another instance. Upgraded connections are no longer axum's to wait
+    // for, so the watchers are waited for here, up to `CLOSE_GRACE`.
+    let hub = Arc::clone(&state.live.hub);
+    let closing = Arc::clone(&hub);
+    let shutdown = async move {
+        shutdown.await;
+        closing.close_all();
+    };
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
-        .context("serving http")
+        .context("serving http")?;
+    let grace = tokio::time::Instant::now() + CLOSE_GRACE;
+    while hub.all_watchers() > 0 && tokio::time::Instant::now() < grace {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    Ok(())
 }
+
+/// How long a shutting-down process waits for its live sockets to take
+/// their close frames (a slow client's is dropped after it).
+const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);

@@ -168,6 +168,8 @@ pub struct LiveHub {
     /// Watchers this process closed, by [`Disconnect`] cause: what an
     /// operator watches, and how tests see which limit a connection met.
     disconnects: [AtomicU64; 3],
+    /// Set when the process shuts down: every watcher closes (1012).
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 /// Why the server closed a watcher.
@@ -214,7 +216,30 @@ impl LiveHub {
             watcher_queue,
             max_watchers,
             disconnects: Default::default(),
+            closing: tokio::sync::watch::Sender::new(false),
         }
+    }
+
+    /// Closes every watcher of this process: the process is shutting down.
+    /// Each is told with 1012 (service restart) and resumes with `since` on
+    /// another instance, which holds the same replay window (with Redis).
+    pub fn close_all(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Resolves once [`Self::close_all`] has been called (at once if it was).
+    pub fn closed(&self) -> impl Future<Output = ()> + use<> {
+        let mut closing = self.closing.subscribe();
+        async move {
+            // An error means the hub is gone, which closes everything too.
+            closing.wait_for(|&closing| closing).await.ok();
+        }
+    }
+
+    /// Watchers of every tenant in this process.
+    pub fn all_watchers(&self) -> usize {
+        let feeds = self.feeds.lock().expect("live hub lock");
+        feeds.values().map(|feed| feed.sender.receiver_count()).sum()
     }
 
     fn new_feed(&self, epoch: String) -> Feed {

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
 use axum::response::Response;
 use futures::{SinkExt, StreamExt};
 use paypulse_shared::filter::PaymentFilter;
@@ -204,6 +204,8 @@ enum Ended {
     Closed(Disconnect),
     /// The feed restarted under a new epoch (4010).
     FeedRestarted,
+    /// The process is shutting down (1012, service restart).
+    ServerClosing,
 }
 
 /// A control frame: `hello` or `resync_required`, with the feed's position.
@@ -245,18 +247,20 @@ impl Watcher {
         let (mut sink, stream) = socket.split();
         let (code, reason) = match self.serve(&mut sink, stream, subscription, asked).await {
             Ended::ByClient => return,
-            Ended::FeedRestarted => (CloseCode::FeedRestarted, "feed restarted"),
+            Ended::FeedRestarted => (CloseCode::FeedRestarted.code(), "feed restarted"),
+            Ended::ServerClosing => (close_code::RESTART, "server restarting: resume on another instance"),
             Ended::Closed(cause) => {
                 self.hub.record_disconnect(cause);
-                match cause {
+                let code = match cause {
                     Disconnect::HeartbeatTimeout => (CloseCode::HeartbeatTimeout, "heartbeat timeout"),
                     Disconnect::FellBehind => (CloseCode::SlowConsumer, "slow consumer: fell too far behind the feed"),
                     Disconnect::SendTimeout => (CloseCode::SlowConsumer, "slow consumer: a frame waited too long"),
-                }
+                };
+                (code.0.code(), code.1)
             }
         };
         let frame = Message::Close(Some(CloseFrame {
-            code: code.code(),
+            code,
             reason: Utf8Bytes::from_static(reason),
         }));
         // The closing frame gets the same time as any other to reach a slow
@@ -308,8 +312,11 @@ impl Watcher {
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         heartbeat.tick().await;
         let mut awaiting_pong = false;
+        let closed = self.hub.closed();
+        tokio::pin!(closed);
         loop {
             tokio::select! {
+                () = &mut closed => return Ended::ServerClosing,
                 received = subscription.receiver.recv() => match received {
                     Ok(event) => {
                         // Everything already queued goes out in one write:

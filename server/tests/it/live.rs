@@ -563,3 +563,35 @@ async fn a_client_message_over_the_limit_ends_that_connection_only() {
         .await;
     assert_eq!(next_json(&mut next).await["payment"]["id"], created["id"]);
 }
+
+/// A server that shuts down (a deploy, a scale-in) closes its live sockets
+/// with 1012 (service restart) rather than dropping them, and waits for
+/// them; each client resumes with `since` on another instance and misses
+/// nothing.
+#[tokio::test]
+async fn a_server_shutting_down_closes_its_sockets_with_1012_and_they_resume_elsewhere() {
+    let mut leaving = TestApp::spawn().await;
+    let staying = TestApp::spawn_sharing(&leaving).await;
+    let mut socket = open_socket(&leaving.watch_url("acme", "")).await;
+    assert_eq!(next_json(&mut socket).await["type"], "hello");
+    leaving
+        .create("acme", payment("before_the_restart", 1.0, "card", "succeeded"))
+        .await;
+    let seen = next_json(&mut socket).await["seq"].as_u64().unwrap();
+
+    leaving.stop_server();
+    let (code, reason) = close_frame(&mut socket)
+        .await
+        .expect("a close frame, not a dropped connection");
+    assert_eq!(code, 1012, "{reason}");
+    leaving.stop_server_and_wait().await;
+
+    staying
+        .create("acme", payment("after_the_restart", 2.0, "card", "succeeded"))
+        .await;
+    let mut resumed = open_socket(&staying.watch_url("acme", &format!("&since={seen}"))).await;
+    assert_eq!(next_json(&mut resumed).await["type"], "hello");
+    let next = next_json(&mut resumed).await;
+    assert_eq!(next["seq"].as_u64(), Some(seen + 1), "{next}");
+    assert_eq!(next["payment"]["externalId"], "after_the_restart");
+}
