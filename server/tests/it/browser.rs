@@ -490,6 +490,10 @@ async fn the_period_toggle_shows_the_apis_points() {
         page.wait_url("from", from, |value| value == Some(from)).await;
         assert_eq!(page.url_parameter("bucket").await.as_deref(), Some(bucket));
         let shown = check_chart(&page, &app).await;
+        if period == "month" {
+            // The README's picture of the dashboard.
+            crate::webdriver::save_screenshot(&page.client, "browser-dashboard").await;
+        }
         let buckets = Period::ALL
             .iter()
             .find(|choice| choice.as_str() == period)
@@ -1125,6 +1129,7 @@ async fn a_bucket_leads_to_its_payments_a_row_to_its_detail_and_breadcrumbs_back
     );
     let rows = check_list(&page, &app).await;
     assert_eq!(rows.len(), 4, "the bucket's four payments");
+    crate::webdriver::save_screenshot(&page.client, "browser-drilldown").await;
 
     // Ordered by amount, largest first, on a click of the column.
     page.click("[data-testid=sort-amount]").await;
@@ -1663,6 +1668,7 @@ async fn a_spike_toasts_within_two_seconds_and_its_history_entry_leads_to_its_pa
         .await;
     let entry = format!("[data-testid=alert-entry][data-alert-id='{id}']");
     page.wait_equal(&entry, "data-state", "firing").await;
+    crate::webdriver::save_screenshot(&page.client, "browser-alert-history").await;
     page.click(&format!("{entry} [data-testid=alert-payments]")).await;
     page.wait_url("view", "the episode's payments", |view| view == Some("payments"))
         .await;
