@@ -33,10 +33,19 @@ use super::documents::{in_range, read_i64, to_chrono};
 use super::rollups::{Level, ceil_to_cell};
 use super::{Store, names};
 
-/// Payments kept over all quarters; the oldest entries go first beyond it.
-const MAX_PAYMENTS: usize = 200_000;
-/// A quarter busier than this is not kept (its partial read stays direct).
-const MAX_QUARTER_PAYMENTS: usize = 20_000;
+/// Payments kept over all quarters (about 120 bytes each, so ~36 MB at
+/// most); the oldest entries go first beyond it. Room for the three
+/// quarters the alert evaluator's 30-minute window touches of a tenant at
+/// the busiest a quarter may be kept, and the edges of other reads.
+const MAX_PAYMENTS: usize = 300_000;
+/// A quarter busier than this is not kept: its partial reads aggregate the
+/// raw payments each time. A tenant sustaining 66 payments/s fills it. It
+/// was 20,000, and the soak (52 payments/s for one tenant) found what that
+/// costs: once the current quarter passed it, the alert evaluator, once a
+/// second, aggregated every payment of the quarter so far (and of the one
+/// before), which saturated SecantusDB until the quarter ended (ingest fell
+/// to half and requests met the deadline; py-spy showed the `$group`).
+const MAX_QUARTER_PAYMENTS: usize = 60_000;
 
 /// One payment as a quarter's sums need it.
 #[derive(Clone, Debug)]
