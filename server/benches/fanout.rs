@@ -35,7 +35,10 @@
 //! compare at equal, low load), and the ratios of the medians and of each
 //! round. To keep the run short, a server's ramp after its first round starts
 //! a few steps below its best of the previous round (after the common first
-//! step), on the same grid of rates. The old method's figure (the mean of two
+//! step), on the same grid of rates. The grid's ×1.25 is too coarse to
+//! compare servers within 25 %, so after the first failed step `--refine`
+//! (2) probes bisect (geometrically) between it and the last step held: the
+//! best rate is then known within about 6 %. The old method's figure (the mean of two
 //! rounds, Paypulse via Redis over the naive server) is kept as a labelled
 //! row computed from rounds 1 and 2. `--servers a,b` runs only those (for a
 //! quick look while working). Results go to target/bench/fanout.json.
@@ -324,6 +327,88 @@ impl Step {
     }
 }
 
+/// Waits until no copy has arrived for a quarter second (at most 10 s): a
+/// failed step's stragglers must not count in the next probe.
+async fn settle(shared: &Shared) {
+    let give_up = Instant::now() + Duration::from_secs(10);
+    loop {
+        let before = shared.latencies.total();
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        if shared.latencies.total() == before || Instant::now() > give_up {
+            return;
+        }
+    }
+}
+
+/// Publishes at `rate` for one step's time and measures what the clients got.
+async fn run_step(
+    subject: &Subject,
+    shared: &Shared,
+    settings: &Settings,
+    clients: usize,
+    index: usize,
+    rate: f64,
+    next: &mut usize,
+) -> anyhow::Result<Step> {
+    shared.latencies.reset();
+    let closed_before = shared.closed.load(Ordering::Relaxed);
+    let watching = (clients - closed_before) as u64;
+    let first = *next;
+    let started = Instant::now();
+    let mut ticks = tokio::time::interval(Duration::from_millis(5));
+    loop {
+        ticks.tick().await;
+        let elapsed = started.elapsed().as_secs_f64().min(settings.step_seconds);
+        let due = first + (rate * elapsed) as usize;
+        if *next < due {
+            anyhow::ensure!(due <= MAX_EVENTS, "more than {MAX_EVENTS} events: lower --max-rate");
+            let events: Vec<PaymentEvent> = (*next..due).map(event).collect();
+            let handed = shared.now();
+            for index in *next..due {
+                shared.published[index].store(handed, Ordering::Relaxed);
+            }
+            subject.publish(events).await?;
+            *next = due;
+        }
+        if elapsed >= settings.step_seconds {
+            break;
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let expected = (*next - first) as u64 * watching;
+    // Stragglers: wait until every copy arrived, or give up after 2 s.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while shared.latencies.total() < expected && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let step = Step {
+        index,
+        rate,
+        expected,
+        delivered: shared.latencies.total(),
+        seconds,
+        p50_ms: shared.latencies.percentile_ms(50.0),
+        p99_ms: shared.latencies.percentile_ms(99.0),
+        closed: shared.closed.load(Ordering::Relaxed) - closed_before,
+    };
+    eprintln!(
+        "  {}: {:>7.0} events/s → {:>9.0} msgs/s delivered ({}/{}), p50 {:.2} ms, p99 {:.2} ms{}",
+        subject.name(),
+        rate,
+        step.per_second(),
+        step.delivered,
+        step.expected,
+        step.p50_ms,
+        step.p99_ms,
+        if step.closed > 0 {
+            format!(", {} clients closed", step.closed)
+        } else {
+            String::new()
+        },
+    );
+    Ok(step)
+}
+
 /// Connects the clients, then raises the rate until a step fails: first the
 /// grid's first step (the reference every server meets), then on from step
 /// `resume_at` (at least the second).
@@ -347,7 +432,7 @@ async fn ramp(subject: &Subject, clients: usize, settings: &Settings, resume_at:
             .ok_or_else(|| anyhow::anyhow!("a client failed to connect"))?;
     }
 
-    let mut steps = Vec::new();
+    let mut steps: Vec<Step> = Vec::new();
     let mut next = 0_usize;
     let mut index = 0;
     loop {
@@ -355,62 +440,7 @@ async fn ramp(subject: &Subject, clients: usize, settings: &Settings, resume_at:
         if rate > settings.max_rate {
             break;
         }
-        shared.latencies.reset();
-        let closed_before = shared.closed.load(Ordering::Relaxed);
-        let watching = (clients - closed_before) as u64;
-        let first = next;
-        let started = Instant::now();
-        let mut ticks = tokio::time::interval(Duration::from_millis(5));
-        loop {
-            ticks.tick().await;
-            let elapsed = started.elapsed().as_secs_f64().min(settings.step_seconds);
-            let due = first + (rate * elapsed) as usize;
-            if next < due {
-                anyhow::ensure!(due <= MAX_EVENTS, "more than {MAX_EVENTS} events: lower --max-rate");
-                let events: Vec<PaymentEvent> = (next..due).map(event).collect();
-                let handed = shared.now();
-                for index in next..due {
-                    shared.published[index].store(handed, Ordering::Relaxed);
-                }
-                subject.publish(events).await?;
-                next = due;
-            }
-            if elapsed >= settings.step_seconds {
-                break;
-            }
-        }
-        let seconds = started.elapsed().as_secs_f64();
-        let expected = (next - first) as u64 * watching;
-        // Stragglers: wait until every copy arrived, or give up after 2 s.
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while shared.latencies.total() < expected && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        let step = Step {
-            index,
-            rate,
-            expected,
-            delivered: shared.latencies.total(),
-            seconds,
-            p50_ms: shared.latencies.percentile_ms(50.0),
-            p99_ms: shared.latencies.percentile_ms(99.0),
-            closed: shared.closed.load(Ordering::Relaxed) - closed_before,
-        };
-        eprintln!(
-            "  {}: {:>7.0} events/s → {:>9.0} msgs/s delivered ({}/{}), p50 {:.2} ms, p99 {:.2} ms{}",
-            subject.name(),
-            rate,
-            step.per_second(),
-            step.delivered,
-            step.expected,
-            step.p50_ms,
-            step.p99_ms,
-            if step.closed > 0 {
-                format!(", {} clients closed", step.closed)
-            } else {
-                String::new()
-            },
-        );
+        let step = run_step(subject, &shared, settings, clients, index, rate, &mut next).await?;
         let sustained = step.sustained();
         steps.push(step);
         // A resumed ramp's first step only compares latency at equal load:
@@ -420,6 +450,35 @@ async fn ramp(subject: &Subject, clients: usize, settings: &Settings, resume_at:
             break;
         }
         index = if index == 0 { resume_at.max(1) } else { index + 1 };
+    }
+    // The grid's ×1.25 cannot tell 0.8 of another server from 0.95: between
+    // the last step held and the first failed, `--refine` probes halve the
+    // gap (geometrically), each kept on the held step's grid index.
+    let held = steps
+        .iter()
+        .rev()
+        .find(|step| step.sustained() && step.index > 0)
+        .map(|step| (step.index, step.rate));
+    let failed = steps
+        .last()
+        .filter(|step| !step.sustained() && step.index > 0)
+        .map(|step| step.rate);
+    // Only with every client still watching (a probe with fewer clients
+    // would be easier), and once the failed step's last copies are in.
+    if let (Some((held_index, mut low)), Some(mut high)) = (held, failed)
+        && shared.closed.load(Ordering::Relaxed) == 0
+    {
+        for _ in 0..settings.refine {
+            settle(&shared).await;
+            let rate = (low * high).sqrt();
+            let step = run_step(subject, &shared, settings, clients, held_index, rate, &mut next).await?;
+            if step.sustained() {
+                low = rate;
+            } else {
+                high = rate;
+            }
+            steps.push(step);
+        }
     }
     for task in tasks {
         task.abort();
@@ -437,6 +496,8 @@ struct Settings {
     /// After its first round, a server's ramp resumes this many steps below
     /// its best sustained step of the previous round.
     resume_below: usize,
+    /// Probes between the last step held and the first failed.
+    refine: usize,
 }
 
 /// The best sustained step of a ramp.
@@ -493,6 +554,7 @@ async fn main() -> anyhow::Result<()> {
         max_rate: common::arg("--max-rate", 100_000.0),
         step_seconds: common::arg("--step-seconds", 4.0),
         resume_below: common::arg("--resume-below", 3),
+        refine: common::arg("--refine", 2),
     };
     // `--servers a,b` runs only those (for a quick look); by default all.
     let named: Vec<String> = common::arg("--servers", String::new())
