@@ -259,12 +259,12 @@ impl Watcher {
             Ended::ServerClosing => (close_code::RESTART, "server restarting: resume on another instance"),
             Ended::Closed(cause) => {
                 self.hub.record_disconnect(cause);
-                let code = match cause {
+                let (code, reason) = match cause {
                     Disconnect::HeartbeatTimeout => (CloseCode::HeartbeatTimeout, "heartbeat timeout"),
                     Disconnect::FellBehind => (CloseCode::SlowConsumer, "slow consumer: fell too far behind the feed"),
                     Disconnect::SendTimeout => (CloseCode::SlowConsumer, "slow consumer: a frame waited too long"),
                 };
-                (code.0.code(), code.1)
+                (code.code(), reason)
             }
         };
         let frame = Message::Close(Some(CloseFrame {
