@@ -207,16 +207,26 @@ pub enum CloseCode {
     SlowConsumer,
     /// The tenant's feed restarted under a new epoch: reconnect and resync (4010).
     FeedRestarted,
+    /// This server instance is shutting down: reconnect at once, resuming
+    /// with `since`, and another instance carries on (1012, the standard
+    /// "service restart").
+    ServerRestart,
 }
 
 impl CloseCode {
-    pub const ALL: [Self; 3] = [Self::HeartbeatTimeout, Self::SlowConsumer, Self::FeedRestarted];
+    pub const ALL: [Self; 4] = [
+        Self::HeartbeatTimeout,
+        Self::SlowConsumer,
+        Self::FeedRestarted,
+        Self::ServerRestart,
+    ];
 
     pub const fn code(self) -> u16 {
         match self {
             Self::HeartbeatTimeout => 4001,
             Self::SlowConsumer => 4008,
             Self::FeedRestarted => 4010,
+            Self::ServerRestart => 1012,
         }
     }
 
@@ -230,6 +240,7 @@ impl CloseCode {
             Self::HeartbeatTimeout => "the server heard nothing from this page for too long",
             Self::SlowConsumer => "this page fell too far behind the live feed",
             Self::FeedRestarted => "the live feed restarted",
+            Self::ServerRestart => "the server is restarting",
         }
     }
 }

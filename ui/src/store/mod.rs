@@ -331,7 +331,8 @@ fn close_reason(code: u16, reason: &str) -> String {
         1000 | 1001 => "the server closed the connection",
         1006 => "the connection was lost",
         1011 => "the server hit an error",
-        1012 | 1013 => "the server is restarting",
+        // Sent by proxies, not by Paypulse (its 1012 is `CloseCode`'s).
+        1013 => "the server is busy",
         _ => CloseCode::from_code(code).map_or("", CloseCode::explanation),
     };
     match (known.is_empty(), reason.is_empty()) {
@@ -712,6 +713,10 @@ mod tests {
         assert_eq!(
             close_reason(4001, ""),
             "the server heard nothing from this page for too long"
+        );
+        assert_eq!(
+            close_reason(1012, "server restarting: resume on another instance"),
+            "the server is restarting"
         );
         assert_eq!(close_reason(4999, "custom"), "custom");
         assert_eq!(close_reason(4999, ""), "the connection closed (code 4999)");
