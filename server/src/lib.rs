@@ -190,7 +190,7 @@ pub async fn launch(
     // On shutdown the server stops accepting, answers what it holds, and
     // closes every live socket with 1012 so its client resumes at once on
     // another instance. Upgraded connections are no longer axum's to wait
-    // for, so the watchers are waited for here, up to `CLOSE_GRACE`.
+    // for, so the watchers' holds are waited for here, up to `CLOSE_GRACE`.
     let hub = Arc::clone(&state.live.hub);
     let closing = Arc::clone(&hub);
     let shutdown = async move {
@@ -201,10 +201,9 @@ pub async fn launch(
         .with_graceful_shutdown(shutdown)
         .await
         .context("serving http")?;
-    let grace = tokio::time::Instant::now() + CLOSE_GRACE;
-    while hub.all_watchers() > 0 && tokio::time::Instant::now() < grace {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    // A client too slow to take its closing frame within the grace is
+    // dropped with the process.
+    tokio::time::timeout(CLOSE_GRACE, hub.released()).await.ok();
     Ok(())
 }
 

@@ -172,6 +172,18 @@ pub struct LiveHub {
     closing: tokio::sync::watch::Sender<bool>,
 }
 
+/// What [`LiveHub::hold`] gives: dropped, it lets the process exit.
+pub struct Hold(tokio::sync::watch::Receiver<bool>);
+
+impl Hold {
+    /// Resolves once [`LiveHub::close_all`] has been called (at once if it
+    /// was).
+    pub async fn closing(&mut self) {
+        // An error means the hub is gone, which closes everything too.
+        self.0.wait_for(|&closing| closing).await.ok();
+    }
+}
+
 /// Why the server closed a watcher.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Disconnect {
@@ -227,19 +239,17 @@ impl LiveHub {
         self.closing.send_replace(true);
     }
 
-    /// Resolves once [`Self::close_all`] has been called (at once if it was).
-    pub fn closed(&self) -> impl Future<Output = ()> + use<> {
-        let mut closing = self.closing.subscribe();
-        async move {
-            // An error means the hub is gone, which closes everything too.
-            closing.wait_for(|&closing| closing).await.ok();
-        }
+    /// A watcher's hold on the process, taken for the whole life of its
+    /// connection: it tells the watcher when the process shuts down, and
+    /// the process waits for every hold to be let go (the closing frame
+    /// sent) before it exits.
+    pub fn hold(&self) -> Hold {
+        Hold(self.closing.subscribe())
     }
 
-    /// Watchers of every tenant in this process.
-    pub fn all_watchers(&self) -> usize {
-        let feeds = self.feeds.lock().expect("live hub lock");
-        feeds.values().map(|feed| feed.sender.receiver_count()).sum()
+    /// Resolves once every [`Hold`] is let go (at once if none is held).
+    pub async fn released(&self) {
+        self.closing.closed().await;
     }
 
     fn new_feed(&self, epoch: String) -> Feed {
