@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use futures::{SinkExt, StreamExt};
 use paypulse_shared::filter::PaymentFilter;
@@ -38,7 +38,7 @@ use crate::routes::{Needs, Route};
 use crate::store::Store;
 use crate::store::documents::Role;
 use bus::RedisBus;
-use hub::{Disconnect, LiveEvent, LiveHub, Subscription};
+use hub::{Disconnect, Hold, LiveEvent, LiveHub, Subscription};
 use paypulse_shared::error::ErrorCode;
 use std::sync::Arc;
 
@@ -166,12 +166,22 @@ async fn connect(
     };
     Ok(upgrade
         .max_message_size(MAX_CLIENT_MESSAGE)
+        .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| watcher.watch(socket, subscription, asked)))
 }
 
 /// The largest message a client may send (it sends only pongs and a
 /// close): a bigger one ends the connection before it is buffered whole.
 pub const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
+
+/// How much of the client's socket one read takes. Tungstenite zeroes this
+/// much of its read buffer at every read attempt, and a watcher's `select!`
+/// polls its socket each time it wakes, which is once per event it is sent:
+/// at the default 128 KiB, 1,000 watchers zeroed 128 MB per event, about
+/// half the fan-out's processor time (`perf`, issue 13). Clients send only
+/// pongs and a close, a few bytes each; a larger message still arrives, in
+/// more reads.
+const READ_BUFFER: usize = 1024;
 
 type Sink = futures::stream::SplitSink<WebSocket, Message>;
 
@@ -252,11 +262,17 @@ impl Watcher {
     /// Serves the feed to one client until it leaves or breaks a limit, then
     /// closes with the code that says why.
     async fn watch(self, socket: WebSocket, subscription: Subscription, asked: Asked) {
+        // Held until the closing frame is sent: a process shutting down
+        // waits for it.
+        let mut hold = self.hub.hold();
         let (mut sink, stream) = socket.split();
-        let (code, reason) = match self.serve(&mut sink, stream, subscription, asked).await {
+        let (code, reason) = match self.serve(&mut sink, stream, subscription, asked, &mut hold).await {
             Ended::ByClient => return,
             Ended::FeedRestarted => (CloseCode::FeedRestarted.code(), "feed restarted"),
-            Ended::ServerClosing => (close_code::RESTART, "server restarting: resume on another instance"),
+            Ended::ServerClosing => (
+                CloseCode::ServerRestart.code(),
+                "server restarting: resume on another instance",
+            ),
             Ended::Closed(cause) => {
                 self.hub.record_disconnect(cause);
                 let (code, reason) = match cause {
@@ -284,6 +300,7 @@ impl Watcher {
         mut stream: futures::stream::SplitStream<WebSocket>,
         mut subscription: Subscription,
         asked: Asked,
+        hold: &mut Hold,
     ) -> Ended {
         if asked.control
             && let Err(ended) = self.send(sink, control(LiveFrame::Hello, &subscription)).await
@@ -320,11 +337,11 @@ impl Watcher {
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         heartbeat.tick().await;
         let mut awaiting_pong = false;
-        let closed = self.hub.closed();
-        tokio::pin!(closed);
+        let closing = hold.closing();
+        tokio::pin!(closing);
         loop {
             tokio::select! {
-                () = &mut closed => return Ended::ServerClosing,
+                () = &mut closing => return Ended::ServerClosing,
                 received = subscription.receiver.recv() => match received {
                     Ok(event) => {
                         // Everything already queued goes out in one write:

@@ -535,6 +535,35 @@ async fn a_client_that_withholds_pongs_is_closed_with_4001() {
     assert_eq!(next_json(&mut answering).await["type"], "payment_received");
 }
 
+/// A message of exactly `MAX_CLIENT_MESSAGE` bytes is read whole (in many
+/// reads: the server reads a client's socket 1 KiB at a time) and ignored;
+/// the feed goes on on the same connection.
+#[tokio::test]
+async fn a_client_message_at_the_limit_is_read_and_the_feed_goes_on() {
+    use futures::SinkExt;
+    let app = TestApp::spawn().await;
+    let mut socket = open_socket(&app.spec_watch_url("acme", "")).await;
+    let largest = "x".repeat(paypulse_server::live::MAX_CLIENT_MESSAGE);
+    socket.send(Message::text(largest)).await.unwrap();
+    // The ping's pong proves the message before it was read to its end.
+    socket.send(Message::Ping("after".into())).await.unwrap();
+    let answered = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Pong(payload))) if payload.as_ref() == b"after" => return true,
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return false,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert_eq!(answered, Ok(true), "the pong after the largest message");
+    let created = app
+        .create("acme", payment("after_large", 5.0, "card", "succeeded"))
+        .await;
+    assert_eq!(next_json(&mut socket).await["payment"]["id"], created["id"]);
+}
+
 /// A client may send at most `MAX_CLIENT_MESSAGE` bytes in one message (it
 /// has nothing to send but pongs and a close): a bigger one ends its
 /// connection, and the server serves the next client as before.
