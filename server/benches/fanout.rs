@@ -239,10 +239,21 @@ fn event_index(text: &str) -> Option<usize> {
     digits.parse().ok()
 }
 
+/// The clients' WebSocket settings: a read buffer of 8 KiB, well above a
+/// frame (about 400 bytes), where tungstenite's default is 128 KiB.
+/// Tungstenite zeroes the read buffer's free room at every read attempt, two
+/// per frame here (the read and the one that finds the socket empty): at
+/// 128 KiB that was a quarter of the whole run's processor time (`perf`),
+/// spent by the clients, the same for every server, and taken from the
+/// server under test on this two-core machine.
+fn client_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(8 * 1024)
+}
+
 /// One watching client: connects, waits for the server's first frame, then
 /// records the latency of every event until its connection ends.
 async fn client(url: String, shared: Arc<Shared>, ready: tokio::sync::mpsc::Sender<()>) -> anyhow::Result<()> {
-    let (mut socket, _) = tokio_tungstenite::connect_async(url).await?;
+    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(url, Some(client_config()), false).await?;
     loop {
         match socket.next().await {
             Some(Ok(Message::Text(_))) => break,
@@ -340,73 +351,83 @@ async fn settle(shared: &Shared) {
     }
 }
 
-/// Publishes at `rate` for one step's time and measures what the clients got.
-async fn run_step(
-    subject: &Subject,
-    shared: &Shared,
-    settings: &Settings,
+/// What every step of one server's ramp works with.
+struct Ramp<'a> {
+    subject: &'a Subject,
+    shared: &'a Shared,
+    settings: &'a Settings,
+    /// Clients connected at the ramp's start.
     clients: usize,
-    index: usize,
-    rate: f64,
-    next: &mut usize,
-) -> anyhow::Result<Step> {
-    shared.latencies.reset();
-    let closed_before = shared.closed.load(Ordering::Relaxed);
-    let watching = (clients - closed_before) as u64;
-    let first = *next;
-    let started = Instant::now();
-    let mut ticks = tokio::time::interval(Duration::from_millis(5));
-    loop {
-        ticks.tick().await;
-        let elapsed = started.elapsed().as_secs_f64().min(settings.step_seconds);
-        let due = first + (rate * elapsed) as usize;
-        if *next < due {
-            anyhow::ensure!(due <= MAX_EVENTS, "more than {MAX_EVENTS} events: lower --max-rate");
-            let events: Vec<PaymentEvent> = (*next..due).map(event).collect();
-            let handed = shared.now();
-            for index in *next..due {
-                shared.published[index].store(handed, Ordering::Relaxed);
+}
+
+impl Ramp<'_> {
+    /// Publishes at `rate` for one step's time, from event `next` on (moved
+    /// past what it published), and measures what the clients got.
+    async fn run_step(&self, index: usize, rate: f64, next: &mut usize) -> anyhow::Result<Step> {
+        let Self {
+            subject,
+            shared,
+            settings,
+            clients,
+        } = *self;
+        shared.latencies.reset();
+        let closed_before = shared.closed.load(Ordering::Relaxed);
+        let watching = (clients - closed_before) as u64;
+        let first = *next;
+        let started = Instant::now();
+        let mut ticks = tokio::time::interval(Duration::from_millis(5));
+        loop {
+            ticks.tick().await;
+            let elapsed = started.elapsed().as_secs_f64().min(settings.step_seconds);
+            let due = first + (rate * elapsed) as usize;
+            if *next < due {
+                anyhow::ensure!(due <= MAX_EVENTS, "more than {MAX_EVENTS} events: lower --max-rate");
+                let events: Vec<PaymentEvent> = (*next..due).map(event).collect();
+                let handed = shared.now();
+                for index in *next..due {
+                    shared.published[index].store(handed, Ordering::Relaxed);
+                }
+                subject.publish(events).await?;
+                *next = due;
             }
-            subject.publish(events).await?;
-            *next = due;
+            if elapsed >= settings.step_seconds {
+                break;
+            }
         }
-        if elapsed >= settings.step_seconds {
-            break;
+        let seconds = started.elapsed().as_secs_f64();
+        let expected = (*next - first) as u64 * watching;
+        // Stragglers: wait until every copy arrived, or give up after 2 s.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while shared.latencies.total() < expected && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        let step = Step {
+            index,
+            rate,
+            expected,
+            delivered: shared.latencies.total(),
+            seconds,
+            p50_ms: shared.latencies.percentile_ms(50.0),
+            p99_ms: shared.latencies.percentile_ms(99.0),
+            closed: shared.closed.load(Ordering::Relaxed) - closed_before,
+        };
+        eprintln!(
+            "  {}: {:>7.0} events/s → {:>9.0} msgs/s delivered ({}/{}), p50 {:.2} ms, p99 {:.2} ms{}",
+            subject.name(),
+            rate,
+            step.per_second(),
+            step.delivered,
+            step.expected,
+            step.p50_ms,
+            step.p99_ms,
+            if step.closed > 0 {
+                format!(", {} clients closed", step.closed)
+            } else {
+                String::new()
+            },
+        );
+        Ok(step)
     }
-    let seconds = started.elapsed().as_secs_f64();
-    let expected = (*next - first) as u64 * watching;
-    // Stragglers: wait until every copy arrived, or give up after 2 s.
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while shared.latencies.total() < expected && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let step = Step {
-        index,
-        rate,
-        expected,
-        delivered: shared.latencies.total(),
-        seconds,
-        p50_ms: shared.latencies.percentile_ms(50.0),
-        p99_ms: shared.latencies.percentile_ms(99.0),
-        closed: shared.closed.load(Ordering::Relaxed) - closed_before,
-    };
-    eprintln!(
-        "  {}: {:>7.0} events/s → {:>9.0} msgs/s delivered ({}/{}), p50 {:.2} ms, p99 {:.2} ms{}",
-        subject.name(),
-        rate,
-        step.per_second(),
-        step.delivered,
-        step.expected,
-        step.p50_ms,
-        step.p99_ms,
-        if step.closed > 0 {
-            format!(", {} clients closed", step.closed)
-        } else {
-            String::new()
-        },
-    );
-    Ok(step)
 }
 
 /// Connects the clients, then raises the rate until a step fails: first the
@@ -432,6 +453,12 @@ async fn ramp(subject: &Subject, clients: usize, settings: &Settings, resume_at:
             .ok_or_else(|| anyhow::anyhow!("a client failed to connect"))?;
     }
 
+    let ramp = Ramp {
+        subject,
+        shared: &shared,
+        settings,
+        clients,
+    };
     let mut steps: Vec<Step> = Vec::new();
     let mut next = 0_usize;
     let mut index = 0;
@@ -440,7 +467,7 @@ async fn ramp(subject: &Subject, clients: usize, settings: &Settings, resume_at:
         if rate > settings.max_rate {
             break;
         }
-        let step = run_step(subject, &shared, settings, clients, index, rate, &mut next).await?;
+        let step = ramp.run_step(index, rate, &mut next).await?;
         let sustained = step.sustained();
         steps.push(step);
         // A resumed ramp's first step only compares latency at equal load:
@@ -471,7 +498,7 @@ async fn ramp(subject: &Subject, clients: usize, settings: &Settings, resume_at:
         for _ in 0..settings.refine {
             settle(&shared).await;
             let rate = (low * high).sqrt();
-            let step = run_step(subject, &shared, settings, clients, held_index, rate, &mut next).await?;
+            let step = ramp.run_step(held_index, rate, &mut next).await?;
             if step.sustained() {
                 low = rate;
             } else {
