@@ -18,9 +18,23 @@
 //! the current quarter stays valid instead of being read again after every
 //! payment; a write of another instance still shows as different sums and
 //! the quarter is read again.
+//!
+//! Between a write's commit and its `record_*` the rollup already holds the
+//! payment and the kept quarter not yet: a read that meets its quarter in
+//! that window waits (at most [`IN_FLIGHT_WAIT`]) for this process's writes
+//! in flight to be recorded rather than read the quarter again. A quarter
+//! that is read again is merged with the kept one (payments are never
+//! deleted, and a refund never undone), so a write recorded while the read
+//! ran is neither lost nor counted twice. Without both, the soak found a
+//! loop: once reading a busy quarter took longer than the time between two
+//! payments, the read's result never matched the rollup again, and every
+//! evaluation and trend read the whole quarter, until SecantusDB was
+//! saturated with it.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::TryStreamExt;
@@ -47,6 +61,11 @@ const MAX_PAYMENTS: usize = 300_000;
 /// to half and requests met the deadline; py-spy showed the `$group`).
 const MAX_QUARTER_PAYMENTS: usize = 60_000;
 
+/// How long a read whose kept quarter differs from the rollup waits for
+/// this process's writes in flight to be recorded, before it reads the
+/// quarter again: a commit's round trip, with room for a busy database.
+const IN_FLIGHT_WAIT: Duration = Duration::from_millis(200);
+
 /// One payment as a quarter's sums need it.
 #[derive(Clone, Debug)]
 struct Entry {
@@ -57,25 +76,84 @@ struct Entry {
 }
 
 /// Every payment of one quarter of one tenant, oldest first.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Quarter {
     start: DateTime<Utc>,
     payments: Vec<Entry>,
+    /// The ids of `payments`: a payment is added once.
+    ids: HashSet<ObjectId>,
     totals: BTreeMap<String, Stats>,
 }
 
 impl Quarter {
     fn new(start: DateTime<Utc>, mut payments: Vec<Entry>) -> Self {
         payments.sort_by_key(|entry| entry.created_at);
-        let mut totals: BTreeMap<String, Stats> = BTreeMap::new();
-        for entry in &payments {
-            totals.entry(entry.method.clone()).or_default().merge(&entry.stats);
-        }
-        Self {
+        let mut quarter = Self {
             start,
+            ids: payments.iter().map(|entry| entry.id).collect(),
             payments,
-            totals,
+            totals: BTreeMap::new(),
+        };
+        quarter.total();
+        quarter
+    }
+
+    fn total(&mut self) {
+        self.totals.clear();
+        for entry in &self.payments {
+            self.totals.entry(entry.method.clone()).or_default().merge(&entry.stats);
         }
+    }
+
+    /// Adds the `added` payments it does not hold yet and marks `refunded`
+    /// ones refunded, in place; returns how many it added. A write costs its
+    /// own payments, not a copy of the quarter.
+    fn apply(&mut self, added: &[Entry], refunded: &[ObjectId]) -> usize {
+        let mut count = 0;
+        for entry in added {
+            if !self.ids.insert(entry.id) {
+                continue;
+            }
+            // Nearly always at the end: payments arrive about in order.
+            let at = self
+                .payments
+                .partition_point(|kept| kept.created_at <= entry.created_at);
+            self.payments.insert(at, entry.clone());
+            self.totals.entry(entry.method.clone()).or_default().merge(&entry.stats);
+            count += 1;
+        }
+        let mut changed = false;
+        for entry in &mut self.payments {
+            if refunded.contains(&entry.id) && entry.stats.refunded == 0 && entry.stats.succeeded == 1 {
+                let amount = entry.stats.volume_minor;
+                entry.stats = Stats::default();
+                entry.stats.record(PaymentStatus::Refunded, amount);
+                changed = true;
+            }
+        }
+        if changed {
+            self.total();
+        }
+        count
+    }
+
+    /// This quarter as read, with what `kept` holds that the read missed: a
+    /// payment recorded while the read ran, or a refund.
+    fn merged_with(mut self, kept: &Quarter) -> Self {
+        let missed: Vec<Entry> = kept
+            .payments
+            .iter()
+            .filter(|entry| !self.ids.contains(&entry.id))
+            .cloned()
+            .collect();
+        let refunded: Vec<ObjectId> = kept
+            .payments
+            .iter()
+            .filter(|entry| entry.stats.refunded > 0)
+            .map(|entry| entry.id)
+            .collect();
+        self.apply(&missed, &refunded);
+        self
     }
 
     /// Whether these are still exactly the payments `stored` (the quarter's
@@ -118,20 +196,6 @@ impl Quarter {
             })
             .collect()
     }
-
-    /// This quarter with `added` payments and `refunded` ones changed.
-    fn with(&self, added: &[Entry], refunded: &[ObjectId]) -> Self {
-        let mut payments = self.payments.clone();
-        for entry in &mut payments {
-            if refunded.contains(&entry.id) {
-                let amount = entry.stats.volume_minor;
-                entry.stats = Stats::default();
-                entry.stats.record(PaymentStatus::Refunded, amount);
-            }
-        }
-        payments.extend(added.iter().cloned());
-        Self::new(self.start, payments)
-    }
 }
 
 type Key = (String, i64);
@@ -140,6 +204,20 @@ type Key = (String, i64);
 #[derive(Debug, Default)]
 pub struct EdgeCache {
     inner: Mutex<Kept>,
+    /// This process's writes between their start and their `record_*`.
+    in_flight: AtomicUsize,
+    /// Told each time one of them is over.
+    recorded: tokio::sync::Notify,
+}
+
+/// A write in flight (see [`EdgeCache::writing`]); over when dropped.
+pub struct Writing<'a>(&'a EdgeCache);
+
+impl Drop for Writing<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.0.recorded.notify_waiters();
+    }
 }
 
 #[derive(Debug, Default)]
@@ -180,28 +258,62 @@ impl EdgeCache {
         self.update(&key, &[], &[id]);
     }
 
+    /// Marks a write of this process in flight until the guard is dropped,
+    /// which its caller does after its `record_*`: taken before the write's
+    /// transaction begins, so that a read meeting its commit knows to wait.
+    pub fn writing(&self) -> Writing<'_> {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        Writing(self)
+    }
+
     fn update(&self, key: &Key, added: &[Entry], refunded: &[ObjectId]) {
         let Ok(mut kept) = self.inner.lock() else {
             return;
         };
-        let Some(quarter) = kept.quarters.get(key) else {
+        let Some(quarter) = kept.quarters.get_mut(key) else {
             return;
         };
-        let updated = Arc::new(quarter.with(added, refunded));
-        kept.payments += added.len();
-        kept.quarters.insert(key.clone(), updated);
+        // In place unless a read holds the quarter this moment.
+        let count = Arc::make_mut(quarter).apply(added, refunded);
+        kept.payments += count;
     }
 
     fn get(&self, key: &Key) -> Option<Arc<Quarter>> {
         self.inner.lock().ok()?.quarters.get(key).cloned()
     }
 
-    fn keep(&self, key: Key, quarter: Arc<Quarter>) {
+    /// The kept quarter if it holds what `stored` (its rollup) counts, once
+    /// this process's writes in flight are recorded (waiting for them at
+    /// most [`IN_FLIGHT_WAIT`]); `None` when it does not, or is not kept.
+    async fn matching(&self, key: &Key, stored: &[Cell]) -> Option<Arc<Quarter>> {
+        let deadline = tokio::time::Instant::now() + IN_FLIGHT_WAIT;
+        loop {
+            let recorded = self.recorded.notified();
+            tokio::pin!(recorded);
+            // Listening before looking: a write recorded in between wakes it.
+            recorded.as_mut().enable();
+            let quarter = self.get(key)?;
+            if quarter.matches(stored) {
+                return Some(quarter);
+            }
+            if self.in_flight.load(Ordering::Acquire) == 0 {
+                return None;
+            }
+            tokio::time::timeout_at(deadline, recorded).await.ok()?;
+        }
+    }
+
+    /// Keeps `quarter` as read, merged with the kept one if any.
+    fn keep(&self, key: Key, quarter: Quarter) -> Arc<Quarter> {
         let Ok(mut kept) = self.inner.lock() else {
-            return;
+            return Arc::new(quarter);
+        };
+        let quarter = match kept.quarters.get(&key) {
+            Some(old) => Arc::new(quarter.merged_with(old)),
+            None => Arc::new(quarter),
         };
         let size = quarter.payments.len();
-        if let Some(old) = kept.quarters.insert(key.clone(), quarter) {
+        if let Some(old) = kept.quarters.insert(key.clone(), Arc::clone(&quarter)) {
             kept.payments -= old.payments.len();
             kept.order.retain(|existing| existing != &key);
         }
@@ -215,6 +327,7 @@ impl EdgeCache {
                 kept.payments -= old.payments.len();
             }
         }
+        quarter
     }
 }
 
@@ -251,16 +364,15 @@ impl Store {
             return Ok(Some(Arc::new(Quarter::new(start, Vec::new()))));
         }
         let key = (tenant_id.to_owned(), start.timestamp_millis());
-        if let Some(quarter) = self.edges().get(&key).filter(|quarter| quarter.matches(stored)) {
+        if let Some(quarter) = self.edges().matching(&key, stored).await {
             return Ok(Some(quarter));
         }
         let expected: u64 = stored.iter().map(|cell| cell.stats.succeeded + cell.stats.failed).sum();
         if expected > MAX_QUARTER_PAYMENTS as u64 {
             return Ok(None);
         }
-        let quarter = Arc::new(self.read_quarter(tenant_id, start).await?);
-        self.edges().keep(key, Arc::clone(&quarter));
-        Ok(Some(quarter))
+        let quarter = self.read_quarter(tenant_id, start).await?;
+        Ok(Some(self.edges().keep(key, quarter)))
     }
 
     /// Cells of `width` minutes (1 or 5) of one tenant's payments in
@@ -416,7 +528,7 @@ mod tests {
         let cache = EdgeCache::default();
         let start = parse_utc("2026-11-24T10:00:00Z").unwrap();
         let key = ("acme".to_owned(), start.timestamp_millis());
-        cache.keep(key.clone(), Arc::new(quarter()));
+        cache.keep(key.clone(), quarter());
         let mut payment = crate::store::documents::PaymentDoc {
             id: ObjectId::new(),
             tenant_id: "acme".into(),
@@ -456,6 +568,103 @@ mod tests {
         );
     }
 
+    fn created(at: &str, method: &str, amount: i64) -> crate::store::documents::PaymentDoc {
+        let at = crate::store::documents::to_bson(parse_utc(at).unwrap());
+        crate::store::documents::PaymentDoc {
+            id: ObjectId::new(),
+            tenant_id: "acme".into(),
+            external_id: "x".into(),
+            amount_minor: amount,
+            currency: "USD".into(),
+            method: method.into(),
+            status: PaymentStatus::Succeeded,
+            failure_reason: None,
+            refunded_at: None,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    fn as_entry(payment: &crate::store::documents::PaymentDoc) -> Entry {
+        let mut stats = Stats::default();
+        stats.record(payment.status, payment.amount_minor);
+        Entry {
+            id: payment.id,
+            created_at: to_chrono(payment.created_at),
+            method: payment.method.clone(),
+            stats,
+        }
+    }
+
+    /// The quarter's card cell over all of it: (succeeded, refunded, volume).
+    fn card_of(quarter: &Quarter) -> (u64, u64, i64) {
+        let cells = quarter.cells(quarter.start, quarter.start + TimeDelta::minutes(15));
+        let card = cells.iter().find(|cell| cell.method == "card").unwrap();
+        (card.stats.succeeded, card.stats.refunded, card.stats.volume_minor)
+    }
+
+    #[test]
+    fn a_quarter_read_while_writes_were_recorded_holds_each_payment_once() {
+        let cache = EdgeCache::default();
+        let start = parse_utc("2026-11-24T10:00:00Z").unwrap();
+        let key = ("acme".to_owned(), start.timestamp_millis());
+        let before = quarter();
+        cache.keep(key.clone(), before.clone());
+        // Recorded while a read ran whose snapshot missed it.
+        let ours = created("2026-11-24T10:09:00Z", "card", 700);
+        cache.record_created(std::slice::from_ref(&ours));
+        // The read: what was there, another instance's payment, and a
+        // refund of the first card payment, but not ours.
+        let theirs = created("2026-11-24T10:10:00Z", "card", 1_000);
+        let mut read = before.payments.clone();
+        read.push(as_entry(&theirs));
+        let mut refunded = read.clone();
+        let first_card = refunded
+            .iter_mut()
+            .find(|entry| entry.stats.refunded == 0 && entry.method == "card")
+            .unwrap();
+        let amount = first_card.stats.volume_minor;
+        first_card.stats = Stats::default();
+        first_card.stats.record(PaymentStatus::Refunded, amount);
+        let kept = cache.keep(key.clone(), Quarter::new(start, refunded));
+        assert_eq!(kept.payments.len(), 5, "ours kept, theirs added");
+        assert_eq!(card_of(&kept), (4, 2, 2_100));
+        // Our write recorded again (a read kept in between): counted once.
+        cache.record_created(&[ours]);
+        assert_eq!(card_of(&cache.get(&key).unwrap()), (4, 2, 2_100));
+        assert_eq!(cache.inner.lock().unwrap().payments, 5);
+    }
+
+    #[tokio::test]
+    async fn a_read_meeting_a_commit_waits_for_it_to_be_recorded() {
+        let cache = Arc::new(EdgeCache::default());
+        let start = parse_utc("2026-11-24T10:00:00Z").unwrap();
+        let key = ("acme".to_owned(), start.timestamp_millis());
+        cache.keep(key.clone(), quarter());
+        let payment = created("2026-11-24T10:09:00Z", "card", 700);
+        // The rollup as committed: the quarter and the new payment.
+        let mut with_it = quarter();
+        with_it.apply(&[as_entry(&payment)], &[]);
+        let stored = with_it.cells(start, start + TimeDelta::minutes(15));
+        // No write in flight: the difference is another instance's; read.
+        assert!(cache.matching(&key, &stored).await.is_none());
+        let recorder = {
+            let cache = Arc::clone(&cache);
+            let (started, writing) = tokio::sync::oneshot::channel();
+            let task = tokio::spawn(async move {
+                let _writing = cache.writing();
+                started.send(()).unwrap();
+                tokio::task::yield_now().await;
+                cache.record_created(&[payment]);
+            });
+            writing.await.unwrap();
+            task
+        };
+        let kept = cache.matching(&key, &stored).await;
+        assert!(kept.is_some_and(|kept| kept.matches(&stored)), "waited for the record");
+        recorder.await.unwrap();
+    }
+
     #[test]
     fn is_valid_only_while_the_rollup_holds_the_same_sums() {
         let quarter = quarter();
@@ -473,7 +682,7 @@ mod tests {
         let payments = vec![entry("2026-11-24T10:01:00Z", "card", PaymentStatus::Succeeded, 1); MAX_PAYMENTS / 4];
         for index in 0..6 {
             let quarter = Quarter::new(parse_utc("2026-11-24T10:00:00Z").unwrap(), payments.clone());
-            cache.keep(("acme".into(), index), Arc::new(quarter));
+            cache.keep(("acme".into(), index), quarter);
         }
         let kept = cache.inner.lock().unwrap();
         assert_eq!(kept.payments, MAX_PAYMENTS);

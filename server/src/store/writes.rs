@@ -124,6 +124,7 @@ impl Store {
         &self,
         requests: &[NewPayment],
     ) -> mongodb::error::Result<Written<Vec<CreateOutcome>>> {
+        let _writing = self.edges().writing();
         let create = |look_up| {
             self.in_transaction(requests, move |session, requests| {
                 self.create_in(session, requests, look_up).boxed()
@@ -287,6 +288,7 @@ impl Store {
         id: ObjectId,
         now: DateTime<Utc>,
     ) -> mongodb::error::Result<Written<RefundOutcome>> {
+        let _writing = self.edges().writing();
         let tz = self.timezone(tenant_id).await?;
         let outcome = self
             .in_transaction((self, tenant_id), |session, (store, tenant_id)| {
