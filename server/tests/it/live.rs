@@ -571,8 +571,7 @@ async fn a_client_message_at_the_limit_is_read_and_the_feed_goes_on() {
 async fn a_client_message_over_the_limit_ends_that_connection_only() {
     use futures::SinkExt;
     let app = TestApp::spawn().await;
-    let mut flooder = open_socket(&app.watch_url("acme", "")).await;
-    next_json(&mut flooder).await; // hello
+    let mut flooder = open_socket(&app.spec_watch_url("acme", "")).await;
     let too_big = "x".repeat(paypulse_server::live::MAX_CLIENT_MESSAGE + 1);
     flooder.send(Message::text(too_big)).await.unwrap();
     let ended = tokio::time::timeout(Duration::from_secs(10), async {
