@@ -12,9 +12,10 @@
 //! Every client checks its feed as it arrives: each event's `seq` must be
 //! the one after the last, so a gap is a lost event and a repeat a
 //! duplicate; at the end every client must stand at the same last `seq`.
-//! Then every payment the server answered 201 must be stored once, and
-//! `paypulse-server reconcile` must find the rollups equal to the
-//! payments. Results go to target/bench/soak.json.
+//! Then, once every request is answered, every payment the server answered
+//! 201 must be stored once, and, once the server is killed (its simulator
+//! writes until then), `paypulse-server reconcile` must find the rollups
+//! equal to the payments. Results go to target/bench/soak.json.
 
 mod common;
 
@@ -219,6 +220,20 @@ async fn main() -> anyhow::Result<()> {
         samples.push(sample);
     }
     ingest.abort();
+    // Every request sent is answered before anything is counted: a request
+    // slower than the clients' catching up would be acknowledged after the
+    // count and read as a payment lost (the first soak of session 12).
+    let answered_by = Instant::now() + Duration::from_secs(60);
+    let unanswered =
+        || sent.load(Ordering::Relaxed) - acknowledged.load(Ordering::Relaxed) - refused.load(Ordering::Relaxed);
+    while unanswered() > 0 {
+        anyhow::ensure!(
+            Instant::now() < answered_by,
+            "{} payment requests unanswered a minute after the load stopped",
+            unanswered()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // What is in flight lands; every client catches up with the last event.
     let settle = Instant::now() + Duration::from_secs(30);
     let newest = || {
@@ -269,13 +284,17 @@ async fn main() -> anyhow::Result<()> {
         .count_documents(doc! { "tenantId": "acme", "externalId": { "$regex": "^soak_" } })
         .await?;
     let acknowledged = acknowledged.load(Ordering::Relaxed);
+    // Reconciled once the server is gone (killed, as a crash would): its
+    // simulator writes until then, and a payment committed between
+    // reconcile's read of the payments and its read of the rollups is
+    // drift that is not there.
+    drop(server);
     let reconcile = std::process::Command::new(env!("CARGO_BIN_EXE_paypulse-server"))
         .args(["reconcile", "--tenants", "acme,globex,initech"])
         .env("MONGODB_URI", &uri)
         .env("MONGODB_DB", &database)
         .output()?;
     let reconcile_clean = reconcile.status.success();
-    drop(server);
 
     let steady: Vec<&Sample> = samples
         .iter()
