@@ -79,6 +79,30 @@ struct Entry {
     stats: Stats,
 }
 
+impl Entry {
+    fn of(payment: &super::documents::PaymentDoc) -> Self {
+        let mut stats = Stats::default();
+        stats.record(payment.status, payment.amount_minor);
+        Self {
+            id: payment.id,
+            created_at: to_chrono(payment.created_at),
+            method: payment.method.clone(),
+            stats,
+        }
+    }
+
+    /// Marks a succeeded payment refunded; false for any other.
+    fn refund(&mut self) -> bool {
+        if self.stats.succeeded != 1 || self.stats.refunded != 0 {
+            return false;
+        }
+        let amount = self.stats.volume_minor;
+        self.stats = Stats::default();
+        self.stats.record(PaymentStatus::Refunded, amount);
+        true
+    }
+}
+
 /// Every payment of one quarter of one tenant, oldest first.
 #[derive(Clone, Debug)]
 pub struct Quarter {
@@ -126,13 +150,15 @@ impl Quarter {
             self.totals.entry(entry.method.clone()).or_default().merge(&entry.stats);
             count += 1;
         }
+        // A creation (nearly every write) has no refunds: no pass over the
+        // quarter.
+        if refunded.is_empty() {
+            return count;
+        }
         let mut changed = false;
         for entry in &mut self.payments {
-            if refunded.contains(&entry.id) && entry.stats.refunded == 0 && entry.stats.succeeded == 1 {
-                let amount = entry.stats.volume_minor;
-                entry.stats = Stats::default();
-                entry.stats.record(PaymentStatus::Refunded, amount);
-                changed = true;
+            if refunded.contains(&entry.id) {
+                changed |= entry.refund();
             }
         }
         if changed {
@@ -238,18 +264,14 @@ impl EdgeCache {
     pub fn record_created(&self, payments: &[super::documents::PaymentDoc]) {
         let mut by_quarter: BTreeMap<Key, Vec<Entry>> = BTreeMap::new();
         for payment in payments {
-            let created_at = to_chrono(payment.created_at);
-            let mut stats = Stats::default();
-            stats.record(payment.status, payment.amount_minor);
+            let entry = Entry::of(payment);
             by_quarter
-                .entry((payment.tenant_id.clone(), cell_start(created_at).timestamp_millis()))
+                .entry((
+                    payment.tenant_id.clone(),
+                    cell_start(entry.created_at).timestamp_millis(),
+                ))
                 .or_default()
-                .push(Entry {
-                    id: payment.id,
-                    created_at,
-                    method: payment.method.clone(),
-                    stats,
-                });
+                .push(entry);
         }
         for (key, added) in by_quarter {
             self.update(&key, &added, &[]);
@@ -550,19 +572,7 @@ mod tests {
         let start = parse_utc("2026-11-24T10:00:00Z").unwrap();
         let key = ("acme".to_owned(), start.timestamp_millis());
         cache.keep(key.clone(), quarter());
-        let mut payment = crate::store::documents::PaymentDoc {
-            id: ObjectId::new(),
-            tenant_id: "acme".into(),
-            external_id: "x".into(),
-            amount_minor: 700,
-            currency: "USD".into(),
-            method: "card".into(),
-            status: PaymentStatus::Succeeded,
-            failure_reason: None,
-            refunded_at: None,
-            created_at: crate::store::documents::to_bson(parse_utc("2026-11-24T10:09:00Z").unwrap()),
-            updated_at: crate::store::documents::to_bson(start),
-        };
+        let mut payment = created("2026-11-24T10:09:00Z", "card", 700);
         cache.record_created(std::slice::from_ref(&payment));
         cache.record_refund("acme", to_chrono(payment.created_at), payment.id);
         payment.status = PaymentStatus::Refunded;
@@ -606,17 +616,6 @@ mod tests {
         }
     }
 
-    fn as_entry(payment: &crate::store::documents::PaymentDoc) -> Entry {
-        let mut stats = Stats::default();
-        stats.record(payment.status, payment.amount_minor);
-        Entry {
-            id: payment.id,
-            created_at: to_chrono(payment.created_at),
-            method: payment.method.clone(),
-            stats,
-        }
-    }
-
     /// The quarter's card cell over all of it: (succeeded, refunded, volume).
     fn card_of(quarter: &Quarter) -> (u64, u64, i64) {
         let cells = quarter.cells(quarter.start, quarter.start + TimeDelta::minutes(15));
@@ -638,15 +637,13 @@ mod tests {
         // refund of the first card payment, but not ours.
         let theirs = created("2026-11-24T10:10:00Z", "card", 1_000);
         let mut read = before.payments.clone();
-        read.push(as_entry(&theirs));
+        read.push(Entry::of(&theirs));
         let mut refunded = read.clone();
         let first_card = refunded
             .iter_mut()
             .find(|entry| entry.stats.refunded == 0 && entry.method == "card")
             .unwrap();
-        let amount = first_card.stats.volume_minor;
-        first_card.stats = Stats::default();
-        first_card.stats.record(PaymentStatus::Refunded, amount);
+        assert!(first_card.refund());
         let kept = cache.keep(key.clone(), Quarter::new(start, refunded));
         assert_eq!(kept.payments.len(), 5, "ours kept, theirs added");
         assert_eq!(card_of(&kept), (4, 2, 2_100));
