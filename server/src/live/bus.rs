@@ -28,7 +28,7 @@ use redis::aio::ConnectionManager;
 use redis::streams::{StreamReadOptions, StreamReadReply};
 use redis::{AsyncCommands, AsyncConnectionConfig};
 
-use super::hub::{LiveHub, ReplayWindow};
+use super::hub::{LiveHub, Numbered, ReplayWindow};
 use crate::store::Store;
 
 /// How long one blocking read waits for new events.
@@ -154,9 +154,7 @@ impl RedisBus {
         for tenant in store.tenant_ids().await? {
             let stream = self.key(&tenant, "stream");
             let entries: redis::streams::StreamRangeReply = connection.xrange_all(&stream).await?;
-            for entry in &entries.ids {
-                deliver_entry(hub, &tenant, entry);
-            }
+            hub.deliver(&tenant, entries.ids.iter().filter_map(numbered));
             let position = entries
                 .ids
                 .last()
@@ -225,9 +223,9 @@ impl RedisBus {
                     let Some(tenant) = tenant_of(&self.prefix, &stream.key) else {
                         continue;
                     };
-                    for entry in &stream.ids {
-                        deliver_entry(&hub, &tenant, entry);
-                    }
+                    // Read outside the hub's lock, delivered under it at once.
+                    let events: Vec<Numbered> = stream.ids.iter().filter_map(numbered).collect();
+                    hub.deliver(&tenant, events);
                     if let Some(last) = stream.ids.last() {
                         positions.insert(stream.key.clone(), last.id.clone());
                     }
@@ -251,19 +249,27 @@ fn entry_age(id: &str) -> Duration {
     Duration::from_millis(now.saturating_sub(added))
 }
 
-/// Hands one stream entry to the hub.
-fn deliver_entry(hub: &LiveHub, tenant: &str, entry: &redis::streams::StreamId) {
+/// The event one stream entry holds, or `None` (logged) when it is not one.
+fn numbered(entry: &redis::streams::StreamId) -> Option<Numbered> {
     let (Some(seq), Some(epoch), Some(text)) = (
         entry.get::<u64>("seq"),
         entry.get::<String>("epoch"),
         entry.get::<String>("event"),
     ) else {
         tracing::warn!(id = %entry.id, "live bus: malformed stream entry");
-        return;
+        return None;
     };
     match FeedItem::from_text(&text) {
-        Ok(event) => hub.deliver(tenant, &epoch, seq, event, entry_age(&entry.id)),
-        Err(error) => tracing::warn!(%error, "live bus: unreadable event"),
+        Ok(item) => Some(Numbered {
+            epoch,
+            seq,
+            item,
+            age: entry_age(&entry.id),
+        }),
+        Err(error) => {
+            tracing::warn!(%error, "live bus: unreadable event");
+            None
+        }
     }
 }
 

@@ -176,12 +176,22 @@ pub struct LiveHub {
 pub struct Hold(tokio::sync::watch::Receiver<bool>);
 
 impl Hold {
-    /// Resolves once [`LiveHub::close_all`] has been called (at once if it
-    /// was).
-    pub async fn closing(&mut self) {
-        // An error means the hub is gone, which closes everything too.
-        self.0.wait_for(|&closing| closing).await.ok();
+    /// Whether [`LiveHub::close_all`] has been called: a watcher whose
+    /// channel closed tells its client the server is restarting, not that
+    /// the feed did. It is read only then, so the hot path never touches
+    /// the signal all watchers share.
+    pub fn is_closing(&self) -> bool {
+        *self.0.borrow()
     }
+}
+
+/// An event numbered elsewhere (by Redis), as [`LiveHub::deliver`] takes it.
+pub struct Numbered {
+    pub epoch: String,
+    pub seq: u64,
+    pub item: FeedItem,
+    /// How long ago it was published.
+    pub age: Duration,
 }
 
 /// Why the server closed a watcher.
@@ -236,7 +246,16 @@ impl LiveHub {
     /// Each is told with 1012 (service restart) and resumes with `since` on
     /// another instance, which holds the same replay window (with Redis).
     pub fn close_all(&self) {
+        let mut feeds = self.feeds.lock().expect("live hub lock");
+        // Set before the channels close, under the lock `subscribe` takes:
+        // a watcher that finds its channel closed, or that joined after
+        // this, sees it.
         self.closing.send_replace(true);
+        for feed in feeds.values_mut() {
+            // Dropping the sender closes every receiver once it has taken
+            // what was queued: each watcher wakes, sends that, then 1012.
+            feed.sender = broadcast::channel(self.watcher_queue).0;
+        }
     }
 
     /// A watcher's hold on the process, taken for the whole life of its
@@ -289,21 +308,28 @@ impl LiveHub {
         self.feed_of_epoch(&mut feeds, tenant, epoch);
     }
 
-    /// Adds an event numbered elsewhere (by Redis) and published `age` ago
-    /// to `tenant`'s feed of `epoch`. A new epoch restarts the feed; an event
-    /// already seen is ignored; a gap empties the history, since resumes
-    /// across it cannot be served.
-    pub fn deliver(&self, tenant: &str, epoch: &str, seq: u64, event: FeedItem, age: Duration) {
+    /// Adds events numbered elsewhere (by Redis) to `tenant`'s feed, in
+    /// order. A new epoch restarts the feed; an event already seen is
+    /// ignored; a gap empties the history, since resumes across it cannot be
+    /// served.
+    ///
+    /// A batch goes in under one lock, as [`Self::publish`]'s does: watchers
+    /// woken by its first event find the rest queued and send it in one
+    /// write. Delivered one by one, they woke once per event or so, and the
+    /// Redis path's fan-out did a sixth less than the local one (issue 13).
+    pub fn deliver(&self, tenant: &str, events: impl IntoIterator<Item = Numbered>) {
         let mut feeds = self.feeds.lock().expect("live hub lock");
-        let feed = self.feed_of_epoch(&mut feeds, tenant, epoch);
-        if seq <= feed.latest_seq {
-            return;
-        }
-        if seq != feed.latest_seq + 1 {
-            feed.history.clear();
-        }
         let now = Instant::now();
-        feed.append(seq, event, now.checked_sub(age).unwrap_or(now), &self.window);
+        for Numbered { epoch, seq, item, age } in events {
+            let feed = self.feed_of_epoch(&mut feeds, tenant, &epoch);
+            if seq <= feed.latest_seq {
+                continue;
+            }
+            if seq != feed.latest_seq + 1 {
+                feed.history.clear();
+            }
+            feed.append(seq, item, now.checked_sub(age).unwrap_or(now), &self.window);
+        }
     }
 
     /// Numbers, serializes, records and broadcasts `events` of `tenant`, in
@@ -332,6 +358,13 @@ impl LiveHub {
     pub fn watchers(&self, tenant: &str) -> usize {
         let feeds = self.feeds.lock().expect("live hub lock");
         feeds.get(tenant).map_or(0, |feed| feed.sender.receiver_count())
+    }
+
+    /// Events the slowest watcher of `tenant` in this process has yet to
+    /// take: how far behind the feed its laggard is.
+    pub fn queued(&self, tenant: &str) -> usize {
+        let feeds = self.feeds.lock().expect("live hub lock");
+        feeds.get(tenant).map_or(0, |feed| feed.sender.len())
     }
 
     /// Joins `tenant`'s feed, resuming after `since` if given (of `epoch`,
@@ -390,6 +423,12 @@ mod tests {
             timestamp: now,
             seq: None,
         })
+    }
+
+    /// Delivers one event numbered elsewhere.
+    fn deliver(hub: &LiveHub, tenant: &str, epoch: &str, seq: u64, item: FeedItem, age: Duration) {
+        let epoch = epoch.to_owned();
+        hub.deliver(tenant, [Numbered { epoch, seq, item, age }]);
     }
 
     fn join(hub: &LiveHub, tenant: &str, resume: Option<(u64, Option<&str>)>) -> Subscription {
@@ -470,7 +509,7 @@ mod tests {
         );
         assert!(join(&hub, "acme", Some((3, None))).backlog.is_none());
         // Redis's epochs carry their base the same way.
-        hub.deliver("acme", "2000", 2001, event(1), Duration::ZERO);
+        deliver(&hub, "acme", "2000", 2001, event(1), Duration::ZERO);
         assert_eq!(join(&hub, "acme", Some((2000, None))).backlog.unwrap().len(), 1);
         assert!(join(&hub, "acme", Some((base + 5, None))).backlog.is_none());
     }
@@ -478,9 +517,9 @@ mod tests {
     #[test]
     fn delivered_events_keep_their_numbers_and_epochs() {
         let hub = LiveHub::default();
-        hub.deliver("acme", "e1", 7, event(1), Duration::ZERO);
-        hub.deliver("acme", "e1", 8, event(2), Duration::ZERO);
-        hub.deliver("acme", "e1", 8, event(2), Duration::ZERO);
+        deliver(&hub, "acme", "e1", 7, event(1), Duration::ZERO);
+        deliver(&hub, "acme", "e1", 8, event(2), Duration::ZERO);
+        deliver(&hub, "acme", "e1", 8, event(2), Duration::ZERO);
         let backlog = join(&hub, "acme", Some((7, Some("e1")))).backlog.unwrap();
         assert_eq!(
             backlog.iter().map(|event| event.seq).collect::<Vec<_>>(),
@@ -488,13 +527,13 @@ mod tests {
             "duplicates are ignored"
         );
         let mut watcher = join(&hub, "acme", None).receiver;
-        hub.deliver("acme", "e1", 10, event(3), Duration::ZERO);
+        deliver(&hub, "acme", "e1", 10, event(3), Duration::ZERO);
         assert!(
             join(&hub, "acme", Some((8, Some("e1")))).backlog.is_none(),
             "a gap cannot be resumed across"
         );
         assert_eq!(watcher.try_recv().unwrap().seq, 10);
-        hub.deliver("acme", "e2", 1, event(4), Duration::ZERO);
+        deliver(&hub, "acme", "e2", 1, event(4), Duration::ZERO);
         assert_eq!(hub.epoch("acme"), "e2");
         assert!(
             matches!(watcher.try_recv(), Err(broadcast::error::TryRecvError::Closed)),
@@ -513,25 +552,42 @@ mod tests {
         let hub = LiveHub::new(window, WATCHER_QUEUE, MAX_WATCHERS);
         let old = Duration::from_secs(61);
         for seq in 1..=5 {
-            hub.deliver("acme", "e1", seq, event(1), old);
+            deliver(&hub, "acme", "e1", seq, event(1), old);
         }
         // Of events older than the window's age, only the newest three stay.
         assert!(join(&hub, "acme", Some((1, Some("e1")))).backlog.is_none());
         assert_eq!(join(&hub, "acme", Some((2, Some("e1")))).backlog.unwrap().len(), 3);
         // Young events all stay, up to the cap, and push the old ones out.
         for seq in 6..=12 {
-            hub.deliver("acme", "e1", seq, event(1), Duration::ZERO);
+            deliver(&hub, "acme", "e1", seq, event(1), Duration::ZERO);
         }
         assert_eq!(join(&hub, "acme", Some((5, Some("e1")))).backlog.unwrap().len(), 7);
         assert!(join(&hub, "acme", Some((4, Some("e1")))).backlog.is_none());
         for seq in 13..=20 {
-            hub.deliver("acme", "e1", seq, event(1), Duration::ZERO);
+            deliver(&hub, "acme", "e1", seq, event(1), Duration::ZERO);
         }
         assert_eq!(join(&hub, "acme", Some((10, Some("e1")))).backlog.unwrap().len(), 10);
         assert!(
             join(&hub, "acme", Some((9, Some("e1")))).backlog.is_none(),
             "at most the cap"
         );
+    }
+
+    #[test]
+    fn closing_closes_every_channel_after_what_it_queued() {
+        let hub = LiveHub::default();
+        let mut watcher = join(&hub, "acme", None).receiver;
+        let hold = hub.hold();
+        hub.publish("acme", [event(1)]);
+        assert!(!hold.is_closing());
+        hub.close_all();
+        assert!(hold.is_closing());
+        assert!(watcher.try_recv().is_ok(), "what was queued is still sent");
+        assert!(matches!(
+            watcher.try_recv(),
+            Err(broadcast::error::TryRecvError::Closed)
+        ));
+        assert!(hub.hold().is_closing(), "a watcher joining afterwards sees it too");
     }
 
     #[test]

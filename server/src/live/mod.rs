@@ -24,7 +24,7 @@ use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
-use futures::{SinkExt, StreamExt};
+use futures::SinkExt;
 use paypulse_shared::filter::PaymentFilter;
 use paypulse_shared::live::FeedItem;
 use paypulse_shared::live::{CloseCode, FeedPosition, Heartbeat, LiveFrame};
@@ -183,8 +183,6 @@ pub const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
 /// more reads.
 const READ_BUFFER: usize = 1024;
 
-type Sink = futures::stream::SplitSink<WebSocket, Message>;
-
 /// What one client asked of the feed.
 struct Asked {
     /// It gave `since`: it gets the missed events or `resync_required`.
@@ -230,19 +228,19 @@ fn control(frame: fn(FeedPosition) -> LiveFrame, subscription: &Subscription) ->
 
 impl Watcher {
     /// Sends one frame (see [`Self::send_all`]).
-    async fn send(&self, sink: &mut Sink, message: Message) -> Result<(), Ended> {
-        self.send_all(sink, std::iter::once(message)).await
+    async fn send(&self, socket: &mut WebSocket, message: Message) -> Result<(), Ended> {
+        self.send_all(socket, std::iter::once(message)).await
     }
 
     /// Sends frames with one flush at the end. Fails when the connection
     /// breaks, or when the client's socket has not taken them within the
     /// send limit.
-    async fn send_all(&self, sink: &mut Sink, frames: impl Iterator<Item = Message>) -> Result<(), Ended> {
+    async fn send_all(&self, socket: &mut WebSocket, frames: impl Iterator<Item = Message>) -> Result<(), Ended> {
         let write = async {
             for frame in frames {
-                sink.feed(frame).await?;
+                socket.feed(frame).await?;
             }
-            sink.flush().await
+            socket.flush().await
         };
         let mut write = std::pin::pin!(write);
         // Nearly every write fits the socket's buffer and is done at its
@@ -261,12 +259,11 @@ impl Watcher {
 
     /// Serves the feed to one client until it leaves or breaks a limit, then
     /// closes with the code that says why.
-    async fn watch(self, socket: WebSocket, subscription: Subscription, asked: Asked) {
+    async fn watch(self, mut socket: WebSocket, subscription: Subscription, asked: Asked) {
         // Held until the closing frame is sent: a process shutting down
         // waits for it.
-        let mut hold = self.hub.hold();
-        let (mut sink, stream) = socket.split();
-        let (code, reason) = match self.serve(&mut sink, stream, subscription, asked, &mut hold).await {
+        let hold = self.hub.hold();
+        let (code, reason) = match self.serve(&mut socket, subscription, asked, &hold).await {
             Ended::ByClient => return,
             Ended::FeedRestarted => (CloseCode::FeedRestarted.code(), "feed restarted"),
             Ended::ServerClosing => (
@@ -289,21 +286,14 @@ impl Watcher {
         }));
         // The closing frame gets the same time as any other to reach a slow
         // client; after that the connection is dropped all the same.
-        tokio::time::timeout(self.limits.send_timeout, sink.send(frame))
+        tokio::time::timeout(self.limits.send_timeout, socket.send(frame))
             .await
             .ok();
     }
 
-    async fn serve(
-        &self,
-        sink: &mut Sink,
-        mut stream: futures::stream::SplitStream<WebSocket>,
-        mut subscription: Subscription,
-        asked: Asked,
-        hold: &mut Hold,
-    ) -> Ended {
+    async fn serve(&self, socket: &mut WebSocket, mut subscription: Subscription, asked: Asked, hold: &Hold) -> Ended {
         if asked.control
-            && let Err(ended) = self.send(sink, control(LiveFrame::Hello, &subscription)).await
+            && let Err(ended) = self.send(socket, control(LiveFrame::Hello, &subscription)).await
         {
             return ended;
         }
@@ -313,80 +303,160 @@ impl Watcher {
                     let missed: Vec<&Arc<LiveEvent>> = backlog.iter().filter(|event| asked.wants(event)).collect();
                     for chunk in missed.chunks(MAX_BURST) {
                         let frames = chunk.iter().map(|event| Message::Text(event.text.clone()));
-                        if let Err(ended) = self.send_all(sink, frames).await {
+                        if let Err(ended) = self.send_all(socket, frames).await {
                             return ended;
                         }
                     }
                 }
                 None => {
-                    if let Err(ended) = self.send(sink, control(LiveFrame::ResyncRequired, &subscription)).await {
+                    if let Err(ended) = self
+                        .send(socket, control(LiveFrame::ResyncRequired, &subscription))
+                        .await
+                    {
                         return ended;
                     }
                 }
             }
         }
-        let beat = Utf8Bytes::from(
-            serde_json::to_string(&LiveFrame::Heartbeat(Heartbeat {
-                every_ms: self.limits.heartbeat.as_millis() as u64,
-            }))
-            .unwrap_or_default(),
-        );
-        let mut heartbeat = tokio::time::interval(self.limits.heartbeat);
-        // A tick this task was too busy to take must not fire at once after
-        // the last one: the client gets a whole interval for each pong.
-        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        heartbeat.tick().await;
-        let mut awaiting_pong = false;
-        let closing = hold.closing();
-        tokio::pin!(closing);
+        let mut heartbeat = Heartbeats::new(self.limits.heartbeat, asked.control);
+        // Biased, the feed first: a wake for an event polls the channel
+        // alone, as the bare server does, and the socket and the timer only
+        // when the watcher goes back to sleep. Unbiased, each wake polled
+        // all the branches in a random order, including the socket (issue
+        // 13). The feed cannot starve the others: the heartbeat is checked
+        // after every burst, and what the client sent is read before a
+        // missing pong is judged.
         loop {
-            tokio::select! {
-                () = &mut closing => return Ended::ServerClosing,
+            let result = tokio::select! {
+                biased;
                 received = subscription.receiver.recv() => match received {
-                    Ok(event) => {
-                        // Everything already queued goes out in one write:
-                        // under a firehose that is one system call per burst,
-                        // not one per event.
-                        let mut burst = vec![event];
-                        while burst.len() < MAX_BURST {
-                            match subscription.receiver.try_recv() {
-                                Ok(event) => burst.push(event),
-                                Err(TryRecvError::Lagged(_)) => return Ended::Closed(Disconnect::FellBehind),
-                                // Closed is seen by the next recv, after this burst.
-                                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
-                            }
-                        }
-                        let frames = burst
-                            .iter()
-                            .filter(|event| asked.wants(event))
-                            .map(|event| Message::Text(event.text.clone()));
-                        if let Err(ended) = self.send_all(sink, frames).await {
-                            return ended;
-                        }
-                    }
-                    Err(RecvError::Lagged(_)) => return Ended::Closed(Disconnect::FellBehind),
-                    Err(RecvError::Closed) => return Ended::FeedRestarted,
+                    Ok(event) => self.send_burst(socket, &mut subscription, &asked, event).await,
+                    Err(RecvError::Lagged(_)) => Err(Ended::Closed(Disconnect::FellBehind)),
+                    Err(RecvError::Closed) if hold.is_closing() => Err(Ended::ServerClosing),
+                    Err(RecvError::Closed) => Err(Ended::FeedRestarted),
                 },
-                _ = heartbeat.tick() => {
-                    if awaiting_pong {
-                        return Ended::Closed(Disconnect::HeartbeatTimeout);
-                    }
-                    awaiting_pong = true;
-                    // The ping is for the server (the pong proves the client
-                    // alive); the text frame for the client's script, which
-                    // sees no pings, to know the connection is.
-                    let ping = Message::Ping(Default::default());
-                    let text = asked.control.then(|| Message::Text(beat.clone()));
-                    if let Err(ended) = self.send_all(sink, std::iter::once(ping).chain(text)).await {
-                        return ended;
-                    }
-                }
-                incoming = stream.next() => match incoming {
-                    Some(Ok(Message::Pong(_))) => awaiting_pong = false,
-                    Some(Ok(Message::Close(_)) | Err(_)) | None => return Ended::ByClient,
-                    Some(Ok(_)) => {}
-                },
+                () = heartbeat.due() => Ok(()),
+                incoming = socket.recv() => heartbeat.read(incoming),
+            };
+            if let Err(ended) = result {
+                return ended;
+            }
+            if heartbeat.is_due() {
+                let Err(ended) = self.beat(socket, &mut heartbeat).await else {
+                    continue;
+                };
+                return ended;
             }
         }
+    }
+
+    /// Sends `first` and every event already queued behind it (up to
+    /// [`MAX_BURST`]) that the client asked for, in one write: under a
+    /// firehose that is one system call per burst, not one per event.
+    async fn send_burst(
+        &self,
+        socket: &mut WebSocket,
+        subscription: &mut Subscription,
+        asked: &Asked,
+        first: Arc<LiveEvent>,
+    ) -> Result<(), Ended> {
+        let mut burst = vec![first];
+        while burst.len() < MAX_BURST {
+            match subscription.receiver.try_recv() {
+                Ok(event) => burst.push(event),
+                Err(TryRecvError::Lagged(_)) => return Err(Ended::Closed(Disconnect::FellBehind)),
+                // Closed is seen by the next recv, after this burst.
+                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+            }
+        }
+        let frames = burst
+            .iter()
+            .filter(|event| asked.wants(event))
+            .map(|event| Message::Text(event.text.clone()));
+        self.send_all(socket, frames).await
+    }
+
+    /// The heartbeat is due: the client has answered the last ping (or it is
+    /// closed with 4001), and gets the next.
+    async fn beat(&self, socket: &mut WebSocket, heartbeat: &mut Heartbeats) -> Result<(), Ended> {
+        if heartbeat.awaiting_pong {
+            // A busy feed leaves the socket unread: what arrived is read
+            // now, before the pong is called missing.
+            loop {
+                let mut incoming = std::pin::pin!(socket.recv());
+                match futures::poll!(incoming.as_mut()) {
+                    std::task::Poll::Ready(incoming) => heartbeat.read(incoming)?,
+                    std::task::Poll::Pending => break,
+                }
+            }
+            if heartbeat.awaiting_pong {
+                return Err(Ended::Closed(Disconnect::HeartbeatTimeout));
+            }
+        }
+        let frames = heartbeat.sent();
+        self.send_all(socket, frames).await
+    }
+}
+
+/// A watcher's heartbeat: a ping each interval, and a `heartbeat` text frame
+/// with it for a client that reads control frames. The ping is for the
+/// server (the pong proves the client alive); the text frame for the
+/// client's script, which sees no pings, to know the connection is.
+struct Heartbeats {
+    every: Duration,
+    next: std::pin::Pin<Box<tokio::time::Sleep>>,
+    /// The `heartbeat` frame, serialized once; `None` for a client that
+    /// reads no control frames.
+    text: Option<Utf8Bytes>,
+    awaiting_pong: bool,
+}
+
+impl Heartbeats {
+    fn new(every: Duration, control: bool) -> Self {
+        let text = control.then(|| {
+            let frame = LiveFrame::Heartbeat(Heartbeat {
+                every_ms: every.as_millis() as u64,
+            });
+            Utf8Bytes::from(serde_json::to_string(&frame).unwrap_or_default())
+        });
+        Self {
+            every,
+            next: Box::pin(tokio::time::sleep(every)),
+            text,
+            awaiting_pong: false,
+        }
+    }
+
+    /// Resolves when the next beat is due.
+    async fn due(&mut self) {
+        self.next.as_mut().await;
+    }
+
+    /// By the clock, not the timer: a timer that was never polled (the
+    /// feed was never idle) never fires.
+    fn is_due(&self) -> bool {
+        tokio::time::Instant::now() >= self.next.deadline()
+    }
+
+    /// The frames of one beat; the next is due a whole interval later, so
+    /// the client has that long to answer, even when this task was too
+    /// busy to beat on time.
+    fn sent(&mut self) -> impl Iterator<Item = Message> + use<> {
+        self.awaiting_pong = true;
+        let next = tokio::time::Instant::now() + self.every;
+        self.next.as_mut().reset(next);
+        let ping = Message::Ping(Default::default());
+        std::iter::once(ping).chain(self.text.clone().map(Message::Text))
+    }
+
+    /// Takes what the client sent: a pong answers the last ping; a close, an
+    /// error or the end of the stream ends the watcher.
+    fn read(&mut self, incoming: Option<Result<Message, axum::Error>>) -> Result<(), Ended> {
+        match incoming {
+            Some(Ok(Message::Pong(_))) => self.awaiting_pong = false,
+            Some(Ok(Message::Close(_)) | Err(_)) | None => return Err(Ended::ByClient),
+            Some(Ok(_)) => {}
+        }
+        Ok(())
     }
 }

@@ -535,6 +535,69 @@ async fn a_client_that_withholds_pongs_is_closed_with_4001() {
     assert_eq!(next_json(&mut answering).await["type"], "payment_received");
 }
 
+/// A feed that never lets its watcher idle still gets heartbeats through,
+/// and the client's pongs read: the watcher serves the feed first, but not
+/// only.
+#[tokio::test]
+async fn a_feed_that_never_pauses_keeps_its_heartbeat() {
+    let heartbeat = Duration::from_secs(1);
+    let app = TestApp::spawn_with(|config| config.limits.live.heartbeat = heartbeat).await;
+    // A small receive buffer: the client, not the publisher, sets the pace.
+    let mut client = small_buffer_client(&app).await;
+    let event = big_event(&app, 4096).await;
+    // A thread of its own, beside the runtime the server and the client
+    // share, keeps the watcher's channel full however fast it drains it.
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let publishing = {
+        let (hub, done) = (Arc::clone(&app.state.live.hub), Arc::clone(&done));
+        std::thread::spawn(move || {
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                // Always some queued, never near the watcher's limit (1,024):
+                // its channel is never empty, and it never falls behind.
+                if hub.queued("acme") < 896 {
+                    hub.publish("acme", vec![event.clone(); 64]);
+                } else {
+                    std::thread::yield_now();
+                }
+            }
+        })
+    };
+    let (mut pings, mut beats, mut payments) = (0, 0, 0);
+    let until = tokio::time::Instant::now() + heartbeat * 6;
+    for read in 0_u64.. {
+        // A slow reader (about 4,000 frames a second): the watcher waits on
+        // its socket while the publisher refills the channel, so each time
+        // the watcher comes back, events are waiting.
+        if read % 4 == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        // Reading answers each ping with a pong.
+        match tokio::time::timeout_at(until, client.next()).await {
+            Err(_) => break,
+            Ok(Some(Ok(Message::Ping(_)))) => pings += 1,
+            Ok(Some(Ok(Message::Text(text)))) => match serde_json::from_str::<Value>(&text).unwrap()["type"].as_str() {
+                Some("heartbeat") => beats += 1,
+                Some("payment_received") => payments += 1,
+                other => panic!("unexpected frame {other:?}"),
+            },
+            Ok(other) => panic!("the client got {other:?}"),
+        }
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    publishing.join().unwrap();
+    let hub = &app.state.live.hub;
+    assert!(payments > 1_000, "the feed was busy: {payments} payments");
+    assert!(pings >= 4, "{pings} pings in six heartbeats");
+    assert_eq!(beats, pings, "a heartbeat frame with every ping");
+    for cause in [
+        Disconnect::HeartbeatTimeout,
+        Disconnect::FellBehind,
+        Disconnect::SendTimeout,
+    ] {
+        assert_eq!(hub.disconnects(cause), 0, "{cause:?}");
+    }
+}
+
 /// A message of exactly `MAX_CLIENT_MESSAGE` bytes is read whole (in many
 /// reads: the server reads a client's socket 1 KiB at a time) and ignored;
 /// the feed goes on on the same connection.
