@@ -69,6 +69,18 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// How every Redis connection manager of the process behaves. Commands on
+/// the request path (cache generations, tickets, live batches) fail fast
+/// while Redis is away instead of waiting through the manager's default six
+/// reconnect attempts (about 10 s per request); the manager keeps
+/// reconnecting in the background.
+fn redis_manager_config() -> redis::aio::ConnectionManagerConfig {
+    redis::aio::ConnectionManagerConfig::new()
+        .set_number_of_retries(1)
+        .set_connection_timeout(Some(std::time::Duration::from_millis(500)))
+        .set_response_timeout(Some(std::time::Duration::from_secs(2)))
+}
+
 /// Connects to the backends named by `config`.
 pub async fn connect(config: Config) -> anyhow::Result<AppState> {
     // A malformed origin stops the start, with its name.
@@ -83,16 +95,8 @@ pub async fn connect(config: Config) -> anyhow::Result<AppState> {
                 .context("parsing REDIS_URL")?
                 .set_tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true));
             let client = redis::Client::open(info).context("parsing REDIS_URL")?;
-            // Commands on the request path (cache generations, tickets)
-            // fail fast while Redis is away instead of waiting through the
-            // manager's default six reconnect attempts (about 10 s per
-            // request); the manager keeps reconnecting in the background.
-            let config = redis::aio::ConnectionManagerConfig::new()
-                .set_number_of_retries(1)
-                .set_connection_timeout(Some(std::time::Duration::from_millis(500)))
-                .set_response_timeout(Some(std::time::Duration::from_secs(2)));
             let manager = client
-                .get_connection_manager_with_config(config)
+                .get_connection_manager_with_config(redis_manager_config())
                 .await
                 .context("connecting to redis")?;
             Some((client, manager))
@@ -102,17 +106,15 @@ pub async fn connect(config: Config) -> anyhow::Result<AppState> {
     let limits = config.limits;
     let live = match &redis {
         None => live::Live::local(limits.live),
-        Some((client, manager)) => {
-            let bus = live::bus::RedisBus::new(
-                client.clone(),
-                manager.clone(),
-                &config.redis_prefix,
-                limits.live.replay,
-            );
-            live::Live::shared(bus, store.clone(), limits.live)
-                .await
-                .context("reading the live streams from redis")?
-        }
+        Some((client, _)) => live::Live::shared(
+            client.clone(),
+            redis_manager_config(),
+            &config.redis_prefix,
+            store.clone(),
+            limits.live,
+        )
+        .await
+        .context("reading the live streams from redis")?,
     };
     let redis = redis.map(|(_, manager)| manager);
     let cache = match &redis {

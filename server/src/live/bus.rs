@@ -14,6 +14,13 @@
 //! from their beginning, so its history already holds the replay window and
 //! clients can resume on any instance, across restarts of any instance.
 //!
+//! All of it runs on a thread of its own, with a runtime of its own
+//! ([`SharedBus`]). On the server's runtime, under fan-out load, thousands
+//! of watcher tasks are queued, and each Redis reply waited a whole turn of
+//! that queue before its task ran: the script's reply, then the stream
+//! read's, a few milliseconds each under load, so the Redis path delivered
+//! later than the local one and gave up at a lower rate (issue 13).
+//!
 //! Redis keeps nothing on disk here: when it restarts, sequences and streams
 //! are gone, the next publish creates a new epoch, and watchers reconnect and
 //! resync. While Redis is down, payments are still accepted (they live in
@@ -24,7 +31,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use paypulse_shared::live::FeedItem;
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::streams::{StreamReadOptions, StreamReadReply};
 use redis::{AsyncCommands, AsyncConnectionConfig};
 
@@ -76,7 +83,7 @@ return seq
 ";
 
 /// Publishes to and reads from the Redis streams of every tenant.
-pub struct RedisBus {
+struct RedisBus {
     /// Tenants this instance published or subscribed for, so their streams
     /// are read at once rather than at the next tenant refresh.
     announced: std::sync::Mutex<std::collections::HashSet<String>>,
@@ -88,8 +95,95 @@ pub struct RedisBus {
     window: ReplayWindow,
 }
 
+/// The feed's Redis side as the rest of the process uses it: every command
+/// runs on the bus's thread.
+#[derive(Clone)]
+pub struct SharedBus {
+    bus: Arc<RedisBus>,
+    thread: Arc<BusThread>,
+}
+
+impl SharedBus {
+    /// Starts the bus's thread, connects there, delivers what the streams
+    /// hold to `hub`, and keeps reading them there in the background.
+    pub async fn start(
+        client: redis::Client,
+        config: ConnectionManagerConfig,
+        prefix: &str,
+        window: ReplayWindow,
+        hub: Arc<LiveHub>,
+        store: Store,
+    ) -> anyhow::Result<Self> {
+        let thread = Arc::new(BusThread::start()?);
+        let prefix = prefix.to_owned();
+        let bus = thread
+            .run(async move {
+                // Made on this thread, the connection's own task runs here.
+                let manager = client.get_connection_manager_with_config(config).await?;
+                Ok(Arc::new(RedisBus::new(client, manager, &prefix, window)))
+            })
+            .await?;
+        let positions = thread
+            .run({
+                let (bus, hub, store) = (Arc::clone(&bus), Arc::clone(&hub), store.clone());
+                async move { bus.catch_up(&hub, &store).await }
+            })
+            .await?;
+        thread.handle.spawn(Arc::clone(&bus).consume(hub, store, positions));
+        Ok(Self { bus, thread })
+    }
+
+    /// Numbers and appends `events` of `tenant` to its stream.
+    pub async fn publish(&self, tenant: &str, events: Vec<FeedItem>) -> anyhow::Result<()> {
+        let (bus, tenant) = (Arc::clone(&self.bus), tenant.to_owned());
+        self.thread
+            .run(async move { bus.publish(&tenant, &events).await })
+            .await
+    }
+
+    /// The epoch of `tenant`'s shared sequence, created if Redis has none.
+    pub async fn ensure_epoch(&self, tenant: &str) -> anyhow::Result<String> {
+        let (bus, tenant) = (Arc::clone(&self.bus), tenant.to_owned());
+        self.thread
+            .run(async move { Ok(bus.ensure_epoch(&tenant).await?) })
+            .await
+    }
+}
+
+/// A thread running a single-threaded runtime for the bus, until the last
+/// [`SharedBus`] goes: the runtime, and the tasks on it, go with it.
+struct BusThread {
+    handle: tokio::runtime::Handle,
+    /// Dropped, it ends the thread.
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl BusThread {
+    fn start() -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let handle = runtime.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new().name("live-bus".into()).spawn(move || {
+            // An error is the sender dropped: the feed is gone.
+            runtime.block_on(stopped).ok();
+        })?;
+        Ok(Self { handle, _stop: stop })
+    }
+
+    /// Runs `work` on the bus's thread and waits for it.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl Future<Output = anyhow::Result<T>> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        self.handle
+            .spawn(work)
+            .await
+            .map_err(|error| anyhow::anyhow!("live bus: {error}"))?
+    }
+}
+
 impl RedisBus {
-    pub fn new(client: redis::Client, manager: ConnectionManager, prefix: &str, window: ReplayWindow) -> Self {
+    fn new(client: redis::Client, manager: ConnectionManager, prefix: &str, window: ReplayWindow) -> Self {
         Self {
             announced: std::sync::Mutex::default(),
             client,
@@ -106,7 +200,7 @@ impl RedisBus {
     }
 
     /// Numbers and appends `events` of `tenant` to its stream.
-    pub async fn publish(&self, tenant: &str, events: &[FeedItem]) -> anyhow::Result<()> {
+    async fn publish(&self, tenant: &str, events: &[FeedItem]) -> anyhow::Result<()> {
         if events.is_empty() {
             return Ok(());
         }
@@ -128,7 +222,7 @@ impl RedisBus {
     }
 
     /// The epoch of `tenant`'s shared sequence, created if Redis has none.
-    pub async fn ensure_epoch(&self, tenant: &str) -> redis::RedisResult<String> {
+    async fn ensure_epoch(&self, tenant: &str) -> redis::RedisResult<String> {
         self.announce(tenant);
         let mut connection = self.manager.clone();
         self.epoch_script
@@ -148,7 +242,7 @@ impl RedisBus {
     /// Delivers everything the streams hold now to `hub`, so an instance
     /// starts with the shared history (and `hello` reports the shared `seq`).
     /// Returns where each stream was read up to.
-    pub async fn catch_up(&self, hub: &LiveHub, store: &Store) -> anyhow::Result<HashMap<String, String>> {
+    async fn catch_up(&self, hub: &LiveHub, store: &Store) -> anyhow::Result<HashMap<String, String>> {
         let mut positions = HashMap::new();
         let mut connection = self.manager.clone();
         for tenant in store.tenant_ids().await? {
@@ -166,7 +260,7 @@ impl RedisBus {
 
     /// Reads every tenant's stream into `hub` from `positions` until the
     /// process ends, reconnecting after errors.
-    pub async fn consume(self: Arc<Self>, hub: Arc<LiveHub>, store: Store, mut positions: HashMap<String, String>) {
+    async fn consume(self: Arc<Self>, hub: Arc<LiveHub>, store: Store, mut positions: HashMap<String, String>) {
         let config = AsyncConnectionConfig::new().set_response_timeout(Some(BLOCK * 5));
         loop {
             let mut connection = match self.client.get_multiplexed_async_connection_with_config(&config).await {

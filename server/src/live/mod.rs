@@ -37,7 +37,7 @@ use crate::params::{self, Params};
 use crate::routes::{Needs, Route};
 use crate::store::Store;
 use crate::store::documents::Role;
-use bus::RedisBus;
+use bus::SharedBus;
 use hub::{Disconnect, Hold, LiveEvent, LiveHub, Subscription};
 use paypulse_shared::error::ErrorCode;
 use std::sync::Arc;
@@ -79,7 +79,7 @@ impl Default for LiveLimits {
 #[derive(Clone)]
 pub struct Live {
     pub hub: Arc<LiveHub>,
-    bus: Option<Arc<RedisBus>>,
+    bus: Option<SharedBus>,
     limits: LiveLimits,
 }
 
@@ -95,11 +95,15 @@ impl Live {
 
     /// A feed shared through Redis: reads what the streams hold, then keeps
     /// reading them in the background.
-    pub async fn shared(bus: RedisBus, store: Store, limits: LiveLimits) -> anyhow::Result<Self> {
+    pub async fn shared(
+        client: redis::Client,
+        config: redis::aio::ConnectionManagerConfig,
+        prefix: &str,
+        store: Store,
+        limits: LiveLimits,
+    ) -> anyhow::Result<Self> {
         let hub = Arc::new(LiveHub::new(limits.replay, limits.watcher_queue, limits.max_watchers));
-        let bus = Arc::new(bus);
-        let positions = bus.catch_up(&hub, &store).await?;
-        tokio::spawn(Arc::clone(&bus).consume(Arc::clone(&hub), store, positions));
+        let bus = SharedBus::start(client, config, prefix, limits.replay, Arc::clone(&hub), store).await?;
         Ok(Self {
             hub,
             bus: Some(bus),
@@ -129,10 +133,11 @@ impl Live {
         match &self.bus {
             None => self.hub.publish(tenant, events),
             Some(bus) => {
-                if let Err(error) = bus.publish(tenant, &events).await {
+                let count = events.len();
+                if let Err(error) = bus.publish(tenant, events).await {
                     // The payments are stored; watchers miss them and resync
                     // when the feed restarts.
-                    tracing::warn!(%error, tenant, count = events.len(), "live events not published");
+                    tracing::warn!(%error, tenant, count, "live events not published");
                 }
             }
         }
