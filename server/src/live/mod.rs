@@ -160,11 +160,7 @@ async fn connect(
     let subscription = live
         .subscribe(&tenant.id, query.since.map(|since| (since, query.epoch.as_deref())))
         .await?;
-    let asked = Asked {
-        resumed: query.since.is_some(),
-        control: query.control,
-        filter: query.filter,
-    };
+    let asked = Asked::new(query.since.is_some(), query.control, query.filter);
     let watcher = Watcher {
         hub: Arc::clone(&live.hub),
         limits: live.limits,
@@ -195,11 +191,26 @@ struct Asked {
     /// It reads `hello`, `heartbeat` and `alert` frames.
     control: bool,
     filter: PaymentFilter,
+    /// The filter lets every payment through.
+    unfiltered: bool,
 }
 
 impl Asked {
+    fn new(resumed: bool, control: bool, filter: PaymentFilter) -> Self {
+        Self {
+            resumed,
+            control,
+            unfiltered: filter.is_empty(),
+            filter,
+        }
+    }
+
     fn wants(&self, event: &LiveEvent) -> bool {
-        event.passes(&self.filter, self.control)
+        match event.item {
+            // Most clients filter nothing: no look at the payment then.
+            FeedItem::Payment(_) if self.unfiltered => true,
+            _ => event.passes(&self.filter, self.control),
+        }
     }
 }
 
@@ -297,6 +308,10 @@ impl Watcher {
     }
 
     async fn serve(&self, socket: &mut WebSocket, mut subscription: Subscription, asked: Asked, hold: &Hold) -> Ended {
+        // Joined after the shutdown began: its channel will not be closed.
+        if hold.is_closing() {
+            return Ended::ServerClosing;
+        }
         if asked.control
             && let Err(ended) = self.send(socket, control(LiveFrame::Hello, &subscription)).await
         {
@@ -357,7 +372,9 @@ impl Watcher {
 
     /// Sends `first` and every event already queued behind it (up to
     /// [`MAX_BURST`]) that the client asked for, in one write: under a
-    /// firehose that is one system call per burst, not one per event.
+    /// firehose that is one system call per burst, not one per event. Each
+    /// queued event is taken as the one before is fed, as the bare server
+    /// does, with nothing gathered first.
     async fn send_burst(
         &self,
         socket: &mut WebSocket,
@@ -365,20 +382,33 @@ impl Watcher {
         asked: &Asked,
         first: Arc<LiveEvent>,
     ) -> Result<(), Ended> {
-        let mut burst = vec![first];
-        while burst.len() < MAX_BURST {
-            match subscription.receiver.try_recv() {
-                Ok(event) => burst.push(event),
-                Err(TryRecvError::Lagged(_)) => return Err(Ended::Closed(Disconnect::FellBehind)),
-                // Closed is seen by the next recv, after this burst.
-                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+        let receiver = &mut subscription.receiver;
+        let mut lagged = false;
+        let mut taken = 0;
+        let mut first = Some(first);
+        let frames = std::iter::from_fn(|| {
+            while taken < MAX_BURST {
+                taken += 1;
+                let event = match first.take().map_or_else(|| receiver.try_recv(), Ok) {
+                    Ok(event) => event,
+                    Err(TryRecvError::Lagged(_)) => {
+                        lagged = true;
+                        return None;
+                    }
+                    // Closed is seen by the next recv, after this burst.
+                    Err(TryRecvError::Empty | TryRecvError::Closed) => return None,
+                };
+                if asked.wants(&event) {
+                    return Some(Message::Text(event.text.clone()));
+                }
             }
+            None
+        });
+        self.send_all(socket, frames).await?;
+        if lagged {
+            return Err(Ended::Closed(Disconnect::FellBehind));
         }
-        let frames = burst
-            .iter()
-            .filter(|event| asked.wants(event))
-            .map(|event| Message::Text(event.text.clone()));
-        self.send_all(socket, frames).await
+        Ok(())
     }
 
     /// The heartbeat is due: the client has answered the last ping (or it is
