@@ -1,7 +1,8 @@
 //! Faults (issue 13), each on a MongoDB-compatible server of the test's own,
 //! so stopping it or leaving a transaction open in it disturbs no other
 //! test: the database stopped under traffic and started again
-//! ([`database_down`]), and the server killed in the middle of ingest
+//! ([`database_down`]), the database killed under traffic
+//! ([`database_killed`]), and the server killed in the middle of ingest
 //! ([`crash`]); and the database that answers nothing (through a stalling
 //! proxy: [`database_hangs`]). Redis stopped and started again is
 //! `fanout::a_redis_restart_keeps_ingest_working_and_restarts_the_feed`.
@@ -9,6 +10,7 @@
 mod crash;
 mod database_down;
 mod database_hangs;
+mod database_killed;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -38,17 +40,31 @@ pub struct PrivateDatabase {
     /// Its data and its log.
     storage: TempDir,
     transaction_lifetime: Duration,
+    /// Each commit is on disk before it is acknowledged (`--sync-on-commit`),
+    /// as with MongoDB's journal: a SIGKILL loses nothing acknowledged.
+    synced: bool,
 }
 
 impl PrivateDatabase {
     /// Starts one whose open transactions are aborted after
     /// `transaction_lifetime` idle.
     pub fn start(transaction_lifetime: Duration) -> Self {
+        Self::launched(transaction_lifetime, false)
+    }
+
+    /// Starts one that syncs each commit to disk before acknowledging it
+    /// (about 19× slower writes): what a SIGKILL must not lose.
+    pub fn start_synced(transaction_lifetime: Duration) -> Self {
+        Self::launched(transaction_lifetime, true)
+    }
+
+    fn launched(transaction_lifetime: Duration, synced: bool) -> Self {
         let mut database = Self {
             child: None,
             port: free_port(),
             storage: TempDir::new("paypulse-private-db"),
             transaction_lifetime,
+            synced,
         };
         database.launch();
         database
@@ -84,6 +100,7 @@ impl PrivateDatabase {
                 "--storage-path",
             ])
             .arg(self.data_path())
+            .args(self.synced.then_some("--sync-on-commit"))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("sharing the log"))
             .stderr(log)
@@ -125,6 +142,21 @@ impl PrivateDatabase {
             std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err(),
             "nothing listens on the database's port once it stopped"
         );
+    }
+
+    /// Kills it (SIGKILL: no chance to write what it holds or to close its
+    /// connections), and waits until it has exited.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("sending SIGKILL");
+            child.wait().expect("waiting for SecantusDB");
+        }
+    }
+
+    /// Starts it again on the same port over the same data, after [`Self::kill`].
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "it is still running");
+        self.launch();
     }
 
     /// Starts it again on the same port over the same data.
