@@ -449,6 +449,14 @@ async fn every_number_on_screen_equals_the_api() {
     assert_eq!(total.as_deref(), Some("12345.97"));
     let text = page.text("[data-testid=metric-total-volume]").await;
     assert_eq!(text, "$12,345.97", "shown as exact money");
+    let styles = page
+        .step(page.client.execute(crate::webdriver::STYLE_PROBE, Vec::new()))
+        .await;
+    assert_eq!(
+        styles,
+        json!({"sheetApplied": false, "attributeApplied": true}),
+        "inline styles under the page's CSP"
+    );
     let url = page.step(page.client.current_url()).await;
     assert!(
         url.fragment().is_none(),

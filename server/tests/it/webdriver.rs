@@ -285,3 +285,20 @@ pub async fn save_evidence(client: &Client, name: &str) {
     }
     eprintln!("UI evidence saved in {}/{name}.{{png,html}}", folder.display());
 }
+
+/// Whether the page's Content Security Policy holds, on a dashboard showing
+/// its metrics: it adds an inline style sheet and reads whether it applies
+/// (`sheetApplied`, which must not), and whether a method's share bar got
+/// the width its `style` attribute gives it (`attributeApplied`, which must).
+pub const STYLE_PROBE: &str = "
+    const grid = document.querySelector('[data-testid=metrics-grid]');
+    const sheet = document.createElement('style');
+    sheet.textContent = '[data-testid=metrics-grid] { outline: 7px solid rgb(1, 2, 3); }';
+    document.head.appendChild(sheet);
+    const sheetApplied = getComputedStyle(grid).outlineWidth === '7px';
+    sheet.remove();
+    // A blocked `style` attribute stays in the markup but is not parsed.
+    const bar = document.querySelector('.method-share .bar');
+    const attributeApplied = bar.getAttribute('style').startsWith('width') && bar.style.width !== '';
+    return { sheetApplied, attributeApplied };
+";

@@ -44,7 +44,7 @@ async fn desktop_app_checks_and_remembers_its_sign_in_and_notifies_each_alert_on
     // First start: a wrong key is refused with the reason, the right one is
     // saved and shows the dashboard.
     let window = driver.session(capabilities.clone()).await;
-    let (refusal, (value, text), stored) = drive(&window, "desktop", "driving the desktop app", async {
+    let (refusal, (value, text), stored, styles) = drive(&window, "desktop", "driving the desktop app", async {
         sign_in(&window, "globex", "pk_not_a_key", &app.url("")).await?;
         let refusal = shows(&window, "[data-testid=settings-error]").await?.text().await?;
         sign_in(&window, "globex", "pk_demo_globex_viewer", &app.url("")).await?;
@@ -55,9 +55,17 @@ async fn desktop_app_checks_and_remembers_its_sign_in_and_notifies_each_alert_on
             .execute("return JSON.stringify(Object.assign({}, window.localStorage));", vec![])
             .await?;
         shows(&window, "[data-testid=connection-status][data-state=live]").await?;
-        Step::Ok((refusal, total, stored))
+        let styles = window.execute(crate::webdriver::STYLE_PROBE, vec![]).await?;
+        Step::Ok((refusal, total, stored, styles))
     })
     .await;
+    // The policy holds in WebKitGTK: no inline style sheet applies, while
+    // the `style` attributes the dashboard sets (`style-src-attr`) do.
+    assert_eq!(
+        styles,
+        json!({"sheetApplied": false, "attributeApplied": true}),
+        "inline styles under the desktop's CSP"
+    );
     assert!(refusal.contains("does not know this API key"), "{refusal}");
     let shown: f64 = value.as_deref().expect("data-value").parse().unwrap();
     assert_eq!(Some(shown), api["totalVolume"].as_f64());
