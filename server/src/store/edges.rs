@@ -389,7 +389,8 @@ impl Store {
         // small document); only a difference that stays is another
         // instance's write, and then the quarter is read.
         let deadline = tokio::time::Instant::now() + IN_FLIGHT_WAIT;
-        let mut stored = stored.to_vec();
+        // Copied only when read afresh.
+        let mut stored = std::borrow::Cow::Borrowed(stored);
         for look in 0..=REREADS {
             let Some(quarter) = self.edges().get(&key) else {
                 break;
@@ -401,14 +402,15 @@ impl Store {
                 break;
             }
             self.edges().one_recorded(deadline).await;
-            stored = self
-                .rollup_cells(
+            stored = std::borrow::Cow::Owned(
+                self.rollup_cells(
                     Level::Quarter,
                     tenant_id,
                     start,
                     start + TimeDelta::minutes(CELL_MINUTES),
                 )
-                .await?;
+                .await?,
+            );
         }
         let expected: u64 = stored.iter().map(|cell| cell.stats.succeeded + cell.stats.failed).sum();
         if expected > MAX_QUARTER_PAYMENTS as u64 {
