@@ -17,7 +17,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::join_all;
-use mongodb::bson::doc;
 
 use super::PrivateDatabase;
 use crate::common::{TestApp, card_payment, eventually};
@@ -76,17 +75,7 @@ async fn a_server_killed_during_ingest_loses_no_acknowledged_payment_and_no_roll
     );
 
     let server = ServerProcess::start_at(&app, port, true).await;
-    let stored = app
-        .store
-        .payments()
-        .count_documents(doc! { "tenantId": "acme", "externalId": { "$in": &acknowledged } })
-        .await
-        .unwrap();
-    assert_eq!(
-        stored,
-        acknowledged.len() as u64,
-        "every acknowledged payment is stored, once"
-    );
+    super::assert_stored_once(&app, "acme", &acknowledged).await;
     // Sent again after the restart, an acknowledged payment is a replay
     // (once the dead process's transaction is gone, a 503 until then).
     for external_id in acknowledged.iter().rev().take(3) {

@@ -14,7 +14,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::join_all;
-use mongodb::bson::doc;
 
 use super::PrivateDatabase;
 use crate::common::{TestApp, card_payment, eventually};
@@ -89,17 +88,7 @@ async fn a_database_killed_during_ingest_loses_no_acknowledged_payment_and_no_ro
     }
     let Answers { acknowledged, refused } = std::mem::take(&mut *answers.lock().unwrap());
 
-    let stored = app
-        .store
-        .payments()
-        .count_documents(doc! { "tenantId": "acme", "externalId": { "$in": &acknowledged } })
-        .await
-        .unwrap();
-    assert_eq!(
-        stored,
-        acknowledged.len() as u64,
-        "every acknowledged payment is stored, once"
-    );
+    super::assert_stored_once(&app, "acme", &acknowledged).await;
     // Sent again, a refused payment is stored: new (201), or a replay (200)
     // of one whose commit landed before the database died.
     let mut replays = 0;

@@ -19,6 +19,21 @@ use std::time::{Duration, Instant};
 use crate::process::free_port;
 use crate::webdriver::TempDir;
 
+/// Asserts that each of `external_ids` of `tenant` is stored, once.
+pub async fn assert_stored_once(app: &crate::common::TestApp, tenant: &str, external_ids: &[String]) {
+    let stored = app
+        .store
+        .payments()
+        .count_documents(mongodb::bson::doc! { "tenantId": tenant, "externalId": { "$in": external_ids } })
+        .await
+        .expect("counting payments");
+    assert_eq!(
+        stored,
+        external_ids.len() as u64,
+        "every acknowledged payment is stored, once"
+    );
+}
+
 /// Start-up takes a few seconds (Python); allow for a loaded machine.
 const START_TIMEOUT: Duration = Duration::from_secs(90);
 
