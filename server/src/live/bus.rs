@@ -248,7 +248,7 @@ impl RedisBus {
         for tenant in store.tenant_ids().await? {
             let stream = self.key(&tenant, "stream");
             let entries: redis::streams::StreamRangeReply = connection.xrange_all(&stream).await?;
-            hub.deliver(&tenant, entries.ids.iter().filter_map(numbered));
+            deliver(hub, &tenant, &entries.ids);
             let position = entries
                 .ids
                 .last()
@@ -317,9 +317,7 @@ impl RedisBus {
                     let Some(tenant) = tenant_of(&self.prefix, &stream.key) else {
                         continue;
                     };
-                    // Read outside the hub's lock, delivered under it at once.
-                    let events: Vec<Numbered> = stream.ids.iter().filter_map(numbered).collect();
-                    hub.deliver(&tenant, events);
+                    deliver(&hub, &tenant, &stream.ids);
                     if let Some(last) = stream.ids.last() {
                         positions.insert(stream.key.clone(), last.id.clone());
                     }
@@ -341,6 +339,13 @@ fn entry_age(id: &str) -> Duration {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |since| since.as_millis() as u64);
     Duration::from_millis(now.saturating_sub(added))
+}
+
+/// Hands `tenant`'s stream `entries` to the hub: read outside its lock,
+/// delivered under it at once.
+fn deliver(hub: &LiveHub, tenant: &str, entries: &[redis::streams::StreamId]) {
+    let events: Vec<Numbered> = entries.iter().filter_map(numbered).collect();
+    hub.deliver(tenant, events);
 }
 
 /// The event one stream entry holds, or `None` (logged) when it is not one.
