@@ -180,8 +180,8 @@ impl TrendWindow {
 
 /// The points of `window`, computed exactly: buckets of a quarter hour and
 /// more from the rollups (the coarsest level each bucket is made of), finer
-/// ones from the payments of each quarter, kept in memory while its rollup
-/// says they are unchanged (`store::edges`). Each bucket is judged against
+/// ones from the payments of each quarter, kept in memory while no other
+/// writer has written to it (`store::edges`). Each bucket is judged against
 /// its seasons (`seasons`) on the share of it inside the range and before
 /// `now`.
 pub async fn trend_points(store: &Store, tenant: &TenantDoc, window: &TrendWindow) -> ApiResult<Vec<TrendData>> {

@@ -14,27 +14,46 @@
 //!
 //! Trend buckets finer than a quarter (1 and 5 minutes) are computed from
 //! kept quarters too, the current one included: this process adds what it
-//! commits to the quarters it keeps (`record_*`), so under its own writes
-//! the current quarter stays valid instead of being read again after every
-//! payment; a write of another instance still shows as different sums and
-//! the quarter is read again.
+//! commits to the quarters it keeps (`record_*`), so under its own writes the
+//! current quarter stays valid instead of being read again after every
+//! payment.
 //!
-//! Between a write's commit and its `record_*` the rollup already holds the
-//! payment and the kept quarter not yet; and a write recorded after a read
-//! took the rollup puts the kept quarter ahead of it. A read that meets
-//! either waits for this process's writes in flight to be recorded and
-//! looks at the rollup again (a few times, within [`IN_FLIGHT_WAIT`])
-//! before it reads the quarter. A quarter
-//! that is read again is merged with the kept one (payments are never
-//! deleted, and a refund never undone), so a write recorded while the read
-//! ran is neither lost nor counted twice. Without both, the soak found a
-//! loop: once reading a busy quarter took longer than the time between two
-//! payments, the read's result never matched the rollup again, and every
-//! evaluation and trend read the whole quarter, until SecantusDB was
+//! What tells a kept quarter from a stale one is who wrote to the quarter,
+//! not its sums. Every write to a quarter's rollup bumps its version `v`, and
+//! a write of this process also bumps `w.<writer>` (this cache's id) in the
+//! same transaction. So `v - w.<writer>` counts the writes of everyone else
+//! (other instances, imports, repairs, older versions of the server), and
+//! `w.<writer>` this process's own. A kept quarter remembers both as of its
+//! read and counts the writes of its own it has recorded since:
+//! - other writers' count changed: stale, the quarter is read again;
+//! - our count in the rollup at most what was recorded: current (it may hold
+//!   a write of ours the rollup read missed, which is only newer);
+//! - more: a commit of ours not recorded yet. The read waits for this
+//!   process's writes in flight to be recorded (within [`IN_FLIGHT_WAIT`])
+//!   and judges again against the same rollup; with nothing left in flight
+//!   it reads the quarter.
+//!
+//! The writer commits one transaction at a time, and records them in the
+//! order they commit, so a count of ours is a prefix of our writes: equal
+//! counts are the same writes. Comparing sums instead (as this did first)
+//! had no way to tell "ahead by a write of ours" from "behind by another
+//! instance's": the soak found that with a write always in flight (commits
+//! overlapping at 50 payments/s) a read nearly never matched, and every
+//! evaluation and trend read the current quarter whole, until SecantusDB was
 //! saturated with it.
+//!
+//! A write whose outcome is unknown (an error, or a cancelled request) may
+//! have committed without being recorded, and a count cannot tell which
+//! write it missed. Then the kept quarters are dropped and none is kept for
+//! [`DISTRUST`] (longer than a commit can stay pending); reads meanwhile
+//! aggregate the raw payments, as for a quarter too busy to keep.
+//!
+//! A quarter that is read again is merged with the kept one (payments are
+//! never deleted, and a refund never undone), so a write recorded while the
+//! read ran is neither lost nor counted twice.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -46,6 +65,7 @@ use paypulse_shared::payment::PaymentStatus;
 use paypulse_shared::stats::{CELL_MINUTES, Cell, Stats, cell_start};
 
 use super::documents::{in_range, read_i64, to_chrono};
+use super::rollups::cells_from_document;
 use super::rollups::{Level, ceil_to_cell};
 use super::{Store, names};
 
@@ -63,12 +83,52 @@ const MAX_PAYMENTS: usize = 300_000;
 /// to half and requests met the deadline; py-spy showed the `$group`).
 const MAX_QUARTER_PAYMENTS: usize = 60_000;
 
-/// How long a read whose kept quarter differs from the rollup waits for
-/// this process's writes in flight to be recorded, before it reads the
-/// quarter again: a commit's round trip, with room for a busy database.
+/// How long a read whose rollup counts a write of ours not yet recorded
+/// waits for this process's writes in flight to be recorded, before it reads
+/// the quarter again: a commit's round trip, with room for a busy database.
 const IN_FLIGHT_WAIT: Duration = Duration::from_millis(200);
-/// Fresh reads of a quarter's rollup before the quarter itself is read.
-const REREADS: usize = 3;
+/// How long no quarter is kept after a write of this process ended without
+/// a known outcome: the driver retries a commit whose result is unknown for
+/// up to two minutes, and the server ends a transaction a minute after it
+/// began, so past this the write has landed or never will.
+const DISTRUST: Duration = Duration::from_secs(150);
+
+/// A quarter's rollup as a kept quarter is judged against: its cells, and
+/// who has written to it (see the module).
+#[derive(Clone, Debug, Default)]
+pub struct StoredQuarter {
+    pub cells: Vec<Cell>,
+    /// Writes by anyone but this process: `v - w.<writer>`.
+    others: i64,
+    /// Writes by this process: `w.<writer>`.
+    mine: i64,
+}
+
+impl StoredQuarter {
+    /// One quarter's rollup document, as seen by the writer `writer`.
+    fn of(document: &Document, writer: &str) -> Self {
+        let mine = document
+            .get_document("w")
+            .map(|writers| read_i64(writers, writer))
+            .unwrap_or(0);
+        Self {
+            cells: cells_from_document(document),
+            others: read_i64(document, "v") - mine,
+            mine,
+        }
+    }
+}
+
+/// How a kept quarter stands against a quarter's rollup.
+#[derive(Debug, PartialEq)]
+enum Standing {
+    /// Exactly the quarter's payments as of the rollup, or later.
+    Current,
+    /// Missing a write of this process that the rollup counts.
+    Behind,
+    /// Another writer wrote to the quarter since it was read.
+    Stale,
+}
 
 /// One payment as a quarter's sums need it.
 #[derive(Clone, Debug)]
@@ -111,19 +171,38 @@ pub struct Quarter {
     /// The ids of `payments`: a payment is added once.
     ids: HashSet<ObjectId>,
     totals: BTreeMap<String, Stats>,
+    /// Other writers' writes as of the rollup read before the payments.
+    others: i64,
+    /// This process's writes it holds: as of that rollup read, plus each
+    /// one recorded since.
+    mine: i64,
 }
 
 impl Quarter {
-    fn new(start: DateTime<Utc>, mut payments: Vec<Entry>) -> Self {
+    /// The quarter of `payments`, read after its rollup showed `stored`.
+    fn new(start: DateTime<Utc>, mut payments: Vec<Entry>, stored: &StoredQuarter) -> Self {
         payments.sort_by_key(|entry| entry.created_at);
         let mut quarter = Self {
             start,
             ids: payments.iter().map(|entry| entry.id).collect(),
             payments,
             totals: BTreeMap::new(),
+            others: stored.others,
+            mine: stored.mine,
         };
         quarter.total();
         quarter
+    }
+
+    /// How these payments stand against the rollup `stored` (see the module).
+    fn standing(&self, stored: &StoredQuarter) -> Standing {
+        if stored.others != self.others {
+            Standing::Stale
+        } else if stored.mine <= self.mine {
+            Standing::Current
+        } else {
+            Standing::Behind
+        }
     }
 
     fn total(&mut self) {
@@ -168,7 +247,8 @@ impl Quarter {
     }
 
     /// This quarter as read, with what `kept` holds that the read missed: a
-    /// payment recorded while the read ran, or a refund.
+    /// payment recorded while the read ran, or a refund. It then holds our
+    /// writes as far as either did.
     fn merged_with(mut self, kept: &Quarter) -> Self {
         let missed: Vec<Entry> = kept
             .payments
@@ -183,22 +263,8 @@ impl Quarter {
             .map(|entry| entry.id)
             .collect();
         self.apply(&missed, &refunded);
+        self.mine = self.mine.max(kept.mine);
         self
-    }
-
-    /// Whether these are still exactly the payments `stored` (the quarter's
-    /// rollup, one cell per method) counts.
-    pub fn matches(&self, stored: &[Cell]) -> bool {
-        let stored: BTreeMap<&str, &Stats> = stored
-            .iter()
-            .filter(|cell| !cell.stats.is_empty())
-            .map(|cell| (cell.method.as_str(), &cell.stats))
-            .collect();
-        stored.len() == self.totals.len()
-            && self
-                .totals
-                .iter()
-                .all(|(method, totals)| stored.get(method.as_str()) == Some(&totals))
     }
 
     /// The quarter's cells (one per method) of the payments in `[from, to)`.
@@ -231,22 +297,56 @@ impl Quarter {
 type Key = (String, i64);
 
 /// Quarters kept per process, bounded by their number of payments.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct EdgeCache {
+    /// This cache's id among the writers of a rollup (`w.<writer>`).
+    writer: String,
     inner: Mutex<Kept>,
     /// This process's writes between their start and their `record_*`.
     in_flight: AtomicUsize,
     /// Told each time one of them is over.
     recorded: tokio::sync::Notify,
+    /// Quarters read whole from the payments, for operators and tests.
+    reads: AtomicU64,
 }
 
-/// A write in flight (see [`EdgeCache::writing`]); over when dropped.
-pub struct Writing<'a>(&'a EdgeCache);
+impl Default for EdgeCache {
+    fn default() -> Self {
+        Self {
+            // Unique per process start (and per store in a test process),
+            // and a plain field name: hex digits only.
+            writer: ObjectId::new().to_hex(),
+            inner: Mutex::default(),
+            in_flight: AtomicUsize::new(0),
+            recorded: tokio::sync::Notify::new(),
+            reads: AtomicU64::new(0),
+        }
+    }
+}
+
+/// A write in flight (see [`EdgeCache::writing`]). Its caller ends it with
+/// [`Writing::recorded`] once its `record_*` is done; dropped without that
+/// (an error, a cancelled request) its outcome is unknown, and the cache
+/// stops trusting what it keeps for a while.
+pub struct Writing<'a> {
+    cache: &'a EdgeCache,
+    recorded: bool,
+}
+
+impl Writing<'_> {
+    /// The write is recorded (or wrote nothing): its outcome is known.
+    pub fn recorded(mut self) {
+        self.recorded = true;
+    }
+}
 
 impl Drop for Writing<'_> {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
-        self.0.recorded.notify_waiters();
+        if !self.recorded {
+            self.cache.distrust();
+        }
+        self.cache.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.cache.recorded.notify_waiters();
     }
 }
 
@@ -256,6 +356,15 @@ struct Kept {
     /// Keys in the order they were kept, for eviction.
     order: VecDeque<Key>,
     payments: usize,
+    /// No quarter is kept before this (see [`DISTRUST`]).
+    distrusted_until: Option<std::time::Instant>,
+}
+
+impl Kept {
+    fn trusted(&self) -> bool {
+        self.distrusted_until
+            .is_none_or(|until| std::time::Instant::now() >= until)
+    }
 }
 
 impl EdgeCache {
@@ -284,12 +393,43 @@ impl EdgeCache {
         self.update(&key, &[], &[id]);
     }
 
-    /// Marks a write of this process in flight until the guard is dropped,
+    /// This cache's id among a rollup's writers: the caller of a write
+    /// that [`EdgeCache::writing`] covers counts it under `w.<writer>`.
+    pub fn writer(&self) -> &str {
+        &self.writer
+    }
+
+    /// How many quarters were read whole from the payments so far.
+    pub fn quarters_read(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
+    }
+
+    /// Marks a write of this process in flight until the guard is ended,
     /// which its caller does after its `record_*`: taken before the write's
     /// transaction begins, so that a read meeting its commit knows to wait.
     pub fn writing(&self) -> Writing<'_> {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
-        Writing(self)
+        Writing {
+            cache: self,
+            recorded: false,
+        }
+    }
+
+    /// Drops every kept quarter and keeps none for [`DISTRUST`]: a write of
+    /// ours may land without being recorded.
+    fn distrust(&self) {
+        let Ok(mut kept) = self.inner.lock() else {
+            return;
+        };
+        tracing::debug!("a write's outcome is unknown: kept quarters dropped");
+        kept.quarters.clear();
+        kept.order.clear();
+        kept.payments = 0;
+        kept.distrusted_until = Some(std::time::Instant::now() + DISTRUST);
+    }
+
+    fn trusted(&self) -> bool {
+        self.inner.lock().is_ok_and(|kept| kept.trusted())
     }
 
     fn update(&self, key: &Key, added: &[Entry], refunded: &[ObjectId]) {
@@ -300,7 +440,10 @@ impl EdgeCache {
             return;
         };
         // In place unless a read holds the quarter this moment.
-        let count = Arc::make_mut(quarter).apply(added, refunded);
+        let quarter = Arc::make_mut(quarter);
+        let count = quarter.apply(added, refunded);
+        // One write of ours to this quarter: one `w.<writer>` in its rollup.
+        quarter.mine += 1;
         kept.payments += count;
     }
 
@@ -309,23 +452,27 @@ impl EdgeCache {
     }
 
     /// Waits until one of this process's writes in flight is recorded, or
-    /// until `deadline`; returns at once when none is in flight.
-    async fn one_recorded(&self, deadline: tokio::time::Instant) {
+    /// until `deadline`; false at once when none is in flight.
+    async fn one_recorded(&self, deadline: tokio::time::Instant) -> bool {
         let recorded = self.recorded.notified();
         tokio::pin!(recorded);
         // Listening before looking: a write recorded in between wakes it.
         recorded.as_mut().enable();
         if self.in_flight.load(Ordering::Acquire) == 0 {
-            return;
+            return false;
         }
-        tokio::time::timeout_at(deadline, recorded).await.ok();
+        tokio::time::timeout_at(deadline, recorded).await.is_ok()
     }
 
-    /// Keeps `quarter` as read, merged with the kept one if any.
+    /// Keeps `quarter` as read, merged with the kept one if any; while
+    /// distrusted, only returns it.
     fn keep(&self, key: Key, quarter: Quarter) -> Arc<Quarter> {
         let Ok(mut kept) = self.inner.lock() else {
             return Arc::new(quarter);
         };
+        if !kept.trusted() {
+            return Arc::new(quarter);
+        }
         let quarter = match kept.quarters.get(&key) {
             Some(old) => Arc::new(quarter.merged_with(old)),
             None => Arc::new(quarter),
@@ -350,15 +497,39 @@ impl EdgeCache {
 }
 
 impl Store {
+    /// The rollups of one tenant's quarters starting in `[from, to)`, by
+    /// start, as kept quarters are judged against.
+    pub(super) async fn stored_quarters(
+        &self,
+        tenant_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> mongodb::error::Result<BTreeMap<DateTime<Utc>, StoredQuarter>> {
+        let documents = self.rollup_documents(Level::Quarter, tenant_id, from, to).await?;
+        Ok(documents
+            .iter()
+            .filter_map(|document| {
+                let start = to_chrono(*document.get_datetime("cell").ok()?);
+                Some((start, StoredQuarter::of(document, self.edges().writer())))
+            })
+            .collect())
+    }
+
+    /// How many quarters this process has read whole from the payments
+    /// (see [`super::edges`]): a handful per busy quarter when all is well.
+    pub fn quarters_read(&self) -> u64 {
+        self.edges().quarters_read()
+    }
+
     /// The cells of one tenant's payments in `[from, to)`, a part of the
-    /// past quarter starting at `start` whose rollup holds `stored`: from
-    /// memory when the quarter is kept and unchanged, otherwise by reading
-    /// the whole quarter once. `None` when the quarter is too busy to keep.
+    /// past quarter starting at `start` whose rollup is `stored`: from
+    /// memory when the quarter is kept and current, otherwise by reading the
+    /// whole quarter once. `None` when the quarter is too busy to keep.
     pub(super) async fn kept_quarter_cells(
         &self,
         tenant_id: &str,
         start: DateTime<Utc>,
-        stored: &[Cell],
+        stored: &StoredQuarter,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> mongodb::error::Result<Option<Vec<Cell>>> {
@@ -368,55 +539,43 @@ impl Store {
             .map(|quarter| quarter.cells(from, to)))
     }
 
-    /// The payments of the quarter starting at `start`, whose rollup holds
-    /// `stored`: from memory when kept and unchanged, otherwise read whole
-    /// and kept. `None` when the quarter is too busy to keep.
+    /// The payments of the quarter starting at `start`, whose rollup is
+    /// `stored`: from memory when kept and current, otherwise read whole and
+    /// kept. `None` when the quarter is too busy to keep, or while no
+    /// quarter is kept (after a write of unknown outcome).
     async fn kept_quarter(
         &self,
         tenant_id: &str,
         start: DateTime<Utc>,
-        stored: &[Cell],
+        stored: &StoredQuarter,
     ) -> mongodb::error::Result<Option<Arc<Quarter>>> {
-        if stored.iter().all(|cell| cell.stats.is_empty()) {
+        if stored.cells.iter().all(|cell| cell.stats.is_empty()) {
             // No rollup: no payments (they are written together).
-            return Ok(Some(Arc::new(Quarter::new(start, Vec::new()))));
+            return Ok(Some(Arc::new(Quarter::new(start, Vec::new(), stored))));
+        }
+        if !self.edges().trusted() {
+            return Ok(None);
         }
         let key = (tenant_id.to_owned(), start.timestamp_millis());
-        // A kept quarter that differs from the rollup may only be a moment
-        // off: a commit of this process not recorded yet, or one recorded
-        // after `stored` was read. Each look after the first waits for a
-        // write in flight to be recorded and reads the rollup afresh (one
-        // small document); only a difference that stays is another
-        // instance's write, and then the quarter is read.
+        // Behind by a commit of ours only until it is recorded, a moment
+        // later: judged again against the same rollup after each record.
         let deadline = tokio::time::Instant::now() + IN_FLIGHT_WAIT;
-        // Copied only when read afresh.
-        let mut stored = std::borrow::Cow::Borrowed(stored);
-        for look in 0..=REREADS {
-            let Some(quarter) = self.edges().get(&key) else {
-                break;
-            };
-            if quarter.matches(&stored) {
-                return Ok(Some(quarter));
+        while let Some(quarter) = self.edges().get(&key) {
+            match quarter.standing(stored) {
+                Standing::Current => return Ok(Some(quarter)),
+                Standing::Behind if self.edges().one_recorded(deadline).await => {}
+                Standing::Behind | Standing::Stale => break,
             }
-            if look == REREADS || tokio::time::Instant::now() >= deadline {
-                break;
-            }
-            self.edges().one_recorded(deadline).await;
-            stored = std::borrow::Cow::Owned(
-                self.rollup_cells(
-                    Level::Quarter,
-                    tenant_id,
-                    start,
-                    start + TimeDelta::minutes(CELL_MINUTES),
-                )
-                .await?,
-            );
         }
-        let expected: u64 = stored.iter().map(|cell| cell.stats.succeeded + cell.stats.failed).sum();
+        let expected: u64 = stored
+            .cells
+            .iter()
+            .map(|cell| cell.stats.succeeded + cell.stats.failed)
+            .sum();
         if expected > MAX_QUARTER_PAYMENTS as u64 {
             return Ok(None);
         }
-        let quarter = self.read_quarter(tenant_id, start).await?;
+        let quarter = self.read_quarter(tenant_id, start, stored).await?;
         Ok(Some(self.edges().keep(key, quarter)))
     }
 
@@ -436,10 +595,7 @@ impl Store {
         }
         let first = cell_start(from);
         let end = ceil_to_cell(to);
-        let mut stored: BTreeMap<DateTime<Utc>, Vec<Cell>> = BTreeMap::new();
-        for cell in self.rollup_cells(Level::Quarter, tenant_id, first, end).await? {
-            stored.entry(cell.start).or_default().push(cell);
-        }
+        let mut stored = self.stored_quarters(tenant_id, first, end).await?;
         let mut cells = Vec::new();
         let mut start = first;
         while start < end {
@@ -457,7 +613,15 @@ impl Store {
         Ok(cells)
     }
 
-    async fn read_quarter(&self, tenant_id: &str, start: DateTime<Utc>) -> mongodb::error::Result<Quarter> {
+    /// Reads the quarter starting at `start` whole, after its rollup was
+    /// read as `stored`.
+    async fn read_quarter(
+        &self,
+        tenant_id: &str,
+        start: DateTime<Utc>,
+        stored: &StoredQuarter,
+    ) -> mongodb::error::Result<Quarter> {
+        self.edges().reads.fetch_add(1, Ordering::Relaxed);
         let end = start + TimeDelta::minutes(CELL_MINUTES);
         let filter = doc! { "tenantId": tenant_id, "createdAt": in_range(start, end) };
         let documents: Vec<Document> = self
@@ -482,7 +646,7 @@ impl Store {
                 })
             })
             .collect();
-        Ok(Quarter::new(start, payments))
+        Ok(Quarter::new(start, payments, stored))
     }
 }
 
@@ -502,6 +666,17 @@ mod tests {
         }
     }
 
+    /// A rollup written `others` times by other writers and `mine` times by
+    /// this process (its cells do not matter to the judgement).
+    fn stored(others: i64, mine: i64) -> StoredQuarter {
+        StoredQuarter {
+            cells: Vec::new(),
+            others,
+            mine,
+        }
+    }
+
+    /// Read after a rollup written 5 times by others and twice by us.
     fn quarter() -> Quarter {
         Quarter::new(
             parse_utc("2026-11-24T10:00:00Z").unwrap(),
@@ -510,6 +685,7 @@ mod tests {
                 entry("2026-11-24T10:01:00Z", "card", PaymentStatus::Succeeded, 100),
                 entry("2026-11-24T10:05:00Z", "upi", PaymentStatus::Failed, 50),
             ],
+            &stored(5, 2),
         )
     }
 
@@ -579,6 +755,12 @@ mod tests {
         cache.record_refund("acme", to_chrono(payment.created_at), payment.id);
         payment.status = PaymentStatus::Refunded;
         let kept = cache.get(&key).unwrap();
+        // Two writes of ours recorded since the read: the rollup that counts
+        // them (or fewer) is matched, whatever its sums.
+        assert_eq!(kept.standing(&stored(5, 4)), Standing::Current);
+        assert_eq!(kept.standing(&stored(5, 3)), Standing::Current);
+        assert_eq!(kept.standing(&stored(5, 5)), Standing::Behind);
+        assert_eq!(kept.standing(&stored(6, 4)), Standing::Stale);
         let card = kept.cells(start, start + TimeDelta::minutes(15));
         assert_eq!(
             (
@@ -646,8 +828,15 @@ mod tests {
             .find(|entry| entry.stats.refunded == 0 && entry.method == "card")
             .unwrap();
         assert!(first_card.refund());
-        let kept = cache.keep(key.clone(), Quarter::new(start, refunded));
+        // Its rollup read before ours was recorded: it counts one write of
+        // ours fewer than the kept quarter holds, and one more of theirs.
+        let kept = cache.keep(key.clone(), Quarter::new(start, refunded, &stored(6, 2)));
         assert_eq!(kept.payments.len(), 5, "ours kept, theirs added");
+        assert_eq!(
+            kept.standing(&stored(6, 3)),
+            Standing::Current,
+            "ours counted as recorded"
+        );
         assert_eq!(card_of(&kept), (4, 2, 2_100));
         // Our write recorded again (a read kept in between): counted once.
         cache.record_created(&[ours]);
@@ -675,23 +864,65 @@ mod tests {
         tokio::task::yield_now().await;
         assert!(!waiting.is_finished(), "waits while a write is in flight");
         cache.record_created(&[payment]);
-        drop(writing);
-        tokio::time::timeout(Duration::from_secs(5), waiting)
+        writing.recorded();
+        let woken = tokio::time::timeout(Duration::from_secs(5), waiting)
             .await
             .expect("woken by the record")
             .unwrap();
+        assert!(woken, "told that a write was recorded");
         assert_eq!(card_of(&cache.get(&key).unwrap()), (3, 1, 1_100));
+        assert!(cache.trusted(), "a recorded write leaves the cache trusted");
     }
 
     #[test]
-    fn is_valid_only_while_the_rollup_holds_the_same_sums() {
+    fn is_judged_by_who_wrote_not_by_its_sums() {
         let quarter = quarter();
-        let whole = quarter.cells(quarter.start, quarter.start + TimeDelta::minutes(15));
-        assert!(quarter.matches(&whole));
-        let mut refunded_since = whole.clone();
-        refunded_since[0].stats.refunded += 1;
-        assert!(!quarter.matches(&refunded_since));
-        assert!(!quarter.matches(&whole[..1]), "a method is missing");
+        assert_eq!(quarter.standing(&stored(5, 2)), Standing::Current);
+        // A write of ours the read saw but this copy does not count yet
+        // cannot be told from one it misses: only fewer or equal is current.
+        assert_eq!(quarter.standing(&stored(5, 1)), Standing::Current);
+        assert_eq!(quarter.standing(&stored(5, 3)), Standing::Behind);
+        // Another writer's write, even one that left the sums as they were
+        // (a repair that bumps the version), is a reason to read again.
+        assert_eq!(quarter.standing(&stored(6, 2)), Standing::Stale);
+        assert_eq!(quarter.standing(&stored(4, 2)), Standing::Stale);
+    }
+
+    #[test]
+    fn a_rollup_document_tells_our_writes_from_everyone_elses() {
+        let document = doc! {
+            "cell": mongodb::bson::DateTime::from_millis(0),
+            "methods": { "card": { "succeeded": 3_i64, "failed": 0_i64, "refunded": 0_i64, "volumeMinor": 300_i64, "refundedMinor": 0_i64 } },
+            "v": 7_i64,
+            "w": { "ours": 4_i64, "theirs": 2_i64 },
+        };
+        let ours = StoredQuarter::of(&document, "ours");
+        assert_eq!((ours.others, ours.mine, ours.cells.len()), (3, 4, 1));
+        let stranger = StoredQuarter::of(&document, "new");
+        assert_eq!((stranger.others, stranger.mine), (7, 0));
+        // Written only before writers were counted.
+        let old = StoredQuarter::of(&doc! { "v": 2_i64 }, "ours");
+        assert_eq!((old.others, old.mine), (2, 0));
+    }
+
+    #[test]
+    fn a_write_of_unknown_outcome_drops_every_kept_quarter_for_a_while() {
+        let cache = EdgeCache::default();
+        let start = parse_utc("2026-11-24T10:00:00Z").unwrap();
+        let key = ("acme".to_owned(), start.timestamp_millis());
+        cache.keep(key.clone(), quarter());
+        drop(cache.writing());
+        assert!(cache.get(&key).is_none(), "dropped");
+        assert!(!cache.trusted());
+        // A quarter read meanwhile is used once, not kept.
+        cache.keep(key.clone(), quarter());
+        assert!(cache.get(&key).is_none(), "not kept while distrusted");
+        assert_eq!(cache.inner.lock().unwrap().payments, 0);
+        assert_eq!(cache.in_flight.load(Ordering::Acquire), 0);
+        // Once the time is up it is kept again.
+        cache.inner.lock().unwrap().distrusted_until = Some(std::time::Instant::now());
+        cache.keep(key.clone(), quarter());
+        assert!(cache.get(&key).is_some());
     }
 
     #[test]
@@ -699,7 +930,11 @@ mod tests {
         let cache = EdgeCache::default();
         let payments = vec![entry("2026-11-24T10:01:00Z", "card", PaymentStatus::Succeeded, 1); MAX_PAYMENTS / 4];
         for index in 0..6 {
-            let quarter = Quarter::new(parse_utc("2026-11-24T10:00:00Z").unwrap(), payments.clone());
+            let quarter = Quarter::new(
+                parse_utc("2026-11-24T10:00:00Z").unwrap(),
+                payments.clone(),
+                &StoredQuarter::default(),
+            );
             cache.keep(("acme".into(), index), quarter);
         }
         let kept = cache.inner.lock().unwrap();

@@ -9,8 +9,6 @@
 //! from the raw payments. Every answer is exact: rollups and payments are
 //! written in one transaction.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use futures::FutureExt;
@@ -136,12 +134,9 @@ impl Store {
         }
         let first = cell_start(from);
         let end = ceil_to_cell(to);
-        let stored = self.rollup_cells(Level::Quarter, tenant_id, first, end).await?;
-        let mut by_cell: BTreeMap<DateTime<Utc>, Vec<Cell>> = BTreeMap::new();
-        for cell in stored {
-            by_cell.entry(cell.start).or_default().push(cell);
-        }
+        let mut stored = self.stored_quarters(tenant_id, first, end).await?;
         let now = Utc::now();
+        let mut partials = Vec::new();
         let mut edges = vec![first];
         let last = end - TimeDelta::minutes(CELL_MINUTES);
         if last != first {
@@ -153,23 +148,30 @@ impl Store {
             if (inside_from, inside_to) == (start, cell_end) {
                 continue;
             }
-            let stored = by_cell.remove(&start).unwrap_or_default();
+            let quarter = stored.remove(&start).unwrap_or_default();
             let kept = if cell_end <= now {
-                self.kept_quarter_cells(tenant_id, start, &stored, inside_from, inside_to)
+                self.kept_quarter_cells(tenant_id, start, &quarter, inside_from, inside_to)
                     .await?
             } else {
                 None
             };
-            let partial = match kept {
+            let cells = match kept {
                 Some(cells) => cells,
                 None => {
-                    self.partial_quarter(tenant_id, stored, (start, cell_end), (inside_from, inside_to), now)
-                        .await?
+                    self.partial_quarter(
+                        tenant_id,
+                        quarter.cells,
+                        (start, cell_end),
+                        (inside_from, inside_to),
+                        now,
+                    )
+                    .await?
                 }
             };
-            by_cell.insert(start, partial);
+            partials.extend(cells);
         }
-        Ok(by_cell.into_values().flatten().collect())
+        let whole = stored.into_values().flat_map(|quarter| quarter.cells);
+        Ok(whole.chain(partials).collect())
     }
 
     /// The part `[inside_from, inside_to)` of the quarter `[start, end)`

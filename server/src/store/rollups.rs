@@ -113,9 +113,21 @@ pub type Increments = BTreeMap<CellKey, Stats>;
 #[derive(Debug, Default)]
 pub struct Changes {
     levels: BTreeMap<Level, Increments>,
+    /// The writer (`w.<writer>`) whose in-memory copies of the quarters
+    /// record these writes after they commit (see [`super::edges`]); none
+    /// for writes nothing records, such as imports.
+    writer: Option<String>,
 }
 
 impl Changes {
+    /// Changes that `writer`'s kept quarters record once committed.
+    pub fn recorded_by(writer: &str) -> Self {
+        Self {
+            writer: Some(writer.to_owned()),
+            ..Self::default()
+        }
+    }
+
     /// Counts one payment (`status` as it now is) at every level.
     pub fn record(
         &mut self,
@@ -199,8 +211,12 @@ impl Store {
                 for (key, delta) in methods {
                     inc.extend(method_fields(&key.method, delta));
                 }
-                // Every write bumps the version kept copies are checked by.
+                // Every write bumps the version kept copies are checked by,
+                // and a quarter counts which of them were whose.
                 inc.insert("v", 1_i64);
+                if let (Level::Quarter, Some(writer)) = (level, &changes.writer) {
+                    inc.insert(format!("w.{writer}"), 1_i64);
+                }
                 let key = methods[0].0;
                 self.rollups(level)
                     .update_one(key.document_filter(), doc! { "$inc": inc })

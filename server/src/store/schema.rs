@@ -219,6 +219,8 @@ fn rollups_validator() -> Document {
             "methods": { "bsonType": "object", "additionalProperties": counters },
             // Incremented by every write: what kept copies are checked by.
             "v": { "bsonType": ["int", "long"], "minimum": 0 },
+            // Quarters: the writes of each server process (`store::edges`).
+            "w": { "bsonType": "object", "additionalProperties": { "bsonType": ["int", "long"], "minimum": 0 } },
         },
     } }
 }

@@ -124,7 +124,7 @@ impl Store {
         &self,
         requests: &[NewPayment],
     ) -> mongodb::error::Result<Written<Vec<CreateOutcome>>> {
-        let _writing = self.edges().writing();
+        let writing = self.edges().writing();
         let create = |look_up| {
             self.in_transaction(requests, move |session, requests| {
                 self.create_in(session, requests, look_up).boxed()
@@ -142,6 +142,7 @@ impl Store {
             })
             .collect();
         self.edges().record_created(&created);
+        writing.recorded();
         let events = created.into_iter().map(DomainEvent::PaymentCreated).collect();
         Ok(Written {
             outcome: outcomes,
@@ -167,7 +168,7 @@ impl Store {
 
         let mut outcomes = Vec::with_capacity(requests.len());
         let mut inserts = Vec::new();
-        let mut changes = Changes::default();
+        let mut changes = Changes::recorded_by(self.edges().writer());
         for request in requests {
             let key = (request.tenant_id.clone(), request.external_id.clone());
             if let Some(existing) = known.get(&key) {
@@ -288,8 +289,8 @@ impl Store {
         id: ObjectId,
         now: DateTime<Utc>,
     ) -> mongodb::error::Result<Written<RefundOutcome>> {
-        let _writing = self.edges().writing();
         let tz = self.timezone(tenant_id).await?;
+        let writing = self.edges().writing();
         let outcome = self
             .in_transaction((self, tenant_id), |session, (store, tenant_id)| {
                 store.refund_in(session, tenant_id, tz, id, now).boxed()
@@ -301,6 +302,7 @@ impl Store {
                 .record_refund(tenant_id, to_chrono(payment.created_at), payment.id);
             events.push(DomainEvent::PaymentRefunded(payment.clone()));
         }
+        writing.recorded();
         Ok(Written { outcome, events })
     }
 
@@ -329,7 +331,7 @@ impl Store {
             .update_one(conditional, update)
             .session(&mut *session)
             .await?;
-        let mut changes = Changes::default();
+        let mut changes = Changes::recorded_by(self.edges().writer());
         changes.refund(
             tenant_id,
             tz,
