@@ -120,8 +120,13 @@ async fn main() -> anyhow::Result<()> {
     let sample_every = Duration::from_secs_f64(common::arg("--sample-seconds", 10.0));
     let uri = common::mongodb_uri("soak")?;
     let database = format!("bench_soak_{:x}", rand::random::<u32>());
-    let state = paypulse_server::connect(common::config(&uri, &database)).await?;
-    common::seed_acme(&state, 1, 60.0, 1).await?;
+    // A bare store, not a whole `AppState`: that would start an alert
+    // evaluator here too, a second instance beside the server that writes
+    // nothing and so reads the busy current quarter whole every second
+    // (`store::edges`), which sessions 13 and 14 took for the server's own.
+    let config = common::config(&uri, &database);
+    let store = paypulse_server::store::Store::connect(&config.database).await?;
+    common::seed_acme_into(&store, &config, 1, 60.0, 1).await?;
     // A bounded pool: the server's open files then count its own (500
     // sockets, the database's and Redis's connections), not however many
     // idle keep-alive connections an unbounded client pool keeps after a
@@ -278,8 +283,7 @@ async fn main() -> anyhow::Result<()> {
         sum(|feed| &feed.duplicated),
     );
 
-    let stored = state
-        .store
+    let stored = store
         .payments()
         .count_documents(doc! { "tenantId": "acme", "externalId": { "$regex": "^soak_" } })
         .await?;
@@ -343,7 +347,7 @@ async fn main() -> anyhow::Result<()> {
         if reconcile_clean { "clean" } else { "found drift" },
     );
     common::write_result("soak", &result)?;
-    common::drop_database(state.store.database()).await;
+    common::drop_database(store.database()).await;
     anyhow::ensure!(
         lost == 0 && duplicated == 0 && ended.is_empty() && behind == 0,
         "the feed lost or repeated events"

@@ -73,15 +73,27 @@ pub fn config(uri: &str, database: &str) -> Config {
 /// Seeds `acme` (UTC, USD, its demo keys) with `days` of history at `rate`
 /// payments an hour.
 pub async fn seed_acme(state: &AppState, days: u32, rate: f64, random_seed: u64) -> anyhow::Result<()> {
+    seed_acme_into(&state.store, &state.config, days, rate, random_seed).await
+}
+
+/// [`seed_acme`] through a bare store: for a benchmark whose process must
+/// not run a Paypulse instance of its own beside the server it measures.
+pub async fn seed_acme_into(
+    store: &paypulse_server::store::Store,
+    config: &Config,
+    days: u32,
+    rate: f64,
+    random_seed: u64,
+) -> anyhow::Result<()> {
     let args = SeedArgs {
-        database: state.config.database.clone(),
+        database: config.database.clone(),
         tenants: vec!["acme".into()],
         days,
         rate,
         demo_keys: true,
         random_seed,
     };
-    seed::seed(&state.store, &args).await
+    seed::seed(store, &args).await
 }
 
 /// Drops `database` unless its whole server is a throw-away one that
@@ -325,6 +337,15 @@ pub struct ServerBinary {
     pub base: String,
 }
 
+/// Where a server binary's output goes: the file `BENCH_SERVER_LOG` names
+/// (appended to), for looking into a run; otherwise nowhere.
+fn server_log() -> std::io::Result<std::process::Stdio> {
+    match std::env::var_os("BENCH_SERVER_LOG") {
+        Some(path) => Ok(std::fs::OpenOptions::new().create(true).append(true).open(path)?.into()),
+        None => Ok(std::process::Stdio::null()),
+    }
+}
+
 impl ServerBinary {
     /// Starts it with the environment `extra` besides the database, and
     /// waits until it is ready.
@@ -344,8 +365,8 @@ impl ServerBinary {
             .env("REDIS_PREFIX", format!("paypulse-{database}"))
             .env_remove("SIMULATE")
             .envs(extra.iter().copied())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
+            .stdout(server_log()?)
+            .stderr(server_log()?)
             .spawn()?;
         let server = Self {
             child,
