@@ -4,13 +4,9 @@
 //! day in the past; the part of it inside the range is only in the raw
 //! payments, and reading them costs as much as the quarter is busy (about
 //! 60 payments, 2–3 ms, for a tenant with a million payments in 90 days).
-//! Such a quarter is read once, whole, and its payments are kept with their
-//! sums per method; while the quarter's rollup still holds the same sums the
-//! kept payments are still exactly the quarter's, because rollup counters
-//! only ever grow (a new payment, a refund) and payments are never deleted.
-//! Any instance's write to the quarter changes its sums, so the check is
-//! exact across instances too, and what a later read needs is computed from
-//! memory.
+//! Such a quarter is read once, whole, and its payments are kept (32 bytes
+//! each: id, time, method, status, amount); while it is current (below),
+//! what a later read needs is computed from memory.
 //!
 //! Trend buckets finer than a quarter (1 and 5 minutes) are computed from
 //! kept quarters too, the current one included: this process adds what it
@@ -68,8 +64,9 @@ use super::rollups::cells_from_document;
 use super::rollups::{Level, ceil_to_cell};
 use super::{Store, names};
 
-/// Payments kept over all quarters (about 120 bytes each, so ~36 MB at
-/// most); the oldest entries go first beyond it. Room for the three
+/// Payments kept over all quarters (32 bytes each, so ~10 MB at most, and
+/// up to twice that with the room a growing quarter's `Vec` keeps); the
+/// oldest entries go first beyond it. Room for the three
 /// quarters the alert evaluator's 30-minute window touches of a tenant at
 /// the busiest a quarter may be kept, and the edges of other reads.
 const MAX_PAYMENTS: usize = 300_000;
@@ -111,36 +108,59 @@ impl StoredQuarter {
     }
 }
 
-/// One payment as a quarter's sums need it.
+/// One payment as it is recorded or read, before a quarter holds it.
 #[derive(Clone, Debug)]
-struct Entry {
+struct Payment {
     id: ObjectId,
     created_at: DateTime<Utc>,
     method: String,
-    stats: Stats,
+    status: PaymentStatus,
+    amount_minor: i64,
 }
 
-impl Entry {
+impl Payment {
     fn of(payment: &super::documents::PaymentDoc) -> Self {
-        let mut stats = Stats::default();
-        stats.record(payment.status, payment.amount_minor);
         Self {
             id: payment.id,
             created_at: to_chrono(payment.created_at),
             method: payment.method.clone(),
-            stats,
+            status: payment.status,
+            amount_minor: payment.amount_minor,
         }
     }
+}
 
-    /// Marks a succeeded payment refunded; false for any other.
-    fn refund(&mut self) -> bool {
-        if self.stats.succeeded != 1 || self.stats.refunded != 0 {
-            return false;
+/// One payment as a kept quarter holds it: 32 bytes. It held its creation
+/// time, method name and sums whole, with a set of ids beside (about 150
+/// bytes a payment, and twice that in the slack of a growing quarter); the
+/// soak's busy quarters (45,000 payments each) grew the process by ~8 MB a
+/// quarter until the cache's bound.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    amount_minor: i64,
+    id: ObjectId,
+    /// Milliseconds after the quarter's start (BSON times are milliseconds).
+    offset: u32,
+    /// Index into the quarter's `methods`.
+    method: u32,
+    status: PaymentStatus,
+}
+
+// What the bound on kept payments (`MAX_PAYMENTS`) is counted in.
+const _: () = assert!(size_of::<Entry>() == 32);
+
+impl Entry {
+    fn stats(&self) -> Stats {
+        let mut stats = Stats::default();
+        stats.record(self.status, self.amount_minor);
+        stats
+    }
+
+    /// Marks a succeeded payment refunded (only those can be).
+    fn refund(&mut self) {
+        if self.status == PaymentStatus::Succeeded {
+            self.status = PaymentStatus::Refunded;
         }
-        let amount = self.stats.volume_minor;
-        self.stats = Stats::default();
-        self.stats.record(PaymentStatus::Refunded, amount);
-        true
     }
 }
 
@@ -149,25 +169,34 @@ impl Entry {
 pub struct Quarter {
     start: DateTime<Utc>,
     payments: Vec<Entry>,
-    /// The ids of `payments`: a payment is added once.
-    ids: HashSet<ObjectId>,
-    totals: BTreeMap<String, Stats>,
+    /// The method names the payments' `method` indexes: a tenant uses a
+    /// handful of the catalogue's.
+    methods: Vec<String>,
     /// Other writers' writes as of the rollup read before the payments.
     others: i64,
 }
 
 impl Quarter {
-    /// The quarter of `payments`, read after its rollup showed `stored`.
-    fn new(start: DateTime<Utc>, mut payments: Vec<Entry>, stored: &StoredQuarter) -> Self {
-        payments.sort_by_key(|entry| entry.created_at);
+    /// The quarter of `payments` (as read: each once), read after its
+    /// rollup showed `stored`.
+    fn new(start: DateTime<Utc>, mut payments: Vec<Payment>, stored: &StoredQuarter) -> Self {
+        payments.sort_by_key(|payment| payment.created_at);
         let mut quarter = Self {
             start,
-            ids: payments.iter().map(|entry| entry.id).collect(),
-            payments,
-            totals: BTreeMap::new(),
+            payments: Vec::with_capacity(payments.len()),
+            methods: Vec::new(),
             others: stored.others,
         };
-        quarter.total();
+        for payment in &payments {
+            let entry = quarter.entry(
+                payment.id,
+                payment.created_at,
+                &payment.method,
+                payment.status,
+                payment.amount_minor,
+            );
+            quarter.payments.push(entry);
+        }
         quarter
     }
 
@@ -177,43 +206,80 @@ impl Quarter {
         stored.others == self.others
     }
 
-    fn total(&mut self) {
-        self.totals.clear();
-        for entry in &self.payments {
-            self.totals.entry(entry.method.clone()).or_default().merge(&entry.stats);
+    /// Milliseconds from the quarter's start to `at`, clamped to the
+    /// quarter's span.
+    fn offset_of(&self, at: DateTime<Utc>) -> u32 {
+        let millis = (at - self.start).num_milliseconds();
+        u32::try_from(millis.clamp(0, CELL_MINUTES * 60_000)).unwrap_or(0)
+    }
+
+    /// The index of `method` in `methods`, added if new.
+    fn method_index(&mut self, method: &str) -> u32 {
+        let index = match self.methods.iter().position(|known| known == method) {
+            Some(index) => index,
+            None => {
+                self.methods.push(method.to_owned());
+                self.methods.len() - 1
+            }
+        };
+        u32::try_from(index).expect("fewer methods than payments")
+    }
+
+    /// A payment as this quarter holds it.
+    fn entry(
+        &mut self,
+        id: ObjectId,
+        created_at: DateTime<Utc>,
+        method: &str,
+        status: PaymentStatus,
+        amount_minor: i64,
+    ) -> Entry {
+        Entry {
+            amount_minor,
+            id,
+            offset: self.offset_of(created_at),
+            method: self.method_index(method),
+            status,
         }
+    }
+
+    /// Adds `entry` after those created before it or at the same time
+    /// (nearly always at the end: payments arrive about in order), unless
+    /// it holds the payment already; true when added.
+    fn insert(&mut self, entry: Entry) -> bool {
+        let first = self.payments.partition_point(|kept| kept.offset < entry.offset);
+        let end = self.payments.partition_point(|kept| kept.offset <= entry.offset);
+        if self.payments[first..end].iter().any(|kept| kept.id == entry.id) {
+            return false;
+        }
+        self.payments.insert(end, entry);
+        true
     }
 
     /// Adds the `added` payments it does not hold yet and marks `refunded`
     /// ones refunded, in place; returns how many it added. A write costs its
     /// own payments, not a copy of the quarter.
-    fn apply(&mut self, added: &[Entry], refunded: &[ObjectId]) -> usize {
+    fn apply(&mut self, added: &[Payment], refunded: &[ObjectId]) -> usize {
         let mut count = 0;
-        for entry in added {
-            if !self.ids.insert(entry.id) {
-                continue;
-            }
-            // Nearly always at the end: payments arrive about in order.
-            let at = self
-                .payments
-                .partition_point(|kept| kept.created_at <= entry.created_at);
-            self.payments.insert(at, entry.clone());
-            self.totals.entry(entry.method.clone()).or_default().merge(&entry.stats);
-            count += 1;
+        for payment in added {
+            let entry = self.entry(
+                payment.id,
+                payment.created_at,
+                &payment.method,
+                payment.status,
+                payment.amount_minor,
+            );
+            count += usize::from(self.insert(entry));
         }
         // A creation (nearly every write) has no refunds: no pass over the
         // quarter.
-        if refunded.is_empty() {
-            return count;
-        }
-        let mut changed = false;
-        for entry in &mut self.payments {
-            if refunded.contains(&entry.id) {
-                changed |= entry.refund();
+        if !refunded.is_empty() {
+            let refunded: HashSet<&ObjectId> = refunded.iter().collect();
+            for entry in &mut self.payments {
+                if refunded.contains(&entry.id) {
+                    entry.refund();
+                }
             }
-        }
-        if changed {
-            self.total();
         }
         count
     }
@@ -221,19 +287,21 @@ impl Quarter {
     /// This quarter as read, with what `kept` holds that the read missed: a
     /// payment recorded while the read ran, or a refund.
     fn merged_with(mut self, kept: &Quarter) -> Self {
-        let missed: Vec<Entry> = kept
-            .payments
-            .iter()
-            .filter(|entry| !self.ids.contains(&entry.id))
-            .cloned()
-            .collect();
-        let refunded: Vec<ObjectId> = kept
-            .payments
-            .iter()
-            .filter(|entry| entry.stats.refunded > 0)
-            .map(|entry| entry.id)
-            .collect();
-        self.apply(&missed, &refunded);
+        // A set, not `insert`'s look among payments of the same
+        // millisecond: an import may date a whole quarter alike.
+        let read: HashSet<ObjectId> = self.payments.iter().map(|entry| entry.id).collect();
+        let mut refunded = Vec::new();
+        for entry in &kept.payments {
+            if !read.contains(&entry.id) {
+                let method = self.method_index(&kept.methods[entry.method as usize]);
+                let at = self.payments.partition_point(|held| held.offset <= entry.offset);
+                self.payments.insert(at, Entry { method, ..*entry });
+            }
+            if entry.status == PaymentStatus::Refunded {
+                refunded.push(entry.id);
+            }
+        }
+        self.apply(&[], &refunded);
         self
     }
 
@@ -245,18 +313,20 @@ impl Quarter {
     /// Cells of `width` minutes (a divisor of 15, aligned to the quarter),
     /// one per method, of the payments in `[from, to)`.
     pub fn cells_by(&self, from: DateTime<Utc>, to: DateTime<Utc>, width: i64) -> Vec<Cell> {
-        let first = self.payments.partition_point(|entry| entry.created_at < from);
-        let end = self.payments.partition_point(|entry| entry.created_at < to);
+        let (from, to) = (self.offset_of(from), self.offset_of(to));
+        let first = self.payments.partition_point(|entry| entry.offset < from);
+        let end = self.payments.partition_point(|entry| entry.offset < to);
         let width = TimeDelta::minutes(width.clamp(1, CELL_MINUTES));
-        let mut sums: BTreeMap<(DateTime<Utc>, &str), Stats> = BTreeMap::new();
+        let width_millis = u32::try_from(width.num_milliseconds()).unwrap_or(u32::MAX);
+        let mut sums: BTreeMap<(u32, &str), Stats> = BTreeMap::new();
         for entry in self.payments.get(first..end).unwrap_or_default() {
-            let offset = (entry.created_at - self.start).num_milliseconds() / width.num_milliseconds();
-            let start = self.start + width * i32::try_from(offset).unwrap_or(0);
-            sums.entry((start, &entry.method)).or_default().merge(&entry.stats);
+            let bucket = entry.offset / width_millis;
+            let method = self.methods[entry.method as usize].as_str();
+            sums.entry((bucket, method)).or_default().merge(&entry.stats());
         }
         sums.into_iter()
-            .map(|((start, method), stats)| Cell {
-                start,
+            .map(|((bucket, method), stats)| Cell {
+                start: self.start + width * i32::try_from(bucket).unwrap_or(0),
                 method: method.to_owned(),
                 stats,
             })
@@ -338,7 +408,7 @@ impl Drop for Reading<'_> {
 #[derive(Debug, Default)]
 struct Pending {
     readers: usize,
-    added: Vec<Entry>,
+    added: Vec<Payment>,
     refunded: Vec<ObjectId>,
 }
 
@@ -365,16 +435,16 @@ impl EdgeCache {
     /// Adds payments this process committed to the quarters kept for their
     /// tenant and creation time, where one is kept.
     pub fn record_created(&self, payments: &[super::documents::PaymentDoc]) {
-        let mut by_quarter: BTreeMap<Key, Vec<Entry>> = BTreeMap::new();
-        for payment in payments {
-            let entry = Entry::of(payment);
+        let mut by_quarter: BTreeMap<Key, Vec<Payment>> = BTreeMap::new();
+        for document in payments {
+            let payment = Payment::of(document);
             by_quarter
                 .entry((
-                    payment.tenant_id.clone(),
-                    cell_start(entry.created_at).timestamp_millis(),
+                    document.tenant_id.clone(),
+                    cell_start(payment.created_at).timestamp_millis(),
                 ))
                 .or_default()
-                .push(entry);
+                .push(payment);
         }
         for (key, added) in by_quarter {
             self.update(&key, &added, &[]);
@@ -436,7 +506,7 @@ impl EdgeCache {
         self.inner.lock().is_ok_and(|kept| kept.trusted())
     }
 
-    fn update(&self, key: &Key, added: &[Entry], refunded: &[ObjectId]) {
+    fn update(&self, key: &Key, added: &[Payment], refunded: &[ObjectId]) {
         let Ok(mut kept) = self.inner.lock() else {
             return;
         };
@@ -630,14 +700,12 @@ impl Store {
         let payments = documents
             .iter()
             .filter_map(|document| {
-                let status: PaymentStatus = document.get_str("status").ok()?.parse().ok()?;
-                let mut stats = Stats::default();
-                stats.record(status, read_i64(document, "amountMinor"));
-                Some(Entry {
+                Some(Payment {
                     id: document.get_object_id("_id").ok()?,
                     created_at: to_chrono(*document.get_datetime("createdAt").ok()?),
                     method: document.get_str("method").ok()?.to_owned(),
-                    stats,
+                    status: document.get_str("status").ok()?.parse().ok()?,
+                    amount_minor: read_i64(document, "amountMinor"),
                 })
             })
             .collect();
@@ -650,15 +718,29 @@ mod tests {
     use super::*;
     use paypulse_shared::time::parse_utc;
 
-    fn entry(at: &str, method: &str, status: PaymentStatus, amount: i64) -> Entry {
-        let mut stats = Stats::default();
-        stats.record(status, amount);
-        Entry {
+    fn entry(at: &str, method: &str, status: PaymentStatus, amount: i64) -> Payment {
+        Payment {
             id: ObjectId::new(),
             created_at: parse_utc(at).unwrap(),
             method: method.into(),
-            stats,
+            status,
+            amount_minor: amount,
         }
+    }
+
+    /// The payments `quarter` holds, as a read would return them.
+    fn payments_of(quarter: &Quarter) -> Vec<Payment> {
+        quarter
+            .payments
+            .iter()
+            .map(|entry| Payment {
+                id: entry.id,
+                created_at: quarter.start + TimeDelta::milliseconds(entry.offset.into()),
+                method: quarter.methods[entry.method as usize].clone(),
+                status: entry.status,
+                amount_minor: entry.amount_minor,
+            })
+            .collect()
     }
 
     /// A rollup written `others` times by other writers (its cells do not
@@ -816,14 +898,14 @@ mod tests {
         // The read: what was there, another instance's payment, and a
         // refund of the first card payment, but not ours.
         let theirs = created("2026-11-24T10:10:00Z", "card", 1_000);
-        let mut read = before.payments.clone();
-        read.push(Entry::of(&theirs));
-        let mut refunded = read.clone();
-        let first_card = refunded
+        let mut read = payments_of(&before);
+        read.push(Payment::of(&theirs));
+        let first_card = read
             .iter_mut()
-            .find(|entry| entry.stats.refunded == 0 && entry.method == "card")
+            .find(|payment| payment.status == PaymentStatus::Succeeded && payment.method == "card")
             .unwrap();
-        assert!(first_card.refund());
+        first_card.status = PaymentStatus::Refunded;
+        let refunded = read;
         let kept = keep(&cache, &key, Quarter::new(start, refunded, &stored(6)));
         assert_eq!(kept.payments.len(), 5, "ours kept, theirs added");
         assert!(kept.is_current(&stored(6)), "as of the other writer's write");
@@ -846,10 +928,9 @@ mod tests {
         let snapshot = quarter();
         let ours = created("2026-11-24T10:09:00Z", "card", 700);
         cache.record_created(std::slice::from_ref(&ours));
-        let succeeded = snapshot
-            .payments
-            .iter()
-            .find(|entry| entry.stats.succeeded == 1 && entry.stats.refunded == 0)
+        let succeeded = payments_of(&snapshot)
+            .into_iter()
+            .find(|payment| payment.status == PaymentStatus::Succeeded)
             .unwrap();
         cache.record_refund("acme", succeeded.created_at, succeeded.id);
         let kept = cache.keep(&reading, snapshot);
@@ -912,7 +993,9 @@ mod tests {
     #[test]
     fn keeps_a_bounded_number_of_payments() {
         let cache = EdgeCache::default();
-        let payments = vec![entry("2026-11-24T10:01:00Z", "card", PaymentStatus::Succeeded, 1); MAX_PAYMENTS / 4];
+        let payments: Vec<Payment> = (0..MAX_PAYMENTS / 4)
+            .map(|_| entry("2026-11-24T10:01:00Z", "card", PaymentStatus::Succeeded, 1))
+            .collect();
         for index in 0..6 {
             let quarter = Quarter::new(
                 parse_utc("2026-11-24T10:00:00Z").unwrap(),
