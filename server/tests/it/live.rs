@@ -437,15 +437,23 @@ async fn a_client_that_stops_reading_is_cut_off() {
     // 20,000 events of ~2 KB: far more than the socket buffers and the
     // watcher's queue of 1,024 events hold.
     let event = big_event(&app, 2_000).await;
+    let hub = &app.state.live.hub;
+    let before = hub.subscribe("acme", None).unwrap().latest_seq;
     for _ in 0..20 {
         app.state.live.publish("acme", vec![event.clone(); 1_000]).await;
     }
+    // Through Redis the events reach the hub after `publish` returns: the
+    // client reads nothing until they all have, or it could keep up with
+    // them and never fall behind.
+    eventually("the events reach the hub", Duration::from_secs(60), || async {
+        hub.subscribe("acme", None).unwrap().latest_seq >= before + 20_000
+    })
+    .await;
 
     // The idle client's queue overflowed: after what the sockets buffered,
     // it finds a close frame with code 4008.
     let (code, reason) = close_frame(&mut idle).await.expect("a close frame");
     assert_eq!(code, 4008, "{reason}");
-    let hub = &app.state.live.hub;
     assert_eq!(hub.disconnects(Disconnect::FellBehind), 1, "{reason}");
     eventually(
         "the slow watcher's queue is released",
