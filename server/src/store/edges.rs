@@ -188,13 +188,7 @@ impl Quarter {
             others: stored.others,
         };
         for payment in &payments {
-            let entry = quarter.entry(
-                payment.id,
-                payment.created_at,
-                &payment.method,
-                payment.status,
-                payment.amount_minor,
-            );
+            let entry = quarter.entry(payment);
             quarter.payments.push(entry);
         }
         quarter
@@ -225,21 +219,14 @@ impl Quarter {
         u32::try_from(index).expect("fewer methods than payments")
     }
 
-    /// A payment as this quarter holds it.
-    fn entry(
-        &mut self,
-        id: ObjectId,
-        created_at: DateTime<Utc>,
-        method: &str,
-        status: PaymentStatus,
-        amount_minor: i64,
-    ) -> Entry {
+    /// `payment` as this quarter holds it.
+    fn entry(&mut self, payment: &Payment) -> Entry {
         Entry {
-            amount_minor,
-            id,
-            offset: self.offset_of(created_at),
-            method: self.method_index(method),
-            status,
+            amount_minor: payment.amount_minor,
+            id: payment.id,
+            offset: self.offset_of(payment.created_at),
+            method: self.method_index(&payment.method),
+            status: payment.status,
         }
     }
 
@@ -262,13 +249,7 @@ impl Quarter {
     fn apply(&mut self, added: &[Payment], refunded: &[ObjectId]) -> usize {
         let mut count = 0;
         for payment in added {
-            let entry = self.entry(
-                payment.id,
-                payment.created_at,
-                &payment.method,
-                payment.status,
-                payment.amount_minor,
-            );
+            let entry = self.entry(payment);
             count += usize::from(self.insert(entry));
         }
         // A creation (nearly every write) has no refunds: no pass over the
