@@ -10,9 +10,11 @@
 //! is therefore `seq` order, whichever instance published. Every instance
 //! reads every tenant's stream (`XREAD BLOCK` on a connection of its own, so
 //! the blocking read never delays other commands) and delivers the events to
-//! its hub, which serves its watchers. At start an instance reads the streams
-//! from their beginning, so its history already holds the replay window and
-//! clients can resume on any instance, across restarts of any instance.
+//! its hub, which serves its watchers. At start an instance reads only the
+//! newest entry of each stream (where each feed stands); a feed's window is
+//! read whole when a client first resumes on it here ([`SharedBus::window`]),
+//! so clients can resume on any instance, across restarts of any instance,
+//! and an instance holds only the windows of the feeds watched on it.
 //!
 //! All of it runs on a thread of its own, with a runtime of its own
 //! ([`SharedBus`]). On the server's runtime, under fan-out load, thousands
@@ -148,6 +150,20 @@ impl SharedBus {
             .run(async move { Ok(bus.ensure_epoch(&tenant).await?) })
             .await
     }
+
+    /// Every event `tenant`'s stream holds (its replay window), oldest
+    /// first.
+    pub async fn window(&self, tenant: &str) -> anyhow::Result<Vec<Numbered>> {
+        let (bus, tenant) = (Arc::clone(&self.bus), tenant.to_owned());
+        self.thread
+            .run(async move {
+                let mut connection = bus.manager.clone();
+                let entries: redis::streams::StreamRangeReply =
+                    connection.xrange_all(bus.key(&tenant, "stream")).await?;
+                Ok(entries.ids.iter().filter_map(numbered).collect())
+            })
+            .await
+    }
 }
 
 /// A thread running a single-threaded runtime for the bus, until the last
@@ -239,15 +255,16 @@ impl RedisBus {
             .insert(tenant.to_owned());
     }
 
-    /// Delivers everything the streams hold now to `hub`, so an instance
-    /// starts with the shared history (and `hello` reports the shared `seq`).
-    /// Returns where each stream was read up to.
+    /// Delivers the newest event of every stream to `hub`, so an instance
+    /// starts where each shared feed stands (`hello` reports the shared
+    /// `seq`); the windows stay in Redis until a client resumes. Returns
+    /// where each stream was read up to.
     async fn catch_up(&self, hub: &LiveHub, store: &Store) -> anyhow::Result<HashMap<String, String>> {
         let mut positions = HashMap::new();
         let mut connection = self.manager.clone();
         for tenant in store.tenant_ids().await? {
             let stream = self.key(&tenant, "stream");
-            let entries: redis::streams::StreamRangeReply = connection.xrange_all(&stream).await?;
+            let entries: redis::streams::StreamRangeReply = connection.xrevrange_count(&stream, "+", "-", 1).await?;
             deliver(hub, &tenant, &entries.ids);
             let position = entries
                 .ids

@@ -10,6 +10,14 @@
 //! `deliver`s the same numbered events; a Redis restart starts a new epoch.
 //! Either way a client holding a `seq` of another epoch is told to resync
 //! instead of being sent the wrong events.
+//!
+//! Alone, a process's history is the only copy of the window, so it keeps
+//! every tenant's. With Redis the stream holds the window too, and a feed
+//! keeps its history in memory only while it is watched on this instance
+//! (and for the window's age after its last watcher left): a tenant nobody
+//! watches here costs a counter, not up to 10,000 events (~6 MB) on every
+//! instance. A client resuming on a feed that holds no history has it
+//! loaded from the stream first ([`LiveHub::load`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -73,6 +81,23 @@ pub struct LiveEvent {
 }
 
 impl LiveEvent {
+    /// `item` numbered `seq` and serialized; `None` (logged) when it cannot be.
+    fn new(seq: u64, mut item: FeedItem, published: Instant) -> Option<Arc<Self>> {
+        item.set_seq(seq);
+        match item.text() {
+            Ok(text) => Some(Arc::new(Self {
+                seq,
+                item,
+                published,
+                text: Utf8Bytes::from(text),
+            })),
+            Err(error) => {
+                tracing::error!(%error, "serializing a live event");
+                None
+            }
+        }
+    }
+
     /// Whether a watcher with `filter` gets this item: payment events that
     /// match it, and every alert when it reads `control` frames (the
     /// filters are about payments; a dashboard showing only failures still
@@ -91,42 +116,57 @@ struct Feed {
     /// The `seq` before the epoch's first event (see [`new_epoch`]).
     base: u64,
     latest_seq: u64,
+    /// Events up to `latest_seq`, without a gap; what is kept is
+    /// [`Kept`]'s to say.
     history: VecDeque<Arc<LiveEvent>>,
+    kept: Kept,
+    /// When the feed last had a watcher here (or began to keep its history).
+    watched_at: Instant,
     sender: broadcast::Sender<Arc<LiveEvent>>,
 }
 
+/// How much of the replay window a feed's history holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kept {
+    /// None of it: events only pass through to watchers (a feed backed by
+    /// Redis that nobody has resumed on lately).
+    Nothing,
+    /// What arrived since the window began loading from Redis.
+    Since,
+    /// All of it: a resume it cannot serve is told to resync.
+    Window,
+}
+
 impl Feed {
-    fn new(epoch: String, watcher_queue: usize) -> Self {
+    fn new(epoch: String, watcher_queue: usize, kept: Kept) -> Self {
         let base = epoch_base(&epoch);
         Self {
             epoch,
             base,
             latest_seq: base,
             history: VecDeque::new(),
+            kept,
+            watched_at: Instant::now(),
             sender: broadcast::channel(watcher_queue).0,
         }
     }
 
     /// Appends an event numbered `seq`, published at `published` (by this
-    /// process, or by another one through Redis), serialized once, and
-    /// broadcasts it; the history then keeps what `window` says.
-    fn append(&mut self, seq: u64, mut item: FeedItem, published: Instant, window: &ReplayWindow) {
-        item.set_seq(seq);
-        let text = match item.text() {
-            Ok(text) => text,
-            Err(error) => {
-                tracing::error!(%error, "serializing a live event");
-                return;
-            }
+    /// process, or by another one through Redis), and broadcasts it; the
+    /// history then keeps what `window` says. An event with nobody to send
+    /// it to or keep it for is only counted: it is not even serialized.
+    fn append(&mut self, seq: u64, item: FeedItem, published: Instant, window: &ReplayWindow) {
+        if self.kept == Kept::Nothing && self.sender.receiver_count() == 0 {
+            self.latest_seq = seq;
+            return;
+        }
+        let Some(live) = LiveEvent::new(seq, item, published) else {
+            return;
         };
         self.latest_seq = seq;
-        let live = Arc::new(LiveEvent {
-            seq,
-            item,
-            published,
-            text: Utf8Bytes::from(text),
-        });
-        self.history.push_back(Arc::clone(&live));
+        if self.kept != Kept::Nothing {
+            self.history.push_back(Arc::clone(&live));
+        }
         // No watcher is not an error: the history keeps the event.
         self.sender.send(live).ok();
         self.trim(window);
@@ -139,6 +179,18 @@ impl Feed {
             .is_some_and(|oldest| window.drops_oldest(self.history.len(), oldest.published.elapsed()))
         {
             self.history.pop_front();
+        }
+    }
+
+    /// After a batch (for a feed backed by Redis): a watched feed stays
+    /// kept; one nobody has watched here for the window's age lets its
+    /// history go. The stream still holds it for whoever resumes later.
+    fn forget_if_unwatched(&mut self, now: Instant, window: &ReplayWindow) {
+        if self.sender.receiver_count() > 0 {
+            self.watched_at = now;
+        } else if self.kept != Kept::Nothing && now.duration_since(self.watched_at) > window.age {
+            self.kept = Kept::Nothing;
+            self.history = VecDeque::new();
         }
     }
 }
@@ -162,6 +214,8 @@ pub struct Full(pub usize);
 pub struct LiveHub {
     feeds: Mutex<HashMap<String, Feed>>,
     window: ReplayWindow,
+    /// Redis holds the window too: feeds keep theirs only while watched.
+    backed: bool,
     watcher_queue: usize,
     /// Most watchers of one tenant in this process.
     max_watchers: usize,
@@ -235,11 +289,20 @@ impl LiveHub {
         Self {
             feeds: Mutex::new(HashMap::new()),
             window,
+            backed: false,
             watcher_queue,
             max_watchers,
             disconnects: Default::default(),
             closing: tokio::sync::watch::Sender::new(false),
         }
+    }
+
+    /// A hub whose feeds' windows are also in Redis streams (see the
+    /// module): an unwatched feed keeps no history, and [`Self::load`]
+    /// fills it when a client resumes.
+    pub fn backed_by_redis(mut self) -> Self {
+        self.backed = true;
+        self
     }
 
     /// Closes every watcher of this process: the process is shutting down.
@@ -272,7 +335,9 @@ impl LiveHub {
     }
 
     fn new_feed(&self, epoch: String) -> Feed {
-        Feed::new(epoch, self.watcher_queue)
+        // Alone, the history is the window's only copy: kept from the start.
+        let kept = if self.backed { Kept::Nothing } else { Kept::Window };
+        Feed::new(epoch, self.watcher_queue, kept)
     }
 
     /// `tenant`'s feed, created under a random epoch if it has none.
@@ -327,9 +392,79 @@ impl LiveHub {
             }
             if seq != feed.latest_seq + 1 {
                 feed.history.clear();
+                if self.backed && feed.kept == Kept::Window {
+                    // What was missed may still be in the stream: the next
+                    // resume loads it.
+                    feed.kept = Kept::Since;
+                }
             }
             feed.append(seq, item, now.checked_sub(age).unwrap_or(now), &self.window);
         }
+        if self.backed
+            && let Some(feed) = feeds.get_mut(tenant)
+        {
+            feed.forget_if_unwatched(now, &self.window);
+        }
+    }
+
+    /// Whether `tenant`'s history holds its whole replay window, so a resume
+    /// can be answered from it. Always, for a hub not backed by Redis.
+    pub fn holds_window(&self, tenant: &str) -> bool {
+        let mut feeds = self.feeds.lock().expect("live hub lock");
+        self.feed(&mut feeds, tenant).kept == Kept::Window
+    }
+
+    /// Loads `tenant`'s replay window from where `read` finds it (the Redis
+    /// stream, as numbered events oldest first) into its history, which
+    /// keeps it from then on. What is delivered while `read` runs is kept
+    /// aside and joined to it, so no event is lost or held twice.
+    pub async fn load<F>(&self, tenant: &str, read: F) -> anyhow::Result<()>
+    where
+        F: Future<Output = anyhow::Result<Vec<Numbered>>>,
+    {
+        {
+            let mut feeds = self.feeds.lock().expect("live hub lock");
+            let feed = self.feed(&mut feeds, tenant);
+            if feed.kept == Kept::Nothing {
+                feed.kept = Kept::Since;
+                feed.watched_at = Instant::now();
+            }
+        }
+        let read = read.await?;
+        let mut feeds = self.feeds.lock().expect("live hub lock");
+        let feed = self.feed(&mut feeds, tenant);
+        if feed.kept != Kept::Since {
+            // Loaded meanwhile by another resume, or forgotten again.
+            return Ok(());
+        }
+        // The stream's events that lead, without a gap, up to the first one
+        // held (or to the latest, when none is).
+        let joins_at = feed.history.front().map_or(feed.latest_seq, |first| first.seq - 1);
+        let now = Instant::now();
+        let mut older: Vec<Arc<LiveEvent>> = Vec::new();
+        for Numbered { epoch, seq, item, age } in read {
+            if epoch != feed.epoch || seq > joins_at {
+                continue;
+            }
+            if older.last().is_some_and(|last| last.seq + 1 != seq) {
+                older.clear();
+            }
+            older.extend(LiveEvent::new(seq, item, now.checked_sub(age).unwrap_or(now)));
+        }
+        if older.last().is_some_and(|last| last.seq == joins_at) {
+            for event in older.into_iter().rev() {
+                feed.history.push_front(event);
+            }
+        }
+        feed.trim(&self.window);
+        feed.kept = Kept::Window;
+        Ok(())
+    }
+
+    /// How many events `tenant`'s history holds in this process.
+    pub fn held(&self, tenant: &str) -> usize {
+        let feeds = self.feeds.lock().expect("live hub lock");
+        feeds.get(tenant).map_or(0, |feed| feed.history.len())
     }
 
     /// Numbers, serializes, records and broadcasts `events` of `tenant`, in
@@ -341,6 +476,9 @@ impl LiveHub {
         for event in events {
             let seq = feed.latest_seq + 1;
             feed.append(seq, event, now, &self.window);
+        }
+        if self.backed {
+            feed.forget_if_unwatched(now, &self.window);
         }
     }
 
@@ -571,6 +709,108 @@ mod tests {
             join(&hub, "acme", Some((9, Some("e1")))).backlog.is_none(),
             "at most the cap"
         );
+    }
+
+    /// Events `seqs` of epoch "e1", as a Redis stream returns them.
+    fn stream(seqs: impl IntoIterator<Item = u64>) -> Vec<Numbered> {
+        seqs.into_iter()
+            .map(|seq| Numbered {
+                epoch: "e1".into(),
+                seq,
+                item: event(seq as i64),
+                age: Duration::ZERO,
+            })
+            .collect()
+    }
+
+    fn backed(age: Duration) -> LiveHub {
+        let window = ReplayWindow {
+            events: 100,
+            age,
+            cap: 1_000,
+        };
+        LiveHub::new(window, WATCHER_QUEUE, MAX_WATCHERS).backed_by_redis()
+    }
+
+    #[tokio::test]
+    async fn backed_by_redis_an_unwatched_feed_holds_nothing_until_a_resume_loads_its_window() {
+        let hub = backed(Duration::from_secs(600));
+        hub.deliver("acme", stream(1..=10));
+        assert_eq!(hub.held("acme"), 0, "nobody watches: nothing held");
+        assert!(!hub.holds_window("acme"));
+        assert_eq!(
+            join(&hub, "acme", None).latest_seq,
+            10,
+            "but the feed's position is known"
+        );
+
+        hub.load("acme", async { Ok(stream(1..=10)) }).await.unwrap();
+        assert!(hub.holds_window("acme"));
+        let backlog = join(&hub, "acme", Some((4, Some("e1")))).backlog.unwrap();
+        assert_eq!(
+            backlog.iter().map(|event| event.seq).collect::<Vec<_>>(),
+            [5, 6, 7, 8, 9, 10]
+        );
+        assert!(backlog[0].text.as_str().contains("\"seq\":5"), "numbered as delivered");
+
+        hub.deliver("acme", stream(11..=12));
+        assert_eq!(hub.held("acme"), 12, "a loaded window is kept up to date");
+    }
+
+    #[tokio::test]
+    async fn a_window_read_while_events_arrive_holds_each_event_once_in_order() {
+        let hub = backed(Duration::from_secs(600));
+        hub.deliver("acme", stream(1..=8));
+        // While the stream is read, 9..=12 reach the hub; the read saw up to 10.
+        let read = async {
+            hub.deliver("acme", stream(9..=12));
+            Ok(stream(1..=10))
+        };
+        hub.load("acme", read).await.unwrap();
+        let backlog = join(&hub, "acme", Some((0, Some("e1")))).backlog.unwrap();
+        assert_eq!(
+            backlog.iter().map(|event| event.seq).collect::<Vec<_>>(),
+            (1..=12).collect::<Vec<_>>()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_window_with_a_hole_before_what_arrived_is_not_joined_to_it() {
+        let hub = backed(Duration::from_secs(600));
+        hub.deliver("acme", stream(1..=8));
+        let read = async {
+            hub.deliver("acme", stream(9..=12));
+            // A stream read that somehow stops short of what arrived.
+            Ok(stream(1..=7))
+        };
+        hub.load("acme", read).await.unwrap();
+        assert!(join(&hub, "acme", Some((8, Some("e1")))).backlog.is_some());
+        assert!(
+            join(&hub, "acme", Some((7, Some("e1")))).backlog.is_none(),
+            "event 8 is held nowhere: resync, not a replay with a hole"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_feed_nobody_watches_for_the_windows_age_lets_its_history_go() {
+        let hub = backed(Duration::ZERO);
+        hub.deliver("acme", stream(1..=5));
+        hub.load("acme", async { Ok(stream(1..=5)) }).await.unwrap();
+        let watcher = join(&hub, "acme", None);
+        hub.deliver("acme", stream(6..=6));
+        assert_eq!(hub.held("acme"), 6, "watched: kept");
+        drop(watcher);
+        hub.deliver("acme", stream(7..=7));
+        assert_eq!(hub.held("acme"), 0, "unwatched past the age: let go");
+        assert!(!hub.holds_window("acme"), "the next resume loads it again");
+    }
+
+    #[test]
+    fn alone_a_hub_keeps_every_window_watched_or_not() {
+        let hub = LiveHub::default();
+        hub.publish("acme", (0..5).map(event));
+        assert_eq!(hub.held("acme"), 5);
+        assert!(hub.holds_window("acme"));
     }
 
     #[test]

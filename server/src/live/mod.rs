@@ -80,6 +80,10 @@ impl Default for LiveLimits {
 pub struct Live {
     pub hub: Arc<LiveHub>,
     bus: Option<SharedBus>,
+    /// Taken to load a feed's window from Redis: when many clients resume
+    /// at once (an instance went away), the stream is read once, not once
+    /// each.
+    loading: Arc<tokio::sync::Mutex<()>>,
     limits: LiveLimits,
 }
 
@@ -89,6 +93,7 @@ impl Live {
         Self {
             hub: Arc::new(LiveHub::new(limits.replay, limits.watcher_queue, limits.max_watchers)),
             bus: None,
+            loading: Arc::default(),
             limits,
         }
     }
@@ -102,11 +107,12 @@ impl Live {
         store: Store,
         limits: LiveLimits,
     ) -> anyhow::Result<Self> {
-        let hub = Arc::new(LiveHub::new(limits.replay, limits.watcher_queue, limits.max_watchers));
+        let hub = Arc::new(LiveHub::new(limits.replay, limits.watcher_queue, limits.max_watchers).backed_by_redis());
         let bus = SharedBus::start(client, config, prefix, limits.replay, Arc::clone(&hub), store).await?;
         Ok(Self {
             hub,
             bus: Some(bus),
+            loading: Arc::default(),
             limits,
         })
     }
@@ -118,6 +124,17 @@ impl Live {
             match bus.ensure_epoch(tenant).await {
                 Ok(epoch) => self.hub.align_epoch(tenant, &epoch),
                 Err(error) => tracing::warn!(%error, tenant, "live bus: reading the epoch"),
+            }
+            if resume.is_some() && !self.hub.holds_window(tenant) {
+                let _loading = self.loading.lock().await;
+                // Loaded while this waited its turn: nothing to read.
+                if !self.hub.holds_window(tenant)
+                    && let Err(error) = self.hub.load(tenant, bus.window(tenant)).await
+                {
+                    // Served from what the feed holds: the client may be
+                    // told to resync when it need not have been.
+                    tracing::warn!(%error, tenant, "live bus: reading the replay window");
+                }
             }
         }
         self.hub.subscribe(tenant, resume).map_err(|hub::Full(most)| {

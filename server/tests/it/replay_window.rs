@@ -6,7 +6,9 @@
 //! in a test's time; production's is 10,000 events, 5 minutes, 50,000.
 //!
 //! A client sees the window as an outside client would: resuming after
-//! `since` either replays every later event or is told to resync.
+//! `since` either replays every later event or is told to resync. With
+//! Redis, an instance reads a feed's window from the stream when a client
+//! first resumes on it there, and holds it while the feed is watched.
 
 use std::time::{Duration, Instant};
 
@@ -130,6 +132,12 @@ async fn young_events_are_kept_up_to_the_cap(redis: bool) {
         None
     };
     if let Some(later) = &later {
+        caught_up(later, base + 150).await;
+        assert_eq!(
+            later.state.live.hub.held("acme"),
+            0,
+            "nobody has resumed there: the window stays in Redis"
+        );
         holds_exactly(later, "an instance started afterwards", base, 1, 150).await;
     }
 
