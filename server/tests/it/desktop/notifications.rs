@@ -33,7 +33,7 @@ async fn desktop_app_with_history_and_a_real_notification_daemon_as_the_readme_s
     // app's notifications where a screenshot sees them.
     let _daemon = Companion::start(&desktop, "dunst");
     let window = desktop.driver.session(desktop.capabilities()).await;
-    let count = drive(
+    let (count, from, to) = drive(
         &window,
         "desktop-history",
         "the dashboard shows acme's history",
@@ -42,20 +42,31 @@ async fn desktop_app_with_history_and_a_real_notification_daemon_as_the_readme_s
             shows(&window, "[data-testid=connection-status][data-state=live]").await?;
             shows(&window, "[data-testid=metrics-grid][data-state=ready]").await?;
             shows(&window, "[data-testid=trend-chart][data-fresh=true]").await?;
-            let count = window
-                .find(Locator::Css("[data-testid=metric-count]"))
-                .await?
-                .attr("data-value")
+            // The count with the range it is of, read in one turn of the
+            // page (the grid may be drawn again between two reads): the
+            // last 24 hours slide while the test runs, so the server is
+            // asked for that same range.
+            let shown = window
+                .execute(
+                    "const grid = document.querySelector('[data-testid=metrics-grid]');
+                     const count = document.querySelector('[data-testid=metric-count]');
+                     return [count.dataset.value, grid.dataset.from, grid.dataset.to];",
+                    vec![],
+                )
                 .await?;
-            Step::Ok(count)
+            let [count, from, to] = [0, 1, 2].map(|at| shown[at].as_str().unwrap_or_default().to_owned());
+            Step::Ok((count, from, to))
         },
     )
     .await;
     crate::webdriver::save_screenshot(&window, "desktop-dashboard").await;
-    let api = app.json("acme", "/api/analytics/metrics").await;
+    let api = app
+        .json("acme", &format!("/api/analytics/metrics?from={from}&to={to}"))
+        .await;
     assert_eq!(
-        count.as_deref().map(str::parse::<f64>),
-        Some(Ok(api["count"].as_f64().unwrap()))
+        count.parse::<f64>().ok(),
+        api["count"].as_f64(),
+        "the count of [{from}, {to})"
     );
 
     // A failure spike: the daemon draws the app's notification.
