@@ -2,16 +2,24 @@
 //! its own, for `--minutes` (30) at a steady load: its traffic simulator on
 //! (`--simulate-rate` payments/s for each demo tenant), `--rate` (50)
 //! payments/s more for `acme` through `POST /api/payments`, and `--clients`
-//! (500) WebSocket clients watching `acme` as the dashboard does.
+//! (500) WebSocket clients watching `acme` as the dashboard does. Each
+//! client leaves and resumes with `since` every `--resume-seconds` (300),
+//! the clients spread evenly over that time, as dashboards whose
+//! connections drop do: the server holds acme's replay window from the first
+//! resume on (read from Redis), so the soak measures it too.
 //!
 //! Every `--sample-seconds` (10) it reads the server's resident memory and
 //! open files from /proc. The report gives them at the start (once every
 //! client is connected and the load has run a minute), at the end, at their
-//! highest, and the memory's trend (least squares, MiB per 10 minutes).
+//! highest, and the memory's trend (least squares, MiB per 10 minutes) over
+//! the whole run and over its last third, where a run long enough to fill
+//! every bounded cache shows whether it stays flat.
 //!
-//! Every client checks its feed as it arrives: each event's `seq` must be
-//! the one after the last, so a gap is a lost event and a repeat a
-//! duplicate; at the end every client must stand at the same last `seq`.
+//! Every client checks its feed as it arrives, across its resumes: each
+//! event's `seq` must be the one after the last, so a gap is a lost event
+//! and a repeat a duplicate; a `resync_required` ends the client (a failure:
+//! a resume within the replay window must be served); at the end every
+//! client must stand at the same last `seq`.
 //! Then, once every request is answered, every payment the server answered
 //! 201 must be stored once, and, once the server is killed (its simulator
 //! writes until then), `paypulse-server reconcile` must find the rollups
@@ -41,50 +49,78 @@ struct Feed {
     lost: AtomicU64,
     duplicated: AtomicU64,
     last_seq: AtomicU64,
+    /// Times it left and resumed with `since`.
+    resumes: AtomicU64,
     /// Why its connection ended, if it did.
     ended: std::sync::Mutex<Option<String>>,
 }
 
-/// Watches `url` until the task is aborted, checking every `seq`.
-async fn watch(url: String, feed: Arc<Feed>, joined: tokio::sync::mpsc::Sender<()>) {
+/// Watches `url` until the task is aborted, checking every `seq`; leaves and
+/// resumes after the last `seq` it saw first after `first_resume`, then
+/// every `resume_every`.
+async fn watch(
+    url: String,
+    feed: Arc<Feed>,
+    joined: tokio::sync::mpsc::Sender<()>,
+    first_resume: Duration,
+    resume_every: Duration,
+) {
     let end = |why: String| *feed.ended.lock().expect("feed lock") = Some(why);
-    let mut socket = match tokio_tungstenite::connect_async(&url).await {
-        Ok((socket, _)) => socket,
-        Err(error) => return end(format!("connect: {error}")),
-    };
-    let mut last = None;
-    while let Some(message) = socket.next().await {
-        let text = match message {
-            Ok(Message::Text(text)) => text,
-            Ok(Message::Close(frame)) => return end(format!("closed: {frame:?}")),
-            Ok(_) => continue,
-            Err(error) => return end(format!("failed: {error}")),
+    let mut last: Option<u64> = None;
+    let mut resume_at = tokio::time::Instant::now() + first_resume;
+    loop {
+        let address = match last {
+            Some(seq) => format!("{url}&since={seq}"),
+            None => url.clone(),
         };
-        let frame: Value = serde_json::from_str(&text).expect("JSON frames");
-        match frame["type"].as_str() {
-            Some("hello") => {
-                last = frame["seq"].as_u64();
-                joined.send(()).await.ok();
+        let mut socket = match tokio_tungstenite::connect_async(&address).await {
+            Ok((socket, _)) => socket,
+            Err(error) => return end(format!("connect: {error}")),
+        };
+        loop {
+            let message = tokio::select! {
+                message = socket.next() => message,
+                () = tokio::time::sleep_until(resume_at) => break,
+            };
+            let Some(message) = message else {
+                return end("the connection ended".to_owned());
+            };
+            let text = match message {
+                Ok(Message::Text(text)) => text,
+                Ok(Message::Close(frame)) => return end(format!("closed: {frame:?}")),
+                Ok(_) => continue,
+                Err(error) => return end(format!("failed: {error}")),
+            };
+            let frame: Value = serde_json::from_str(&text).expect("JSON frames");
+            match frame["type"].as_str() {
+                // A resumed connection's `hello` gives the feed's newest
+                // `seq`; what the client missed follows it.
+                Some("hello") if last.is_none() => {
+                    last = frame["seq"].as_u64();
+                    joined.send(()).await.ok();
+                    continue;
+                }
+                Some("hello" | "heartbeat") => continue,
+                Some("resync_required") => return end("resync_required".to_owned()),
+                _ => {}
+            }
+            let Some(seq) = frame["seq"].as_u64() else {
+                continue;
+            };
+            let previous = last.unwrap_or(seq - 1);
+            if seq <= previous {
+                feed.duplicated.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
-            Some("heartbeat") => continue,
-            Some("resync_required") => return end("resync_required".to_owned()),
-            _ => {}
+            feed.lost.fetch_add(seq - previous - 1, Ordering::Relaxed);
+            feed.events.fetch_add(1, Ordering::Relaxed);
+            feed.last_seq.store(seq, Ordering::Relaxed);
+            last = Some(seq);
         }
-        let Some(seq) = frame["seq"].as_u64() else {
-            continue;
-        };
-        let previous = last.unwrap_or(seq - 1);
-        if seq <= previous {
-            feed.duplicated.fetch_add(1, Ordering::Relaxed);
-            continue;
-        }
-        feed.lost.fetch_add(seq - previous - 1, Ordering::Relaxed);
-        feed.events.fetch_add(1, Ordering::Relaxed);
-        feed.last_seq.store(seq, Ordering::Relaxed);
-        last = Some(seq);
+        socket.close(None).await.ok();
+        feed.resumes.fetch_add(1, Ordering::Relaxed);
+        resume_at += resume_every;
     }
-    end("the connection ended".to_owned());
 }
 
 /// One reading of the server process.
@@ -118,6 +154,7 @@ async fn main() -> anyhow::Result<()> {
     let rate: u64 = common::arg("--rate", 50);
     let simulate_rate: f64 = common::arg("--simulate-rate", 2.0);
     let sample_every = Duration::from_secs_f64(common::arg("--sample-seconds", 10.0));
+    let resume_every = Duration::from_secs_f64(common::arg("--resume-seconds", 300.0));
     let uri = common::mongodb_uri("soak")?;
     let database = format!("bench_soak_{:x}", rand::random::<u32>());
     // A bare store, not a whole `AppState`: that would start an alert
@@ -150,8 +187,16 @@ async fn main() -> anyhow::Result<()> {
     let (joined, mut joins) = tokio::sync::mpsc::channel(clients);
     let feeds: Vec<Arc<Feed>> = (0..clients).map(|_| Arc::default()).collect();
     let mut watchers = Vec::with_capacity(clients);
-    for feed in &feeds {
-        watchers.push(tokio::spawn(watch(url.clone(), Arc::clone(feed), joined.clone())));
+    for (index, feed) in feeds.iter().enumerate() {
+        // Resumes spread evenly: one client every `resume_every / clients`.
+        let first_resume = WARM_UP + resume_every.mul_f64((index + 1) as f64 / clients as f64);
+        watchers.push(tokio::spawn(watch(
+            url.clone(),
+            Arc::clone(feed),
+            joined.clone(),
+            first_resume,
+            resume_every,
+        )));
         tokio::time::sleep(Duration::from_millis(1_000 / JOINS_PER_SECOND)).await;
     }
     drop(joined);
@@ -277,10 +322,11 @@ async fn main() -> anyhow::Result<()> {
             .map(|feed| field(feed).load(Ordering::Relaxed))
             .sum::<u64>()
     };
-    let (events, lost, duplicated) = (
+    let (events, lost, duplicated, resumes) = (
         sum(|feed| &feed.events),
         sum(|feed| &feed.lost),
         sum(|feed| &feed.duplicated),
+        sum(|feed| &feed.resumes),
     );
 
     let stored = store
@@ -311,6 +357,7 @@ async fn main() -> anyhow::Result<()> {
     let peak_rss = samples.iter().map(|sample| sample.rss_mib).fold(0.0, f64::max);
     let peak_files = samples.iter().map(|sample| sample.open_files).max().unwrap_or(0);
     let memory_trend = trend(&steady);
+    let late_trend = trend(&steady[steady.len() * 2 / 3..]);
     let result = json!({
         "benchmark": "soak",
         "minutes": minutes,
@@ -318,11 +365,13 @@ async fn main() -> anyhow::Result<()> {
         "ingest_per_second": rate,
         "simulate_per_second_per_tenant": simulate_rate,
         "warm_up_seconds": WARM_UP.as_secs(),
-        "rss_mib": { "start": first.map(|sample| sample.rss_mib), "end": last.map(|sample| sample.rss_mib), "peak": peak_rss, "trend_mib_per_10_min": memory_trend },
+        "rss_mib": { "start": first.map(|sample| sample.rss_mib), "end": last.map(|sample| sample.rss_mib), "peak": peak_rss, "trend_mib_per_10_min": memory_trend, "trend_last_third_mib_per_10_min": late_trend },
         "open_files": { "start": first.map(|sample| sample.open_files), "end": last.map(|sample| sample.open_files), "peak": peak_files },
         "events_delivered": events,
         "events_lost": lost,
         "events_duplicated": duplicated,
+        "resumes": resumes,
+        "resume_seconds": resume_every.as_secs_f64(),
         "clients_behind_at_end": behind,
         "clients_ended": ended.len(),
         "why_clients_ended": ended.iter().take(5).collect::<Vec<_>>(),
@@ -336,8 +385,9 @@ async fn main() -> anyhow::Result<()> {
         "seconds_total": begun.elapsed().as_secs_f64(),
     });
     eprintln!(
-        "rss {:.1} → {:.1} MiB (peak {peak_rss:.1}, trend {memory_trend:+.2} MiB/10 min); open files {:?} → {:?} (peak {peak_files}); \
-         {events} events delivered, {lost} lost, {duplicated} duplicated, {} clients ended, {behind} behind; \
+        "rss {:.1} → {:.1} MiB (peak {peak_rss:.1}, trend {memory_trend:+.2} MiB/10 min, over the last third {late_trend:+.2}); \
+         open files {:?} → {:?} (peak {peak_files}); \
+         {events} events delivered, {lost} lost, {duplicated} duplicated, {resumes} resumes, {} clients ended, {behind} behind; \
          {acknowledged} payments acknowledged, {stored} stored; reconcile {}",
         first.map_or(f64::NAN, |sample| sample.rss_mib),
         last.map_or(f64::NAN, |sample| sample.rss_mib),
