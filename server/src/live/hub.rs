@@ -757,16 +757,22 @@ mod tests {
         assert_eq!(hub.held("acme"), 12, "a loaded window is kept up to date");
     }
 
-    #[tokio::test]
-    async fn a_window_read_while_events_arrive_holds_each_event_once_in_order() {
+    /// A hub that has counted events 1..=8 and loads its window while
+    /// 9..=12 reach it, from a stream read that saw up to `read_until`.
+    async fn loaded_while_events_arrive(read_until: u64) -> LiveHub {
         let hub = backed(Duration::from_secs(600));
         hub.deliver("acme", stream(1..=8));
-        // While the stream is read, 9..=12 reach the hub; the read saw up to 10.
         let read = async {
             hub.deliver("acme", stream(9..=12));
-            Ok(stream(1..=10))
+            Ok(stream(1..=read_until))
         };
         hub.load("acme", read).await.unwrap();
+        hub
+    }
+
+    #[tokio::test]
+    async fn a_window_read_while_events_arrive_holds_each_event_once_in_order() {
+        let hub = loaded_while_events_arrive(10).await;
         let backlog = join(&hub, "acme", Some((0, Some("e1")))).backlog.unwrap();
         assert_eq!(
             backlog.iter().map(|event| event.seq).collect::<Vec<_>>(),
@@ -776,14 +782,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_window_with_a_hole_before_what_arrived_is_not_joined_to_it() {
-        let hub = backed(Duration::from_secs(600));
-        hub.deliver("acme", stream(1..=8));
-        let read = async {
-            hub.deliver("acme", stream(9..=12));
-            // A stream read that somehow stops short of what arrived.
-            Ok(stream(1..=7))
-        };
-        hub.load("acme", read).await.unwrap();
+        // A stream read that somehow stops short of what arrived.
+        let hub = loaded_while_events_arrive(7).await;
         assert!(join(&hub, "acme", Some((8, Some("e1")))).backlog.is_some());
         assert!(
             join(&hub, "acme", Some((7, Some("e1")))).backlog.is_none(),
