@@ -17,6 +17,7 @@ pub mod headers;
 pub mod health;
 pub mod ingest;
 pub mod live;
+pub mod memory;
 pub mod params;
 pub mod payments;
 pub mod reconcile;

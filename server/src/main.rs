@@ -8,6 +8,10 @@ use paypulse_server::seed::SeedArgs;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
+/// jemalloc, not the system's malloc: see `paypulse_server::memory`.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "paypulse-server",
@@ -48,6 +52,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(?config, "starting");
     let address = (config.host, config.port);
     let state = paypulse_server::connect(config).await?;
+    let _memory = paypulse_server::memory::report(state.clone());
     let listener = TcpListener::bind(address)
         .await
         .with_context(|| format!("binding {}:{}", address.0, address.1))?;

@@ -123,6 +123,10 @@ struct Feed {
     /// When the feed last had a watcher here (or began to keep its history).
     watched_at: Instant,
     sender: broadcast::Sender<Arc<LiveEvent>>,
+    /// Held while the window is read from Redis ([`LiveHub::load`]): when
+    /// many clients resume at once (their instance went away), the stream
+    /// is read once, and other feeds load beside it.
+    loading: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// How much of the replay window a feed's history holds.
@@ -148,6 +152,7 @@ impl Feed {
             kept,
             watched_at: Instant::now(),
             sender: broadcast::channel(watcher_queue).0,
+            loading: Arc::default(),
         }
     }
 
@@ -224,6 +229,8 @@ pub struct LiveHub {
     disconnects: [AtomicU64; 3],
     /// Set when the process shuts down: every watcher closes (1012).
     closing: tokio::sync::watch::Sender<bool>,
+    /// Windows read from Redis so far, for operators and tests.
+    loads: AtomicU64,
 }
 
 /// What [`LiveHub::hold`] gives: dropped, it lets the process exit.
@@ -294,6 +301,7 @@ impl LiveHub {
             max_watchers,
             disconnects: Default::default(),
             closing: tokio::sync::watch::Sender::new(false),
+            loads: AtomicU64::new(0),
         }
     }
 
@@ -422,14 +430,25 @@ impl LiveHub {
     where
         F: Future<Output = anyhow::Result<Vec<Numbered>>>,
     {
+        let turn = {
+            let mut feeds = self.feeds.lock().expect("live hub lock");
+            Arc::clone(&self.feed(&mut feeds, tenant).loading)
+        };
+        let _turn = turn.lock().await;
         {
             let mut feeds = self.feeds.lock().expect("live hub lock");
             let feed = self.feed(&mut feeds, tenant);
-            if feed.kept == Kept::Nothing {
-                feed.kept = Kept::Since;
-                feed.watched_at = Instant::now();
+            match feed.kept {
+                // Loaded while this waited its turn: nothing to read.
+                Kept::Window => return Ok(()),
+                Kept::Nothing => {
+                    feed.kept = Kept::Since;
+                    feed.watched_at = Instant::now();
+                }
+                Kept::Since => {}
             }
         }
+        self.loads.fetch_add(1, Ordering::Relaxed);
         let read = read.await?;
         let mut feeds = self.feeds.lock().expect("live hub lock");
         let feed = self.feed(&mut feeds, tenant);
@@ -461,10 +480,24 @@ impl LiveHub {
         Ok(())
     }
 
+    /// How many replay windows this process has read from Redis.
+    pub fn windows_loaded(&self) -> u64 {
+        self.loads.load(Ordering::Relaxed)
+    }
+
     /// How many events `tenant`'s history holds in this process.
     pub fn held(&self, tenant: &str) -> usize {
         let feeds = self.feeds.lock().expect("live hub lock");
         feeds.get(tenant).map_or(0, |feed| feed.history.len())
+    }
+
+    /// How many events every feed's history holds in this process, and how
+    /// many watchers the feeds have.
+    pub fn totals(&self) -> (usize, usize) {
+        let feeds = self.feeds.lock().expect("live hub lock");
+        feeds.values().fold((0, 0), |(events, watchers), feed| {
+            (events + feed.history.len(), watchers + feed.sender.receiver_count())
+        })
     }
 
     /// Numbers, serializes, records and broadcasts `events` of `tenant`, in
@@ -768,6 +801,53 @@ mod tests {
         };
         hub.load("acme", read).await.unwrap();
         hub
+    }
+
+    #[tokio::test]
+    async fn a_feed_s_window_is_read_once_while_other_feeds_load_beside_it() {
+        let hub = Arc::new(backed(Duration::from_secs(600)));
+        hub.deliver("acme", stream(1..=8));
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let first = tokio::spawn({
+            let hub = Arc::clone(&hub);
+            async move {
+                let read = async {
+                    released.await.ok();
+                    Ok(stream(1..=8))
+                };
+                hub.load("acme", read).await
+            }
+        });
+        while hub.windows_loaded() == 0 {
+            tokio::task::yield_now().await;
+        }
+        // A second resume on acme while the first read is under way.
+        let read_again = Arc::new(AtomicU64::new(0));
+        let second = tokio::spawn({
+            let (hub, read_again) = (Arc::clone(&hub), Arc::clone(&read_again));
+            async move {
+                let read = async move {
+                    read_again.fetch_add(1, Ordering::Relaxed);
+                    Ok(stream(1..=8))
+                };
+                hub.load("acme", read).await
+            }
+        });
+        // Let the second resume run up to where it waits.
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        // Another feed loads beside it, not after it.
+        hub.load("globex", async { Ok(Vec::new()) }).await.unwrap();
+        assert!(hub.holds_window("globex"));
+        assert!(!second.is_finished() && !hub.holds_window("acme"));
+
+        release.send(()).unwrap();
+        first.await.unwrap().unwrap();
+        second.await.unwrap().unwrap();
+        assert_eq!(read_again.load(Ordering::Relaxed), 0, "the second resume found it held");
+        assert_eq!(hub.windows_loaded(), 2, "acme once, globex once");
+        assert_eq!(hub.held("acme"), 8);
     }
 
     #[tokio::test]

@@ -179,19 +179,33 @@ pub struct Quarter {
 impl Quarter {
     /// The quarter of `payments` (as read: each once), read after its
     /// rollup showed `stored`.
-    fn new(start: DateTime<Utc>, mut payments: Vec<Payment>, stored: &StoredQuarter) -> Self {
-        payments.sort_by_key(|payment| payment.created_at);
-        let mut quarter = Self {
-            start,
-            payments: Vec::with_capacity(payments.len()),
-            methods: Vec::new(),
-            others: stored.others,
-        };
+    #[cfg(test)]
+    fn new(start: DateTime<Utc>, payments: Vec<Payment>, stored: &StoredQuarter) -> Self {
+        let mut quarter = Self::empty(start, stored);
         for payment in &payments {
             let entry = quarter.entry(payment);
             quarter.payments.push(entry);
         }
-        quarter
+        quarter.sorted()
+    }
+
+    /// A quarter to be filled in any order and then [`Self::sorted`],
+    /// read after its rollup showed `stored`.
+    fn empty(start: DateTime<Utc>, stored: &StoredQuarter) -> Self {
+        Self {
+            start,
+            payments: Vec::new(),
+            methods: Vec::new(),
+            others: stored.others,
+        }
+    }
+
+    /// The quarter with its payments oldest first (stable: those of one
+    /// millisecond keep the order they were read in) and no spare room.
+    fn sorted(mut self) -> Self {
+        self.payments.sort_by_key(|entry| entry.offset);
+        self.payments.shrink_to_fit();
+        self
     }
 
     /// Whether these are still the quarter's payments as the rollup
@@ -221,12 +235,30 @@ impl Quarter {
 
     /// `payment` as this quarter holds it.
     fn entry(&mut self, payment: &Payment) -> Entry {
+        self.entry_of(
+            payment.id,
+            payment.created_at,
+            &payment.method,
+            payment.status,
+            payment.amount_minor,
+        )
+    }
+
+    /// A payment as this quarter holds it.
+    fn entry_of(
+        &mut self,
+        id: ObjectId,
+        created_at: DateTime<Utc>,
+        method: &str,
+        status: PaymentStatus,
+        amount_minor: i64,
+    ) -> Entry {
         Entry {
-            amount_minor: payment.amount_minor,
-            id: payment.id,
-            offset: self.offset_of(payment.created_at),
-            method: self.method_index(&payment.method),
-            status: payment.status,
+            amount_minor,
+            id,
+            offset: self.offset_of(created_at),
+            method: self.method_index(method),
+            status,
         }
     }
 
@@ -449,6 +481,11 @@ impl EdgeCache {
         self.reads.load(Ordering::Relaxed)
     }
 
+    /// How many payments the kept quarters hold (at most [`MAX_PAYMENTS`]).
+    pub fn payments_kept(&self) -> usize {
+        self.inner.lock().map_or(0, |kept| kept.payments)
+    }
+
     /// Covers a write of this process until its caller ends the guard,
     /// after its `record_*`; taken before the write's transaction begins.
     pub fn writing(&self) -> Writing<'_> {
@@ -569,6 +606,12 @@ impl Store {
         self.edges().quarters_read()
     }
 
+    /// How many payments of quarters ranges cut through this process keeps
+    /// in memory (see [`super::edges`]).
+    pub fn quarter_payments_kept(&self) -> usize {
+        self.edges().payments_kept()
+    }
+
     /// The cells of one tenant's payments in `[from, to)`, a part of the
     /// past quarter starting at `start` whose rollup is `stored`: from
     /// memory when the quarter is kept and current, otherwise by reading the
@@ -599,7 +642,7 @@ impl Store {
     ) -> mongodb::error::Result<Option<Arc<Quarter>>> {
         if stored.cells.iter().all(|cell| cell.stats.is_empty()) {
             // No rollup: no payments (they are written together).
-            return Ok(Some(Arc::new(Quarter::new(start, Vec::new(), stored))));
+            return Ok(Some(Arc::new(Quarter::empty(start, stored))));
         }
         if !self.edges().trusted() {
             return Ok(None);
@@ -670,27 +713,36 @@ impl Store {
         self.edges().reads.fetch_add(1, Ordering::Relaxed);
         let end = start + TimeDelta::minutes(CELL_MINUTES);
         let filter = doc! { "tenantId": tenant_id, "createdAt": in_range(start, end) };
-        let documents: Vec<Document> = self
+        let mut rows = self
             .database()
             .collection::<Document>(names::PAYMENTS)
             .find(filter)
             .projection(doc! { "_id": 1, "createdAt": 1, "method": 1, "status": 1, "amountMinor": 1 })
-            .await?
-            .try_collect()
             .await?;
-        let payments = documents
-            .iter()
-            .filter_map(|document| {
-                Some(Payment {
-                    id: document.get_object_id("_id").ok()?,
-                    created_at: to_chrono(*document.get_datetime("createdAt").ok()?),
-                    method: document.get_str("method").ok()?.to_owned(),
-                    status: document.get_str("status").ok()?.parse().ok()?,
-                    amount_minor: read_i64(document, "amountMinor"),
-                })
-            })
-            .collect();
-        Ok(Quarter::new(start, payments, stored))
+        // Each row becomes its 32-byte entry as it arrives: the quarter's
+        // documents are never all held at once (a busy quarter's are ~10 MB
+        // of short-lived allocations, and the soak of session 16 grew in
+        // steps at quarter boundaries).
+        let mut quarter = Quarter::empty(start, stored);
+        while let Some(row) = rows.try_next().await? {
+            let (Ok(id), Ok(created_at), Ok(method), Some(status)) = (
+                row.get_object_id("_id"),
+                row.get_datetime("createdAt"),
+                row.get_str("method"),
+                row.get_str("status").ok().and_then(|status| status.parse().ok()),
+            ) else {
+                continue;
+            };
+            let entry = quarter.entry_of(
+                id,
+                to_chrono(*created_at),
+                method,
+                status,
+                read_i64(&row, "amountMinor"),
+            );
+            quarter.payments.push(entry);
+        }
+        Ok(quarter.sorted())
     }
 }
 

@@ -179,6 +179,25 @@ async fn old_events_beyond_the_minimum_count_go(redis: bool) {
     }
 }
 
+/// When many clients resume at once on an instance that does not hold
+/// the window (their instance went away), the stream is read once, and
+/// every client gets the same whole replay.
+#[tokio::test]
+async fn clients_resuming_together_read_the_stream_once() {
+    let first = first_instance(Duration::from_secs(600), true).await;
+    let (event, base) = an_event(&first).await;
+    publish(&first, &event, 99).await;
+    caught_up(&first, base + 100).await;
+    let later = TestApp::spawn_sharing(&first).await;
+    let epoch = caught_up(&later, base + 100).await;
+    let resumes = (0..20).map(|_| resume(&later, base + 10, &epoch));
+    for replayed in futures::future::join_all(resumes).await {
+        assert_eq!(replayed, Some((base + 11..=base + 100).collect()));
+    }
+    assert_eq!(later.state.live.hub.windows_loaded(), 1, "one read for 20 resumes");
+    assert_eq!(later.state.live.hub.held("acme"), 100);
+}
+
 #[tokio::test]
 async fn young_events_are_kept_up_to_the_cap_on_every_instance() {
     young_events_are_kept_up_to_the_cap(true).await;
