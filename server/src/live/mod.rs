@@ -178,7 +178,11 @@ async fn connect(
     Ok(upgrade
         .max_message_size(MAX_CLIENT_MESSAGE)
         .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(WRITE_BUFFER)
+        // The write buffer stays at tungstenite's 128 KiB, though a
+        // connection keeps the capacity a burst gave it for its life: at
+        // 8 KiB a burst went out in many small writes and the fan-out
+        // fell from 0.89x to 0.57x the tuned bare server (session 17,
+        // docs/ARCHITECTURE.md, "What a process holds in memory").
         .on_upgrade(move |socket| watcher.watch(socket, subscription, asked)))
 }
 
@@ -194,15 +198,6 @@ pub const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
 /// pongs and a close, a few bytes each; a larger message still arrives, in
 /// more reads.
 const READ_BUFFER: usize = 1024;
-
-/// How full a client's outgoing frames get before they are written to its
-/// socket (tungstenite's write buffer; 128 KiB by default). A burst (a
-/// resume's replay, a backlog after a stall) is written in pieces of this
-/// size, still ~20 frames a system call, and the buffer keeps the capacity
-/// it reached for the connection's life: at 128 KiB, the soak's 500
-/// clients held ~23 MB more after one burst, given back only as they
-/// reconnected (session 17); a bound of 640 MB for 5,000 watchers.
-const WRITE_BUFFER: usize = 8 * 1024;
 
 /// What one client asked of the feed.
 struct Asked {
