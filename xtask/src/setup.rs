@@ -98,6 +98,11 @@ fn system_packages(needs: Needs) -> anyhow::Result<()> {
     if !on_path("pkg-config") {
         missing.push("pkg-config");
     }
+    // The server's allocator (jemalloc) is built from C with its own
+    // configure script and make.
+    if !on_path("make") {
+        missing.push("make");
+    }
     if needs.browser && !(on_path("chromium") && on_path("chromedriver")) {
         missing.extend(["chromium", "chromium-driver"]);
     }
