@@ -3,9 +3,9 @@
 //! what the bounded in-memory stores hold (replay windows, kept quarters).
 //!
 //! The binary's allocator is jemalloc (`main.rs`): glibc's malloc kept what
-//! its per-thread arenas had freed, so a burst (a quarter read whole at a
-//! quarter boundary) left the process larger for good, and resident memory
-//! could not tell a leak from a burst. jemalloc returns freed pages after
+//! its per-thread arenas had freed, so a burst (a stall's backlog written
+//! to 500 clients, a quarter read whole) left the process larger for good,
+//! and resident memory could not tell a leak from a burst. jemalloc returns freed pages after
 //! a few seconds (from background threads) and counts live bytes, so
 //! `allocated` growing is the process holding more, and `resident` far
 //! above it is the allocator's own keeping.
