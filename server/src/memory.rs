@@ -5,10 +5,10 @@
 //! The binary's allocator is jemalloc (`main.rs`): glibc's malloc kept what
 //! its per-thread arenas had freed, so a burst (a stall's backlog written
 //! to 500 clients, a quarter read whole) left the process larger for good,
-//! and resident memory could not tell a leak from a burst. jemalloc returns freed pages after
-//! a few seconds (from background threads) and counts live bytes, so
-//! `allocated` growing is the process holding more, and `resident` far
-//! above it is the allocator's own keeping.
+//! and resident memory could not tell a leak from a burst. jemalloc returns
+//! freed pages after a few seconds (from background threads) and counts
+//! live bytes, so `allocated` growing is the process holding more, and
+//! `resident` far above it is the allocator's own keeping.
 
 use std::time::Duration;
 
@@ -17,20 +17,20 @@ use tikv_jemalloc_ctl::{epoch, stats};
 use crate::state::AppState;
 
 /// How often the line is logged.
-pub const EVERY: Duration = Duration::from_secs(60);
+const EVERY: Duration = Duration::from_secs(60);
 
 /// The allocator's readings, in bytes.
 #[derive(Clone, Copy, Debug)]
-pub struct Heap {
+struct Heap {
     /// Bytes the process has allocated and not freed.
-    pub allocated: usize,
+    allocated: usize,
     /// Bytes of the allocator's pages that are resident.
-    pub resident: usize,
+    resident: usize,
 }
 
 /// The allocator's readings now; `None` when jemalloc is not the process's
 /// allocator (tests run with the system's) or cannot say.
-pub fn heap() -> Option<Heap> {
+fn heap() -> Option<Heap> {
     epoch::advance().ok()?;
     let heap = Heap {
         allocated: stats::allocated::read().ok()?,
@@ -44,9 +44,9 @@ pub fn report(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(EVERY);
         ticks.tick().await;
+        let mib = |bytes: usize| (bytes as f64 / (1 << 20) as f64 * 10.0).round() / 10.0;
         loop {
             ticks.tick().await;
-            let mib = |bytes: usize| (bytes as f64 / (1 << 20) as f64 * 10.0).round() / 10.0;
             let (events_held, watchers) = state.live.hub.totals();
             let quarter_payments_kept = state.store.quarter_payments_kept();
             match heap() {
