@@ -41,7 +41,10 @@
 //! best rate is then known within about 6 %. The old method's figure (the mean of two
 //! rounds, Paypulse via Redis over the naive server) is kept as a labelled
 //! row computed from rounds 1 and 2. `--servers a,b` runs only those (for a
-//! quick look while working). Results go to target/bench/fanout.json.
+//! quick look while working); named there, `paypulse_redis_wb<N>k` adds
+//! Paypulse with Redis whose watchers write through N KiB buffers, to weigh
+//! a size against the shipped one in one run. Results go to
+//! target/bench/fanout.json.
 //!
 //! Latency is publish-to-client: the publisher notes when it hands event `i`
 //! over (its `externalId` is `fan_<i>`), and a client subtracts that from
@@ -597,6 +600,7 @@ async fn main() -> anyhow::Result<()> {
     let redis_used = config.redis_url.is_some();
     let mut local_config = config.clone();
     local_config.redis_url = None;
+    let buffered_config = config.clone();
     let state = paypulse_server::connect(config).await?;
     common::seed_acme(&state, 0, 1.0, 1).await?;
     let mut subjects = Vec::new();
@@ -630,6 +634,28 @@ async fn main() -> anyhow::Result<()> {
             name: "paypulse_redis",
             live: state.live.clone(),
             address: common::serve(state.clone()).await?,
+        });
+    }
+    // Only when named: Paypulse via Redis with its watchers' write buffers
+    // at N KiB (`paypulse_redis_wb32k`), to weigh the memory a connection
+    // keeps after a burst against throughput in one run. Its own streams.
+    for name in only.iter().flatten() {
+        let Some(kib) = name
+            .strip_prefix("paypulse_redis_wb")
+            .and_then(|rest| rest.strip_suffix('k'))
+            .and_then(|kib| kib.parse::<usize>().ok())
+        else {
+            continue;
+        };
+        anyhow::ensure!(redis_used, "{name} needs REDIS_URL");
+        let mut config = buffered_config.clone();
+        config.redis_prefix = format!("{}-{name}", config.redis_prefix);
+        config.limits.live.write_buffer = kib * 1024;
+        let state = paypulse_server::connect(config).await?;
+        subjects.push(Subject::Paypulse {
+            name: Box::leak(name.clone().into_boxed_str()),
+            live: state.live.clone(),
+            address: common::serve(state).await?,
         });
     }
     // The same product over the same database, without Redis: events go
@@ -702,7 +728,10 @@ async fn main() -> anyhow::Result<()> {
         _ => Value::Null,
     };
     let mut comparisons = serde_json::Map::new();
-    for ours in ["paypulse_redis", "paypulse_local"] {
+    let ours_all = subjects
+        .iter()
+        .filter(|subject| matches!(subject, Subject::Paypulse { .. }));
+    for ours in ours_all.map(Subject::name) {
         for baseline in ["bare_tuned", "bare_naive", "nestjs_gateway"] {
             comparisons.insert(format!("{ours}_over_{baseline}"), versus(ours, baseline));
             comparisons.insert(
@@ -742,7 +771,9 @@ async fn main() -> anyhow::Result<()> {
         "paypulse_local_over_bare_tuned"
     };
     let figure = |key: &str| {
-        let value = &comparisons[key];
+        let Some(value) = comparisons.get(key) else {
+            return f64::NAN;
+        };
         value
             .get("ratio_of_medians")
             .unwrap_or(value)
@@ -750,12 +781,12 @@ async fn main() -> anyhow::Result<()> {
             .unwrap_or(f64::NAN)
     };
     eprintln!(
-        "\n{:<16} {:>14} {:>22} {:>22} {:>7}",
+        "\n{:<22} {:>14} {:>22} {:>22} {:>7}",
         "server", "best msgs/s", "p50 at first step (ms)", "p99 at first step (ms)", "rounds"
     );
     for (subject, record) in subjects.iter().zip(&records) {
         eprintln!(
-            "{:<16} {:>14.0} {:>22.2} {:>22.2} {:>7}",
+            "{:<22} {:>14.0} {:>22.2} {:>22.2} {:>7}",
             subject.name(),
             common::median(&record.best_delivered),
             common::median(&record.reference_p50),

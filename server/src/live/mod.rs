@@ -60,7 +60,20 @@ pub struct LiveLimits {
     /// Most watchers of one tenant on this instance; more are refused with
     /// 429 before the upgrade.
     pub max_watchers: usize,
+    /// Bytes of frames a watcher gathers before they are written (see
+    /// [`WRITE_BUFFER`]).
+    pub write_buffer: usize,
 }
+
+/// What a watcher gathers before one write. A connection keeps the
+/// capacity a burst gave its buffer until it closes (tungstenite drains the
+/// buffer and never shrinks it), so this is also what each connection may
+/// hold after a burst. A burst of frames (about 400 bytes each) goes out in
+/// one system call per 32 KiB: in two fan-out runs that cost nothing
+/// against tungstenite's default of 128 KiB, where 8 KiB cost a third of
+/// the throughput (session 18, docs/ARCHITECTURE.md, "What a process holds
+/// in memory").
+pub const WRITE_BUFFER: usize = 32 * 1024;
 
 impl Default for LiveLimits {
     fn default() -> Self {
@@ -70,6 +83,7 @@ impl Default for LiveLimits {
             watcher_queue: hub::WATCHER_QUEUE,
             replay: hub::ReplayWindow::default(),
             max_watchers: hub::MAX_WATCHERS,
+            write_buffer: WRITE_BUFFER,
         }
     }
 }
@@ -178,11 +192,7 @@ async fn connect(
     Ok(upgrade
         .max_message_size(MAX_CLIENT_MESSAGE)
         .read_buffer_size(READ_BUFFER)
-        // The write buffer stays at tungstenite's 128 KiB, though a
-        // connection keeps the capacity a burst gave it for its life: at
-        // 8 KiB a burst went out in many small writes and the fan-out
-        // fell from 0.89x to 0.57x the tuned bare server (session 17,
-        // docs/ARCHITECTURE.md, "What a process holds in memory").
+        .write_buffer_size(live.limits.write_buffer)
         .on_upgrade(move |socket| watcher.watch(socket, subscription, asked)))
 }
 
