@@ -23,7 +23,10 @@
 //! Then, once every request is answered, every payment the server answered
 //! 201 must be stored once, and, once the server is killed (its simulator
 //! writes until then), `paypulse-server reconcile` must find the rollups
-//! equal to the payments. Results go to target/bench/soak.json.
+//! equal to the payments. The server's own `memory` lines (its heap as the
+//! allocator counts it, what its bounded stores hold), logged once a minute
+//! to target/bench/server.log (or `BENCH_SERVER_LOG`), are read back into
+//! the report. Results go to target/bench/soak.json.
 
 mod common;
 
@@ -128,6 +131,36 @@ struct Sample {
     at_seconds: f64,
     rss_mib: f64,
     open_files: usize,
+}
+
+/// One `memory` line of the server's log (`paypulse_server::memory`).
+struct MemoryLine {
+    allocated_mib: f64,
+    resident_mib: f64,
+    events_held: f64,
+    quarter_payments_kept: f64,
+}
+
+/// The `memory` lines in `log` that carry the allocator's figures, in order.
+fn memory_lines(log: &str) -> Vec<MemoryLine> {
+    log.lines()
+        .filter_map(|line| {
+            let fields = line.split_once("paypulse_server::memory: memory ")?.1;
+            let field = |name: &str| {
+                fields
+                    .split_whitespace()
+                    .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))?
+                    .parse::<f64>()
+                    .ok()
+            };
+            Some(MemoryLine {
+                allocated_mib: field("allocated_mib")?,
+                resident_mib: field("resident_mib")?,
+                events_held: field("events_held")?,
+                quarter_payments_kept: field("quarter_payments_kept")?,
+            })
+        })
+        .collect()
 }
 
 /// Least-squares slope of `rss_mib` over time, in MiB per 10 minutes.
@@ -338,6 +371,7 @@ async fn main() -> anyhow::Result<()> {
     // simulator writes until then, and a payment committed between
     // reconcile's read of the payments and its read of the rollups is
     // drift that is not there.
+    let memory = memory_lines(&server.logged()?);
     drop(server);
     let reconcile = std::process::Command::new(env!("CARGO_BIN_EXE_paypulse-server"))
         .args(["reconcile", "--tenants", "acme,globex,initech"])
@@ -358,6 +392,10 @@ async fn main() -> anyhow::Result<()> {
     let peak_files = samples.iter().map(|sample| sample.open_files).max().unwrap_or(0);
     let memory_trend = trend(&steady);
     let late_trend = trend(&steady[steady.len() * 2 / 3..]);
+    let heap = |field: fn(&MemoryLine) -> f64| {
+        let values: Vec<f64> = memory.iter().map(field).collect();
+        json!({ "first": values.first(), "last": values.last(), "peak": values.iter().copied().fold(f64::NAN, f64::max) })
+    };
     let result = json!({
         "benchmark": "soak",
         "minutes": minutes,
@@ -381,6 +419,13 @@ async fn main() -> anyhow::Result<()> {
         "payments_stored": stored,
         "reconcile_clean": reconcile_clean,
         "reconcile_report": String::from_utf8_lossy(&reconcile.stdout).lines().rev().take(5).collect::<Vec<_>>(),
+        "server_memory_lines": {
+            "allocated_mib": heap(|line| line.allocated_mib),
+            "resident_mib": heap(|line| line.resident_mib),
+            "events_held": heap(|line| line.events_held),
+            "quarter_payments_kept": heap(|line| line.quarter_payments_kept),
+            "each": memory.iter().map(|line| json!([line.allocated_mib, line.resident_mib, line.events_held, line.quarter_payments_kept])).collect::<Vec<_>>(),
+        },
         "samples": samples.iter().map(|sample| json!([sample.at_seconds, sample.rss_mib, sample.open_files])).collect::<Vec<_>>(),
         "seconds_total": begun.elapsed().as_secs_f64(),
     });
@@ -396,6 +441,21 @@ async fn main() -> anyhow::Result<()> {
         ended.len(),
         if reconcile_clean { "clean" } else { "found drift" },
     );
+    if let (Some(first), Some(last)) = (memory.first(), memory.last()) {
+        eprintln!(
+            "the server's memory lines: heap {:.1} → {:.1} MiB allocated, {:.1} → {:.1} MiB resident (peak {:.1}); \
+             {} → {} events held, {} → {} quarter payments kept",
+            first.allocated_mib,
+            last.allocated_mib,
+            first.resident_mib,
+            last.resident_mib,
+            memory.iter().map(|line| line.resident_mib).fold(f64::NAN, f64::max),
+            first.events_held,
+            last.events_held,
+            first.quarter_payments_kept,
+            last.quarter_payments_kept,
+        );
+    }
     common::write_result("soak", &result)?;
     common::drop_database(store.database()).await;
     anyhow::ensure!(
@@ -404,5 +464,11 @@ async fn main() -> anyhow::Result<()> {
     );
     anyhow::ensure!(stored == acknowledged, "an acknowledged payment is not stored once");
     anyhow::ensure!(reconcile_clean, "the rollups drifted from the payments");
+    // The line operators read (`paypulse_server::memory`), once a minute.
+    anyhow::ensure!(
+        memory.len() as f64 >= minutes.floor(),
+        "the server logged {} memory lines with its allocator's figures in {minutes} minutes",
+        memory.len()
+    );
     Ok(())
 }

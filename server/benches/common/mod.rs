@@ -335,15 +335,24 @@ pub fn live_event(index: u64) -> PaymentEvent {
 pub struct ServerBinary {
     child: std::process::Child,
     pub base: String,
+    /// Where its output goes, and how long that file was when it started.
+    log: (std::path::PathBuf, u64),
 }
 
-/// Where a server binary's output goes: the file `BENCH_SERVER_LOG` names
-/// (appended to), for looking into a run; otherwise nowhere.
-fn server_log() -> std::io::Result<std::process::Stdio> {
-    match std::env::var_os("BENCH_SERVER_LOG") {
-        Some(path) => Ok(std::fs::OpenOptions::new().create(true).append(true).open(path)?.into()),
-        None => Ok(std::process::Stdio::null()),
-    }
+/// Where a server binary's output goes: the file `BENCH_SERVER_LOG` names,
+/// or target/bench/server.log, appended to (a run reads its own lines from
+/// where the file ended when its server started).
+fn server_log() -> std::io::Result<(std::path::PathBuf, std::fs::File)> {
+    let path = match std::env::var_os("BENCH_SERVER_LOG") {
+        Some(path) => std::path::PathBuf::from(path),
+        None => {
+            let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
+            std::fs::create_dir_all(&folder)?;
+            folder.join("server.log")
+        }
+    };
+    let file = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
+    Ok((path, file))
 }
 
 impl ServerBinary {
@@ -356,6 +365,8 @@ impl ServerBinary {
         extra: &[(&str, &str)],
     ) -> anyhow::Result<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let (path, log) = server_log()?;
+        let log_from = log.metadata()?.len();
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_paypulse-server"))
             .arg("serve")
             .env("HOST", "127.0.0.1")
@@ -365,12 +376,13 @@ impl ServerBinary {
             .env("REDIS_PREFIX", format!("paypulse-{database}"))
             .env_remove("SIMULATE")
             .envs(extra.iter().copied())
-            .stdout(server_log()?)
-            .stderr(server_log()?)
+            .stdout(log.try_clone()?)
+            .stderr(log)
             .spawn()?;
         let server = Self {
             child,
             base: format!("http://127.0.0.1:{port}"),
+            log: (path, log_from),
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         while http
@@ -388,6 +400,17 @@ impl ServerBinary {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// What it has logged so far.
+    pub fn logged(&self) -> anyhow::Result<String> {
+        use std::io::{Read, Seek};
+        let (path, from) = &self.log;
+        let mut file = std::fs::File::open(path)?;
+        file.seek(std::io::SeekFrom::Start(*from))?;
+        let mut text = String::new();
+        file.read_to_string(&mut text)?;
+        Ok(text)
     }
 }
 
