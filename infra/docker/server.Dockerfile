@@ -53,11 +53,11 @@ ENV HOST=0.0.0.0 \
 # Numeric, so that Kubernetes' runAsNonRoot can verify it.
 USER 10001:10001
 EXPOSE 8080
-# GET /healthz over bash's /dev/tcp: the image has no curl or wget, and a raw
-# TCP connect would call a wedged process healthy. The status line must say
-# 200.
+# GET /healthz on PORT by the binary itself (`paypulse-server healthcheck`,
+# 200 within 2 s or it fails): the image has no curl or wget, and a raw TCP
+# connect would call a wedged process healthy.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
-    CMD ["bash", "-c", "exec 3<>\"/dev/tcp/127.0.0.1/${PORT:-8080}\" && printf 'GET /healthz HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 && read -r -t 2 status <&3 && [[ $status == 'HTTP/1.'?' 200 '* ]]"]
+    CMD ["/usr/local/bin/paypulse-server", "healthcheck"]
 # SIGTERM (Docker's default) starts the server's graceful shutdown.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/paypulse-server"]

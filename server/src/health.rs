@@ -1,8 +1,10 @@
 //! `GET /healthz` (the process answers) and `GET /readyz` (MongoDB answers,
-//! and Redis when configured): what load balancers and orchestrators probe.
+//! and Redis when configured): what load balancers and orchestrators probe;
+//! and `paypulse-server healthcheck`, the probe a container runs on itself.
 
 use std::time::Duration;
 
+use anyhow::Context;
 use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
@@ -52,4 +54,32 @@ async fn readyz(State(store): State<Store>, State(Redis(redis)): State<Redis>) -
         }
     };
     Ok(Json(json!({ "status": "ready", "mongodb": "ok", "redis": redis })))
+}
+
+/// `paypulse-server healthcheck`: asks the server on this host for a probe
+/// and fails unless it answers 200 within 2 s. It is the image's HEALTHCHECK
+/// (infra/docker): the runtime image has no curl, and a shell one-liner
+/// that writes HTTP by hand proved only that a status line came back.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Port the server listens on (the one `serve` reads).
+    #[arg(long, env = "PORT", default_value_t = 8080)]
+    pub port: u16,
+    /// The probe: /healthz (the process answers) or /readyz (MongoDB and
+    /// Redis answer it too).
+    #[arg(long, default_value = "/healthz")]
+    pub path: String,
+}
+
+/// Runs the probe [`CheckArgs`] describe.
+pub async fn check(args: CheckArgs) -> anyhow::Result<()> {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+    let uri = format!("http://127.0.0.1:{}{}", args.port, args.path);
+    let request = axum::http::Request::get(&uri).body(String::new())?;
+    let response = tokio::time::timeout(PROBE_TIMEOUT, client.request(request))
+        .await
+        .map_err(|_| anyhow::anyhow!("{uri} did not answer within 2 s"))?
+        .with_context(|| format!("requesting {uri}"))?;
+    anyhow::ensure!(response.status().is_success(), "{uri} answered {}", response.status());
+    Ok(())
 }

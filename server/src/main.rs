@@ -1,5 +1,5 @@
 //! `paypulse-server`: `serve` the API and dashboard, `seed` demo data,
-//! `reconcile` the rollups with the raw payments.
+//! `reconcile` the rollups with the raw payments, `healthcheck` a server.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -32,6 +32,9 @@ enum Command {
     /// Recompute the rollups from the raw payments and report (or, with
     /// --repair, fix) any cell that differs.
     Reconcile(paypulse_server::reconcile::ReconcileArgs),
+    /// Ask the server on this host whether it answers (a container's
+    /// health check).
+    Healthcheck(paypulse_server::health::CheckArgs),
 }
 
 #[tokio::main]
@@ -40,11 +43,15 @@ async fn main() -> anyhow::Result<()> {
     dotenvy::dotenv().ok();
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        // Colours for a terminal only: a file or a log collector gets
+        // plain lines.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
     match Cli::parse().command {
         Command::Serve(config) => serve(*config).await,
         Command::Seed(args) => paypulse_server::seed::run(args).await,
         Command::Reconcile(args) => paypulse_server::reconcile::run(args).await,
+        Command::Healthcheck(args) => paypulse_server::health::check(args).await,
     }
 }
 

@@ -14,6 +14,7 @@ use std::process::Command as Process;
 
 use clap::{Args, Command};
 use paypulse_server::config::Config;
+use paypulse_server::health::CheckArgs;
 use paypulse_server::reconcile::ReconcileArgs;
 use paypulse_server::routes::{Needs, catalogue};
 use paypulse_server::seed::SeedArgs;
@@ -51,6 +52,7 @@ fn server_cli() -> Command {
         .subcommand(Config::augment_args(Command::new("serve")))
         .subcommand(SeedArgs::augment_args(Command::new("seed")))
         .subcommand(ReconcileArgs::augment_args(Command::new("reconcile")))
+        .subcommand(CheckArgs::augment_args(Command::new("healthcheck")))
 }
 
 /// The environment variables `subcommand` reads, from its clap arguments.
@@ -121,9 +123,15 @@ fn routed(path: &str) -> bool {
     catalogue().iter().any(|endpoint| endpoint.path == path)
 }
 
-/// The path a health-check script requests (`GET <path> HTTP/1.0`).
-fn requested_path(script: &str) -> Option<&str> {
-    script.split("GET ").nth(1)?.split(' ').next()
+/// The probe a health check's arguments (`healthcheck [--path …]`) request.
+fn health_check_path(args: &[String]) -> Result<String, String> {
+    let matches = server_cli()
+        .try_get_matches_from(std::iter::once("paypulse-server".to_owned()).chain(args.iter().cloned()))
+        .map_err(|error| format!("`paypulse-server {}`: {}", args.join(" "), error.kind()))?;
+    let check = matches
+        .subcommand_matches("healthcheck")
+        .ok_or_else(|| format!("`paypulse-server {}` is not the health check", args.join(" ")))?;
+    Ok(check.get_one::<String>("path").cloned().unwrap_or_default())
 }
 
 // ---------------------------------------------------------------------------
@@ -306,15 +314,18 @@ fn dockerfile_problems() -> Vec<String> {
     if let Err(problem) = parse_arguments(&command) {
         problems.push(format!("CMD: {problem}"));
     }
-    // The health check requests a probe the server routes, on PORT.
+    // The health check is the binary's `healthcheck`, asking for a probe
+    // the server routes, on the PORT `serve` listens on.
     let check = image_health_check(&all);
-    let script = check.last().cloned().unwrap_or_default();
-    match requested_path(&script) {
-        Some(path) if probe_paths().contains(path) => {}
+    if check.first() != entrypoint.first() {
+        problems.push(format!("HEALTHCHECK {check:?} does not run the binary {entrypoint:?}"));
+    }
+    match health_check_path(&check[1..]) {
+        Ok(path) if probe_paths().contains(&path) => {}
         other => problems.push(format!("HEALTHCHECK requests {other:?}, not a probe of the server")),
     }
-    if !script.contains("${PORT") {
-        problems.push("HEALTHCHECK does not use PORT".into());
+    if !variables_of("healthcheck").contains("PORT") {
+        problems.push("`paypulse-server healthcheck` does not read PORT".into());
     }
     problems
 }
@@ -1037,10 +1048,11 @@ fn the_kubernetes_manifests_name_only_what_exists() {
 // ---------------------------------------------------------------------------
 // The health check, run.
 
-/// Runs a health-check command (`["bash", "-c", script]`) as the container
-/// would, with PORT set; whether it reported healthy.
+/// Runs a health-check command (the image's binary and its arguments) as
+/// the container would, with PORT set, on the binary built here; whether it
+/// reported healthy.
 fn run_check(command: &[String], port: u16) -> bool {
-    Process::new(&command[0])
+    Process::new(env!("CARGO_BIN_EXE_paypulse-server"))
         .args(&command[1..])
         .env("PORT", port.to_string())
         .status()
@@ -1049,16 +1061,26 @@ fn run_check(command: &[String], port: u16) -> bool {
 }
 
 #[tokio::test]
-async fn the_images_health_check_passes_on_a_live_server_and_fails_on_none() {
+async fn the_images_health_check_passes_on_a_live_server_and_fails_on_none_or_a_wedged_one() {
     let app = TestApp::spawn().await;
     let image_check = image_health_check(&dockerfile());
-    assert_eq!(image_check[..2], ["bash", "-c"], "the check runs under bash");
+    assert_eq!(image_check[1..], ["healthcheck"], "the check is the binary's own");
     let live = app.address.port();
     let nobody = free_port();
-    let (first, second) =
-        tokio::task::spawn_blocking(move || (run_check(&image_check, live), run_check(&image_check, nobody)))
-            .await
-            .expect("the checks ran");
+    // A wedged process: the port takes connections, nothing answers.
+    let wedged = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).expect("a listener");
+    let wedged_port = wedged.local_addr().expect("its address").port();
+    let (first, second, third) = tokio::task::spawn_blocking(move || {
+        (
+            run_check(&image_check, live),
+            run_check(&image_check, nobody),
+            run_check(&image_check, wedged_port),
+        )
+    })
+    .await
+    .expect("the checks ran");
+    drop(wedged);
     assert!(first, "the HEALTHCHECK failed against a live server");
     assert!(!second, "the HEALTHCHECK passed with nothing listening");
+    assert!(!third, "the HEALTHCHECK passed on a port that never answers");
 }
