@@ -442,6 +442,19 @@ impl Kept {
         self.distrusted_until
             .is_none_or(|until| std::time::Instant::now() >= until)
     }
+
+    /// Lets the quarters kept longest go until at most [`MAX_PAYMENTS`]
+    /// are kept.
+    fn shrink_to_bound(&mut self) {
+        while self.payments > MAX_PAYMENTS {
+            let Some(oldest) = self.order.pop_front() else {
+                break;
+            };
+            if let Some(old) = self.quarters.remove(&oldest) {
+                self.payments -= old.payments.len();
+            }
+        }
+    }
 }
 
 impl EdgeCache {
@@ -538,6 +551,10 @@ impl EdgeCache {
         // In place unless a read holds the quarter this moment.
         let count = Arc::make_mut(quarter).apply(added, refunded);
         kept.payments += count;
+        // A kept quarter grows with every payment recorded for it: the
+        // bound holds between reads too (the session-18 soak, at 150
+        // payments/s, kept 358,344 before the next read let some go).
+        kept.shrink_to_bound();
     }
 
     fn get(&self, key: &Key) -> Option<Arc<Quarter>> {
@@ -569,14 +586,7 @@ impl EdgeCache {
         }
         kept.payments += size;
         kept.order.push_back(key);
-        while kept.payments > MAX_PAYMENTS {
-            let Some(oldest) = kept.order.pop_front() else {
-                break;
-            };
-            if let Some(old) = kept.quarters.remove(&oldest) {
-                kept.payments -= old.payments.len();
-            }
-        }
+        kept.shrink_to_bound();
         quarter
     }
 }
@@ -1041,5 +1051,26 @@ mod tests {
         assert_eq!(kept.payments, MAX_PAYMENTS);
         assert_eq!(kept.quarters.len(), 4);
         assert!(!kept.quarters.contains_key(&("acme".to_owned(), 0)));
+    }
+
+    #[test]
+    fn payments_recorded_into_kept_quarters_stay_within_the_bound() {
+        let cache = EdgeCache::default();
+        let payments = |count: usize| -> Vec<Payment> {
+            (0..count)
+                .map(|_| entry("2026-11-24T10:01:00Z", "card", PaymentStatus::Succeeded, 1))
+                .collect()
+        };
+        let start = parse_utc("2026-11-24T10:00:00Z").unwrap();
+        for index in 0..2 {
+            let quarter = Quarter::new(start, payments(MAX_PAYMENTS / 2), &StoredQuarter::default());
+            keep(&cache, &("acme".into(), index), quarter);
+        }
+        // The current quarter grows past the bound: the one kept first goes.
+        cache.update(&("acme".into(), 1), &payments(10), &[]);
+        let kept = cache.inner.lock().unwrap();
+        assert_eq!(kept.payments, MAX_PAYMENTS / 2 + 10);
+        assert!(!kept.quarters.contains_key(&("acme".to_owned(), 0)));
+        assert!(kept.quarters.contains_key(&("acme".to_owned(), 1)));
     }
 }
