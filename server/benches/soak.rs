@@ -392,10 +392,8 @@ async fn main() -> anyhow::Result<()> {
     let peak_files = samples.iter().map(|sample| sample.open_files).max().unwrap_or(0);
     let memory_trend = trend(&steady);
     let late_trend = trend(&steady[steady.len() * 2 / 3..]);
-    let heap = |field: fn(&MemoryLine) -> f64| {
-        let values: Vec<f64> = memory.iter().map(field).collect();
-        json!({ "first": values.first(), "last": values.last(), "peak": values.iter().copied().fold(f64::NAN, f64::max) })
-    };
+    let peak = |field: fn(&MemoryLine) -> f64| memory.iter().map(field).fold(f64::NAN, f64::max);
+    let heap = |field: fn(&MemoryLine) -> f64| json!({ "first": memory.first().map(field), "last": memory.last().map(field), "peak": peak(field) });
     let result = json!({
         "benchmark": "soak",
         "minutes": minutes,
@@ -449,7 +447,7 @@ async fn main() -> anyhow::Result<()> {
             last.allocated_mib,
             first.resident_mib,
             last.resident_mib,
-            memory.iter().map(|line| line.resident_mib).fold(f64::NAN, f64::max),
+            peak(|line| line.resident_mib),
             first.events_held,
             last.events_held,
             first.quarter_payments_kept,

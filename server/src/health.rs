@@ -57,7 +57,7 @@ async fn readyz(State(store): State<Store>, State(Redis(redis)): State<Redis>) -
 }
 
 /// `paypulse-server healthcheck`: asks the server on this host for a probe
-/// and fails unless it answers 200 within 2 s. It is the image's HEALTHCHECK
+/// and fails unless it answers 2xx within 2 s. It is the image's HEALTHCHECK
 /// (infra/docker): the runtime image has no curl, and a shell one-liner
 /// that writes HTTP by hand proved only that a status line came back.
 #[derive(Debug, clap::Args)]

@@ -104,10 +104,15 @@ fn check_variable(subcommand: &str, name: &str, value: &str) -> Result<(), Strin
 
 /// The subcommand `args` (a container's arguments) run, if clap accepts them.
 fn parse_arguments(args: &[String]) -> Result<String, String> {
-    let matches = server_cli()
-        .try_get_matches_from(std::iter::once("paypulse-server".to_owned()).chain(args.iter().cloned()))
-        .map_err(|error| format!("`paypulse-server {}`: {}", args.join(" "), error.kind()))?;
+    let matches = matches_of(args)?;
     Ok(matches.subcommand_name().expect("a subcommand is required").to_owned())
+}
+
+/// `args` (a container's arguments) as clap parses them.
+fn matches_of(args: &[String]) -> Result<clap::ArgMatches, String> {
+    server_cli()
+        .try_get_matches_from(std::iter::once("paypulse-server".to_owned()).chain(args.iter().cloned()))
+        .map_err(|error| format!("`paypulse-server {}`: {}", args.join(" "), error.kind()))
 }
 
 /// Paths a probe may use: GET endpoints that need no credential.
@@ -125,9 +130,7 @@ fn routed(path: &str) -> bool {
 
 /// The probe a health check's arguments (`healthcheck [--path …]`) request.
 fn health_check_path(args: &[String]) -> Result<String, String> {
-    let matches = server_cli()
-        .try_get_matches_from(std::iter::once("paypulse-server".to_owned()).chain(args.iter().cloned()))
-        .map_err(|error| format!("`paypulse-server {}`: {}", args.join(" "), error.kind()))?;
+    let matches = matches_of(args)?;
     let check = matches
         .subcommand_matches("healthcheck")
         .ok_or_else(|| format!("`paypulse-server {}` is not the health check", args.join(" ")))?;
