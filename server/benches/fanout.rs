@@ -43,7 +43,14 @@
 //! row computed from rounds 1 and 2. `--servers a,b` runs only those (for a
 //! quick look while working); named there, `paypulse_redis_wb<N>k` adds
 //! Paypulse with Redis whose watchers write through N KiB buffers, to weigh
-//! a size against the shipped one in one run. Results go to
+//! a size against the shipped one in one run, and `bare_preframed` adds a
+//! bare server that builds each event's whole frame once and writes a
+//! client's burst with one vectored write, no per-connection buffer (what
+//! owning the feed's framing would be worth). Around each step the
+//! benchmark reads Redis's own processor time (`INFO cpu`): the Redis server
+//! runs on the cores the servers and their clients share, and only Paypulse
+//! with Redis makes it work, so the report gives Redis's cores at each
+//! server's best step beside its rate. Results go to
 //! target/bench/fanout.json.
 //!
 //! Latency is publish-to-client: the publisher notes when it hands event `i`
@@ -60,7 +67,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use baselines::{Bare, NestGateway};
+use baselines::{Bare, Frame, NestGateway};
 use futures::StreamExt;
 use mongodb::bson::oid::ObjectId;
 use paypulse_server::live::Live;
@@ -70,7 +77,7 @@ use paypulse_shared::payment::{EventType, PaymentEvent, PaymentStatus};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
-use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+use tokio_tungstenite::tungstenite::Message;
 
 /// Latency above which a step fails.
 const P99_LIMIT_MS: f64 = 100.0;
@@ -176,7 +183,7 @@ enum Subject {
     },
     Bare {
         kind: Bare,
-        sender: broadcast::Sender<Utf8Bytes>,
+        sender: broadcast::Sender<Frame>,
         address: SocketAddr,
         seq: AtomicU64,
     },
@@ -212,11 +219,11 @@ impl Subject {
                     .await;
             }
             // Numbered and serialized once per event, as Paypulse's hub does.
-            Subject::Bare { sender, seq, .. } => {
+            Subject::Bare { kind, sender, seq, .. } => {
                 for mut event in events {
                     event.seq = Some(seq.fetch_add(1, Ordering::Relaxed) + 1);
                     let text = serde_json::to_string(&event).expect("events serialize");
-                    sender.send(Utf8Bytes::from(text)).ok();
+                    sender.send(Frame::new(*kind, text)).ok();
                 }
             }
             Subject::Nest { gateway, seq } => {
@@ -310,6 +317,32 @@ fn event(index: usize) -> PaymentEvent {
     }
 }
 
+/// Redis's own account of its processor time (`INFO cpu`), read around
+/// each step: the Redis server runs on the cores the benchmark shares.
+struct RedisCpu(redis::aio::MultiplexedConnection);
+
+impl RedisCpu {
+    async fn connect(url: &str) -> anyhow::Result<Self> {
+        let client = redis::Client::open(url)?;
+        Ok(Self(client.get_multiplexed_async_connection().await?))
+    }
+
+    /// User and system seconds so far; `None` (the step reports none) when
+    /// Redis does not answer.
+    async fn seconds(&self) -> Option<f64> {
+        let info: String = redis::cmd("INFO")
+            .arg("cpu")
+            .query_async(&mut self.0.clone())
+            .await
+            .ok()?;
+        let field = |name: &str| {
+            info.lines()
+                .find_map(|line| line.strip_prefix(name)?.strip_prefix(':')?.trim().parse::<f64>().ok())
+        };
+        Some(field("used_cpu_user")? + field("used_cpu_sys")?)
+    }
+}
+
 /// What one step measured.
 struct Step {
     /// Its place on the grid of rates: `--start-rate` × 1.25^index.
@@ -321,6 +354,10 @@ struct Step {
     p50_ms: f64,
     p99_ms: f64,
     closed: usize,
+    /// Redis's processor time over the step's, in cores (`None` without
+    /// Redis): what the Redis hop takes of the cores the server and its
+    /// clients share, which the bare servers never pay.
+    redis_cores: Option<f64>,
 }
 
 impl Step {
@@ -336,7 +373,7 @@ impl Step {
         json!({
             "step": self.index, "events_per_second": self.rate, "expected": self.expected, "delivered": self.delivered,
             "delivered_per_second": self.per_second(), "p50_ms": self.p50_ms, "p99_ms": self.p99_ms,
-            "clients_closed": self.closed, "sustained": self.sustained(),
+            "clients_closed": self.closed, "sustained": self.sustained(), "redis_cores": self.redis_cores,
         })
     }
 }
@@ -361,6 +398,7 @@ struct Ramp<'a> {
     settings: &'a Settings,
     /// Clients connected at the ramp's start.
     clients: usize,
+    redis: Option<&'a RedisCpu>,
 }
 
 impl Ramp<'_> {
@@ -372,11 +410,16 @@ impl Ramp<'_> {
             shared,
             settings,
             clients,
+            redis,
         } = *self;
         shared.latencies.reset();
         let closed_before = shared.closed.load(Ordering::Relaxed);
         let watching = (clients - closed_before) as u64;
         let first = *next;
+        let redis_before = match redis {
+            Some(redis) => redis.seconds().await,
+            None => None,
+        };
         let started = Instant::now();
         let mut ticks = tokio::time::interval(Duration::from_millis(5));
         loop {
@@ -398,6 +441,10 @@ impl Ramp<'_> {
             }
         }
         let seconds = started.elapsed().as_secs_f64();
+        let redis_cores = match (redis, redis_before) {
+            (Some(redis), Some(before)) => redis.seconds().await.map(|after| (after - before) / seconds),
+            _ => None,
+        };
         let expected = (*next - first) as u64 * watching;
         // Stragglers: wait until every copy arrived, or give up after 2 s.
         let deadline = Instant::now() + Duration::from_secs(2);
@@ -413,9 +460,10 @@ impl Ramp<'_> {
             p50_ms: shared.latencies.percentile_ms(50.0),
             p99_ms: shared.latencies.percentile_ms(99.0),
             closed: shared.closed.load(Ordering::Relaxed) - closed_before,
+            redis_cores,
         };
         eprintln!(
-            "  {}: {:>7.0} events/s → {:>9.0} msgs/s delivered ({}/{}), p50 {:.2} ms, p99 {:.2} ms{}",
+            "  {}: {:>7.0} events/s → {:>9.0} msgs/s delivered ({}/{}), p50 {:.2} ms, p99 {:.2} ms{}{}",
             subject.name(),
             rate,
             step.per_second(),
@@ -428,6 +476,8 @@ impl Ramp<'_> {
             } else {
                 String::new()
             },
+            step.redis_cores
+                .map_or_else(String::new, |cores| format!(", redis {cores:.2} cores")),
         );
         Ok(step)
     }
@@ -436,7 +486,13 @@ impl Ramp<'_> {
 /// Connects the clients, then raises the rate until a step fails: first the
 /// grid's first step (the reference every server meets), then on from step
 /// `resume_at` (at least the second).
-async fn ramp(subject: &Subject, clients: usize, settings: &Settings, resume_at: usize) -> anyhow::Result<Vec<Step>> {
+async fn ramp(
+    subject: &Subject,
+    clients: usize,
+    settings: &Settings,
+    resume_at: usize,
+    redis: Option<&RedisCpu>,
+) -> anyhow::Result<Vec<Step>> {
     let shared = Arc::new(Shared {
         started: Instant::now(),
         published: (0..MAX_EVENTS).map(|_| AtomicU64::new(0)).collect(),
@@ -461,6 +517,7 @@ async fn ramp(subject: &Subject, clients: usize, settings: &Settings, resume_at:
         shared: &shared,
         settings,
         clients,
+        redis,
     };
     let mut steps: Vec<Step> = Vec::new();
     let mut next = 0_usize;
@@ -543,6 +600,8 @@ fn best(steps: &[Step]) -> Option<&Step> {
 struct Record {
     best_delivered: Vec<f64>,
     best_events: Vec<f64>,
+    /// Redis's cores at the best step (NaN without Redis).
+    best_redis_cores: Vec<f64>,
     reference_p50: Vec<f64>,
     reference_p99: Vec<f64>,
     /// Where its next ramp resumes.
@@ -554,6 +613,8 @@ impl Record {
         let top = best(steps);
         self.best_delivered.push(top.map_or(0.0, Step::per_second));
         self.best_events.push(top.map_or(0.0, |step| step.rate));
+        self.best_redis_cores
+            .push(top.and_then(|step| step.redis_cores).unwrap_or(f64::NAN));
         let reference = steps.first().filter(|step| step.index == 0);
         self.reference_p50.push(reference.map_or(f64::NAN, |step| step.p50_ms));
         self.reference_p99.push(reference.map_or(f64::NAN, |step| step.p99_ms));
@@ -570,6 +631,8 @@ impl Record {
             "first_step_p50_ms_median": common::median(&self.reference_p50),
             "first_step_p99_ms": self.reference_p99,
             "first_step_p99_ms_median": common::median(&self.reference_p99),
+            "best_step_redis_cores": self.best_redis_cores,
+            "best_step_redis_cores_median": common::median(&self.best_redis_cores),
         })
     }
 }
@@ -601,11 +664,17 @@ async fn main() -> anyhow::Result<()> {
     let mut local_config = config.clone();
     local_config.redis_url = None;
     let buffered_config = config.clone();
+    let redis_cpu = match &config.redis_url {
+        Some(url) => Some(RedisCpu::connect(url).await?),
+        None => None,
+    };
     let state = paypulse_server::connect(config).await?;
     common::seed_acme(&state, 0, 1.0, 1).await?;
     let mut subjects = Vec::new();
-    for kind in [Bare::Tuned, Bare::Naive] {
-        if !wanted(kind.name()) {
+    for kind in [Bare::Tuned, Bare::Naive, Bare::Preframed] {
+        // The pre-framed server only when named, as the variants below.
+        let named = only.iter().flatten().any(|one| one == kind.name());
+        if !wanted(kind.name()) || (kind == Bare::Preframed && !named) {
             continue;
         }
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
@@ -695,7 +764,14 @@ async fn main() -> anyhow::Result<()> {
         first.push(subjects[order[0]].name());
         for which in order {
             let subject = &subjects[which];
-            let steps = ramp(subject, clients, &settings, records[which].resume_at).await?;
+            let steps = ramp(
+                subject,
+                clients,
+                &settings,
+                records[which].resume_at,
+                redis_cpu.as_ref(),
+            )
+            .await?;
             records[which].add(&steps, settings.resume_below);
             runs.push(json!({
                 "server": subject.name(),
@@ -732,7 +808,7 @@ async fn main() -> anyhow::Result<()> {
         .iter()
         .filter(|subject| matches!(subject, Subject::Paypulse { .. }));
     for ours in ours_all.map(Subject::name) {
-        for baseline in ["bare_tuned", "bare_naive", "nestjs_gateway"] {
+        for baseline in ["bare_tuned", "bare_preframed", "bare_naive", "nestjs_gateway"] {
             comparisons.insert(format!("{ours}_over_{baseline}"), versus(ours, baseline));
             comparisons.insert(
                 format!("{ours}_over_{baseline}_reference_p50"),
@@ -747,6 +823,10 @@ async fn main() -> anyhow::Result<()> {
     comparisons.insert(
         "paypulse_redis_over_local".into(),
         versus("paypulse_redis", "paypulse_local"),
+    );
+    comparisons.insert(
+        "bare_preframed_over_bare_tuned".into(),
+        versus("bare_preframed", "bare_tuned"),
     );
     let redis_hop_p50 = match (record("paypulse_redis"), record("paypulse_local")) {
         (Some(redis), Some(local)) => {
@@ -781,16 +861,17 @@ async fn main() -> anyhow::Result<()> {
             .unwrap_or(f64::NAN)
     };
     eprintln!(
-        "\n{:<22} {:>14} {:>22} {:>22} {:>7}",
-        "server", "best msgs/s", "p50 at first step (ms)", "p99 at first step (ms)", "rounds"
+        "\n{:<22} {:>14} {:>22} {:>22} {:>20} {:>7}",
+        "server", "best msgs/s", "p50 at first step (ms)", "p99 at first step (ms)", "redis cores at best", "rounds"
     );
     for (subject, record) in subjects.iter().zip(&records) {
         eprintln!(
-            "{:<22} {:>14.0} {:>22.2} {:>22.2} {:>7}",
+            "{:<22} {:>14.0} {:>22.2} {:>22.2} {:>20.2} {:>7}",
             subject.name(),
             common::median(&record.best_delivered),
             common::median(&record.reference_p50),
             common::median(&record.reference_p99),
+            common::median(&record.best_redis_cores),
             record.best_delivered.len(),
         );
     }

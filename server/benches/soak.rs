@@ -36,6 +36,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use mongodb::bson::doc;
+use paypulse_server::store::edges::MAX_PAYMENTS;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -467,6 +468,13 @@ async fn main() -> anyhow::Result<()> {
         memory.len() as f64 >= minutes.floor(),
         "the server logged {} memory lines with its allocator's figures in {minutes} minutes",
         memory.len()
+    );
+    // What the server kept within the bounds it claims (session 18's soak
+    // found the kept quarters past theirs, between reads).
+    let quarter_peak = peak(|line| line.quarter_payments_kept);
+    anyhow::ensure!(
+        quarter_peak <= MAX_PAYMENTS as f64,
+        "the server kept {quarter_peak} quarter payments, past its bound of {MAX_PAYMENTS}"
     );
     Ok(())
 }

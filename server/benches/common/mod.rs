@@ -54,7 +54,7 @@ pub fn config(uri: &str, database: &str) -> Config {
             mongodb_db: database.to_owned(),
         },
         redis_url: std::env::var("REDIS_URL").ok(),
-        redis_prefix: format!("paypulse-{database}"),
+        redis_prefix: redis_prefix(database),
         ui_dist: "ui/dist".into(),
         simulate: false,
         simulate_rate: 1.0,
@@ -103,6 +103,39 @@ pub async fn seed_acme_into(
 pub async fn drop_database(database: &mongodb::Database) {
     if std::env::var_os("BENCH_THROWAWAY_DATABASE").is_none() {
         database.drop().await.ok();
+    }
+    drop_redis_keys(&redis_prefix(database.name())).await;
+}
+
+/// The Redis key prefix of a benchmark's servers over `database` (every
+/// variant's prefix starts with it).
+pub fn redis_prefix(database: &str) -> String {
+    format!("paypulse-{database}")
+}
+
+/// Deletes the keys a benchmark's servers left in Redis (feed streams,
+/// epochs, cached reads), as the tests do: Redis outlives the run.
+async fn drop_redis_keys(prefix: &str) {
+    let Ok(url) = std::env::var("REDIS_URL") else {
+        return;
+    };
+    let Ok(client) = redis::Client::open(url) else {
+        return;
+    };
+    let Ok(mut redis) = client.get_multiplexed_async_connection().await else {
+        return;
+    };
+    // The prefix's own keys, and those of variants named after it
+    // (`fanout`'s `paypulse_redis_wb<N>k`).
+    for pattern in [format!("{prefix}:*"), format!("{prefix}-*")] {
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(pattern)
+            .query_async(&mut redis)
+            .await
+            .unwrap_or_default();
+        for chunk in keys.chunks(1_000) {
+            redis::cmd("DEL").arg(chunk).query_async::<()>(&mut redis).await.ok();
+        }
     }
 }
 
@@ -373,7 +406,7 @@ impl ServerBinary {
             .env("PORT", port.to_string())
             .env("MONGODB_URI", uri)
             .env("MONGODB_DB", database)
-            .env("REDIS_PREFIX", format!("paypulse-{database}"))
+            .env("REDIS_PREFIX", redis_prefix(database))
             .env_remove("SIMULATE")
             .envs(extra.iter().copied())
             .stdout(log.try_clone()?)

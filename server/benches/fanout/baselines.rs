@@ -1,17 +1,20 @@
-//! The servers Paypulse's fan-out is measured against: two bare tokio
-//! servers that forward a broadcast channel of frames serialized once (a
-//! naive one, and a tuned one that is the limit of this machine), and the
+//! The servers Paypulse's fan-out is measured against: bare tokio servers
+//! that forward a broadcast channel of frames serialized once (a naive one,
+//! a tuned one that is the limit of this machine, and, when named, one that
+//! writes frames built once with one vectored write per burst), and the
 //! seed's stack, a NestJS gateway on `@nestjs/platform-ws` run by Node.
 
+use std::io::IoSlice;
 use std::path::Path;
+use std::pin::Pin;
 use std::process::Stdio;
 
 use futures::{SinkExt, StreamExt};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWrite, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
-use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// Most queued frames the tuned server writes before one flush: Paypulse's
@@ -27,6 +30,12 @@ pub enum Bare {
     /// `TCP_NODELAY`, and every frame already queued fed before one flush,
     /// as Paypulse's watchers write: the most this machine does.
     Tuned,
+    /// As `Tuned`, but each event's whole WebSocket frame is built once at
+    /// publishing and a client's burst goes to its socket in one vectored
+    /// write, with no copy into a per-connection buffer (which tungstenite
+    /// keeps for the connection's life). What owning the feed's framing
+    /// would be worth: only when named (`bare_preframed`).
+    Preframed,
 }
 
 impl Bare {
@@ -34,17 +43,59 @@ impl Bare {
         match self {
             Bare::Naive => "bare_naive",
             Bare::Tuned => "bare_tuned",
+            Bare::Preframed => "bare_preframed",
         }
     }
 }
 
+/// One event as the bare servers forward it: its text, and for
+/// [`Bare::Preframed`] the whole frame around it, built once.
+#[derive(Clone)]
+pub struct Frame {
+    text: Utf8Bytes,
+    framed: Bytes,
+}
+
+impl Frame {
+    pub fn new(kind: Bare, text: String) -> Self {
+        let framed = match kind {
+            Bare::Preframed => server_text_frame(text.as_bytes()),
+            Bare::Naive | Bare::Tuned => Bytes::new(),
+        };
+        Self {
+            text: Utf8Bytes::from(text),
+            framed,
+        }
+    }
+}
+
+/// A final text frame as a server sends it, unmasked (RFC 6455 §5.2): the
+/// same bytes for every client.
+fn server_text_frame(payload: &[u8]) -> Bytes {
+    let mut frame = Vec::with_capacity(payload.len() + 10);
+    frame.push(0x81);
+    match payload.len() {
+        length @ 0..=125 => frame.push(length as u8),
+        length @ 126..=0xFFFF => {
+            frame.push(126);
+            frame.extend_from_slice(&(length as u16).to_be_bytes());
+        }
+        length => {
+            frame.push(127);
+            frame.extend_from_slice(&(length as u64).to_be_bytes());
+        }
+    }
+    frame.extend_from_slice(payload);
+    Bytes::from(frame)
+}
+
 /// Serves `listener`: every connection gets `{"type":"hello"}`, then every
 /// frame sent on `sender` from then on.
-pub async fn bare_server(kind: Bare, listener: TcpListener, sender: broadcast::Sender<Utf8Bytes>) {
+pub async fn bare_server(kind: Bare, listener: TcpListener, sender: broadcast::Sender<Frame>) {
     while let Ok((stream, _)) = listener.accept().await {
         let receiver = sender.subscribe();
         tokio::spawn(async move {
-            if kind == Bare::Tuned {
+            if kind != Bare::Naive {
                 stream.set_nodelay(true).ok();
             }
             let Ok(mut socket) = tokio_tungstenite::accept_async(stream).await else {
@@ -56,16 +107,17 @@ pub async fn bare_server(kind: Bare, listener: TcpListener, sender: broadcast::S
             match kind {
                 Bare::Naive => naive(socket, receiver).await,
                 Bare::Tuned => tuned(socket, receiver).await,
+                Bare::Preframed => preframed(socket, receiver).await,
             }
         });
     }
 }
 
-async fn naive(mut socket: WebSocketStream<TcpStream>, mut receiver: broadcast::Receiver<Utf8Bytes>) {
+async fn naive(mut socket: WebSocketStream<TcpStream>, mut receiver: broadcast::Receiver<Frame>) {
     loop {
         match receiver.recv().await {
-            Ok(text) => {
-                if socket.send(Message::Text(text)).await.is_err() {
+            Ok(frame) => {
+                if socket.send(Message::Text(frame.text)).await.is_err() {
                     return;
                 }
             }
@@ -75,10 +127,10 @@ async fn naive(mut socket: WebSocketStream<TcpStream>, mut receiver: broadcast::
     }
 }
 
-async fn tuned(mut socket: WebSocketStream<TcpStream>, mut receiver: broadcast::Receiver<Utf8Bytes>) {
+async fn tuned(mut socket: WebSocketStream<TcpStream>, mut receiver: broadcast::Receiver<Frame>) {
     loop {
         let first = match receiver.recv().await {
-            Ok(text) => text,
+            Ok(frame) => frame.text,
             Err(RecvError::Lagged(_)) => continue,
             Err(RecvError::Closed) => return,
         };
@@ -87,8 +139,8 @@ async fn tuned(mut socket: WebSocketStream<TcpStream>, mut receiver: broadcast::
         }
         for _ in 1..MAX_BURST {
             match receiver.try_recv() {
-                Ok(text) => {
-                    if socket.feed(Message::Text(text)).await.is_err() {
+                Ok(frame) => {
+                    if socket.feed(Message::Text(frame.text)).await.is_err() {
                         return;
                     }
                 }
@@ -100,6 +152,64 @@ async fn tuned(mut socket: WebSocketStream<TcpStream>, mut receiver: broadcast::
             return;
         }
     }
+}
+
+async fn preframed(mut socket: WebSocketStream<TcpStream>, mut receiver: broadcast::Receiver<Frame>) {
+    // The hello went through tungstenite and was flushed, and this server
+    // reads nothing: from here on frames go straight to the TCP stream.
+    let stream = socket.get_mut();
+    let mut burst: Vec<Bytes> = Vec::with_capacity(MAX_BURST);
+    loop {
+        match receiver.recv().await {
+            Ok(frame) => burst.push(frame.framed),
+            Err(RecvError::Lagged(_)) => continue,
+            Err(RecvError::Closed) => return,
+        }
+        while burst.len() < MAX_BURST {
+            match receiver.try_recv() {
+                Ok(frame) => burst.push(frame.framed),
+                Err(TryRecvError::Lagged(_)) => {}
+                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+            }
+        }
+        if write_frames(stream, &burst).await.is_err() {
+            return;
+        }
+        burst.clear();
+    }
+}
+
+/// Writes `frames` whole, as few `writev`s as the socket allows. The
+/// slices are built inside each poll, so the task keeps none of them.
+async fn write_frames(stream: &mut TcpStream, frames: &[Bytes]) -> std::io::Result<()> {
+    let (mut index, mut offset) = (0, 0);
+    while index < frames.len() {
+        let written = std::future::poll_fn(|context| {
+            let count = (frames.len() - index).min(MAX_BURST);
+            let mut slices = [IoSlice::new(&[]); MAX_BURST];
+            for (slot, frame) in slices.iter_mut().zip(&frames[index..index + count]) {
+                *slot = IoSlice::new(frame);
+            }
+            slices[0] = IoSlice::new(&frames[index][offset..]);
+            Pin::new(&mut *stream).poll_write_vectored(context, &slices[..count])
+        })
+        .await?;
+        if written == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        let mut left = written;
+        while left > 0 {
+            let rest = frames[index].len() - offset;
+            if left < rest {
+                offset += left;
+                break;
+            }
+            left -= rest;
+            index += 1;
+            offset = 0;
+        }
+    }
+    Ok(())
 }
 
 /// The NestJS gateway (server/benches/fanout/nest/gateway.mjs) in a Node
