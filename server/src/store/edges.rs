@@ -47,7 +47,7 @@
 //! never deleted, and a refund never undone), so nothing recorded while the
 //! read ran is lost or counted twice.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -64,12 +64,18 @@ use super::rollups::cells_from_document;
 use super::rollups::{Level, ceil_to_cell};
 use super::{Store, names};
 
-/// Payments kept over all quarters (32 bytes each, so ~10 MB at most, and
-/// up to twice that with the room a growing quarter's `Vec` keeps); the
-/// oldest entries go first beyond it. Room for the three
-/// quarters the alert evaluator's 30-minute window touches of a tenant at
-/// the busiest a quarter may be kept, and the edges of other reads.
-const MAX_PAYMENTS: usize = 300_000;
+/// Payments kept over all quarters (32 bytes each, so ~32 MB at most, and
+/// up to twice that with the room a growing quarter's `Vec` keeps); beyond
+/// it the quarters least recently used go first. It must hold what is in
+/// use: the three quarters the alert evaluator's 30-minute window touches
+/// of each busy tenant (a quarter kept while current grows past
+/// [`MAX_QUARTER_PAYMENTS`] as payments are recorded, to 135,000 at 150
+/// payments/s) and the edges of other reads. A quarter in use that is let
+/// go cannot be kept again once it is that busy, and the evaluator then
+/// aggregates its raw payments every second: at 300,000 the session-19
+/// soak (one tenant at 150 payments/s) saturated the database that way for
+/// minutes, and ingest answered 503, from the moment the bound was reached.
+pub const MAX_PAYMENTS: usize = 1_000_000;
 /// A quarter busier than this is not kept: its partial reads aggregate the
 /// raw payments each time. A tenant sustaining 66 payments/s fills it. It
 /// was 20,000, and the soak (52 payments/s for one tenant) found what that
@@ -428,8 +434,10 @@ struct Pending {
 #[derive(Debug, Default)]
 struct Kept {
     quarters: HashMap<Key, Arc<Quarter>>,
-    /// Keys in the order they were kept, for eviction.
-    order: VecDeque<Key>,
+    /// When each kept quarter was last kept, read or recorded into, on
+    /// [`Self::clock`]: the least recently used goes first.
+    used: HashMap<Key, u64>,
+    clock: u64,
     payments: usize,
     /// No quarter is kept before this (see [`DISTRUST`]).
     distrusted_until: Option<std::time::Instant>,
@@ -443,14 +451,32 @@ impl Kept {
             .is_none_or(|until| std::time::Instant::now() >= until)
     }
 
-    /// Lets the quarters kept longest go until at most [`MAX_PAYMENTS`]
-    /// are kept.
+    /// Notes that `key` is in use now.
+    fn touch(&mut self, key: &Key) {
+        self.clock += 1;
+        if let Some(used) = self.used.get_mut(key) {
+            *used = self.clock;
+        } else {
+            self.used.insert(key.clone(), self.clock);
+        }
+    }
+
+    /// Lets the quarters least recently used go until at most
+    /// [`MAX_PAYMENTS`] are kept. The least is found by a scan: this runs
+    /// only past the bound, and each quarter let go makes room for many
+    /// payments.
     fn shrink_to_bound(&mut self) {
         while self.payments > MAX_PAYMENTS {
-            let Some(oldest) = self.order.pop_front() else {
+            let Some(least) = self
+                .used
+                .iter()
+                .min_by_key(|(_, used)| **used)
+                .map(|(key, _)| key.clone())
+            else {
                 break;
             };
-            if let Some(old) = self.quarters.remove(&oldest) {
+            self.used.remove(&least);
+            if let Some(old) = self.quarters.remove(&least) {
                 self.payments -= old.payments.len();
             }
         }
@@ -528,7 +554,7 @@ impl EdgeCache {
         };
         tracing::debug!("a write's outcome is unknown: kept quarters dropped");
         kept.quarters.clear();
-        kept.order.clear();
+        kept.used.clear();
         kept.payments = 0;
         kept.distrusted_until = Some(std::time::Instant::now() + DISTRUST);
     }
@@ -551,6 +577,7 @@ impl EdgeCache {
         // In place unless a read holds the quarter this moment.
         let count = Arc::make_mut(quarter).apply(added, refunded);
         kept.payments += count;
+        kept.touch(key);
         // A kept quarter grows with every payment recorded for it: the
         // bound holds between reads too (the session-18 soak, at 150
         // payments/s, kept 358,344 before the next read let some go).
@@ -558,7 +585,10 @@ impl EdgeCache {
     }
 
     fn get(&self, key: &Key) -> Option<Arc<Quarter>> {
-        self.inner.lock().ok()?.quarters.get(key).cloned()
+        let mut kept = self.inner.lock().ok()?;
+        let quarter = kept.quarters.get(key).cloned()?;
+        kept.touch(key);
+        Some(quarter)
     }
 
     /// Keeps `quarter` as read under `reading`, with what was recorded for
@@ -582,10 +612,9 @@ impl EdgeCache {
         let size = quarter.payments.len();
         if let Some(old) = kept.quarters.insert(key.clone(), Arc::clone(&quarter)) {
             kept.payments -= old.payments.len();
-            kept.order.retain(|existing| existing != &key);
         }
         kept.payments += size;
-        kept.order.push_back(key);
+        kept.touch(&key);
         kept.shrink_to_bound();
         quarter
     }
@@ -1066,11 +1095,48 @@ mod tests {
             let quarter = Quarter::new(start, payments(MAX_PAYMENTS / 2), &StoredQuarter::default());
             keep(&cache, &("acme".into(), index), quarter);
         }
-        // The current quarter grows past the bound: the one kept first goes.
+        // The current quarter grows past the bound: the other goes.
         cache.update(&("acme".into(), 1), &payments(10), &[]);
         let kept = cache.inner.lock().unwrap();
         assert_eq!(kept.payments, MAX_PAYMENTS / 2 + 10);
         assert!(!kept.quarters.contains_key(&("acme".to_owned(), 0)));
         assert!(kept.quarters.contains_key(&("acme".to_owned(), 1)));
+    }
+
+    /// The session-19 soak: the quarters kept longest went first, among them
+    /// the one the alert evaluator read every second, too busy to be kept
+    /// again; its raw payments were then aggregated every second.
+    #[test]
+    fn a_quarter_still_read_outlives_one_kept_after_it() {
+        let cache = EdgeCache::default();
+        let payments = |count: usize| -> Vec<Payment> {
+            (0..count)
+                .map(|_| entry("2026-11-24T10:01:00Z", "card", PaymentStatus::Succeeded, 1))
+                .collect()
+        };
+        let start = parse_utc("2026-11-24T10:00:00Z").unwrap();
+        for index in 0..2 {
+            let quarter = Quarter::new(start, payments(MAX_PAYMENTS / 2), &StoredQuarter::default());
+            keep(&cache, &("acme".into(), index), quarter);
+        }
+        // The evaluator reads the first again; then a third is kept.
+        assert!(cache.get(&("acme".into(), 0)).is_some());
+        keep(
+            &cache,
+            &("acme".into(), 2),
+            Quarter::new(start, payments(10), &StoredQuarter::default()),
+        );
+        let kept = cache.inner.lock().unwrap();
+        assert!(
+            kept.quarters.contains_key(&("acme".to_owned(), 0)),
+            "read last but one: kept"
+        );
+        assert!(
+            !kept.quarters.contains_key(&("acme".to_owned(), 1)),
+            "least recently used: let go"
+        );
+        assert!(kept.quarters.contains_key(&("acme".to_owned(), 2)));
+        assert_eq!(kept.payments, MAX_PAYMENTS / 2 + 10);
+        assert_eq!(kept.used.len(), kept.quarters.len());
     }
 }
