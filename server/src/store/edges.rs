@@ -1062,16 +1062,20 @@ mod tests {
         assert!(cache.get(&key).is_some());
     }
 
+    /// `count` like payments of one quarter, for the bound's tests.
+    fn payments(count: usize) -> Vec<Payment> {
+        (0..count)
+            .map(|_| entry("2026-11-24T10:01:00Z", "card", PaymentStatus::Succeeded, 1))
+            .collect()
+    }
+
     #[test]
     fn keeps_a_bounded_number_of_payments() {
         let cache = EdgeCache::default();
-        let payments: Vec<Payment> = (0..MAX_PAYMENTS / 4)
-            .map(|_| entry("2026-11-24T10:01:00Z", "card", PaymentStatus::Succeeded, 1))
-            .collect();
         for index in 0..6 {
             let quarter = Quarter::new(
                 parse_utc("2026-11-24T10:00:00Z").unwrap(),
-                payments.clone(),
+                payments(MAX_PAYMENTS / 4),
                 &StoredQuarter::default(),
             );
             keep(&cache, &("acme".into(), index), quarter);
@@ -1085,11 +1089,6 @@ mod tests {
     #[test]
     fn payments_recorded_into_kept_quarters_stay_within_the_bound() {
         let cache = EdgeCache::default();
-        let payments = |count: usize| -> Vec<Payment> {
-            (0..count)
-                .map(|_| entry("2026-11-24T10:01:00Z", "card", PaymentStatus::Succeeded, 1))
-                .collect()
-        };
         let start = parse_utc("2026-11-24T10:00:00Z").unwrap();
         for index in 0..2 {
             let quarter = Quarter::new(start, payments(MAX_PAYMENTS / 2), &StoredQuarter::default());
@@ -1109,11 +1108,6 @@ mod tests {
     #[test]
     fn a_quarter_still_read_outlives_one_kept_after_it() {
         let cache = EdgeCache::default();
-        let payments = |count: usize| -> Vec<Payment> {
-            (0..count)
-                .map(|_| entry("2026-11-24T10:01:00Z", "card", PaymentStatus::Succeeded, 1))
-                .collect()
-        };
         let start = parse_utc("2026-11-24T10:00:00Z").unwrap();
         for index in 0..2 {
             let quarter = Quarter::new(start, payments(MAX_PAYMENTS / 2), &StoredQuarter::default());
