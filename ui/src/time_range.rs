@@ -10,7 +10,7 @@ use wasm_bindgen::JsCast;
 use crate::format::{self, TimeStyle};
 use crate::navigation::Navigation;
 use crate::queries::Queries;
-use crate::route::{Direction, PRESETS, absolute, can_shift_forward, preset_of, shift, zoom_out};
+use crate::route::{Direction, PRESETS, absolute, can_shift_forward, ends_now, preset_of, shift, zoom_out};
 use crate::zone;
 
 /// The value of a `datetime-local` input for `instant` in `zone`.
@@ -140,9 +140,15 @@ pub fn TimeRangePicker() -> View {
     let forward = moved(|from, to, now| shift(from, to, now, Direction::Forward));
     let out = moved(zoom_out);
     let unresolved = move || resolved.with(Option::is_none);
-    let at_now = move || match resolved.get() {
-        Some((_, to)) => !can_shift_forward(&range.get(), to, now()),
-        None => true,
+    // The range is read first, so it is a dependency in every state: a range
+    // that ends now disables Later whatever its fetch is doing; an absolute
+    // one waits for the instants the server resolved.
+    let at_now = move || {
+        let range = range.get();
+        ends_now(&range)
+            || resolved
+                .get()
+                .is_none_or(|(_, to)| !can_shift_forward(&range, to, now()))
     };
     let summary = move || match (resolved.get(), zone.get_clone()) {
         (Some((from, to)), Some(zone)) => format!(

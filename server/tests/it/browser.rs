@@ -1040,6 +1040,10 @@ async fn a_preset_a_custom_range_and_a_drag_set_the_url_the_numbers_and_the_char
     let from = page.url_parameter("from").await.unwrap();
     assert!(from.starts_with("now-"), "{from}");
     check_range(&page, &app, &format_utc(&(now - span)), &format_utc(&now)).await;
+    // The picker follows the route (a failure here is the picker's state,
+    // below it is the button's).
+    page.wait_equal("[data-testid=time-range]", "data-range-to", "now")
+        .await;
     page.wait_for(
         "[data-testid=range-forward]",
         "disabled",
