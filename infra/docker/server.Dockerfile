@@ -37,9 +37,9 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     && cp -r ui/dist /out/ui
 
 # Debian slim rather than distroless: the same glibc as the build stage, and
-# bash for the health check and `sleep` for the Kubernetes preStop hook (the
-# server has no health-check subcommand of its own). No CA bundle: the
-# MongoDB driver trusts the webpki roots compiled into the binary.
+# `sleep` for the Kubernetes preStop hook (infra/k8s/deployment.yaml); the
+# health check is the binary's own subcommand and needs no shell. No CA
+# bundle: the MongoDB driver trusts the webpki roots compiled into the binary.
 FROM debian:bookworm-slim AS runtime
 RUN useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin paypulse
 COPY --from=build /out/paypulse-server /usr/local/bin/paypulse-server
