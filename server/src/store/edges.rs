@@ -433,10 +433,9 @@ struct Pending {
 
 #[derive(Debug, Default)]
 struct Kept {
-    quarters: HashMap<Key, Arc<Quarter>>,
-    /// When each kept quarter was last kept, read or recorded into, on
-    /// [`Self::clock`]: the least recently used goes first.
-    used: HashMap<Key, u64>,
+    quarters: HashMap<Key, Held>,
+    /// Counts uses (a quarter kept, read or recorded into): the least
+    /// recently used quarter goes first.
     clock: u64,
     payments: usize,
     /// No quarter is kept before this (see [`DISTRUST`]).
@@ -445,20 +444,23 @@ struct Kept {
     pending: HashMap<Key, Pending>,
 }
 
+/// A kept quarter and when it was last used, on [`Kept::clock`].
+#[derive(Debug)]
+struct Held {
+    quarter: Arc<Quarter>,
+    used: u64,
+}
+
 impl Kept {
     fn trusted(&self) -> bool {
         self.distrusted_until
             .is_none_or(|until| std::time::Instant::now() >= until)
     }
 
-    /// Notes that `key` is in use now.
-    fn touch(&mut self, key: &Key) {
+    /// The next tick of the use clock.
+    fn tick(&mut self) -> u64 {
         self.clock += 1;
-        if let Some(used) = self.used.get_mut(key) {
-            *used = self.clock;
-        } else {
-            self.used.insert(key.clone(), self.clock);
-        }
+        self.clock
     }
 
     /// Lets the quarters least recently used go until at most
@@ -468,16 +470,15 @@ impl Kept {
     fn shrink_to_bound(&mut self) {
         while self.payments > MAX_PAYMENTS {
             let Some(least) = self
-                .used
+                .quarters
                 .iter()
-                .min_by_key(|(_, used)| **used)
+                .min_by_key(|(_, held)| held.used)
                 .map(|(key, _)| key.clone())
             else {
                 break;
             };
-            self.used.remove(&least);
             if let Some(old) = self.quarters.remove(&least) {
-                self.payments -= old.payments.len();
+                self.payments -= old.quarter.payments.len();
             }
         }
     }
@@ -554,7 +555,6 @@ impl EdgeCache {
         };
         tracing::debug!("a write's outcome is unknown: kept quarters dropped");
         kept.quarters.clear();
-        kept.used.clear();
         kept.payments = 0;
         kept.distrusted_until = Some(std::time::Instant::now() + DISTRUST);
     }
@@ -571,13 +571,14 @@ impl EdgeCache {
             pending.added.extend_from_slice(added);
             pending.refunded.extend_from_slice(refunded);
         }
-        let Some(quarter) = kept.quarters.get_mut(key) else {
+        let now = kept.tick();
+        let Some(held) = kept.quarters.get_mut(key) else {
             return;
         };
+        held.used = now;
         // In place unless a read holds the quarter this moment.
-        let count = Arc::make_mut(quarter).apply(added, refunded);
+        let count = Arc::make_mut(&mut held.quarter).apply(added, refunded);
         kept.payments += count;
-        kept.touch(key);
         // A kept quarter grows with every payment recorded for it: the
         // bound holds between reads too (the session-18 soak, at 150
         // payments/s, kept 358,344 before the next read let some go).
@@ -586,9 +587,10 @@ impl EdgeCache {
 
     fn get(&self, key: &Key) -> Option<Arc<Quarter>> {
         let mut kept = self.inner.lock().ok()?;
-        let quarter = kept.quarters.get(key).cloned()?;
-        kept.touch(key);
-        Some(quarter)
+        let now = kept.tick();
+        let held = kept.quarters.get_mut(key)?;
+        held.used = now;
+        Some(Arc::clone(&held.quarter))
     }
 
     /// Keeps `quarter` as read under `reading`, with what was recorded for
@@ -606,15 +608,18 @@ impl EdgeCache {
             return Arc::new(quarter);
         }
         let quarter = match kept.quarters.get(&key) {
-            Some(old) => Arc::new(quarter.merged_with(old)),
+            Some(old) => Arc::new(quarter.merged_with(&old.quarter)),
             None => Arc::new(quarter),
         };
         let size = quarter.payments.len();
-        if let Some(old) = kept.quarters.insert(key.clone(), Arc::clone(&quarter)) {
-            kept.payments -= old.payments.len();
+        let held = Held {
+            quarter: Arc::clone(&quarter),
+            used: kept.tick(),
+        };
+        if let Some(old) = kept.quarters.insert(key, held) {
+            kept.payments -= old.quarter.payments.len();
         }
         kept.payments += size;
-        kept.touch(&key);
         kept.shrink_to_bound();
         quarter
     }
@@ -1131,6 +1136,5 @@ mod tests {
         );
         assert!(kept.quarters.contains_key(&("acme".to_owned(), 2)));
         assert_eq!(kept.payments, MAX_PAYMENTS / 2 + 10);
-        assert_eq!(kept.used.len(), kept.quarters.len());
     }
 }
