@@ -111,6 +111,32 @@ pub struct DatabaseConfig {
     /// Database name.
     #[arg(long, env = "MONGODB_DB", default_value = "paypulse")]
     pub mongodb_db: String,
+    /// Payments this process keeps in memory to answer reads of busy
+    /// quarters (about 32 bytes each, over all tenants; `store::edges`). It
+    /// must hold the quarters in use, about 2.5 of each busy tenant's;
+    /// below that, reads aggregate raw payments again and again.
+    #[arg(long, env = "KEPT_PAYMENTS", default_value_t = crate::store::edges::MAX_PAYMENTS, value_parser = kept_payments)]
+    pub kept_payments: usize,
+}
+
+/// A bound on kept payments: a whole number above zero (zero would read
+/// every busy quarter's raw payments on every read).
+fn kept_payments(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) | Err(_) => Err(format!("expected a number of payments above 0, got {text:?}")),
+        Ok(bound) => Ok(bound),
+    }
+}
+
+impl DatabaseConfig {
+    /// `mongodb_db` at `mongodb_uri`, with the default bound on kept payments.
+    pub fn new(mongodb_uri: impl Into<String>, mongodb_db: impl Into<String>) -> Self {
+        Self {
+            mongodb_uri: mongodb_uri.into(),
+            mongodb_db: mongodb_db.into(),
+            kept_payments: crate::store::edges::MAX_PAYMENTS,
+        }
+    }
 }
 
 /// Hides the password of a connection string (`scheme://user:***@host`).
@@ -133,6 +159,7 @@ impl fmt::Debug for DatabaseConfig {
         f.debug_struct("DatabaseConfig")
             .field("mongodb_uri", &redact_url(&self.mongodb_uri))
             .field("mongodb_db", &self.mongodb_db)
+            .field("kept_payments", &self.kept_payments)
             .finish()
     }
 }
@@ -161,10 +188,7 @@ mod tests {
 
     #[test]
     fn debug_output_hides_passwords() {
-        let config = DatabaseConfig {
-            mongodb_uri: "mongodb://app:s3cret@db.internal:27017/?tls=true".into(),
-            mongodb_db: "paypulse".into(),
-        };
+        let config = DatabaseConfig::new("mongodb://app:s3cret@db.internal:27017/?tls=true", "paypulse");
         let printed = format!("{config:?}");
         assert!(!printed.contains("s3cret"), "{printed}");
         assert!(

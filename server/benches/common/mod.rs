@@ -49,10 +49,7 @@ pub fn config(uri: &str, database: &str) -> Config {
     Config {
         host: Ipv4Addr::LOCALHOST.into(),
         port: 0,
-        database: DatabaseConfig {
-            mongodb_uri: uri.to_owned(),
-            mongodb_db: database.to_owned(),
-        },
+        database: DatabaseConfig::new(uri, database),
         redis_url: std::env::var("REDIS_URL").ok(),
         redis_prefix: redis_prefix(database),
         ui_dist: "ui/dist".into(),

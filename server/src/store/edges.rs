@@ -75,6 +75,7 @@ use super::{Store, names};
 /// aggregates its raw payments every second: at 300,000 the session-19
 /// soak (one tenant at 150 payments/s) saturated the database that way for
 /// minutes, and ingest answered 503, from the moment the bound was reached.
+/// The default; `KEPT_PAYMENTS` sets another.
 pub const MAX_PAYMENTS: usize = 1_000_000;
 /// A quarter busier than this is not kept: its partial reads aggregate the
 /// raw payments each time. A tenant sustaining 66 payments/s fills it. It
@@ -367,11 +368,21 @@ pub struct EdgeCache {
 
 impl Default for EdgeCache {
     fn default() -> Self {
+        Self::with_bound(MAX_PAYMENTS)
+    }
+}
+
+impl EdgeCache {
+    /// A cache keeping at most `bound` payments (`KEPT_PAYMENTS`).
+    pub fn with_bound(bound: usize) -> Self {
         Self {
             // Unique per process start (and per store in a test process),
             // and a plain field name: hex digits only.
             writer: ObjectId::new().to_hex(),
-            inner: Mutex::default(),
+            inner: Mutex::new(Kept {
+                bound,
+                ..Kept::default()
+            }),
             reads: AtomicU64::new(0),
         }
     }
@@ -437,6 +448,8 @@ struct Kept {
     /// Counts uses (a quarter kept, read or recorded into): the least
     /// recently used quarter goes first.
     clock: u64,
+    /// Most payments kept ([`MAX_PAYMENTS`] unless configured).
+    bound: usize,
     payments: usize,
     /// No quarter is kept before this (see [`DISTRUST`]).
     distrusted_until: Option<std::time::Instant>,
@@ -464,11 +477,11 @@ impl Kept {
     }
 
     /// Lets the quarters least recently used go until at most
-    /// [`MAX_PAYMENTS`] are kept. The least is found by a scan: this runs
+    /// [`Self::bound`] are kept. The least is found by a scan: this runs
     /// only past the bound, and each quarter let go makes room for many
     /// payments.
     fn shrink_to_bound(&mut self) {
-        while self.payments > MAX_PAYMENTS {
+        while self.payments > self.bound {
             let Some(least) = self
                 .quarters
                 .iter()
@@ -521,7 +534,7 @@ impl EdgeCache {
         self.reads.load(Ordering::Relaxed)
     }
 
-    /// How many payments the kept quarters hold (at most [`MAX_PAYMENTS`]).
+    /// How many payments the kept quarters hold (at most the bound).
     pub fn payments_kept(&self) -> usize {
         self.inner.lock().map_or(0, |kept| kept.payments)
     }
@@ -1088,6 +1101,20 @@ mod tests {
         let kept = cache.inner.lock().unwrap();
         assert_eq!(kept.payments, MAX_PAYMENTS);
         assert_eq!(kept.quarters.len(), 4);
+        assert!(!kept.quarters.contains_key(&("acme".to_owned(), 0)));
+    }
+
+    /// `KEPT_PAYMENTS`: an operator's bound is the one held.
+    #[test]
+    fn a_configured_bound_is_the_one_held() {
+        let cache = EdgeCache::with_bound(1_000);
+        let start = parse_utc("2026-11-24T10:00:00Z").unwrap();
+        for index in 0..3 {
+            let quarter = Quarter::new(start, payments(400), &StoredQuarter::default());
+            keep(&cache, &("acme".into(), index), quarter);
+        }
+        let kept = cache.inner.lock().unwrap();
+        assert_eq!(kept.payments, 800);
         assert!(!kept.quarters.contains_key(&("acme".to_owned(), 0)));
     }
 

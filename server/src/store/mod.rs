@@ -106,7 +106,7 @@ impl Store {
         let store = Self {
             database: client.database(&config.mongodb_db),
             imports: std::sync::Arc::default(),
-            edges: std::sync::Arc::default(),
+            edges: std::sync::Arc::new(edges::EdgeCache::with_bound(config.kept_payments)),
             kept: std::sync::Arc::default(),
             history: std::sync::Arc::default(),
             retries: std::sync::Arc::default(),

@@ -48,10 +48,7 @@ pub fn test_config(database: &str) -> Config {
     Config {
         host: Ipv4Addr::LOCALHOST.into(),
         port: 0,
-        database: DatabaseConfig {
-            mongodb_uri: mongodb_uri(),
-            mongodb_db: database.to_owned(),
-        },
+        database: DatabaseConfig::new(mongodb_uri(), database),
         redis_url: Some(redis_url()),
         redis_prefix: format!("paypulse-{database}"),
         ui_dist: ui_dist(),

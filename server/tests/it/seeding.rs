@@ -9,10 +9,7 @@ use crate::common::TestApp;
 async fn seeding_twice_inserts_nothing_the_second_time() {
     let app = TestApp::spawn().await;
     let args = SeedArgs {
-        database: paypulse_server::config::DatabaseConfig {
-            mongodb_uri: crate::common::mongodb_uri(),
-            mongodb_db: "unused".into(),
-        },
+        database: paypulse_server::config::DatabaseConfig::new(crate::common::mongodb_uri(), "unused"),
         tenants: vec!["acme".into(), "initech".into()],
         days: 2,
         rate: 5.0,
@@ -67,10 +64,7 @@ async fn all_tenants(app: &TestApp) -> Vec<paypulse_server::store::documents::Te
 async fn tenants_without_keys_can_be_seeded_side_by_side() {
     let app = TestApp::spawn().await;
     let args = SeedArgs {
-        database: paypulse_server::config::DatabaseConfig {
-            mongodb_uri: crate::common::mongodb_uri(),
-            mongodb_db: "unused".into(),
-        },
+        database: paypulse_server::config::DatabaseConfig::new(crate::common::mongodb_uri(), "unused"),
         tenants: vec!["keyless-one".into(), "keyless-two".into()],
         days: 1,
         rate: 1.0,

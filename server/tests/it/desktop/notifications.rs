@@ -7,10 +7,7 @@ use super::*;
 async fn desktop_app_with_history_and_a_real_notification_daemon_as_the_readme_shows_it() {
     let app = TestApp::spawn_with(|config| config.limits.alerts.tick = Duration::from_millis(100)).await;
     let history = paypulse_server::seed::SeedArgs {
-        database: paypulse_server::config::DatabaseConfig {
-            mongodb_uri: crate::common::mongodb_uri(),
-            mongodb_db: "unused".into(),
-        },
+        database: paypulse_server::config::DatabaseConfig::new(crate::common::mongodb_uri(), "unused"),
         tenants: vec!["acme".into()],
         days: 8,
         rate: 60.0,
