@@ -98,7 +98,8 @@ impl Default for Limits {
     }
 }
 
-/// Where the MongoDB data lives; shared by `serve` and `seed`.
+/// Where the MongoDB data lives, and how much of it a process keeps in
+/// memory; shared by `serve` and `seed`.
 #[derive(Clone, Args)]
 pub struct DatabaseConfig {
     /// MongoDB connection string.
