@@ -188,6 +188,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_kept_payments_bound_is_a_number_above_zero() {
+        assert_eq!(kept_payments("450000"), Ok(450_000));
+        assert!(kept_payments("0").is_err());
+        assert!(kept_payments("lots").is_err());
+    }
+
+    #[test]
     fn debug_output_hides_passwords() {
         let config = DatabaseConfig::new("mongodb://app:s3cret@db.internal:27017/?tls=true", "paypulse");
         let printed = format!("{config:?}");

@@ -362,6 +362,8 @@ pub struct EdgeCache {
     /// This cache's id among the writers of a rollup (`w.<writer>`).
     writer: String,
     inner: Mutex<Kept>,
+    /// Most payments kept ([`MAX_PAYMENTS`] unless `KEPT_PAYMENTS` says).
+    bound: usize,
     /// Quarters read whole from the payments, for operators and tests.
     reads: AtomicU64,
 }
@@ -379,10 +381,8 @@ impl EdgeCache {
             // Unique per process start (and per store in a test process),
             // and a plain field name: hex digits only.
             writer: ObjectId::new().to_hex(),
-            inner: Mutex::new(Kept {
-                bound,
-                ..Kept::default()
-            }),
+            inner: Mutex::default(),
+            bound,
             reads: AtomicU64::new(0),
         }
     }
@@ -448,8 +448,6 @@ struct Kept {
     /// Counts uses (a quarter kept, read or recorded into): the least
     /// recently used quarter goes first.
     clock: u64,
-    /// Most payments kept ([`MAX_PAYMENTS`] unless configured).
-    bound: usize,
     payments: usize,
     /// No quarter is kept before this (see [`DISTRUST`]).
     distrusted_until: Option<std::time::Instant>,
@@ -477,11 +475,11 @@ impl Kept {
     }
 
     /// Lets the quarters least recently used go until at most
-    /// [`Self::bound`] are kept. The least is found by a scan: this runs
+    /// `bound` are kept. The least is found by a scan: this runs
     /// only past the bound, and each quarter let go makes room for many
     /// payments.
-    fn shrink_to_bound(&mut self) {
-        while self.payments > self.bound {
+    fn shrink_to_bound(&mut self, bound: usize) {
+        while self.payments > bound {
             let Some(least) = self
                 .quarters
                 .iter()
@@ -595,7 +593,7 @@ impl EdgeCache {
         // A kept quarter grows with every payment recorded for it: the
         // bound holds between reads too (the session-18 soak, at 150
         // payments/s, kept 358,344 before the next read let some go).
-        kept.shrink_to_bound();
+        kept.shrink_to_bound(self.bound);
     }
 
     fn get(&self, key: &Key) -> Option<Arc<Quarter>> {
@@ -633,7 +631,7 @@ impl EdgeCache {
             kept.payments -= old.quarter.payments.len();
         }
         kept.payments += size;
-        kept.shrink_to_bound();
+        kept.shrink_to_bound(self.bound);
         quarter
     }
 }
