@@ -17,6 +17,7 @@
 
 pub mod bus;
 pub mod hub;
+mod quiet;
 
 use std::time::Duration;
 
@@ -24,7 +25,7 @@ use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
-use futures::SinkExt;
+use futures::{SinkExt, StreamExt};
 use paypulse_shared::filter::PaymentFilter;
 use paypulse_shared::live::FeedItem;
 use paypulse_shared::live::{CloseCode, FeedPosition, Heartbeat, LiveFrame};
@@ -38,8 +39,9 @@ use crate::routes::{Needs, Route};
 use crate::store::Store;
 use crate::store::documents::Role;
 use bus::SharedBus;
-use hub::{Disconnect, Hold, LiveEvent, LiveHub, Subscription};
+use hub::{Disconnect, Hold, LiveEvent, LiveHub, Received, Subscription};
 use paypulse_shared::error::ErrorCode;
+use quiet::Quiet;
 use std::sync::Arc;
 
 /// Most queued events written to a client before one flush.
@@ -127,7 +129,12 @@ impl Live {
 
     /// Joins `tenant`'s feed (see [`LiveHub::subscribe`]), on the shared
     /// epoch when the feed goes through Redis.
-    pub async fn subscribe(&self, tenant: &str, resume: Option<(u64, Option<&str>)>) -> Result<Subscription, ApiError> {
+    pub async fn subscribe(
+        &self,
+        tenant: &str,
+        resume: Option<(u64, Option<&str>)>,
+        filtered: bool,
+    ) -> Result<Subscription, ApiError> {
         if let Some(bus) = &self.bus {
             match bus.ensure_epoch(tenant).await {
                 Ok(epoch) => self.hub.align_epoch(tenant, &epoch),
@@ -144,7 +151,7 @@ impl Live {
                 tracing::warn!(%error, tenant, "live bus: reading the replay window");
             }
         }
-        self.hub.subscribe(tenant, resume).map_err(|hub::Full(most)| {
+        self.hub.subscribe(tenant, resume, filtered).map_err(|hub::Full(most)| {
             ApiError::new(
                 ErrorCode::RateLimited,
                 format!("tenant '{tenant}' has {most} live connections to this server, the most it may; close one or retry later"),
@@ -181,10 +188,14 @@ async fn connect(
     let tenant = caller.tenant;
     params::check_amounts(&query.filter, tenant.scale())?;
     let upgrade = upgrade.map_err(|rejection| ApiError::new(ErrorCode::WebsocketRequired, rejection.to_string()))?;
-    let subscription = live
-        .subscribe(&tenant.id, query.since.map(|since| (since, query.epoch.as_deref())))
-        .await?;
     let asked = Asked::new(query.since.is_some(), query.control, query.filter);
+    let subscription = live
+        .subscribe(
+            &tenant.id,
+            query.since.map(|since| (since, query.epoch.as_deref())),
+            !asked.unfiltered,
+        )
+        .await?;
     let watcher = Watcher {
         hub: Arc::clone(&live.hub),
         limits: live.limits,
@@ -235,6 +246,16 @@ impl Asked {
             // Most clients filter nothing: no look at the payment then.
             FeedItem::Payment(_) if self.unfiltered => true,
             _ => event.passes(&self.filter, self.control),
+        }
+    }
+
+    /// The text frame to send for what the feed gave, if the client wants
+    /// it. A client that filters nothing is given frames (see
+    /// [`hub::Frame`]), one that filters whole events.
+    fn frame(&self, received: Received) -> Option<Message> {
+        match received {
+            Received::Frame(frame) => (!frame.alert || self.control).then_some(Message::Text(frame.text)),
+            Received::Event(event) => self.wants(&event).then(|| Message::Text(event.text.clone())),
         }
     }
 }
@@ -364,30 +385,34 @@ impl Watcher {
             }
         }
         let mut heartbeat = Heartbeats::new(self.limits.heartbeat, asked.control);
+        let input = Quiet::new();
         // Biased, the feed first: a wake for an event polls the channel
-        // alone, as the bare server does, and the socket and the timer only
-        // when the watcher goes back to sleep. Unbiased, each wake polled
-        // all the branches in a random order, including the socket (issue
-        // 13). The feed cannot starve the others: the heartbeat is checked
-        // after every burst, and what the client sent is read before a
-        // missing pong is judged.
+        // alone, as the bare server does. Unbiased, each wake polled all the
+        // branches in a random order, including the socket (issue 13). The
+        // socket and the timer are quiet branches: polled when their own
+        // wakers fired, not each time the watcher goes back to sleep. The
+        // feed cannot starve them: the heartbeat is checked after every
+        // burst, and what the client sent is read before a missing pong is
+        // judged.
         loop {
             let result = tokio::select! {
                 biased;
                 received = subscription.receiver.recv() => match received {
-                    Ok(event) => self.send_burst(socket, &mut subscription, &asked, event).await,
+                    Ok(first) => self.send_burst(socket, &mut subscription, &asked, first).await,
                     Err(RecvError::Lagged(_)) => Err(Ended::Closed(Disconnect::FellBehind)),
                     Err(RecvError::Closed) if hold.is_closing() => Err(Ended::ServerClosing),
                     Err(RecvError::Closed) => Err(Ended::FeedRestarted),
                 },
                 () = heartbeat.due() => Ok(()),
-                incoming = socket.recv() => heartbeat.read(incoming),
+                incoming = std::future::poll_fn(|context| input.poll(context, |context| socket.poll_next_unpin(context))) => {
+                    heartbeat.read(incoming)
+                }
             };
             if let Err(ended) = result {
                 return ended;
             }
             if heartbeat.is_due() {
-                let Err(ended) = self.beat(socket, &mut heartbeat).await else {
+                let Err(ended) = self.beat(socket, &input, &mut heartbeat).await else {
                     continue;
                 };
                 return ended;
@@ -405,7 +430,7 @@ impl Watcher {
         socket: &mut WebSocket,
         subscription: &mut Subscription,
         asked: &Asked,
-        first: Arc<LiveEvent>,
+        first: Received,
     ) -> Result<(), Ended> {
         let receiver = &mut subscription.receiver;
         let mut lagged = false;
@@ -414,8 +439,8 @@ impl Watcher {
         let frames = std::iter::from_fn(|| {
             while taken < MAX_BURST {
                 taken += 1;
-                let event = match first.take().map_or_else(|| receiver.try_recv(), Ok) {
-                    Ok(event) => event,
+                let received = match first.take().map_or_else(|| receiver.try_recv(), Ok) {
+                    Ok(received) => received,
                     Err(TryRecvError::Lagged(_)) => {
                         lagged = true;
                         return None;
@@ -423,8 +448,8 @@ impl Watcher {
                     // Closed is seen by the next recv, after this burst.
                     Err(TryRecvError::Empty | TryRecvError::Closed) => return None,
                 };
-                if asked.wants(&event) {
-                    return Some(Message::Text(event.text.clone()));
+                if let Some(frame) = asked.frame(received) {
+                    return Some(frame);
                 }
             }
             None
@@ -438,16 +463,13 @@ impl Watcher {
 
     /// The heartbeat is due: the client has answered the last ping (or it is
     /// closed with 4001), and gets the next.
-    async fn beat(&self, socket: &mut WebSocket, heartbeat: &mut Heartbeats) -> Result<(), Ended> {
+    async fn beat(&self, socket: &mut WebSocket, input: &Quiet, heartbeat: &mut Heartbeats) -> Result<(), Ended> {
         if heartbeat.awaiting_pong {
             // A busy feed leaves the socket unread: what arrived is read
-            // now, before the pong is called missing.
-            loop {
-                let mut incoming = std::pin::pin!(socket.recv());
-                match futures::poll!(incoming.as_mut()) {
-                    std::task::Poll::Ready(incoming) => heartbeat.read(incoming)?,
-                    std::task::Poll::Pending => break,
-                }
+            // now, before the pong is called missing (with the input's own
+            // waker, which the socket then holds again).
+            while let std::task::Poll::Ready(incoming) = input.poll_now(|context| socket.poll_next_unpin(context)) {
+                heartbeat.read(incoming)?;
             }
             if heartbeat.awaiting_pong {
                 return Err(Ended::Closed(Disconnect::HeartbeatTimeout));
@@ -465,6 +487,12 @@ impl Watcher {
 struct Heartbeats {
     every: Duration,
     next: std::pin::Pin<Box<tokio::time::Sleep>>,
+    /// `next` is polled only when it fired or was reset ([`Quiet`]).
+    timer: Quiet,
+    /// `next`'s deadline, held here: checked after every burst, it was a
+    /// cache miss into the boxed timer for each of 1,000 watchers (`perf`,
+    /// issue 13).
+    due_at: tokio::time::Instant,
     /// The `heartbeat` frame, serialized once; `None` for a client that
     /// reads no control frames.
     text: Option<Utf8Bytes>,
@@ -479,9 +507,12 @@ impl Heartbeats {
             });
             Utf8Bytes::from(serde_json::to_string(&frame).unwrap_or_default())
         });
+        let due_at = tokio::time::Instant::now() + every;
         Self {
             every,
-            next: Box::pin(tokio::time::sleep(every)),
+            next: Box::pin(tokio::time::sleep_until(due_at)),
+            timer: Quiet::new(),
+            due_at,
             text,
             awaiting_pong: false,
         }
@@ -489,13 +520,14 @@ impl Heartbeats {
 
     /// Resolves when the next beat is due.
     async fn due(&mut self) {
-        self.next.as_mut().await;
+        let (timer, next) = (&self.timer, &mut self.next);
+        std::future::poll_fn(|context| timer.poll(context, |context| next.as_mut().poll(context))).await;
     }
 
     /// By the clock, not the timer: a timer that was never polled (the
     /// feed was never idle) never fires.
     fn is_due(&self) -> bool {
-        tokio::time::Instant::now() >= self.next.deadline()
+        tokio::time::Instant::now() >= self.due_at
     }
 
     /// The frames of one beat; the next is due a whole interval later, so
@@ -503,8 +535,10 @@ impl Heartbeats {
     /// busy to beat on time.
     fn sent(&mut self) -> impl Iterator<Item = Message> + use<> {
         self.awaiting_pong = true;
-        let next = tokio::time::Instant::now() + self.every;
-        self.next.as_mut().reset(next);
+        self.due_at = tokio::time::Instant::now() + self.every;
+        self.next.as_mut().reset(self.due_at);
+        // A timer reset holds no waker until it is polled.
+        self.timer.rearm();
         let ping = Message::Ping(Default::default());
         std::iter::once(ping).chain(self.text.clone().map(Message::Text))
     }

@@ -438,7 +438,7 @@ async fn a_client_that_stops_reading_is_cut_off() {
     // watcher's queue of 1,024 events hold.
     let event = big_event(&app, 2_000).await;
     let hub = &app.state.live.hub;
-    let before = hub.subscribe("acme", None).unwrap().latest_seq;
+    let before = hub.subscribe("acme", None, false).unwrap().latest_seq;
     for _ in 0..20 {
         app.state.live.publish("acme", vec![event.clone(); 1_000]).await;
     }
@@ -446,7 +446,7 @@ async fn a_client_that_stops_reading_is_cut_off() {
     // client reads nothing until they all have, or it could keep up with
     // them and never fall behind.
     eventually("the events reach the hub", Duration::from_secs(60), || async {
-        hub.subscribe("acme", None).unwrap().latest_seq >= before + 20_000
+        hub.subscribe("acme", None, false).unwrap().latest_seq >= before + 20_000
     })
     .await;
 

@@ -74,7 +74,7 @@ async fn publish(app: &TestApp, event: &PaymentEvent, count: usize) {
 /// publishing instance is asynchronous too); returns the feed's epoch.
 async fn caught_up(app: &TestApp, seq: u64) -> String {
     eventually(&format!("instance at seq {seq}"), Duration::from_secs(20), || async {
-        app.state.live.hub.subscribe("acme", None).unwrap().latest_seq == seq
+        app.state.live.hub.subscribe("acme", None, false).unwrap().latest_seq == seq
     })
     .await;
     app.state.live.hub.epoch("acme")
