@@ -249,7 +249,10 @@ async fn main() -> anyhow::Result<()> {
             .await
             .map_err(|_| anyhow::anyhow!("{count} of {clients} clients joined within a minute"))?;
     }
-    eprintln!("{clients} clients watching; load for {minutes} minutes");
+    eprintln!(
+        "{clients} clients watching; load for {minutes} minutes: {rate} payments/s over HTTP, the simulator at \
+         {simulate_rate}/s per tenant, at most {kept_bound} kept quarter payments"
+    );
 
     // Ingest at `rate`, each payment its own request, as an integration would.
     let acknowledged = Arc::new(AtomicU64::new(0));

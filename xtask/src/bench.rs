@@ -57,7 +57,8 @@ pub const BENCHMARKS: &[(&str, &str)] = &[
     ),
     (
         "soak",
-        "the server binary for 30 minutes with its simulator on, 50 payments/s ingested over HTTP and 500 WebSocket clients: \
+        "the server binary with its simulator on, payments ingested over HTTP and WebSocket clients watching (by default 30 \
+         minutes, 50 payments/s, 500 clients; the benchmark prints what its flags set): \
          resident memory and open files at the start, the end and their peak, the memory's trend, and every client's feed \
          checked seq by seq (lost, duplicated), every acknowledged payment stored once, reconcile clean",
     ),

@@ -1,6 +1,8 @@
-//! The live hub: per tenant, a sequence counter, a replay history and a
-//! broadcast channel. Each event is serialized to JSON once, when published,
-//! and every watcher sends the same bytes. Watchers resume with the `seq` of
+//! The live hub: per tenant, a sequence counter, a replay history and two
+//! broadcast channels, one of frames for watchers that take every payment
+//! and one of whole events for watchers that filter ([`Tap`]). Each event is
+//! serialized to JSON once, when published, and every watcher sends the same
+//! bytes. Watchers resume with the `seq` of
 //! the last event they saw; the history answers them gap-free while the
 //! event is still in it, and tells them to resync otherwise.
 //!

@@ -69,12 +69,14 @@ pub struct LiveLimits {
 
 /// What a watcher gathers before one write. A connection keeps the
 /// capacity a burst gave its buffer until it closes (tungstenite drains the
-/// buffer and never shrinks it), so this is also what each connection may
-/// hold after a burst. A burst of frames (about 400 bytes each) goes out in
-/// one system call per 32 KiB: in two fan-out runs that cost nothing
-/// against tungstenite's default of 128 KiB, where 8 KiB cost a third of
-/// the throughput (session 18, docs/ARCHITECTURE.md, "What a process holds
-/// in memory").
+/// buffer and never shrinks it, and grows it by doubling), so each
+/// connection may hold up to about twice this after a burst. A burst of
+/// frames (about 400 bytes each) goes out in one system call per 32 KiB. On
+/// slow days (sessions 18, 19) that cost nothing measurable against
+/// tungstenite's default of 128 KiB; on fast ones, where the bursts at the
+/// fan-out's limit are bigger, 128 KiB sustained a quarter more (session
+/// 21). Kept at 32 KiB for the memory: see docs/ARCHITECTURE.md, "What a
+/// process holds in memory" and the session-21 fan-out figures.
 pub const WRITE_BUFFER: usize = 32 * 1024;
 
 impl Default for LiveLimits {
