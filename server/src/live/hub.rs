@@ -2,9 +2,9 @@
 //! broadcast channels, one of frames for watchers that take every payment
 //! and one of whole events for watchers that filter ([`Tap`]). Each event is
 //! serialized to JSON once, when published, and every watcher sends the same
-//! bytes. Watchers resume with the `seq` of
-//! the last event they saw; the history answers them gap-free while the
-//! event is still in it, and tells them to resync otherwise.
+//! bytes. Watchers resume with the `seq` of the last event they saw; the
+//! history answers them gap-free while the event is still in it, and tells
+//! them to resync otherwise.
 //!
 //! The `epoch` names a tenant's sequence. Alone, a process numbers events
 //! itself and its epochs change when it restarts (the history goes with
@@ -114,7 +114,6 @@ impl LiveEvent {
 
     fn frame(&self) -> Frame {
         Frame {
-            seq: self.seq,
             text: self.text.clone(),
             alert: matches!(self.item, FeedItem::Alert(_)),
         }
@@ -123,14 +122,15 @@ impl LiveEvent {
 
 /// An event as a watcher that filters nothing receives it: the text every
 /// watcher sends, and whether it is an alert (which only clients that read
-/// control frames get). Copying it to each watcher touches one shared count,
-/// the text's, as the tuned bare server's frame does; an `Arc<LiveEvent>`
-/// touched a second one, on the cache line every watcher then read the
-/// event from, and that one increment was 2 % of the fan-out's processor
-/// time (`perf` at 1,200 events/s to 1,000 clients, issue 13).
+/// control frames get). Its copy for each watcher touches one shared count,
+/// the text's, as the tuned bare server's frame does (the channel's slot,
+/// which every receiver locks and counts down, is shared by both); an
+/// `Arc<LiveEvent>` touched a second one, on the cache line every watcher
+/// then read the event from, and that one increment was 2 % of the
+/// fan-out's processor time (`perf` at 1,200 events/s to 1,000 clients,
+/// issue 13).
 #[derive(Clone, Debug)]
 pub struct Frame {
-    pub seq: u64,
     pub text: Utf8Bytes,
     pub alert: bool,
 }
@@ -167,8 +167,10 @@ impl Tap {
 }
 
 /// A feed's two channels, each made when its first watcher joins and let go
-/// when a send finds it has none left: a feed nobody watches here holds no
-/// channel buffer.
+/// at the next event after its last watcher left (a send that finds no
+/// receiver, or an event nobody keeps): a feed nobody watches here holds no
+/// channel buffer (~72 KiB of slots for frames, ~32 KiB for events) once
+/// an event has passed.
 #[derive(Default)]
 struct Channels {
     frames: Option<broadcast::Sender<Frame>>,
@@ -270,6 +272,8 @@ impl Feed {
     fn append(&mut self, seq: u64, item: FeedItem, published: Instant, window: &ReplayWindow) {
         if self.kept == Kept::Nothing && self.channels.watchers() == 0 {
             self.latest_seq = seq;
+            // Channels whose watchers all left go here too: no send will.
+            self.channels = Channels::default();
             return;
         }
         let Some(live) = LiveEvent::new(seq, item, published) else {
@@ -429,7 +433,7 @@ impl LiveHub {
         // this, sees it.
         self.closing.send_replace(true);
         for feed in feeds.values_mut() {
-            // Dropping the sender closes every receiver once it has taken
+            // Dropping both senders closes every receiver once it has taken
             // what was queued: each watcher wakes, sends that, then 1012.
             feed.channels = Channels::default();
         }
@@ -655,8 +659,9 @@ impl LiveHub {
     ) -> Result<Subscription, Full> {
         let mut feeds = self.feeds.lock().expect("live hub lock");
         let feed = self.feed(&mut feeds, tenant);
-        // Each watcher holds one receiver of the tenant's channel, dropped
-        // when it ends: the count is exact, under the same lock.
+        // Each watcher holds one receiver of one of the tenant's two
+        // channels, dropped when it ends: the count is exact, under the
+        // same lock.
         if feed.channels.watchers() >= self.max_watchers {
             return Err(Full(self.max_watchers));
         }
@@ -821,7 +826,7 @@ mod tests {
         let Ok(Received::Frame(frame)) = watcher.try_recv() else {
             panic!("a frame for a watcher that filters nothing")
         };
-        assert_eq!(frame.seq, 10);
+        assert!(frame.text.as_str().contains("\"seq\":10"));
         deliver(&hub, "acme", "e2", 1, event(4), Duration::ZERO);
         assert_eq!(hub.epoch("acme"), "e2");
         assert!(
@@ -1040,16 +1045,27 @@ mod tests {
         let Ok(Received::Frame(frame)) = unfiltered.try_recv() else {
             panic!("a frame for one that does not")
         };
-        assert_eq!(
-            (frame.seq, frame.text.as_str(), frame.alert),
-            (whole.seq, whole.text.as_str(), false)
-        );
+        assert_eq!((frame.text.as_str(), frame.alert), (whole.text.as_str(), false));
         drop(filtered);
         hub.publish("acme", [event(2)]);
         let feeds = hub.feeds.lock().unwrap();
         let channels = &feeds["acme"].channels;
         assert!(channels.events.is_none(), "its last watcher left: the channel went");
         assert!(channels.frames.is_some());
+    }
+
+    #[test]
+    fn a_feed_backed_by_redis_lets_its_channels_go_once_its_watchers_left() {
+        let hub = LiveHub::default().backed_by_redis();
+        hub.align_epoch("acme", "e1");
+        let watcher = join(&hub, "acme", None);
+        deliver(&hub, "acme", "e1", 1, event(1), Duration::ZERO);
+        drop(watcher);
+        // Kept nothing and watched by nobody: the event is only counted.
+        deliver(&hub, "acme", "e1", 2, event(2), Duration::ZERO);
+        let feeds = hub.feeds.lock().unwrap();
+        assert!(feeds["acme"].channels.frames.is_none());
+        assert_eq!(feeds["acme"].latest_seq, 2);
     }
 
     #[test]

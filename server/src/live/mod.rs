@@ -214,12 +214,13 @@ async fn connect(
 pub const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
 
 /// How much of the client's socket one read takes. Tungstenite zeroes this
-/// much of its read buffer at every read attempt, and a watcher's `select!`
-/// polls its socket each time it wakes, which is once per event it is sent:
-/// at the default 128 KiB, 1,000 watchers zeroed 128 MB per event, about
-/// half the fan-out's processor time (`perf`, issue 13). Clients send only
-/// pongs and a close, a few bytes each; a larger message still arrives, in
-/// more reads.
+/// much of its read buffer at every read attempt, and until session 21 (when
+/// the socket became a quiet branch, read only when it has something) a
+/// watcher's `select!` polled its socket each time it woke, once per event
+/// it was sent: at the default 128 KiB, 1,000 watchers zeroed 128 MB per
+/// event, about half the fan-out's processor time (`perf`, issue 13).
+/// Clients send only pongs and a close, a few bytes each; a larger message
+/// still arrives, in more reads.
 const READ_BUFFER: usize = 1024;
 
 /// What one client asked of the feed.
@@ -406,9 +407,7 @@ impl Watcher {
                     Err(RecvError::Closed) => Err(Ended::FeedRestarted),
                 },
                 () = heartbeat.due() => Ok(()),
-                incoming = std::future::poll_fn(|context| input.poll(context, |context| socket.poll_next_unpin(context))) => {
-                    heartbeat.read(incoming)
-                }
+                incoming = read_quietly(socket, &input) => heartbeat.read(incoming),
             };
             if let Err(ended) = result {
                 return ended;
@@ -470,9 +469,17 @@ impl Watcher {
             // A busy feed leaves the socket unread: what arrived is read
             // now, before the pong is called missing (with the input's own
             // waker, which the socket then holds again).
-            while let std::task::Poll::Ready(incoming) = input.poll_now(|context| socket.poll_next_unpin(context)) {
-                heartbeat.read(incoming)?;
-            }
+            // Outside the task's budget: a burst may have spent it, and a
+            // pong in the socket would then be judged missing.
+            let drained = std::future::poll_fn(|_| {
+                while let std::task::Poll::Ready(incoming) = input.poll_now(|context| socket.poll_next_unpin(context)) {
+                    if let Err(ended) = heartbeat.read(incoming) {
+                        return std::task::Poll::Ready(Err(ended));
+                    }
+                }
+                std::task::Poll::Ready(Ok(()))
+            });
+            tokio::task::unconstrained(drained).await?;
             if heartbeat.awaiting_pong {
                 return Err(Ended::Closed(Disconnect::HeartbeatTimeout));
             }
@@ -480,6 +487,12 @@ impl Watcher {
         let frames = heartbeat.sent();
         self.send_all(socket, frames).await
     }
+}
+
+/// The client's next message, read when the socket's own waker says it has
+/// something ([`Quiet`]).
+async fn read_quietly(socket: &mut WebSocket, input: &Quiet) -> Option<Result<Message, axum::Error>> {
+    std::future::poll_fn(|context| input.poll(context, |context| socket.poll_next_unpin(context))).await
 }
 
 /// A watcher's heartbeat: a ping each interval, and a `heartbeat` text frame
@@ -539,7 +552,8 @@ impl Heartbeats {
         self.awaiting_pong = true;
         self.due_at = tokio::time::Instant::now() + self.every;
         self.next.as_mut().reset(self.due_at);
-        // A timer reset holds no waker until it is polled.
+        // Polled at once: a timer that fired gave its waker up, and the
+        // reset one must be given the branch's again.
         self.timer.rearm();
         let ping = Message::Ping(Default::default());
         std::iter::once(ping).chain(self.text.clone().map(Message::Text))

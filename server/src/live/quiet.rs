@@ -10,6 +10,8 @@
 //! The socket and the timer keep the waker they were last polled with until
 //! they have something to say, so each is polled with a waker of its own that
 //! notes that it fired before waking the task, and skipped while it has not.
+//! A fired waker may have nothing behind it (tokio-tungstenite also wakes
+//! the reader when a blocked write drains): that costs one poll.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -54,31 +56,31 @@ impl Quiet {
         }
     }
 
-    /// Polls `poll` with the branch's own waker if it fired (or was
-    /// [`Self::rearm`]ed) since `poll` last said `Pending`; otherwise says
+    /// Polls `inner` with the branch's own waker if it fired (or was
+    /// [`Self::rearm`]ed) since `inner` last said `Pending`; otherwise says
     /// `Pending` without polling. Either way the task is woken when it
     /// fires. A `Ready` rearms it: whatever gave it may have more.
-    pub fn poll<T>(&self, context: &mut Context<'_>, poll: impl FnOnce(&mut Context<'_>) -> Poll<T>) -> Poll<T> {
+    pub fn poll<T>(&self, context: &mut Context<'_>, inner: impl FnOnce(&mut Context<'_>) -> Poll<T>) -> Poll<T> {
         // Registered before the flag is read: a wake in between finds it.
         self.signal.task.register(context.waker());
         if !self.signal.fired.swap(false, Ordering::AcqRel) {
             return Poll::Pending;
         }
-        let polled = self.poll_now(poll);
+        let polled = self.poll_now(inner);
         if polled.is_ready() {
             self.rearm();
         }
         polled
     }
 
-    /// Polls `poll` with the branch's own waker whether it fired or not, so
+    /// Polls `inner` with the branch's own waker whether it fired or not, so
     /// what it waits on holds that waker again.
-    pub fn poll_now<T>(&self, poll: impl FnOnce(&mut Context<'_>) -> Poll<T>) -> Poll<T> {
-        poll(&mut Context::from_waker(&self.waker))
+    pub fn poll_now<T>(&self, inner: impl FnOnce(&mut Context<'_>) -> Poll<T>) -> Poll<T> {
+        inner(&mut Context::from_waker(&self.waker))
     }
 
-    /// The next [`Self::poll`] polls: what it waits on was replaced or
-    /// reset, and holds no waker until it is polled again.
+    /// The next [`Self::poll`] polls: what it waits on may hold no waker of
+    /// the branch's (a timer that fired and was reset).
     pub fn rearm(&self) {
         self.signal.fired.store(true, Ordering::Release);
     }
