@@ -366,6 +366,7 @@ fn deliver(hub: &LiveHub, tenant: &str, entries: &[redis::streams::StreamId]) {
 }
 
 /// The event one stream entry holds, or `None` (logged) when it is not one.
+/// Its JSON is parsed by the hub, and only for a feed that needs it.
 fn numbered(entry: &redis::streams::StreamId) -> Option<Numbered> {
     let (Some(seq), Some(epoch), Some(text)) = (
         entry.get::<u64>("seq"),
@@ -375,18 +376,12 @@ fn numbered(entry: &redis::streams::StreamId) -> Option<Numbered> {
         tracing::warn!(id = %entry.id, "live bus: malformed stream entry");
         return None;
     };
-    match FeedItem::from_text(&text) {
-        Ok(item) => Some(Numbered {
-            epoch,
-            seq,
-            item,
-            age: entry_age(&entry.id),
-        }),
-        Err(error) => {
-            tracing::warn!(%error, "live bus: unreadable event");
-            None
-        }
-    }
+    Some(Numbered {
+        epoch,
+        seq,
+        text,
+        age: entry_age(&entry.id),
+    })
 }
 
 /// Keys of one tenant; the `{tenant}` hash tag keeps them in one cluster

@@ -268,15 +268,16 @@ impl Feed {
     /// Appends an event numbered `seq`, published at `published` (by this
     /// process, or by another one through Redis), and broadcasts it; the
     /// history then keeps what `window` says. An event with nobody to send
-    /// it to or keep it for is only counted: it is not even serialized.
-    fn append(&mut self, seq: u64, item: FeedItem, published: Instant, window: &ReplayWindow) {
+    /// it to or keep it for is only counted: `item` (which may parse it from
+    /// the stream's text) is not even called.
+    fn append(&mut self, seq: u64, item: impl FnOnce() -> Option<FeedItem>, published: Instant, window: &ReplayWindow) {
         if self.kept == Kept::Nothing && self.channels.watchers() == 0 {
             self.latest_seq = seq;
             // Channels whose watchers all left go here too: no send will.
             self.channels = Channels::default();
             return;
         }
-        let Some(live) = LiveEvent::new(seq, item, published) else {
+        let Some(live) = item().and_then(|item| LiveEvent::new(seq, item, published)) else {
             return;
         };
         self.latest_seq = seq;
@@ -360,9 +361,21 @@ impl Hold {
 pub struct Numbered {
     pub epoch: String,
     pub seq: u64,
-    pub item: FeedItem,
+    /// The item's JSON as the stream holds it: parsed only by a feed that
+    /// sends or keeps it, so an instance reading every tenant's stream
+    /// parses only the events of the tenants watched on it.
+    pub text: String,
     /// How long ago it was published.
     pub age: Duration,
+}
+
+impl Numbered {
+    /// The item, or `None` (logged) when the text is not one.
+    fn item(&self) -> Option<FeedItem> {
+        FeedItem::from_text(&self.text)
+            .inspect_err(|error| tracing::warn!(%error, seq = self.seq, "live: an unreadable event"))
+            .ok()
+    }
 }
 
 /// Why the server closed a watcher.
@@ -503,8 +516,9 @@ impl LiveHub {
     pub fn deliver(&self, tenant: &str, events: impl IntoIterator<Item = Numbered>) {
         let mut feeds = self.feeds.lock().expect("live hub lock");
         let now = Instant::now();
-        for Numbered { epoch, seq, item, age } in events {
-            let feed = self.feed_of_epoch(&mut feeds, tenant, &epoch);
+        for numbered in events {
+            let (seq, age) = (numbered.seq, numbered.age);
+            let feed = self.feed_of_epoch(&mut feeds, tenant, &numbered.epoch);
             if seq <= feed.latest_seq {
                 continue;
             }
@@ -516,7 +530,12 @@ impl LiveHub {
                     feed.kept = Kept::Since;
                 }
             }
-            feed.append(seq, item, now.checked_sub(age).unwrap_or(now), &self.window);
+            feed.append(
+                seq,
+                || numbered.item(),
+                now.checked_sub(age).unwrap_or(now),
+                &self.window,
+            );
         }
         if self.backed
             && let Some(feed) = feeds.get_mut(tenant)
@@ -571,14 +590,16 @@ impl LiveHub {
         let joins_at = feed.history.front().map_or(feed.latest_seq, |first| first.seq - 1);
         let now = Instant::now();
         let mut older: Vec<Arc<LiveEvent>> = Vec::new();
-        for Numbered { epoch, seq, item, age } in read {
-            if epoch != feed.epoch || seq > joins_at {
+        for numbered in read {
+            let (seq, age) = (numbered.seq, numbered.age);
+            if numbered.epoch != feed.epoch || seq > joins_at {
                 continue;
             }
             if older.last().is_some_and(|last| last.seq + 1 != seq) {
                 older.clear();
             }
-            older.extend(LiveEvent::new(seq, item, now.checked_sub(age).unwrap_or(now)));
+            let item = numbered.item();
+            older.extend(item.and_then(|item| LiveEvent::new(seq, item, now.checked_sub(age).unwrap_or(now))));
         }
         if older.last().is_some_and(|last| last.seq == joins_at) {
             for event in older.into_iter().rev() {
@@ -618,7 +639,7 @@ impl LiveHub {
         let now = Instant::now();
         for event in events {
             let seq = feed.latest_seq + 1;
-            feed.append(seq, event, now, &self.window);
+            feed.append(seq, || Some(event), now, &self.window);
         }
         if self.backed {
             feed.forget_if_unwatched(now, &self.window);
@@ -715,8 +736,8 @@ mod tests {
 
     /// Delivers one event numbered elsewhere.
     fn deliver(hub: &LiveHub, tenant: &str, epoch: &str, seq: u64, item: FeedItem, age: Duration) {
-        let epoch = epoch.to_owned();
-        hub.deliver(tenant, [Numbered { epoch, seq, item, age }]);
+        let (epoch, text) = (epoch.to_owned(), item.text().unwrap());
+        hub.deliver(tenant, [Numbered { epoch, seq, text, age }]);
     }
 
     fn join(hub: &LiveHub, tenant: &str, resume: Option<(u64, Option<&str>)>) -> Subscription {
@@ -873,7 +894,7 @@ mod tests {
             .map(|seq| Numbered {
                 epoch: "e1".into(),
                 seq,
-                item: event(seq as i64),
+                text: event(seq as i64).text().unwrap(),
                 age: Duration::ZERO,
             })
             .collect()
@@ -1066,6 +1087,30 @@ mod tests {
         let feeds = hub.feeds.lock().unwrap();
         assert!(feeds["acme"].channels.frames.is_none());
         assert_eq!(feeds["acme"].latest_seq, 2);
+    }
+
+    #[test]
+    fn a_feed_parses_an_event_only_when_it_sends_or_keeps_it() {
+        let hub = LiveHub::default().backed_by_redis();
+        let unreadable = |seq| Numbered {
+            epoch: "e1".into(),
+            seq,
+            text: "not an event".into(),
+            age: Duration::ZERO,
+        };
+        hub.deliver("acme", [unreadable(1)]);
+        assert_eq!(
+            join(&hub, "acme", None).latest_seq,
+            1,
+            "unwatched: counted, never parsed"
+        );
+        let _watcher = join(&hub, "acme", None);
+        hub.deliver("acme", [unreadable(2)]);
+        assert_eq!(
+            join(&hub, "acme", None).latest_seq,
+            1,
+            "watched: parsed, and an unreadable one is left out"
+        );
     }
 
     #[test]
