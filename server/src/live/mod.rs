@@ -46,6 +46,9 @@ use std::sync::Arc;
 
 /// Most queued events written to a client before one flush.
 const MAX_BURST: usize = 256;
+/// Most client messages read before a missing pong is judged (clients send
+/// only pongs and a close).
+const MAX_DRAIN: usize = 64;
 
 /// The feed's timings and bounds (docs/ARCHITECTURE.md, "Live feed").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -467,16 +470,24 @@ impl Watcher {
     async fn beat(&self, socket: &mut WebSocket, input: &Quiet, heartbeat: &mut Heartbeats) -> Result<(), Ended> {
         if heartbeat.awaiting_pong {
             // A busy feed leaves the socket unread: what arrived is read
-            // now, before the pong is called missing (with the input's own
-            // waker, which the socket then holds again).
-            // Outside the task's budget: a burst may have spent it, and a
-            // pong in the socket would then be judged missing.
+            // now, before the pong is called missing, with the input's own
+            // waker, which the socket then holds again. Outside the task's
+            // budget (a burst may have spent it, and the read would then say
+            // nothing was there), so at most `MAX_DRAIN` messages: a client
+            // that never stops sending cannot hold the task here.
             let drained = std::future::poll_fn(|_| {
-                while let std::task::Poll::Ready(incoming) = input.poll_now(|context| socket.poll_next_unpin(context)) {
-                    if let Err(ended) = heartbeat.read(incoming) {
-                        return std::task::Poll::Ready(Err(ended));
+                for _ in 0..MAX_DRAIN {
+                    match input.poll_now(|context| socket.poll_next_unpin(context)) {
+                        std::task::Poll::Ready(incoming) => {
+                            if let Err(ended) = heartbeat.read(incoming) {
+                                return std::task::Poll::Ready(Err(ended));
+                            }
+                        }
+                        std::task::Poll::Pending => return std::task::Poll::Ready(Ok(())),
                     }
                 }
+                // More is waiting: the loop's quiet read takes it next.
+                input.rearm();
                 std::task::Poll::Ready(Ok(()))
             });
             tokio::task::unconstrained(drained).await?;
