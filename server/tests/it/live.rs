@@ -298,7 +298,7 @@ async fn next_frame(socket: &mut Socket) -> Message {
 #[tokio::test]
 async fn a_client_that_knows_only_the_spec_gets_only_payment_events() {
     let heartbeat = Duration::from_millis(300);
-    let app = TestApp::spawn_with(|config| config.limits.live.heartbeat = heartbeat).await;
+    let app = with_heartbeat(heartbeat).await;
     let mut strict = open_socket(&app.spec_watch_url("acme", "")).await;
     // Where a dashboard would get `hello` and a `heartbeat` with each ping.
     only_pings(&mut strict, 3).await;
@@ -408,6 +408,11 @@ async fn big_event(app: &TestApp, size: usize) -> FeedItem {
 
 /// Reads `client` until its close frame: the code and reason, or `None` when
 /// the connection ended without one.
+/// A server whose watchers are pinged every `heartbeat`.
+async fn with_heartbeat(heartbeat: Duration) -> TestApp {
+    TestApp::spawn_with(|config| config.limits.live.heartbeat = heartbeat).await
+}
+
 async fn close_frame(client: &mut Socket) -> Option<(u16, String)> {
     tokio::time::timeout(Duration::from_secs(60), async {
         loop {
@@ -501,7 +506,7 @@ async fn a_frame_not_taken_within_the_send_limit_closes_with_4008() {
 async fn a_client_that_withholds_pongs_is_closed_with_4001() {
     // Long enough that a busy machine never delays a pong by a whole one.
     let heartbeat = Duration::from_secs(1);
-    let app = TestApp::spawn_with(|config| config.limits.live.heartbeat = heartbeat).await;
+    let app = with_heartbeat(heartbeat).await;
     let mut silent = open_socket(&app.watch_url("acme", "")).await;
     assert_eq!(next_json(&mut silent).await["type"], "hello");
     // This client keeps reading, so its WebSocket library answers each ping.
@@ -552,7 +557,7 @@ async fn a_client_that_withholds_pongs_is_closed_with_4001() {
 #[tokio::test]
 async fn a_client_that_floods_messages_and_never_answers_pings_is_closed_with_4001() {
     let heartbeat = Duration::from_secs(1);
-    let app = TestApp::spawn_with(|config| config.limits.live.heartbeat = heartbeat).await;
+    let app = with_heartbeat(heartbeat).await;
     let mut flooding = open_socket(&app.watch_url("acme", "")).await;
     assert_eq!(next_json(&mut flooding).await["type"], "hello");
     let (mut sink, _stream) = flooding.split();
@@ -588,7 +593,7 @@ async fn a_client_that_floods_messages_and_never_answers_pings_is_closed_with_40
 #[tokio::test]
 async fn a_feed_that_never_pauses_keeps_its_heartbeat() {
     let heartbeat = Duration::from_secs(1);
-    let app = TestApp::spawn_with(|config| config.limits.live.heartbeat = heartbeat).await;
+    let app = with_heartbeat(heartbeat).await;
     // A small receive buffer: the client, not the publisher, sets the pace.
     let mut client = small_buffer_client(&app).await;
     let event = big_event(&app, 4096).await;
