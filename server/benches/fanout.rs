@@ -41,12 +41,11 @@
 //! best rate is then known within about 6 %. The old method's figure (the mean of two
 //! rounds, Paypulse via Redis over the naive server) is kept as a labelled
 //! row computed from rounds 1 and 2. `--servers a,b` runs only those (for a
-//! quick look while working); named there, `paypulse_redis_wb<N>k` adds
-//! Paypulse with Redis whose watchers write through N KiB buffers, to weigh
-//! a size against the shipped one in one run, and `bare_preframed` adds a
-//! bare server that builds each event's whole frame once and writes a
-//! client's burst with one vectored write, no per-connection buffer (what
-//! owning the feed's framing would be worth). Around each step the
+//! quick look while working); named there, `bare_preframed` adds a bare
+//! server that builds each event's whole frame once and writes a client's
+//! burst with one vectored write, no per-connection buffer, as Paypulse's
+//! watchers have since session 22 (the same write without the product).
+//! Around each step the
 //! benchmark reads Redis's own processor time (`INFO cpu`): the Redis server
 //! runs on the cores the servers and their clients share, and only Paypulse
 //! with Redis makes it work, so the report gives Redis's cores at each
@@ -663,7 +662,6 @@ async fn main() -> anyhow::Result<()> {
     let redis_used = config.redis_url.is_some();
     let mut local_config = config.clone();
     local_config.redis_url = None;
-    let buffered_config = config.clone();
     let redis_cpu = match &config.redis_url {
         Some(url) => Some(RedisCpu::connect(url).await?),
         None => None,
@@ -703,28 +701,6 @@ async fn main() -> anyhow::Result<()> {
             name: "paypulse_redis",
             live: state.live.clone(),
             address: common::serve(state.clone()).await?,
-        });
-    }
-    // Only when named: Paypulse via Redis with its watchers' write buffers
-    // at N KiB (`paypulse_redis_wb32k`), to weigh the memory a connection
-    // keeps after a burst against throughput in one run. Its own streams.
-    for name in only.iter().flatten() {
-        let Some(kib) = name
-            .strip_prefix("paypulse_redis_wb")
-            .and_then(|rest| rest.strip_suffix('k'))
-            .and_then(|kib| kib.parse::<usize>().ok())
-        else {
-            continue;
-        };
-        anyhow::ensure!(redis_used, "{name} needs REDIS_URL");
-        let mut config = buffered_config.clone();
-        config.redis_prefix = format!("{}-{name}", config.redis_prefix);
-        config.limits.live.write_buffer = kib * 1024;
-        let state = paypulse_server::connect(config).await?;
-        subjects.push(Subject::Paypulse {
-            name: Box::leak(name.clone().into_boxed_str()),
-            live: state.live.clone(),
-            address: common::serve(state).await?,
         });
     }
     // The same product over the same database, without Redis: events go

@@ -4,13 +4,12 @@
 //! writes frames built once with one vectored write per burst), and the
 //! seed's stack, a NestJS gateway on `@nestjs/platform-ws` run by Node.
 
-use std::io::IoSlice;
 use std::path::Path;
-use std::pin::Pin;
 use std::process::Stdio;
 
 use futures::{SinkExt, StreamExt};
-use tokio::io::{AsyncBufReadExt, AsyncWrite, BufReader};
+use paypulse_server::live::socket::write_frames;
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
@@ -33,8 +32,8 @@ pub enum Bare {
     /// As `Tuned`, but each event's whole WebSocket frame is built once at
     /// publishing and a client's burst goes to its socket in one vectored
     /// write, with no copy into a per-connection buffer (which tungstenite
-    /// keeps for the connection's life). What owning the feed's framing
-    /// would be worth: only when named (`bare_preframed`).
+    /// keeps for the connection's life), as Paypulse's watchers write: only
+    /// when named (`bare_preframed`).
     Preframed,
 }
 
@@ -59,7 +58,7 @@ pub struct Frame {
 impl Frame {
     pub fn new(kind: Bare, text: String) -> Self {
         let framed = match kind {
-            Bare::Preframed => server_text_frame(text.as_bytes()),
+            Bare::Preframed => paypulse_server::live::socket::text_frame(&text),
             Bare::Naive | Bare::Tuned => Bytes::new(),
         };
         Self {
@@ -67,26 +66,6 @@ impl Frame {
             framed,
         }
     }
-}
-
-/// A final text frame as a server sends it, unmasked (RFC 6455 §5.2): the
-/// same bytes for every client.
-fn server_text_frame(payload: &[u8]) -> Bytes {
-    let mut frame = Vec::with_capacity(payload.len() + 10);
-    frame.push(0x81);
-    match payload.len() {
-        length @ 0..=125 => frame.push(length as u8),
-        length @ 126..=0xFFFF => {
-            frame.push(126);
-            frame.extend_from_slice(&(length as u16).to_be_bytes());
-        }
-        length => {
-            frame.push(127);
-            frame.extend_from_slice(&(length as u64).to_be_bytes());
-        }
-    }
-    frame.extend_from_slice(payload);
-    Bytes::from(frame)
 }
 
 /// Serves `listener`: every connection gets `{"type":"hello"}`, then every
@@ -172,44 +151,11 @@ async fn preframed(mut socket: WebSocketStream<TcpStream>, mut receiver: broadca
                 Err(TryRecvError::Empty | TryRecvError::Closed) => break,
             }
         }
-        if write_frames(stream, &burst).await.is_err() {
+        if write_frames(stream, &burst, &mut Bytes::new()).await.is_err() {
             return;
         }
         burst.clear();
     }
-}
-
-/// Writes `frames` whole, as few `writev`s as the socket allows. The
-/// slices are built inside each poll, so the task keeps none of them.
-async fn write_frames(stream: &mut TcpStream, frames: &[Bytes]) -> std::io::Result<()> {
-    let (mut index, mut offset) = (0, 0);
-    while index < frames.len() {
-        let written = std::future::poll_fn(|context| {
-            let count = (frames.len() - index).min(MAX_BURST);
-            let mut slices = [IoSlice::new(&[]); MAX_BURST];
-            for (slot, frame) in slices.iter_mut().zip(&frames[index..index + count]) {
-                *slot = IoSlice::new(frame);
-            }
-            slices[0] = IoSlice::new(&frames[index][offset..]);
-            Pin::new(&mut *stream).poll_write_vectored(context, &slices[..count])
-        })
-        .await?;
-        if written == 0 {
-            return Err(std::io::ErrorKind::WriteZero.into());
-        }
-        let mut left = written;
-        while left > 0 {
-            let rest = frames[index].len() - offset;
-            if left < rest {
-                offset += left;
-                break;
-            }
-            left -= rest;
-            index += 1;
-            offset = 0;
-        }
-    }
-    Ok(())
 }
 
 /// The NestJS gateway (server/benches/fanout/nest/gateway.mjs) in a Node

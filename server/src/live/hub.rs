@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::Utf8Bytes;
+use axum::body::Bytes;
 use paypulse_shared::filter::PaymentFilter;
 use paypulse_shared::live::FeedItem;
 use tokio::sync::broadcast;
@@ -78,8 +78,9 @@ pub struct LiveEvent {
     /// The item itself, for watchers' filters.
     pub item: FeedItem,
     published: Instant,
-    /// The JSON text frame every watcher sends.
-    pub text: Utf8Bytes,
+    /// The text frame every watcher sends, whole (header and JSON), built
+    /// once ([`super::socket`]).
+    pub wire: Bytes,
 }
 
 impl LiveEvent {
@@ -91,7 +92,7 @@ impl LiveEvent {
                 seq,
                 item,
                 published,
-                text: Utf8Bytes::from(text),
+                wire: super::socket::text_frame(&text),
             })),
             Err(error) => {
                 tracing::error!(%error, "serializing a live event");
@@ -112,18 +113,23 @@ impl LiveEvent {
         }
     }
 
+    /// The JSON the frame carries.
+    pub fn json(&self) -> &str {
+        std::str::from_utf8(super::socket::payload(&self.wire)).unwrap_or_default()
+    }
+
     fn frame(&self) -> Frame {
         Frame {
-            text: self.text.clone(),
+            wire: self.wire.clone(),
             alert: matches!(self.item, FeedItem::Alert(_)),
         }
     }
 }
 
-/// An event as a watcher that filters nothing receives it: the text every
+/// An event as a watcher that filters nothing receives it: the frame every
 /// watcher sends, and whether it is an alert (which only clients that read
 /// control frames get). Its copy for each watcher touches one shared count,
-/// the text's, as the tuned bare server's frame does (the channel's slot,
+/// the frame's, as the tuned bare server's frame does (the channel's slot,
 /// which every receiver locks and counts down, is shared by both); an
 /// `Arc<LiveEvent>` touched a second one, on the cache line every watcher
 /// then read the event from, and that one increment was 2 % of the
@@ -131,7 +137,7 @@ impl LiveEvent {
 /// issue 13).
 #[derive(Clone, Debug)]
 pub struct Frame {
-    pub text: Utf8Bytes,
+    pub wire: Bytes,
     pub alert: bool,
 }
 
@@ -708,6 +714,7 @@ impl LiveHub {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::live::socket;
     use chrono::Utc;
     use paypulse_shared::Amount;
     use paypulse_shared::payment::{EventType, Payment, PaymentEvent, PaymentStatus};
@@ -775,7 +782,7 @@ mod tests {
             backlog.iter().map(|event| event.seq).collect::<Vec<_>>(),
             [base + 1, base + 2]
         );
-        assert!(backlog[1].text.as_str().contains(&format!("\"seq\":{}", base + 2)));
+        assert!(backlog[1].json().contains(&format!("\"seq\":{}", base + 2)));
         let globex = epoch_base(&hub.epoch("globex"));
         assert_eq!(join(&hub, "globex", None).latest_seq, globex + 1);
     }
@@ -847,7 +854,7 @@ mod tests {
         let Ok(Received::Frame(frame)) = watcher.try_recv() else {
             panic!("a frame for a watcher that filters nothing")
         };
-        assert!(frame.text.as_str().contains("\"seq\":10"));
+        assert!(String::from_utf8_lossy(socket::payload(&frame.wire)).contains("\"seq\":10"));
         deliver(&hub, "acme", "e2", 1, event(4), Duration::ZERO);
         assert_eq!(hub.epoch("acme"), "e2");
         assert!(
@@ -928,7 +935,7 @@ mod tests {
             backlog.iter().map(|event| event.seq).collect::<Vec<_>>(),
             [5, 6, 7, 8, 9, 10]
         );
-        assert!(backlog[0].text.as_str().contains("\"seq\":5"), "numbered as delivered");
+        assert!(backlog[0].json().contains("\"seq\":5"), "numbered as delivered");
 
         hub.deliver("acme", stream(11..=12));
         assert_eq!(hub.held("acme"), 12, "a loaded window is kept up to date");
@@ -1066,7 +1073,7 @@ mod tests {
         let Ok(Received::Frame(frame)) = unfiltered.try_recv() else {
             panic!("a frame for one that does not")
         };
-        assert_eq!((frame.text.as_str(), frame.alert), (whole.text.as_str(), false));
+        assert_eq!((&frame.wire, frame.alert), (&whole.wire, false));
         drop(filtered);
         hub.publish("acme", [event(2)]);
         let feeds = hub.feeds.lock().unwrap();

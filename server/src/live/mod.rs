@@ -18,19 +18,19 @@
 pub mod bus;
 pub mod hub;
 mod quiet;
+pub mod socket;
 
 use std::time::Duration;
 
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
-use futures::{SinkExt, StreamExt};
 use paypulse_shared::filter::PaymentFilter;
 use paypulse_shared::live::FeedItem;
 use paypulse_shared::live::{CloseCode, FeedPosition, Heartbeat, LiveFrame};
 use paypulse_shared::query::LiveQuery;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio_tungstenite::tungstenite::{self, Message};
 
 use crate::access::Viewer;
 use crate::error::ApiError;
@@ -42,6 +42,7 @@ use bus::SharedBus;
 use hub::{Disconnect, Hold, LiveEvent, LiveHub, Received, Subscription};
 use paypulse_shared::error::ErrorCode;
 use quiet::Quiet;
+use socket::{Socket, Upgrade};
 use std::sync::Arc;
 
 /// Most queued events written to a client before one flush.
@@ -65,22 +66,7 @@ pub struct LiveLimits {
     /// Most watchers of one tenant on this instance; more are refused with
     /// 429 before the upgrade.
     pub max_watchers: usize,
-    /// Bytes of frames a watcher gathers before they are written (see
-    /// [`WRITE_BUFFER`]).
-    pub write_buffer: usize,
 }
-
-/// What a watcher gathers before one write. A connection keeps the
-/// capacity a burst gave its buffer until it closes (tungstenite drains the
-/// buffer and never shrinks it, and grows it by doubling), so each
-/// connection may hold up to about twice this after a burst. A burst of
-/// frames (about 400 bytes each) goes out in one system call per 32 KiB. On
-/// slow days (sessions 18, 19) that cost nothing measurable against
-/// tungstenite's default of 128 KiB; on fast ones, where the bursts at the
-/// fan-out's limit are bigger, 128 KiB sustained a quarter more (session
-/// 21). Kept at 32 KiB for the memory: see docs/ARCHITECTURE.md, "What a
-/// process holds in memory" and the session-21 fan-out figures.
-pub const WRITE_BUFFER: usize = 32 * 1024;
 
 impl Default for LiveLimits {
     fn default() -> Self {
@@ -90,7 +76,6 @@ impl Default for LiveLimits {
             watcher_queue: hub::WATCHER_QUEUE,
             replay: hub::ReplayWindow::default(),
             max_watchers: hub::MAX_WATCHERS,
-            write_buffer: WRITE_BUFFER,
         }
     }
 }
@@ -188,11 +173,11 @@ async fn connect(
     State(live): State<Live>,
     Params(query): Params<LiveQuery>,
     Viewer(caller): Viewer,
-    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    upgrade: Result<Upgrade, ApiError>,
 ) -> Result<Response, ApiError> {
     let tenant = caller.tenant;
     params::check_amounts(&query.filter, tenant.scale())?;
-    let upgrade = upgrade.map_err(|rejection| ApiError::new(ErrorCode::WebsocketRequired, rejection.to_string()))?;
+    let upgrade = upgrade?;
     let asked = Asked::new(query.since.is_some(), query.control, query.filter);
     let subscription = live
         .subscribe(
@@ -205,11 +190,8 @@ async fn connect(
         hub: Arc::clone(&live.hub),
         limits: live.limits,
     };
-    Ok(upgrade
-        .max_message_size(MAX_CLIENT_MESSAGE)
-        .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(live.limits.write_buffer)
-        .on_upgrade(move |socket| watcher.watch(socket, subscription, asked)))
+    let config = socket::config(MAX_CLIENT_MESSAGE, READ_BUFFER);
+    Ok(upgrade.serve(config, move |socket| watcher.watch(socket, subscription, asked)))
 }
 
 /// The largest message a client may send (it sends only pongs and a
@@ -258,10 +240,10 @@ impl Asked {
     /// The text frame to send for what the feed gave, if the client wants
     /// it. A client that filters nothing is given frames (see
     /// [`hub::Frame`]), one that filters whole events.
-    fn frame(&self, received: Received) -> Option<Message> {
+    fn frame(&self, received: Received) -> Option<Bytes> {
         match received {
-            Received::Frame(frame) => (!frame.alert || self.control).then_some(Message::Text(frame.text)),
-            Received::Event(event) => self.wants(&event).then(|| Message::Text(event.text.clone())),
+            Received::Frame(frame) => (!frame.alert || self.control).then_some(frame.wire),
+            Received::Event(event) => self.wants(&event).then(|| event.wire.clone()),
         }
     }
 }
@@ -285,32 +267,20 @@ enum Ended {
 }
 
 /// A control frame: `hello` or `resync_required`, with the feed's position.
-fn control(frame: fn(FeedPosition) -> LiveFrame, subscription: &Subscription) -> Message {
+fn control(frame: fn(FeedPosition) -> LiveFrame, subscription: &Subscription) -> Bytes {
     let position = FeedPosition {
         epoch: subscription.epoch.clone(),
         seq: subscription.latest_seq,
     };
-    let text = serde_json::to_string(&frame(position)).unwrap_or_default();
-    Message::Text(Utf8Bytes::from(text))
+    socket::text_frame(&serde_json::to_string(&frame(position)).unwrap_or_default())
 }
 
 impl Watcher {
-    /// Sends one frame (see [`Self::send_all`]).
-    async fn send(&self, socket: &mut WebSocket, message: Message) -> Result<(), Ended> {
-        self.send_all(socket, std::iter::once(message)).await
-    }
-
-    /// Sends frames with one flush at the end. Fails when the connection
-    /// breaks, or when the client's socket has not taken them within the
-    /// send limit.
-    async fn send_all(&self, socket: &mut WebSocket, frames: impl Iterator<Item = Message>) -> Result<(), Ended> {
-        let write = async {
-            for frame in frames {
-                socket.feed(frame).await?;
-            }
-            socket.flush().await
-        };
-        let mut write = std::pin::pin!(write);
+    /// Sends frames, in one write when the connection takes them. Fails
+    /// when the connection breaks, or when the client's socket has not
+    /// taken them within the send limit.
+    async fn send(&self, socket: &mut Socket, frames: &[Bytes]) -> Result<(), Ended> {
+        let mut write = std::pin::pin!(socket.write(frames));
         // Nearly every write fits the socket's buffer and is done at its
         // first poll: only one that has to wait arms the send limit's timer.
         // A timer per write meant 1,000 timer-wheel insertions and removals
@@ -327,12 +297,18 @@ impl Watcher {
 
     /// Serves the feed to one client until it leaves or breaks a limit, then
     /// closes with the code that says why.
-    async fn watch(self, mut socket: WebSocket, subscription: Subscription, asked: Asked) {
+    async fn watch(self, mut socket: Socket, subscription: Subscription, asked: Asked) {
         // Held until the closing frame is sent: a process shutting down
         // waits for it.
         let hold = self.hub.hold();
         let (code, reason) = match self.serve(&mut socket, subscription, asked, &hold).await {
-            Ended::ByClient => return,
+            Ended::ByClient => {
+                // Tungstenite's answer to the client's close, if it sent one.
+                tokio::time::timeout(self.limits.send_timeout, socket.flush())
+                    .await
+                    .ok();
+                return;
+            }
             Ended::FeedRestarted => (CloseCode::FeedRestarted.code(), "feed restarted"),
             Ended::ServerClosing => (
                 CloseCode::ServerRestart.code(),
@@ -348,41 +324,42 @@ impl Watcher {
                 (code.code(), reason)
             }
         };
-        let frame = Message::Close(Some(CloseFrame {
-            code,
-            reason: Utf8Bytes::from_static(reason),
-        }));
         // The closing frame gets the same time as any other to reach a slow
-        // client; after that the connection is dropped all the same.
-        tokio::time::timeout(self.limits.send_timeout, socket.send(frame))
+        // client (after the rest of a frame the send limit cut, if one was);
+        // after that the connection is dropped all the same.
+        let frame = socket::close_frame(code, reason);
+        tokio::time::timeout(self.limits.send_timeout, socket.write(std::slice::from_ref(&frame)))
             .await
             .ok();
     }
 
-    async fn serve(&self, socket: &mut WebSocket, mut subscription: Subscription, asked: Asked, hold: &Hold) -> Ended {
+    async fn serve(&self, socket: &mut Socket, mut subscription: Subscription, asked: Asked, hold: &Hold) -> Ended {
         // Joined after the shutdown began: its channel will not be closed.
         if hold.is_closing() {
             return Ended::ServerClosing;
         }
         if asked.control
-            && let Err(ended) = self.send(socket, control(LiveFrame::Hello, &subscription)).await
+            && let Err(ended) = self.send(socket, &[control(LiveFrame::Hello, &subscription)]).await
         {
             return ended;
         }
         if asked.resumed {
             match subscription.backlog.take() {
                 Some(backlog) => {
-                    let missed: Vec<&Arc<LiveEvent>> = backlog.iter().filter(|event| asked.wants(event)).collect();
+                    let missed: Vec<Bytes> = backlog
+                        .iter()
+                        .filter(|event| asked.wants(event))
+                        .map(|event| event.wire.clone())
+                        .collect();
                     for chunk in missed.chunks(MAX_BURST) {
-                        let frames = chunk.iter().map(|event| Message::Text(event.text.clone()));
-                        if let Err(ended) = self.send_all(socket, frames).await {
+                        if let Err(ended) = self.send(socket, chunk).await {
                             return ended;
                         }
                     }
                 }
                 None => {
                     if let Err(ended) = self
-                        .send(socket, control(LiveFrame::ResyncRequired, &subscription))
+                        .send(socket, &[control(LiveFrame::ResyncRequired, &subscription)])
                         .await
                     {
                         return ended;
@@ -392,6 +369,10 @@ impl Watcher {
         }
         let mut heartbeat = Heartbeats::new(self.limits.heartbeat, asked.control);
         let input = Quiet::new();
+        // The frames of one burst. Emptied after each, so it holds no frame
+        // between bursts; its capacity, at most `MAX_BURST` handles (8 KiB),
+        // is what a connection keeps.
+        let mut burst = Vec::new();
         // Biased, the feed first: a wake for an event polls the channel
         // alone, as the bare server does. Unbiased, each wake polled all the
         // branches in a random order, including the socket (issue 13). The
@@ -404,7 +385,7 @@ impl Watcher {
             let result = tokio::select! {
                 biased;
                 received = subscription.receiver.recv() => match received {
-                    Ok(first) => self.send_burst(socket, &mut subscription, &asked, first).await,
+                    Ok(first) => self.send_burst(socket, &mut subscription, &asked, first, &mut burst).await,
                     Err(RecvError::Lagged(_)) => Err(Ended::Closed(Disconnect::FellBehind)),
                     Err(RecvError::Closed) if hold.is_closing() => Err(Ended::ServerClosing),
                     Err(RecvError::Closed) => Err(Ended::FeedRestarted),
@@ -426,39 +407,36 @@ impl Watcher {
 
     /// Sends `first` and every event already queued behind it (up to
     /// [`MAX_BURST`]) that the client asked for, in one write: under a
-    /// firehose that is one system call per burst, not one per event. Each
-    /// queued event is taken as the one before is fed, as the bare server
-    /// does, with nothing gathered first.
+    /// firehose that is one system call per burst, not one per event. The
+    /// frames were built when the events were published; the burst holds
+    /// handles to them, not copies.
     async fn send_burst(
         &self,
-        socket: &mut WebSocket,
+        socket: &mut Socket,
         subscription: &mut Subscription,
         asked: &Asked,
         first: Received,
+        burst: &mut Vec<Bytes>,
     ) -> Result<(), Ended> {
         let receiver = &mut subscription.receiver;
         let mut lagged = false;
-        let mut taken = 0;
-        let mut first = Some(first);
-        let frames = std::iter::from_fn(|| {
-            while taken < MAX_BURST {
-                taken += 1;
-                let received = match first.take().map_or_else(|| receiver.try_recv(), Ok) {
-                    Ok(received) => received,
-                    Err(TryRecvError::Lagged(_)) => {
-                        lagged = true;
-                        return None;
-                    }
-                    // Closed is seen by the next recv, after this burst.
-                    Err(TryRecvError::Empty | TryRecvError::Closed) => return None,
-                };
-                if let Some(frame) = asked.frame(received) {
-                    return Some(frame);
+        burst.extend(asked.frame(first));
+        for _ in 1..MAX_BURST {
+            match receiver.try_recv() {
+                Ok(received) => burst.extend(asked.frame(received)),
+                Err(TryRecvError::Lagged(_)) => {
+                    lagged = true;
+                    break;
                 }
+                // Closed is seen by the next recv, after this burst.
+                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
             }
-            None
-        });
-        self.send_all(socket, frames).await?;
+        }
+        if !burst.is_empty() {
+            let sent = self.send(socket, burst).await;
+            burst.clear();
+            sent?;
+        }
         if lagged {
             return Err(Ended::Closed(Disconnect::FellBehind));
         }
@@ -467,7 +445,7 @@ impl Watcher {
 
     /// The heartbeat is due: the client has answered the last ping (or it is
     /// closed with 4001), and gets the next.
-    async fn beat(&self, socket: &mut WebSocket, input: &Quiet, heartbeat: &mut Heartbeats) -> Result<(), Ended> {
+    async fn beat(&self, socket: &mut Socket, input: &Quiet, heartbeat: &mut Heartbeats) -> Result<(), Ended> {
         if heartbeat.awaiting_pong {
             // A busy feed leaves the socket unread: what arrived is read
             // now, before the pong is called missing, with the input's own
@@ -477,7 +455,7 @@ impl Watcher {
             // that never stops sending cannot hold the task here.
             let drained = std::future::poll_fn(|_| {
                 for _ in 0..MAX_DRAIN {
-                    match input.poll_now(|context| socket.poll_next_unpin(context)) {
+                    match input.poll_now(|context| socket.poll_next(context)) {
                         std::task::Poll::Ready(incoming) => {
                             if let Err(ended) = heartbeat.read(incoming) {
                                 return std::task::Poll::Ready(Err(ended));
@@ -496,14 +474,14 @@ impl Watcher {
             }
         }
         let frames = heartbeat.sent();
-        self.send_all(socket, frames).await
+        self.send(socket, frames).await
     }
 }
 
 /// The client's next message, read when the socket's own waker says it has
 /// something ([`Quiet`]).
-async fn read_quietly(socket: &mut WebSocket, input: &Quiet) -> Option<Result<Message, axum::Error>> {
-    std::future::poll_fn(|context| input.poll(context, |context| socket.poll_next_unpin(context))).await
+async fn read_quietly(socket: &mut Socket, input: &Quiet) -> Option<Result<Message, tungstenite::Error>> {
+    std::future::poll_fn(|context| input.poll(context, |context| socket.poll_next(context))).await
 }
 
 /// A watcher's heartbeat: a ping each interval, and a `heartbeat` text frame
@@ -519,9 +497,9 @@ struct Heartbeats {
     /// cache miss into the boxed timer for each of 1,000 watchers (`perf`,
     /// issue 13).
     due_at: tokio::time::Instant,
-    /// The `heartbeat` frame, serialized once; `None` for a client that
-    /// reads no control frames.
-    text: Option<Utf8Bytes>,
+    /// A ping, then for a client that reads control frames the `heartbeat`
+    /// text frame, built once.
+    frames: Vec<Bytes>,
     awaiting_pong: bool,
 }
 
@@ -531,15 +509,16 @@ impl Heartbeats {
             let frame = LiveFrame::Heartbeat(Heartbeat {
                 every_ms: every.as_millis() as u64,
             });
-            Utf8Bytes::from(serde_json::to_string(&frame).unwrap_or_default())
+            socket::text_frame(&serde_json::to_string(&frame).unwrap_or_default())
         });
+        let frames = std::iter::once(socket::ping_frame()).chain(text).collect();
         let due_at = tokio::time::Instant::now() + every;
         Self {
             every,
             next: Box::pin(tokio::time::sleep_until(due_at)),
             timer: Quiet::new(),
             due_at,
-            text,
+            frames,
             awaiting_pong: false,
         }
     }
@@ -559,20 +538,19 @@ impl Heartbeats {
     /// The frames of one beat; the next is due a whole interval later, so
     /// the client has that long to answer, even when this task was too
     /// busy to beat on time.
-    fn sent(&mut self) -> impl Iterator<Item = Message> + use<> {
+    fn sent(&mut self) -> &[Bytes] {
         self.awaiting_pong = true;
         self.due_at = tokio::time::Instant::now() + self.every;
         self.next.as_mut().reset(self.due_at);
         // Polled at once: a timer that fired gave its waker up, and the
         // reset one must be given the branch's again.
         self.timer.rearm();
-        let ping = Message::Ping(Default::default());
-        std::iter::once(ping).chain(self.text.clone().map(Message::Text))
+        &self.frames
     }
 
     /// Takes what the client sent: a pong answers the last ping; a close, an
     /// error or the end of the stream ends the watcher.
-    fn read(&mut self, incoming: Option<Result<Message, axum::Error>>) -> Result<(), Ended> {
+    fn read(&mut self, incoming: Option<Result<Message, tungstenite::Error>>) -> Result<(), Ended> {
         match incoming {
             Some(Ok(Message::Pong(_))) => self.awaiting_pong = false,
             Some(Ok(Message::Close(_)) | Err(_)) | None => return Err(Ended::ByClient),
