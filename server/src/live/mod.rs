@@ -45,7 +45,7 @@ use quiet::Quiet;
 use socket::{Socket, Upgrade};
 use std::sync::Arc;
 
-/// Most queued events written to a client before one flush.
+/// Most queued events written to a client in one write.
 const MAX_BURST: usize = 256;
 /// Most client messages read before a missing pong is judged (clients send
 /// only pongs and a close).
