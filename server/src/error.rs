@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::http::StatusCode;
-use axum::http::header::RETRY_AFTER;
+use axum::http::header::{RETRY_AFTER, SEC_WEBSOCKET_VERSION, UPGRADE};
 use axum::response::{IntoResponse, Response};
 use paypulse_shared::error::{ErrorBody, ErrorCode};
 use paypulse_shared::query::QueryError;
@@ -95,6 +95,12 @@ impl IntoResponse for ApiError {
         if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
             // Safe to retry: say when.
             return (status, [(RETRY_AFTER, "1")], body).into_response();
+        }
+        if status == StatusCode::UPGRADE_REQUIRED {
+            // What to upgrade to (RFC 9110 §15.5.22), and the one WebSocket
+            // version served (RFC 6455 §4.4).
+            let headers = [(UPGRADE, "websocket"), (SEC_WEBSOCKET_VERSION, "13")];
+            return (status, headers, body).into_response();
         }
         (status, body).into_response()
     }

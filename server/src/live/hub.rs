@@ -114,6 +114,7 @@ impl LiveEvent {
     }
 
     /// The JSON the frame carries.
+    #[cfg(test)]
     pub fn json(&self) -> &str {
         std::str::from_utf8(super::socket::payload(&self.wire)).unwrap_or_default()
     }

@@ -20,6 +20,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version, header};
 use axum::response::Response;
+use base64::Engine;
 use futures::{SinkExt, StreamExt};
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
@@ -45,17 +46,18 @@ impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let refuse = |why: &str| ApiError::new(ErrorCode::WebsocketRequired, format!("not a WebSocket request: {why}"));
         // The server speaks HTTP/1.1 only; a WebSocket over HTTP/2 (RFC
-        // 8441) would come as a CONNECT.
-        if parts.version > Version::HTTP_11 {
+        // 8441) would come as a CONNECT, and one over HTTP/1.0 is not one
+        // (RFC 6455 §4.2.1).
+        if parts.version != Version::HTTP_11 {
             return Err(refuse("the live feed is served over HTTP/1.1"));
         }
         if parts.method != Method::GET {
             return Err(refuse("the method must be GET"));
         }
-        if !lists(&parts.headers, header::CONNECTION, "upgrade") {
+        if !has_token(&parts.headers, header::CONNECTION, "upgrade") {
             return Err(refuse("the Connection header must include 'upgrade'"));
         }
-        if !lists(&parts.headers, header::UPGRADE, "websocket") {
+        if !has_token(&parts.headers, header::UPGRADE, "websocket") {
             return Err(refuse("the Upgrade header must be 'websocket'"));
         }
         if parts
@@ -71,6 +73,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
             .get(header::SEC_WEBSOCKET_KEY)
             .cloned()
             .ok_or_else(|| refuse("the Sec-WebSocket-Key header is missing"))?;
+        // A nonce of 16 bytes in base64 (RFC 6455 §4.1).
+        let nonce = base64::engine::general_purpose::STANDARD.decode(key.as_bytes());
+        if nonce.map(|nonce| nonce.len()) != Ok(16) {
+            return Err(refuse("the Sec-WebSocket-Key header must be 16 bytes in base64"));
+        }
         let on_upgrade = parts
             .extensions
             .remove::<OnUpgrade>()
@@ -80,7 +87,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
 }
 
 /// Whether `name`'s comma-separated values include `token`, in any case.
-fn lists(headers: &HeaderMap, name: HeaderName, token: &str) -> bool {
+fn has_token(headers: &HeaderMap, name: HeaderName, token: &str) -> bool {
     headers
         .get_all(name)
         .iter()
@@ -112,9 +119,8 @@ impl Upgrade {
         let headers = response.headers_mut();
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-        if let Ok(accept) = HeaderValue::from_str(&accept) {
-            headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
-        }
+        let accept = HeaderValue::from_str(&accept).expect("base64 is a valid header value");
+        headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
         response
     }
 }
@@ -130,10 +136,10 @@ pub fn ping_frame() -> Bytes {
     Bytes::from_static(&[0x89, 0x00])
 }
 
-/// A close frame with `code` and `reason` (at most 123 bytes, as a control
+/// A close frame with `code` and `reason`, cut to 123 bytes (a control
 /// frame's payload is at most 125).
-pub fn close_frame(code: u16, reason: &'static str) -> Bytes {
-    debug_assert!(reason.len() <= 123);
+pub fn close_frame(code: u16, reason: &str) -> Bytes {
+    let reason = &reason[..reason.floor_char_boundary(123)];
     let mut payload = Vec::with_capacity(2 + reason.len());
     payload.extend_from_slice(&code.to_be_bytes());
     payload.extend_from_slice(reason.as_bytes());
@@ -176,9 +182,10 @@ const MAX_SLICES: usize = 256;
 /// tungstenite reads.
 pub struct Socket {
     stream: WebSocketStream<TokioIo<Upgraded>>,
-    /// Tungstenite may hold bytes it has not written: it read, and it
-    /// answers a ping or a close itself. Written before any frame of ours.
-    queued: bool,
+    /// Tungstenite read since its last flush, so it may hold bytes it has
+    /// not written: it answers a ping or a close itself. Written before any
+    /// frame of ours.
+    read_since_flush: bool,
     /// The rest of a frame whose write was given up midway (the send limit
     /// passed): written before anything else, or the client would read the
     /// next frame's bytes as this one's.
@@ -189,14 +196,19 @@ impl Socket {
     fn new(stream: WebSocketStream<TokioIo<Upgraded>>) -> Self {
         Self {
             stream,
-            queued: false,
+            read_since_flush: false,
             unfinished: Bytes::new(),
         }
     }
 
-    /// The client's next message.
+    /// The client's next message. After a write was cut the connection is
+    /// only closed: tungstenite, reading, could write its answer to a ping
+    /// into the middle of the cut frame.
     pub fn poll_next(&mut self, context: &mut Context<'_>) -> Poll<Option<Result<Message, tungstenite::Error>>> {
-        self.queued = true;
+        if !self.unfinished.is_empty() {
+            return Poll::Ready(None);
+        }
+        self.read_since_flush = true;
         self.stream.poll_next_unpin(context)
     }
 
@@ -204,15 +216,17 @@ impl Socket {
     /// takes them. A write given up midway (the future dropped) leaves the
     /// socket able to write again: the rest of the frame it cut goes first.
     pub async fn write(&mut self, frames: &[Bytes]) -> io::Result<()> {
-        if self.queued {
-            self.stream.flush().await.map_err(io::Error::other)?;
-            self.queued = false;
-        }
+        // The cut frame first, before even tungstenite's answers: they
+        // would land inside it.
         if !self.unfinished.is_empty() {
             // Cloned, not taken: were this write dropped too, the rest
             // would still be known.
             let rest = self.unfinished.clone();
             self.write_whole(std::slice::from_ref(&rest)).await?;
+        }
+        if self.read_since_flush {
+            self.stream.flush().await.map_err(io::Error::other)?;
+            self.read_since_flush = false;
         }
         self.write_whole(frames).await
     }
@@ -229,7 +243,9 @@ impl Socket {
 
 /// Writes `frames` whole to `connection`, as few vectored writes as it
 /// takes. After each write `unfinished` holds the rest of a frame it cut
-/// (empty at a frame's end), for a write given up midway.
+/// (empty at a frame's end), for a write given up midway. Not flushed: the
+/// connection is hyper's upgraded TCP stream, which buffers nothing (a TLS
+/// layer in this process would need a flush here).
 pub async fn write_frames(
     connection: &mut (impl AsyncWrite + Unpin),
     frames: &[Bytes],
@@ -272,12 +288,21 @@ pub async fn write_frames(
 }
 
 /// What tungstenite reads with: the limits of what a client may send.
+/// It writes only its answers to the client's pings and close, each at once
+/// (a buffer of 0), and holds at most one of them: a client that sends
+/// pings and never reads cannot grow it (tungstenite keeps the newest
+/// answer when the buffer is full).
 pub fn config(max_message: usize, read_buffer: usize) -> WebSocketConfig {
     WebSocketConfig::default()
         .max_message_size(Some(max_message))
         .max_frame_size(Some(max_message))
         .read_buffer_size(read_buffer)
+        .write_buffer_size(0)
+        .max_write_buffer_size(MAX_ANSWER)
 }
+
+/// Room for tungstenite's answers: one control frame (at most 127 bytes).
+const MAX_ANSWER: usize = 256;
 
 #[cfg(test)]
 mod tests {
@@ -324,7 +349,7 @@ mod tests {
         }
         let good = [("connection", "upgrade"), ("upgrade", "websocket"), key, version];
         type Headers<'a> = Vec<(&'a str, &'a str)>;
-        let refused: [(Method, Headers, &str); 5] = [
+        let refused: [(Method, Headers, &str); 6] = [
             (Method::POST, good.to_vec(), "GET"),
             (Method::GET, vec![("upgrade", "websocket"), key, version], "Connection"),
             (
@@ -338,6 +363,11 @@ mod tests {
                 "Version",
             ),
             (Method::GET, vec![good[0], good[1], version], "Key"),
+            (
+                Method::GET,
+                vec![good[0], good[1], ("sec-websocket-key", "c2hvcnQ="), version],
+                "16 bytes",
+            ),
         ];
         for (method, headers, named) in refused {
             let Err(error) = upgrade(method, &headers).await else {
@@ -345,12 +375,41 @@ mod tests {
             };
             let response = axum::response::IntoResponse::into_response(error);
             assert_eq!(response.status(), StatusCode::UPGRADE_REQUIRED, "{headers:?}");
+            // What the client should upgrade to, and the version served.
+            assert_eq!(response.headers()[header::UPGRADE], "websocket");
+            assert_eq!(response.headers()[header::SEC_WEBSOCKET_VERSION], "13");
             let body = axum::body::to_bytes(response.into_body(), 4096).await.unwrap();
             let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
             assert_eq!(body["code"], "websocket_required");
             assert!(body["message"].as_str().unwrap().contains(named), "{body}");
         }
+    }
+
+    #[tokio::test]
+    async fn the_upgrade_is_answered_with_the_key_rfc_6455_derives() {
+        let headers = [
+            ("connection", "Upgrade"),
+            ("upgrade", "websocket"),
+            ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+            ("sec-websocket-version", "13"),
+        ];
+        let taken = upgrade(Method::GET, &headers).await.ok().unwrap();
+        let response = taken.serve(config(1024, 1024), |_| async {});
+        assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
         // RFC 6455 §1.3's example.
-        assert_eq!(derive_accept_key(key.1.as_bytes()), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        assert_eq!(
+            response.headers()[header::SEC_WEBSOCKET_ACCEPT],
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+        assert_eq!(response.headers()[header::UPGRADE], "websocket");
+    }
+
+    #[test]
+    fn a_close_reason_is_cut_to_what_a_control_frame_holds() {
+        let long = "é".repeat(100);
+        let frame = close_frame(1000, &long);
+        assert_eq!(frame[1] as usize, frame.len() - 2);
+        assert!(frame.len() - 2 <= 125);
+        assert!(std::str::from_utf8(&payload(&frame)[2..]).is_ok(), "cut at a character");
     }
 }

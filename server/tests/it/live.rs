@@ -3,18 +3,20 @@
 //! across cut connections, resync, refusals before the upgrade, and the
 //! limits that keep a server's memory bounded: slow consumers cut off when
 //! they fall behind or stall a frame past the send limit (4008), silent
-//! clients when they withhold a pong (4001).
+//! clients when they withhold a pong (4001), and a client's close answered.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{SinkExt, StreamExt};
 use paypulse_server::live::hub::Disconnect;
 use paypulse_shared::live::FeedItem;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::{MaybeTlsStream, connect_async};
 
 use crate::common::{Socket, TestApp, assert_error, eventually, next_json, open_socket};
@@ -429,6 +431,21 @@ async fn close_frame(client: &mut Socket) -> Option<(u16, String)> {
     .expect("the connection ends in time")
 }
 
+/// A client that closes gets its close answered (RFC 6455 §5.5.1), with
+/// its own code, so it sees a clean close rather than a dropped connection.
+#[tokio::test]
+async fn a_client_that_closes_gets_its_close_answered() {
+    let app = TestApp::spawn().await;
+    let mut client = open_socket(&app.watch_url("acme", "")).await;
+    let frame = CloseFrame {
+        code: CloseCode::Normal,
+        reason: "done".into(),
+    };
+    client.send(Message::Close(Some(frame))).await.unwrap();
+    let (code, _) = close_frame(&mut client).await.expect("the close answered");
+    assert_eq!(code, 1000);
+}
+
 /// A client that stops reading is closed with 4008 once it falls too far
 /// behind, instead of the server buffering for it, and what the server held
 /// for it is released.
@@ -567,7 +584,7 @@ async fn a_client_that_floods_messages_and_never_answers_pings_is_closed_with_40
     // server closes the connection.
     let sending = tokio::spawn(async move {
         let mut sent = 0_u64;
-        while futures::SinkExt::send(&mut sink, Message::text("{}")).await.is_ok() {
+        while sink.send(Message::text("{}")).await.is_ok() {
             sent += 1;
         }
         sent
@@ -657,7 +674,6 @@ async fn a_feed_that_never_pauses_keeps_its_heartbeat() {
 /// the feed goes on on the same connection.
 #[tokio::test]
 async fn a_client_message_at_the_limit_is_read_and_the_feed_goes_on() {
-    use futures::SinkExt;
     let app = TestApp::spawn().await;
     let mut socket = open_socket(&app.spec_watch_url("acme", "")).await;
     let largest = "x".repeat(paypulse_server::live::MAX_CLIENT_MESSAGE);
@@ -686,7 +702,6 @@ async fn a_client_message_at_the_limit_is_read_and_the_feed_goes_on() {
 /// connection, and the server serves the next client as before.
 #[tokio::test]
 async fn a_client_message_over_the_limit_ends_that_connection_only() {
-    use futures::SinkExt;
     let app = TestApp::spawn().await;
     let mut flooder = open_socket(&app.spec_watch_url("acme", "")).await;
     let too_big = "x".repeat(paypulse_server::live::MAX_CLIENT_MESSAGE + 1);
