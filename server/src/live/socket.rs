@@ -165,7 +165,8 @@ fn frame(first: u8, payload: &[u8]) -> Bytes {
     Bytes::from(frame)
 }
 
-/// The payload of a frame [`frame`] built.
+/// The payload of a frame [`frame`] built (what tests read back).
+#[cfg(test)]
 pub fn payload(frame: &[u8]) -> &[u8] {
     let start = match frame.get(1).map(|length| length & 0x7F) {
         Some(126) => 4,

@@ -242,8 +242,7 @@ async fn another_epoch_or_an_unknown_seq_asks_for_a_resync() {
     let epoch = hello["epoch"].as_str().unwrap();
 
     let stale_url = app.watch_url("acme", &format!("&since={seq}&epoch=from-before-a-restart"));
-    let mut stale = open_socket(&stale_url).await;
-    assert_eq!(next_json(&mut stale).await["type"], "hello");
+    let mut stale = open_after_hello(&stale_url).await;
     let resync = next_json(&mut stale).await;
     assert_eq!(resync, json!({"type": "resync_required", "epoch": epoch, "seq": seq}));
     let future_url = app.watch_url("acme", &format!("&since={}&epoch={epoch}", seq + 99));
@@ -357,8 +356,7 @@ async fn resume_after_cut_connections_misses_nothing_and_repeats_nothing() {
     let mut cuts = 0;
     while seen.len() < TOTAL as usize {
         let since = seen.last().copied().unwrap_or(base);
-        let mut socket = open_socket(&app.watch_url("acme", &format!("&since={since}"))).await;
-        assert_eq!(next_json(&mut socket).await["type"], "hello");
+        let mut socket = open_after_hello(&app.watch_url("acme", &format!("&since={since}"))).await;
         let take = rng.random_range(1..40);
         for _ in 0..take {
             if seen.len() == TOTAL as usize {
@@ -446,6 +444,13 @@ async fn a_client_that_closes_gets_its_close_answered() {
     assert_eq!(code, 1000);
 }
 
+/// A socket on `url` whose `hello` has been read.
+async fn open_after_hello(url: &str) -> Socket {
+    let mut socket = open_socket(url).await;
+    assert_eq!(next_json(&mut socket).await["type"], "hello");
+    socket
+}
+
 /// A client that stops reading is closed with 4008 once it falls too far
 /// behind, instead of the server buffering for it, and what the server held
 /// for it is released.
@@ -526,11 +531,9 @@ async fn a_client_that_withholds_pongs_is_closed_with_4001() {
     // Long enough that a busy machine never delays a pong by a whole one.
     let heartbeat = Duration::from_secs(1);
     let app = with_heartbeat(heartbeat).await;
-    let mut silent = open_socket(&app.watch_url("acme", "")).await;
-    assert_eq!(next_json(&mut silent).await["type"], "hello");
+    let mut silent = open_after_hello(&app.watch_url("acme", "")).await;
     // This client keeps reading, so its WebSocket library answers each ping.
-    let mut answering = open_socket(&app.watch_url("acme", "")).await;
-    assert_eq!(next_json(&mut answering).await["type"], "hello");
+    let mut answering = open_after_hello(&app.watch_url("acme", "")).await;
     let answering = tokio::spawn(async move {
         let (mut pings, mut beats) = (0, 0);
         let until = tokio::time::Instant::now() + heartbeat * 6;
@@ -577,8 +580,7 @@ async fn a_client_that_withholds_pongs_is_closed_with_4001() {
 async fn a_client_that_floods_messages_and_never_answers_pings_is_closed_with_4001() {
     let heartbeat = Duration::from_secs(1);
     let app = with_heartbeat(heartbeat).await;
-    let mut flooding = open_socket(&app.watch_url("acme", "")).await;
-    assert_eq!(next_json(&mut flooding).await["type"], "hello");
+    let flooding = open_after_hello(&app.watch_url("acme", "")).await;
     let (mut sink, _stream) = flooding.split();
     // Never reads, so its WebSocket library sends no pong; sends until the
     // server closes the connection.
@@ -602,8 +604,7 @@ async fn a_client_that_floods_messages_and_never_answers_pings_is_closed_with_40
     // (Its closing frame is not asserted: a socket closed with unread data
     // in it is reset, and the reset may overtake the frame.)
     // The server goes on serving others.
-    let mut other = open_socket(&app.watch_url("acme", "")).await;
-    assert_eq!(next_json(&mut other).await["type"], "hello");
+    open_after_hello(&app.watch_url("acme", "")).await;
 }
 
 /// A feed that never lets its watcher idle still gets heartbeats through,
