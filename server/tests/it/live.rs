@@ -434,7 +434,7 @@ async fn close_frame(client: &mut Socket) -> Option<(u16, String)> {
 #[tokio::test]
 async fn a_client_that_closes_gets_its_close_answered() {
     let app = TestApp::spawn().await;
-    let mut client = open_socket(&app.watch_url("acme", "")).await;
+    let mut client = open_socket(&app.spec_watch_url("acme", "")).await;
     let frame = CloseFrame {
         code: CloseCode::Normal,
         reason: "done".into(),
